@@ -1,0 +1,135 @@
+"""The splits, scalings and batch orders the seeds used, reproduced exactly.
+
+TF1 (`tensorflow.examples.tutorials.mnist.input_data.read_data_sets(dir, one_hot=True)`):
+validation = the first 5000 training images, train = the other 55000; images flattened to
+float32 (N, 784) and multiplied by float32(1/255); labels one-hot float64; `next_batch` shuffles.
+PyTorch (torchvision `ToTensor`, and the seed's `test_data.test_data.float()/255.`): all 60000
+training images, float32 pixels *divided* by 255 -- which differs from TF1's multiply by
+float32(1/255) in the last bit for some pixel values, so each split keeps its own scaling.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from tf_rnn_mnist.data.errors import MnistDataError
+
+TF1_VALIDATION_SIZE = 5000
+
+
+def tf1_scale(images_uint8):
+  """TF1's `images.astype(float32); numpy.multiply(images, 1.0 / 255.0)` on flat (N, 784)."""
+  flat = images_uint8.reshape(len(images_uint8), -1).astype(np.float32)
+  return flat * np.float32(1.0 / 255.0)
+
+
+def torch_scale(images_uint8):
+  """torchvision ToTensor / the seed's `float() / 255.`: float32 division, shape (N, 28, 28)."""
+  return images_uint8.astype(np.float32) / np.float32(255.0)
+
+
+def one_hot(labels, num_classes=10):
+  """TF1's `dense_to_one_hot`: float64, as numpy.zeros makes it."""
+  encoded = np.zeros((len(labels), num_classes))
+  encoded[np.arange(len(labels)), labels] = 1.0
+  return encoded
+
+
+class TF1BatchOrder:
+  """The example order of TF1 `DataSet.next_batch(batch_size)` (with its default shuffle=True).
+
+  TF1 shuffles on the first call and, when an epoch runs out, takes the leftover examples,
+  reshuffles the (already shuffled) arrays and fills the batch from the new order. TF1 drew from
+  the global numpy RNG, which `DataSet.__init__` reseeds to the graph seed S set by
+  `tf.set_random_seed(S)`; the seeds draw nothing else from it, so a private RandomState(S)
+  gives the identical sequence without touching global state. seed=None draws fresh entropy, as
+  TF1 did without a graph seed.
+  """
+
+  def __init__(self, num_examples, seed=None):
+    if num_examples < 1:
+      raise MnistDataError(f"Cannot batch an empty split (num_examples={num_examples}).")
+    self.num_examples = num_examples
+    self.epochs_completed = 0
+    self._rng = np.random.RandomState(seed)
+    self._order = np.arange(num_examples)
+    self._index_in_epoch = 0
+
+  def next_indices(self, batch_size):
+    """Returns the indices (into the unshuffled split) of the next batch."""
+    if not 0 < batch_size <= self.num_examples:
+      raise MnistDataError(
+          f"batch_size must be in 1..{self.num_examples} (the split's size), got {batch_size}.")
+    start = self._index_in_epoch
+    if self.epochs_completed == 0 and start == 0:
+      self._order = self._order[self._rng.permutation(self.num_examples)]
+    if start + batch_size <= self.num_examples:
+      self._index_in_epoch += batch_size
+      return self._order[start:self._index_in_epoch]
+    self.epochs_completed += 1
+    rest = self._order[start:]
+    self._order = self._order[self._rng.permutation(self.num_examples)]
+    self._index_in_epoch = batch_size - len(rest)
+    return np.concatenate([rest, self._order[:self._index_in_epoch]])
+
+  def take(self, batch_size, num_batches):
+    """Returns the next `num_batches` batches of indices as an int64 array (num_batches, batch)."""
+    return np.stack([self.next_indices(batch_size) for _ in range(num_batches)])
+
+
+@dataclasses.dataclass
+class TF1DataSet:
+  """One split as TF1's `DataSet`: `images`, `labels`, `num_examples`, `next_batch`."""
+  images: np.ndarray  # float32 (N, 784)
+  labels: np.ndarray  # float64 one-hot (N, 10)
+  order: TF1BatchOrder
+
+  @property
+  def num_examples(self):
+    return len(self.images)
+
+  @property
+  def epochs_completed(self):
+    return self.order.epochs_completed
+
+  def next_batch(self, batch_size):
+    batch = self.order.next_indices(batch_size)
+    return self.images[batch], self.labels[batch]
+
+
+@dataclasses.dataclass
+class TF1Datasets:
+  train: TF1DataSet
+  validation: TF1DataSet
+  test: TF1DataSet
+
+
+def tf1_split(mnist, seed=None, validation_size=TF1_VALIDATION_SIZE):
+  """TF1's `read_data_sets(dir, one_hot=True)` on an `Mnist`, `seed` being the graph seed."""
+  if not 0 <= validation_size <= len(mnist.train_images):
+    raise MnistDataError(
+        f"validation_size must be in 0..{len(mnist.train_images)}, got {validation_size}.")
+
+  def dataset(images, labels):
+    return TF1DataSet(tf1_scale(images), one_hot(labels), TF1BatchOrder(len(images), seed))
+
+  return TF1Datasets(
+      train=dataset(mnist.train_images[validation_size:], mnist.train_labels[validation_size:]),
+      validation=dataset(mnist.train_images[:validation_size],
+                         mnist.train_labels[:validation_size]),
+      test=dataset(mnist.test_images, mnist.test_labels),
+  )
+
+
+@dataclasses.dataclass
+class TorchSplit:
+  """The PyTorch seed's data: all 60000 training images, float32 /255, integer labels."""
+  train_images: np.ndarray  # float32 (60000, 28, 28)
+  train_labels: np.ndarray  # int64 (60000,)
+  test_images: np.ndarray  # float32 (10000, 28, 28)
+  test_labels: np.ndarray  # int64 (10000,)
+
+
+def torch_split(mnist):
+  return TorchSplit(torch_scale(mnist.train_images), mnist.train_labels.astype(np.int64),
+                    torch_scale(mnist.test_images), mnist.test_labels.astype(np.int64))

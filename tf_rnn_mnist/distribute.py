@@ -1,0 +1,65 @@
+"""Choosing the tf.distribute strategy the trainer runs under."""
+
+import json
+import os
+
+import tensorflow as tf
+
+from tf_rnn_mnist.errors import ConfigError
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+
+
+def split_cpu(num_devices):
+  """Splits the host CPU into `num_devices` logical devices (must run before TF starts).
+
+  Lets MirroredStrategy run several replicas on a machine without GPUs: for tests, and to try
+  a multi-replica setup on a laptop.
+  """
+  if num_devices < 1:
+    raise ConfigError(f"--cpu_devices must be at least 1, got {num_devices}.")
+  if num_devices == 1:
+    return
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  try:
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
+  except RuntimeError as e:
+    raise ConfigError(f"--cpu_devices={num_devices}: TensorFlow is already initialised ({e}).")
+
+
+def make_strategy(name, tpu=""):
+  """Returns the strategy called `name` (one of STRATEGIES)."""
+  gpus = tf.config.list_logical_devices("GPU")
+  if name == "auto":
+    name = "mirrored" if len(gpus) > 1 else "one_device"
+  if name == "default":
+    return tf.distribute.get_strategy()
+  if name == "one_device":
+    return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
+  if name == "mirrored":
+    devices = ([d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")])
+    return tf.distribute.MirroredStrategy(devices)
+  if name == "multi_worker":
+    if "TF_CONFIG" in os.environ:
+      try:
+        json.loads(os.environ["TF_CONFIG"])
+      except ValueError as e:
+        raise ConfigError(f"--strategy=multi_worker: TF_CONFIG is not valid JSON ({e}).")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == "tpu":
+    try:
+      resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+      tf.config.experimental_connect_to_cluster(resolver)
+      tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as e:
+      raise ConfigError(
+          f"--strategy=tpu: no TPU found ({type(e).__name__}: {str(e).splitlines()[0]}). Run "
+          "on a TPU VM, or pass --tpu=NAME_OR_ADDRESS; otherwise use --strategy=auto.") from None
+    return tf.distribute.TPUStrategy(resolver)
+  raise ConfigError(f"Unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
+
+
+def describe(strategy):
+  return {"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+          "devices": list(strategy.extended.worker_devices)}

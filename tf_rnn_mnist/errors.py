@@ -1,0 +1,5 @@
+"""Exceptions for mistakes a user can fix; entry points print them and exit non-zero."""
+
+
+class ConfigError(ValueError):
+  """A flag or config value is invalid; the message says what is accepted."""

@@ -1,0 +1,64 @@
+"""Keras 3 builders: each seed's model, with the seed's initial-weight distributions.
+
+Input: float32 (batch, 28, 28), 28 time steps of one 28-pixel row each. Output: the seed's
+`prediction` (softmax probabilities for basic_lstm, whose seed applies softmax inside the model)
+or logits (all others). The losses live in losses.py, since basic_lstm's seed applies a second
+softmax inside its loss, which a Keras loss would silently "fix".
+"""
+
+import keras
+
+from tf_rnn_mnist import initializers
+
+TIME_STEPS = INPUT_SIZE = 28
+NUM_CLASSES = 10
+
+
+def _seed_output_layer(kind, units, name="output"):
+  if kind == "truncated_normal":  # tf.Variable(tf.truncated_normal(stddev=0.1)), constant 0.1
+    return keras.layers.Dense(NUM_CLASSES, name=name,
+                              kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
+                              bias_initializer=keras.initializers.Constant(0.1))
+  if kind == "dense":  # fully_connected / layers.dense: glorot_uniform + zeros = Keras defaults
+    return keras.layers.Dense(NUM_CLASSES, name=name)
+  if kind == "torch_linear":
+    return keras.layers.Dense(NUM_CLASSES, name=name, **initializers.torch_linear(units))
+  raise ValueError(f"unknown output layer {kind!r}")
+
+
+def _recurrent_layer(variant, input_size, return_sequences, name):
+  common = dict(return_sequences=return_sequences, unroll=variant.unroll, name=name)
+  if variant.cell == "lstm":
+    return keras.layers.LSTM(variant.units, **common,
+                             **initializers.tf1_lstm(input_size, variant.units))
+  if variant.cell == "gru":  # TF1 GRUCell applies the reset gate before the matmul
+    return keras.layers.GRU(variant.units, reset_after=False, **common,
+                            **initializers.tf1_gru(input_size, variant.units))
+  if variant.cell == "torch_lstm":
+    return keras.layers.LSTM(variant.units, **common, **initializers.torch_lstm(variant.units))
+  raise ValueError(f"unknown cell {variant.cell!r}")
+
+
+def build_model(variant, dropout_keep=None):
+  """Returns the Keras model of `variant` (a variants.Variant), not yet trained.
+
+  dropout_keep overrides the variant's DropoutWrapper keep probability (1.0 disables dropout,
+  which the equivalence tests use).
+  """
+  keep = variant.dropout_keep if dropout_keep is None else dropout_keep
+  inputs = keras.Input((TIME_STEPS, INPUT_SIZE), name="pixels_by_row")
+  x, input_size = inputs, INPUT_SIZE
+  for layer in range(variant.layers):
+    last = layer == variant.layers - 1
+    # Only the last time step of the top layer is read, so it alone is returned.
+    x = _recurrent_layer(variant, input_size, return_sequences=not last, name=f"rnn_{layer}")(x)
+    if keep < 1.0:
+      # DropoutWrapper(output_keep_prob) in dynamic_rnn: a fresh mask per time step, unit and
+      # example on each layer's output; the state itself is not dropped. (Not LSTM(dropout=):
+      # that drops the input with one mask for all steps.)
+      x = keras.layers.Dropout(1.0 - keep, name=f"output_dropout_{layer}")(x)
+    input_size = variant.units
+  outputs = _seed_output_layer(variant.output_layer, variant.units)(x)
+  if variant.loss == "double_softmax":
+    outputs = keras.layers.Softmax(name="prediction")(outputs)
+  return keras.Model(inputs, outputs, name=variant.name)

@@ -1,0 +1,530 @@
+"""Train a seed variant: `python -m tf_rnn_mnist.train --variant=multilayer`.
+
+One custom training loop for every tf.distribute strategy (Keras 3 `fit` breaks under
+MultiWorkerMirroredStrategy): `strategy.run` inside a `tf.function` that runs up to
+--steps_per_loop updates per call, so Python is visited only where the seed logs something.
+`--batch_size` is the global batch: the strategy splits each batch among its replicas, and the
+loss is averaged over the whole global batch, so every strategy computes the same update.
+"""
+
+import dataclasses
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+from tf_rnn_mnist import distribute
+from tf_rnn_mnist import variants
+from tf_rnn_mnist.data import MnistDataError, TF1BatchOrder, tf1_scale, torch_scale
+from tf_rnn_mnist.data import flags as data_flags
+from tf_rnn_mnist.data.splits import TF1_VALIDATION_SIZE
+from tf_rnn_mnist.errors import ConfigError
+
+EVAL_BATCH_SIZE = 1000
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Everything a run needs. None means "the variant's own value"."""
+  variant: str = "multilayer"
+  train_steps: int | None = None
+  epochs: int | None = None
+  batch_size: int | None = None
+  learning_rate: float | None = None
+  eval_every: int | None = None  # 0 disables evaluation during training
+  dropout_keep: float | None = None
+  seed: int = 0
+  data_source: str = "auto"
+  data_dir: str | None = None
+  tfds_data_dir: str | None = None
+  verify_digests: bool = True
+  model_dir: str | None = None
+  results_json: str | None = None
+  export: str | None = None
+  strategy: str = "auto"
+  tpu: str = ""
+  steps_per_loop: int = 100
+  progress: bool | None = None  # None: a progress bar when stderr is a terminal
+
+
+@dataclasses.dataclass
+class Datasets:
+  """Training and test arrays: float32 pixels (N, 28, 28) already scaled, integer labels."""
+  train_images: np.ndarray
+  train_labels: np.ndarray
+  test_images: np.ndarray
+  test_labels: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """The run's resolved numbers: the variant's defaults with the config's overrides."""
+  variant: variants.Variant
+  train_steps: int
+  batch_size: int
+  learning_rate: float
+  eval_every: int | None
+  dropout_keep: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+
+
+def _positive(name, value, kind=int):
+  if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+    raise ConfigError(f"--{name} must be a positive {kind.__name__}, got {value}.")
+
+
+def steps_per_epoch(variant, batch_size, num_train):
+  """The seed's batches per epoch: TF1's `num_examples // batch_size`; torch's DataLoader keeps
+  the last partial batch."""
+  if variant.data_split == "torch":
+    return -(-num_train // batch_size)
+  return num_train // batch_size
+
+
+def plan_run(config, num_train):
+  """Applies the config's overrides to the variant's defaults and validates the result."""
+  variant = variants.get_variant(config.variant)
+  for name in ("train_steps", "epochs", "batch_size", "steps_per_loop"):
+    _positive(name, getattr(config, name))
+  _positive("learning_rate", config.learning_rate, float)
+  if config.eval_every is not None and config.eval_every < 0:
+    raise ConfigError(f"--eval_every must be >= 0 (0 disables), got {config.eval_every}.")
+  if config.dropout_keep is not None and not 0 < config.dropout_keep <= 1:
+    raise ConfigError(f"--dropout_keep must be in (0, 1], got {config.dropout_keep}.")
+  if config.train_steps is not None and config.epochs is not None:
+    raise ConfigError("Pass --train_steps or --epochs, not both.")
+  batch_size = config.batch_size or variant.batch_size
+  if batch_size > num_train:
+    raise ConfigError(f"--batch_size={batch_size} exceeds the {num_train} training examples.")
+  if config.epochs is not None:
+    train_steps = config.epochs * steps_per_epoch(variant, batch_size, num_train)
+  else:
+    train_steps = config.train_steps or variant.train_steps
+  eval_every = variant.eval_every if config.eval_every is None else (config.eval_every or None)
+  return Plan(variant=variant, train_steps=train_steps, batch_size=batch_size,
+              learning_rate=config.learning_rate or variant.learning_rate,
+              eval_every=eval_every,
+              dropout_keep=variant.dropout_keep if config.dropout_keep is None
+              else config.dropout_keep)
+
+
+def _check_writable_dir(flag, directory):
+  try:
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory):
+      pass
+  except OSError as e:
+    raise ConfigError(f"--{flag}={directory} is not a writable directory: {e}.") from None
+
+
+def check_outputs(config):
+  """Fails before training, not after it, if an output cannot be written."""
+  if config.model_dir:
+    _check_writable_dir("model_dir", config.model_dir)
+    from tf_rnn_mnist import checkpoints
+    checkpoints.refuse_existing(config.model_dir)
+  if config.results_json:
+    _check_writable_dir("results_json", os.path.dirname(os.path.abspath(config.results_json)))
+  if config.export:
+    if os.path.isfile(config.export) and not config.export.endswith(".keras"):
+      raise ConfigError(f"--export={config.export} is an existing file; pass a path ending in "
+                        ".keras (a Keras model file) or a directory (a SavedModel).")
+    _check_writable_dir("export", os.path.dirname(os.path.abspath(config.export)))
+
+
+def datasets_for(variant, mnist):
+  """The seed's training split and scaling: TF1's 55000 x float32(1/255), or torch's 60000 / 255."""
+  if variant.data_split == "torch":
+    scale, train_images, train_labels = (torch_scale, mnist.train_images, mnist.train_labels)
+  else:
+    scale = tf1_scale
+    train_images = mnist.train_images[TF1_VALIDATION_SIZE:]
+    train_labels = mnist.train_labels[TF1_VALIDATION_SIZE:]
+  def sequences(images):
+    return scale(images).reshape(len(images), 28, 28)
+  return Datasets(sequences(train_images), train_labels.astype(np.int64),
+                  sequences(mnist.test_images), mnist.test_labels.astype(np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed's log lines
+
+
+def _tf1_str(value):
+  """How the TF1 seeds printed a float32 fetched from sess.run: str(numpy.float32)."""
+  return str(np.float32(value))
+
+
+def _epoch_line(plan, counter, m):
+  if "test_accuracy" in m:
+    return f"Iter {counter // plan.eval_every - 1}, Testing Accuracy= {_tf1_str(m['test_accuracy'])}"
+
+
+def _train_test_lines(plan, counter, m):
+  lines = []
+  if "train_accuracy" in m:
+    lines.append(f"Train {counter} {_tf1_str(m['train_accuracy'])}")
+  if "test_accuracy" in m:
+    lines.append(f"Test {counter} {_tf1_str(m['test_accuracy'])}")
+  return "\n".join(lines)
+
+
+def _iter_minibatch_line(plan, counter, m):
+  if "train_accuracy" in m:
+    return (f"Iter {counter * plan.batch_size}, Minibatch Loss= {m['train_loss']:.6f}, "
+            f"Training Accuracy= {m['train_accuracy']:.5f}")
+
+
+def _torch_line(plan, counter, m):
+  if "train_loss" in m:
+    epoch = counter // steps_per_epoch(plan.variant, plan.batch_size, m["num_train"])
+    line = f"Epoch:  {epoch} | train loss: {m['train_loss']:.4f}"
+    return line + (f" | test accuracy: {m['test_accuracy']:.2f}" if "test_accuracy" in m else "")
+
+
+# What each seed printed at its step counter, given what was measured there.
+SEED_LOG_LINES = {"epoch": _epoch_line, "train_test": _train_test_lines,
+                  "iter_minibatch": _iter_minibatch_line, "torch": _torch_line}
+
+
+def seed_log_line(plan, counter, metrics):
+  """The seed's log line(s) at its step `counter`, or None/"" where it printed nothing."""
+  return SEED_LOG_LINES[plan.variant.seed_log_style](plan, counter, metrics)
+
+
+def seed_final_lines(plan, seed_accuracy):
+  if plan.variant.seed_log_style == "iter_minibatch":
+    return [" Finished!", f"Testing Accuracy: {_tf1_str(seed_accuracy)}"]
+  return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+class Trainer:
+  """The model, optimizer and compiled step functions of one run under one strategy."""
+
+  def __init__(self, plan, strategy, num_train):
+    import keras
+    import tensorflow as tf
+    from tf_rnn_mnist import losses
+    from tf_rnn_mnist.models import build_model
+    self.plan, self.strategy, self.tf = plan, strategy, tf
+    with strategy.scope():
+      self.model = build_model(plan.variant, dropout_keep=plan.dropout_keep)
+      self.optimizer = keras.optimizers.Adam(plan.learning_rate,
+                                             epsilon=plan.variant.adam_epsilon)
+      self.optimizer.build(self.model.trainable_variables)
+    loss_kind = plan.variant.loss
+
+    def global_count(n):
+      return tf.distribute.get_replica_context().all_reduce("sum", tf.cast(n, tf.float32))
+
+    def update(x, y):
+      """One Adam step on the global batch; returns this replica's summed loss before it."""
+      with tf.GradientTape() as tape:
+        per_example = losses.per_example_loss(loss_kind, y, self.model(x, training=True))
+        # Averaged over the global batch: the optimizer sums the replicas' gradients.
+        loss = tf.reduce_sum(per_example) / global_count(tf.shape(y)[0])
+      variables = self.model.trainable_variables
+      self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+      return tf.reduce_sum(per_example)
+
+    def update_and_measure(x, y):
+      loss_before = update(x, y)
+      # The seed's sess.run(accuracy, ...) on the same batch after the update, with its
+      # training-time feed (dropout on for multilayer).
+      outputs = self.model(x, training=True)
+      loss_after = tf.reduce_sum(losses.per_example_loss(loss_kind, y, outputs))
+      correct = tf.reduce_sum(tf.cast(self._correct(y, outputs), tf.float32))
+      return loss_before, loss_after, correct, tf.cast(tf.shape(y)[0], tf.float32)
+
+    def evaluate_batch(x, y):
+      return self._correct(y, self.model(x, training=False))
+
+    @tf.function
+    def train_loop(iterator, num_steps):
+      for _ in tf.range(num_steps):
+        strategy.run(update, args=next(iterator))
+
+    @tf.function
+    def train_step_measured(iterator):
+      results = strategy.run(update_and_measure, args=next(iterator))
+      return [strategy.reduce("sum", r, axis=None) for r in results]
+
+    @tf.function
+    def eval_step(x, y):
+      return strategy.gather(strategy.run(evaluate_batch, args=(x, y)), axis=0)
+
+    self.train_loop, self.train_step_measured, self.eval_step = (
+        train_loop, train_step_measured, eval_step)
+
+  def _correct(self, labels, outputs):
+    tf = self.tf
+    return tf.equal(tf.argmax(outputs, axis=1, output_type=tf.int64), tf.cast(labels, tf.int64))
+
+  def correct_per_example(self, images, labels):
+    """Whether each test example is classified correctly, in order."""
+    from tf_rnn_mnist.data.pipelines import eval_batches
+    dataset = self.strategy.experimental_distribute_dataset(
+        eval_batches(images, labels, EVAL_BATCH_SIZE))
+    return np.concatenate([self.eval_step(x, y).numpy() for x, y in dataset])
+
+
+def trained_examples(plan, num_train):
+  """Examples consumed by the schedule (torch epochs end with a partial batch)."""
+  per_epoch = steps_per_epoch(plan.variant, plan.batch_size, num_train)
+  if plan.variant.data_split != "torch":
+    return plan.train_steps * plan.batch_size
+  epochs, rest = divmod(plan.train_steps, per_epoch)
+  return epochs * num_train + rest * plan.batch_size
+
+
+def export_model(model, path):
+  """A `.keras` file, or a TF SavedModel directory for serving."""
+  if path.endswith(".keras"):
+    model.save(path)
+  else:
+    model.export(path, format="tf_saved_model")
+
+
+def train_dataset(plan, data, seed):
+  """The seed's batch order: TF1 next_batch (seeded as tf.set_random_seed(seed) did), or the
+  torch DataLoader's reshuffled epochs with their partial last batch."""
+  from tf_rnn_mnist.data import pipelines
+  if plan.variant.data_split == "torch":
+    return pipelines.shuffled_batches(data.train_images, data.train_labels, plan.batch_size,
+                                      seed=seed)
+  order = TF1BatchOrder(len(data.train_images), seed).take(plan.batch_size, plan.train_steps)
+  return pipelines.ordered_batches(data.train_images, data.train_labels, order)
+
+
+def _atomic_write_json(path, payload):
+  directory = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".results-", suffix=".json")
+  with os.fdopen(fd, "w") as f:
+    json.dump(payload, f, indent=2)
+    f.write("\n")
+  os.replace(tmp, path)
+
+
+def _versions():
+  import keras
+  import tensorflow as tf
+  return {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
+          "python": platform.python_version()}
+
+
+def run(config, datasets_override=None, strategy_override=None):
+  """Trains `config.variant`, writes the outputs asked for, and returns the results dict.
+
+  datasets_override: a Datasets to train and test on instead of MNIST (tests use tiny data).
+  strategy_override: a tf.distribute.Strategy to use instead of --strategy.
+  """
+  variant = variants.get_variant(config.variant)
+  check_outputs(config)
+  strategy = strategy_override or distribute.make_strategy(config.strategy, config.tpu)
+  if datasets_override is None:
+    from tf_rnn_mnist.data import load_mnist
+    data = datasets_for(variant, load_mnist(config.data_source, config.data_dir,
+                                            config.verify_digests, config.tfds_data_dir))
+  else:
+    data = datasets_override
+  trainer, results = train_model(config, data, strategy)
+  if config.model_dir:
+    from tf_rnn_mnist import checkpoints
+    checkpoints.save_final(config.model_dir, trainer.model, trainer.optimizer, results["steps"])
+  if config.export:
+    export_model(trainer.model, config.export)
+  if config.results_json:
+    _atomic_write_json(config.results_json, results)
+  return results
+
+
+class _Log:
+  """Seed-style lines on stdout, a progress bar on stderr, scalars for TensorBoard."""
+
+  def __init__(self, config, total_steps):
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+    self.tf = tf
+    self.writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard"))
+                   if config.model_dir else tf.summary.create_noop_writer())
+    self.progress = tqdm(total=total_steps, unit="step", leave=False,
+                         disable=None if config.progress is None else not config.progress)
+
+  def line(self, text):
+    if not text:
+      return
+    if self.progress.disable:
+      print(text, flush=True)
+    else:
+      self.progress.write(text)
+
+  def scalars(self, step, **values):
+    with self.writer.as_default(step=step):
+      for name, value in values.items():
+        self.tf.summary.scalar(name.replace("__", "/"), value)
+
+  def close(self):
+    self.progress.close()
+    self.writer.flush()
+
+
+def train_model(config, data, strategy):
+  """The training run itself: returns the Trainer (model, optimizer) and the results dict."""
+  import keras
+  import tensorflow as tf
+  plan = plan_run(config, len(data.train_images))
+  replicas = strategy.num_replicas_in_sync
+  if plan.batch_size % replicas:
+    raise ConfigError(
+        f"--batch_size={plan.batch_size} does not divide among {replicas} replicas; "
+        f"use a multiple of {replicas} (it is the global batch).")
+  keras.utils.set_random_seed(config.seed)
+  trainer = Trainer(plan, strategy, len(data.train_images))
+  iterator = iter(strategy.experimental_distribute_dataset(
+      train_dataset(plan, data, config.seed)))
+  seed_n = plan.variant.seed_eval_examples or len(data.test_images)
+  log = _Log(config, plan.train_steps)
+  counter_of = lambda updates: updates - 1 + plan.variant.counter_start
+
+  def fires(every, updates):
+    return every is not None and counter_of(updates) % every == 0
+
+  history, train_seconds, done = [], 0.0, 0
+  start_time = time.perf_counter()
+  while done < plan.train_steps:
+    # Run up to the next update after which the seed logged something.
+    limit = min(done + config.steps_per_loop, plan.train_steps)
+    target = next((u for u in range(done + 1, limit + 1)
+                   if fires(plan.variant.train_log_every, u) or fires(plan.eval_every, u)), limit)
+    measured = fires(plan.variant.train_log_every, target)
+    tic = time.perf_counter()
+    if target - done - measured > 0:
+      trainer.train_loop(iterator, tf.constant(target - done - measured))
+    if measured:
+      loss_before, loss_after, correct, count = (
+          float(t) for t in trainer.train_step_measured(iterator))
+    train_seconds += time.perf_counter() - tic
+    log.progress.update(target - done)
+    done = target
+    metrics = {"num_train": len(data.train_images)}
+    if measured:
+      loss = loss_before if plan.variant.train_log_metric == "step_loss" else loss_after
+      metrics.update(train_loss=loss / count, train_accuracy=correct / count)
+      history.append({"step": done, "train_loss": metrics["train_loss"],
+                      "train_accuracy": metrics["train_accuracy"]})
+      log.scalars(done, train__loss=metrics["train_loss"],
+                  train__accuracy=metrics["train_accuracy"])
+    if fires(plan.eval_every, done):
+      metrics["test_accuracy"] = float(trainer.correct_per_example(
+          data.test_images[:seed_n], data.test_labels[:seed_n]).mean())
+      history.append({"step": done, "test_accuracy": metrics["test_accuracy"],
+                      "test_examples": int(seed_n)})
+      log.scalars(done, test__accuracy_seed_protocol=metrics["test_accuracy"])
+    log.line(seed_log_line(plan, counter_of(done), metrics))
+
+  correct = trainer.correct_per_example(data.test_images, data.test_labels)
+  test_accuracy, seed_accuracy = float(correct.mean()), float(correct[:seed_n].mean())
+  log.scalars(done, test__accuracy_full=test_accuracy,
+              test__accuracy_seed_protocol=seed_accuracy)
+  log.close()
+  for text in seed_final_lines(plan, seed_accuracy):
+    log.line(text)
+  log.line(f"Full test accuracy ({len(data.test_images)} images): {test_accuracy:.4f}; seed "
+           f"protocol ({seed_n} images): {seed_accuracy:.4f}")
+  results = {
+      "variant": plan.variant.name,
+      "framework": "keras",
+      "seed": config.seed,
+      "steps": plan.train_steps,
+      "batch_size": plan.batch_size,
+      "learning_rate": plan.learning_rate,
+      "test_accuracy": test_accuracy,
+      "test_examples": len(data.test_images),
+      "seed_protocol_accuracy": seed_accuracy,
+      "seed_protocol_examples": int(seed_n),
+      "history": history,
+      # Time inside the training steps (tracing included); evaluation is not counted.
+      "train_seconds": train_seconds,
+      "total_seconds": time.perf_counter() - start_time,
+      "examples_per_second": trained_examples(plan, len(data.train_images)) / train_seconds,
+      **distribute.describe(strategy),
+      "versions": _versions(),
+  }
+  return trainer, results
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def define_flags():
+  flags.DEFINE_enum("variant", "multilayer", list(variants.NAMES),
+                    "Which seed to reproduce; see tf_rnn_mnist/variants.py.")
+  flags.DEFINE_integer("train_steps", None, "Updates to run (default: the seed's schedule).")
+  flags.DEFINE_integer("epochs", None, "Alternative to --train_steps: epochs of the seed's "
+                       "training split (55000 for the TF1 seeds, 60000 for torch_lstm).")
+  flags.DEFINE_integer("batch_size", None, "Global batch size, split among replicas "
+                       "(default: the seed's).")
+  flags.DEFINE_float("learning_rate", None, "Adam learning rate (default: the seed's).")
+  flags.DEFINE_integer("eval_every", None, "Evaluate on the seed's test subset every N seed "
+                       "steps; 0 disables (default: the seed's cadence).")
+  flags.DEFINE_float("dropout_keep", None, "Override the DropoutWrapper keep probability "
+                     "(multilayer: 0.5); 1.0 disables dropout.")
+  flags.DEFINE_integer("seed", 0, "Seeds weights, dropout and batch order; the same seed gives "
+                       "bit-identical runs on CPU. TF1 seeds: the batch order equals TF1's "
+                       "next_batch after tf.set_random_seed(seed).")
+  data_flags.define_data_flags()
+  flags.DEFINE_string("model_dir", None, "Directory for checkpoints and TensorBoard scalars.")
+  flags.DEFINE_string("results_json", None, "Write the results (schema in README) here.")
+  flags.DEFINE_string("export", None, "Export the trained model: a path ending in .keras "
+                      "(Keras model file) or a directory (TF SavedModel).")
+  flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES),
+                    "tf.distribute strategy. auto: mirrored over all GPUs when there are "
+                    "several, else one_device. multi_worker reads TF_CONFIG.")
+  flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
+  flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into N logical devices, so that "
+                       "--strategy=mirrored runs N replicas without GPUs.")
+  flags.DEFINE_integer("steps_per_loop", 100, "Most updates per tf.function call.")
+  flags.DEFINE_bool("progress", None, "Show a progress bar (default: when stderr is a "
+                    "terminal).")
+
+
+def config_from_flags(flag_values=flags.FLAGS):
+  fields = {f.name for f in dataclasses.fields(TrainConfig)}
+  return TrainConfig(**{name: flag_values[name].value for name in fields})
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  try:
+    distribute.split_cpu(flags.FLAGS.cpu_devices)
+    results = run(config_from_flags())
+  except (ConfigError, MnistDataError) as e:
+    sys.exit(f"error: {e}")
+  logging.info("%s: %d steps in %.1f s (%.0f examples/s), full test accuracy %.4f",
+               results["variant"], results["steps"], results["train_seconds"],
+               results["examples_per_second"], results["test_accuracy"])
+
+
+def run_main():
+  define_flags()
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run_main()

@@ -20,14 +20,14 @@ tf.config.set_logical_device_configuration(
 TINY_TRAIN, TINY_TEST = 120, 30
 
 
-def make_tiny_arrays(seed=0):
+def make_tiny_arrays(seed=0, num_train=TINY_TRAIN, num_test=TINY_TEST):
   """Random uint8 images with labels, official layout: {train,test}_{images,labels}."""
   rng = np.random.default_rng(seed)
   return {
-      "train_images": rng.integers(0, 256, (TINY_TRAIN, 28, 28), dtype=np.uint8),
-      "train_labels": (np.arange(TINY_TRAIN) % 10).astype(np.uint8),
-      "test_images": rng.integers(0, 256, (TINY_TEST, 28, 28), dtype=np.uint8),
-      "test_labels": (np.arange(TINY_TEST) * 7 % 10).astype(np.uint8),
+      "train_images": rng.integers(0, 256, (num_train, 28, 28), dtype=np.uint8),
+      "train_labels": (np.arange(num_train) % 10).astype(np.uint8),
+      "test_images": rng.integers(0, 256, (num_test, 28, 28), dtype=np.uint8),
+      "test_labels": (np.arange(num_test) * 7 % 10).astype(np.uint8),
   }
 
 
@@ -83,3 +83,10 @@ def real_mnist_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def real_mnist(real_mnist_dir):
   return sources.load_mnist("idx", data_dir=real_mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def mirrored():
+  """One MirroredStrategy over the 2 logical CPUs for the whole session: several strategies
+  over the same devices in one process reuse collective instance keys and abort each other."""
+  return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])

@@ -51,8 +51,8 @@ def test_eval_batches_cover_each_example_once_in_order(tiny_arrays):
   np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), labels)
 
 
-def test_pipelines_distribute_over_two_replicas(tiny_arrays):
-  strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_pipelines_distribute_over_two_replicas(tiny_arrays, mirrored):
+  strategy = mirrored
   dataset = shuffled_batches(tf1_scale(tiny_arrays["train_images"]), tiny_arrays["train_labels"],
                              batch_size=40, seed=0, drop_remainder=True)
   x, y = next(iter(strategy.experimental_distribute_dataset(dataset)))

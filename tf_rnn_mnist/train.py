@@ -251,7 +251,8 @@ class Trainer:
       return loss_before, loss_after, correct, tf.cast(tf.shape(y)[0], tf.float32)
 
     def evaluate_batch(x, y):
-      return self._correct(y, self.model(x, training=False))
+      # int32: collective gathers do not take bool.
+      return tf.cast(self._correct(y, self.model(x, training=False)), tf.int32)
 
     @tf.function
     def train_loop(iterator, num_steps):
@@ -279,7 +280,7 @@ class Trainer:
     from tf_rnn_mnist.data.pipelines import eval_batches
     dataset = self.strategy.experimental_distribute_dataset(
         eval_batches(images, labels, EVAL_BATCH_SIZE))
-    return np.concatenate([self.eval_step(x, y).numpy() for x, y in dataset])
+    return np.concatenate([self.eval_step(x, y).numpy() for x, y in dataset]).astype(bool)
 
 
 def trained_examples(plan, num_train):
@@ -396,7 +397,7 @@ def train_model(config, data, strategy):
   trainer = Trainer(plan, strategy, len(data.train_images))
   iterator = iter(strategy.experimental_distribute_dataset(
       train_dataset(plan, data, config.seed)))
-  seed_n = plan.variant.seed_eval_examples or len(data.test_images)
+  seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
   log = _Log(config, plan.train_steps)
   counter_of = lambda updates: updates - 1 + plan.variant.counter_start
 

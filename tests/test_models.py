@@ -1,0 +1,148 @@
+"""The Keras builders: shapes, parameter counts, initial weights, losses and dropout."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_rnn_mnist import initializers
+from tf_rnn_mnist.losses import per_example_loss
+from tf_rnn_mnist.models import build_model
+from tf_rnn_mnist.variants import VARIANTS
+
+# The seeds' graphs: TF1 LSTM kernel [in+U, 4U] + bias [4U]; GRU gates [in+U, 2U] + [2U] and
+# candidate [in+U, U] + [U]; output W [U, 10] + b [10].
+TF1_LSTM = lambda i, u: (i + u) * 4 * u + 4 * u
+TF1_GRU = lambda i, u: (i + u) * 3 * u + 3 * u
+SEED_PARAMETERS = {
+    "basic_lstm": TF1_LSTM(28, 100) + 100 * 10 + 10,  # 52,610
+    "multilayer": TF1_LSTM(28, 256) + 2 * TF1_LSTM(256, 256) + 256 * 10 + 10,
+    "static_lstm": TF1_LSTM(28, 128) + 128 * 10 + 10,
+    "static_lstmcell": TF1_LSTM(28, 128) + 128 * 10 + 10,
+    "static_gru": TF1_GRU(28, 128) + 128 * 10 + 10,
+    "dynamic_gru": TF1_GRU(28, 128) + 128 * 10 + 10,
+    # nn.LSTM has two bias vectors (b_ih, b_hh) whose sum is the only thing that matters; Keras
+    # keeps that sum, 4H = 256 parameters fewer.
+    "torch_lstm": (4 * 64 * 28 + 4 * 64 * 64 + 2 * 4 * 64) + 64 * 10 + 10 - 4 * 64,
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_output_shape_and_parameter_count(name):
+  model = build_model(VARIANTS[name])
+  assert model.count_params() == SEED_PARAMETERS[name]
+  assert model(np.zeros((3, 28, 28), np.float32)).shape == (3, 10)
+
+
+def test_known_parameter_counts():
+  assert SEED_PARAMETERS["basic_lstm"] == 52610
+  assert SEED_PARAMETERS["multilayer"] == 1345034
+  assert SEED_PARAMETERS["torch_lstm"] == 24458
+
+
+def test_static_variants_unroll_and_grus_reset_before_matmul():
+  for name in ("static_lstm", "static_lstmcell", "static_gru", "dynamic_gru"):
+    rnn = build_model(VARIANTS[name]).get_layer("rnn_0")
+    assert rnn.unroll == name.startswith("static")
+    if "gru" in name:
+      assert rnn.cell.reset_after is False
+
+
+def test_tf1_lstm_initial_weights():
+  keras.utils.set_random_seed(1)
+  rnn = build_model(VARIANTS["multilayer"]).get_layer("rnn_1")  # input 256, units 256
+  kernel, recurrent, bias = (w.numpy() for w in rnn.weights)
+  limit = math.sqrt(6 / (256 + 5 * 256))  # glorot over TF1's whole [in+U, 4U] kernel
+  for w in (kernel, recurrent):
+    assert np.abs(w).max() <= limit and np.abs(w).max() > 0.99 * limit
+    assert abs(w.std() - limit / math.sqrt(3)) < 0.01 * limit
+  # Keras gates i, f, c, o: forget_bias=1.0 sits in the f block.
+  np.testing.assert_array_equal(bias, np.r_[np.zeros(256), np.ones(256), np.zeros(512)])
+
+
+def test_tf1_gru_initial_weights():
+  keras.utils.set_random_seed(2)
+  kernel, recurrent, bias = (w.numpy() for w in build_model(VARIANTS["static_gru"]).get_layer(
+      "rnn_0").weights)
+  gates, candidate = math.sqrt(6 / (28 + 3 * 128)), math.sqrt(6 / (28 + 2 * 128))
+  for w in (kernel, recurrent):  # columns z, r (TF1 gates kernel), then h (candidate)
+    assert 0.99 * gates < np.abs(w[:, :256]).max() <= gates
+    assert 0.99 * candidate < np.abs(w[:, 256:]).max() <= candidate
+  np.testing.assert_array_equal(bias, np.r_[np.ones(256), np.zeros(128)])
+
+
+def test_truncated_normal_output_layer():
+  keras.utils.set_random_seed(3)
+  kernel, bias = (w.numpy() for w in build_model(VARIANTS["multilayer"]).get_layer(
+      "output").weights)
+  assert np.abs(kernel).max() <= 0.2 and abs(kernel.std() - 0.088) < 0.01  # 2-sigma cut
+  np.testing.assert_allclose(bias, np.full(10, 0.1, np.float32))
+
+
+def test_torch_initial_weights():
+  keras.utils.set_random_seed(4)
+  model = build_model(VARIANTS["torch_lstm"])
+  kernel, recurrent, bias = (w.numpy() for w in model.get_layer("rnn_0").weights)
+  for w in (kernel, recurrent):
+    assert 0.99 * 0.125 < np.abs(w).max() <= 0.125
+  # b_ih + b_hh: a triangular distribution on (-0.25, 0.25), variance 2 * 0.125^2 / 3.
+  assert np.abs(bias).max() <= 0.25 and abs(bias.var() - 2 * 0.125 ** 2 / 3) < 0.003
+  dense_kernel, dense_bias = (w.numpy() for w in model.get_layer("output").weights)
+  assert np.abs(dense_kernel).max() <= 0.125 and np.abs(dense_bias).max() <= 0.125
+
+
+def test_custom_initializers_survive_save_and_load(tmp_path):
+  model = build_model(VARIANTS["static_gru"])
+  path = str(tmp_path / "m.keras")
+  model.save(path)
+  config = keras.models.load_model(path).get_layer("rnn_0").get_config()
+  assert config["kernel_initializer"]["class_name"] == "ColumnBlocksUniform"
+
+
+def _softmax(z):
+  e = np.exp(z - z.max(axis=1, keepdims=True))
+  return e / e.sum(axis=1, keepdims=True)
+
+
+def test_basic_lstm_loss_is_the_seeds_double_softmax():
+  model = build_model(VARIANTS["basic_lstm"])
+  x = np.random.default_rng(0).random((16, 28, 28), dtype=np.float32)
+  labels = np.arange(16) % 10
+  logits = keras.Model(model.input, model.get_layer("output").output)(x).numpy()
+  probabilities = model(x).numpy()
+  np.testing.assert_allclose(probabilities, _softmax(logits.astype(np.float64)), atol=1e-6)
+  loss = per_example_loss("double_softmax", labels, probabilities).numpy()
+  # CE(softmax(softmax(z))): the seed's softmax_cross_entropy_with_logits on its prediction.
+  expected = -np.log(_softmax(_softmax(logits.astype(np.float64)))[np.arange(16), labels])
+  np.testing.assert_allclose(loss, expected, rtol=1e-6)
+  # Keras's from_logits loss would silently undo the trap and compute CE(softmax(z)).
+  keras_loss = keras.losses.CategoricalCrossentropy(from_logits=True, reduction=None)(
+      tf.one_hot(labels, 10), model(x)).numpy()
+  assert np.abs(keras_loss - expected).max() > 0.1
+  np.testing.assert_allclose(keras_loss, -np.log(_softmax(logits.astype(np.float64))[
+      np.arange(16), labels]), rtol=1e-5)
+
+
+def test_multilayer_dropout_per_time_step_per_layer_and_off_at_eval():
+  keras.utils.set_random_seed(5)
+  model = build_model(VARIANTS["multilayer"])
+  dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+  assert [d.name for d in dropouts] == ["output_dropout_0", "output_dropout_1",
+                                        "output_dropout_2"]
+  assert all(d.rate == 0.5 and d.noise_shape is None for d in dropouts)
+  # Layers 0 and 1 drop whole output sequences: a fresh mask at every time step.
+  assert model.get_layer("rnn_0").return_sequences and model.get_layer("rnn_1").return_sequences
+  assert not model.get_layer("rnn_0").dropout and not model.get_layer("rnn_0").recurrent_dropout
+  mask = dropouts[0](np.ones((4, 28, 256), np.float32), training=True).numpy() != 0
+  assert 0.45 < mask.mean() < 0.55
+  assert not all(np.array_equal(mask[:, 0], mask[:, t]) for t in range(1, 28))
+  assert not np.array_equal(mask[0], mask[1])
+  # The seed's tests feed keep_prob=1: no dropout, deterministic, equal to a dropout-free twin.
+  x = np.random.default_rng(1).random((8, 28, 28), dtype=np.float32)
+  twin = build_model(VARIANTS["multilayer"], dropout_keep=1.0)
+  twin.set_weights(model.get_weights())
+  np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+  np.testing.assert_allclose(model(x, training=False), twin(x, training=True), atol=1e-6)
+  assert not np.allclose(model(x, training=True), model(x, training=False))

@@ -1,0 +1,176 @@
+"""The trainer on tiny data: reproducibility, MirroredStrategy equivalence, outputs, errors."""
+
+import json
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_rnn_mnist import train
+from tf_rnn_mnist.errors import ConfigError
+
+
+def tiny_datasets(seed=0, num_train=256, num_test=64):
+  rng = np.random.default_rng(seed)
+  return train.Datasets(
+      rng.random((num_train, 28, 28), dtype=np.float32), rng.integers(0, 10, num_train),
+      rng.random((num_test, 28, 28), dtype=np.float32), rng.integers(0, 10, num_test))
+
+
+def config(**overrides):
+  defaults = dict(variant="static_lstm", train_steps=6, batch_size=32, seed=3, progress=False)
+  return train.TrainConfig(**{**defaults, **overrides})
+
+
+ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
+
+
+def weights_after(strategy=ONE_DEVICE, **overrides):
+  trainer, _ = train.train_model(config(**overrides), tiny_datasets(), strategy)
+  return [w.numpy() for w in trainer.model.weights]
+
+
+@pytest.mark.parametrize("variant", ["static_lstm", "multilayer"])
+def test_same_seed_gives_identical_weights(variant):
+  first = weights_after(variant=variant, train_steps=4)
+  second = weights_after(variant=variant, train_steps=4)
+  for a, b in zip(first, second):
+    np.testing.assert_array_equal(a, b)
+  other = weights_after(variant=variant, train_steps=4, seed=4)
+  assert any(not np.array_equal(a, b) for a, b in zip(first, other))
+
+
+@pytest.mark.parametrize("variant", ["basic_lstm", "dynamic_gru", "torch_lstm"])
+def test_mirrored_over_two_cpus_matches_one_device(variant, mirrored):
+  single = weights_after(variant=variant, train_steps=8)
+  replicated = weights_after(mirrored, variant=variant, train_steps=8)
+  for a, b in zip(single, replicated):
+    np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+def test_torch_partial_batches_under_mirrored(mirrored):
+  """A 256-example epoch in batches of 96 ends with 64: uneven global batches still agree."""
+  single = weights_after(variant="torch_lstm", batch_size=96, train_steps=6)
+  replicated = weights_after(mirrored, variant="torch_lstm", batch_size=96, train_steps=6)
+  for a, b in zip(single, replicated):
+    np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+
+
+def test_results_log_lines_and_outputs(tmp_path, capsys):
+  results_path, export_path = str(tmp_path / "r.json"), str(tmp_path / "model.keras")
+  results = train.run(config(variant="static_lstm", train_steps=20,
+                             model_dir=str(tmp_path / "run"), results_json=results_path,
+                             export=export_path), datasets_override=tiny_datasets(),
+                      strategy_override=ONE_DEVICE)
+  with open(results_path) as f:
+    assert json.load(f) == json.loads(json.dumps(results))
+  assert {"variant", "framework", "seed", "steps", "batch_size", "test_accuracy",
+          "seed_protocol_accuracy", "history", "train_seconds", "examples_per_second",
+          "strategy", "replicas", "devices", "versions"} <= set(results)
+  assert (results["variant"], results["framework"], results["steps"], results["replicas"]) == (
+      "static_lstm", "keras", 20, 1)
+  assert [h["step"] for h in results["history"]] == [10, 20]
+  assert results["seed_protocol_examples"] == 64  # the seed's first 128, of 64 test images
+  out = capsys.readouterr().out.splitlines()
+  # The seed printed step * batch_size: 10 * 32.
+  assert re.fullmatch(r"Iter 320, Minibatch Loss= \d\.\d{6}, Training Accuracy= \d\.\d{5}",
+                      out[0])
+  assert out[1].startswith("Iter 640, ") and out[2] == " Finished!"
+  assert out[3] == f"Testing Accuracy: {np.float32(results['seed_protocol_accuracy'])}"
+  # The export reloads and predicts what the trained model predicts.
+  reloaded = keras.models.load_model(export_path)
+  x = tiny_datasets().test_images[:5]
+  assert reloaded.predict(x, verbose=0).shape == (5, 10)
+  assert os.listdir(tmp_path / "run" / "tensorboard")
+  assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")).endswith("ckpt-20")
+
+
+def test_savedmodel_export_serves(tmp_path):
+  train.run(config(variant="torch_lstm", train_steps=2, export=str(tmp_path / "saved")),
+            datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
+  served = tf.saved_model.load(str(tmp_path / "saved"))
+  assert served.serve(tf.zeros((2, 28, 28))).shape == (2, 10)
+
+
+def test_seed_schedules_and_log_lines(capsys):
+  results = train.run(config(variant="multilayer", train_steps=3, eval_every=2),
+                      datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
+  out = capsys.readouterr().out.splitlines()
+  assert out[0].startswith("Train 0 ") and out[1].startswith("Test 0 ")
+  assert out[2].startswith("Test 2 ") and len(out) == 4
+  assert [sorted(h) for h in results["history"]][:2] == [
+      ["step", "train_accuracy", "train_loss"], ["step", "test_accuracy", "test_examples"]]
+  train.run(config(variant="torch_lstm", train_steps=3, eval_every=1),
+            datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
+  assert capsys.readouterr().out.splitlines()[0].startswith("Epoch:  0 | train loss: ")
+
+
+def test_variant_defaults_are_the_seeds():
+  plan = train.plan_run(train.TrainConfig(variant="multilayer"), num_train=55000)
+  assert (plan.train_steps, plan.batch_size, plan.learning_rate, plan.eval_every,
+          plan.dropout_keep) == (2001, 100, 1e-3, 500, 0.5)
+  plan = train.plan_run(train.TrainConfig(variant="basic_lstm", epochs=2), num_train=55000)
+  assert plan.train_steps == 2200
+  plan = train.plan_run(train.TrainConfig(variant="torch_lstm"), num_train=60000)
+  assert (plan.train_steps, plan.batch_size) == (938, 64)
+  assert train.plan_run(train.TrainConfig(variant="torch_lstm", epochs=1),
+                        num_train=60000).train_steps == 938
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(variant="lstm9"), "Unknown variant 'lstm9'; choose one of basic_lstm, multilayer, "
+                            "static_lstm, static_lstmcell, static_gru, dynamic_gru, torch_lstm."),
+    (dict(train_steps=0), "--train_steps must be a positive int, got 0."),
+    (dict(train_steps=-5), "--train_steps must be a positive int, got -5."),
+    (dict(batch_size=0), "--batch_size must be a positive int, got 0."),
+    (dict(epochs=0), "--epochs must be a positive int, got 0."),
+    (dict(learning_rate=-1.0), "--learning_rate must be a positive float, got -1.0."),
+    (dict(eval_every=-1), "--eval_every must be >= 0 (0 disables), got -1."),
+    (dict(dropout_keep=0.0), "--dropout_keep must be in (0, 1], got 0.0."),
+    (dict(epochs=1, train_steps=5), "Pass --train_steps or --epochs, not both."),
+    (dict(batch_size=300), "--batch_size=300 exceeds the 256 training examples."),
+])
+def test_config_errors(overrides, message):
+  with pytest.raises(ConfigError) as e:
+    train.run(config(**overrides), datasets_override=tiny_datasets(),
+              strategy_override=ONE_DEVICE)
+  assert str(e.value) == message
+
+
+def test_batch_must_divide_among_replicas(mirrored):
+  with pytest.raises(ConfigError) as e:
+    train.run(config(batch_size=33), datasets_override=tiny_datasets(),
+              strategy_override=mirrored)
+  assert str(e.value) == ("--batch_size=33 does not divide among 2 replicas; use a multiple of "
+                          "2 (it is the global batch).")
+
+
+def test_unwritable_model_dir_fails_before_training(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  with pytest.raises(ConfigError, match=re.escape(
+      f"--model_dir={blocker}/run is not a writable directory: [Errno 20] Not a directory")):
+    train.run(config(model_dir=str(blocker / "run")), datasets_override=tiny_datasets(),
+              strategy_override=ONE_DEVICE)
+
+
+def test_model_dir_with_a_checkpoint_is_not_overwritten(tmp_path):
+  model_dir = str(tmp_path / "run")
+  train.run(config(train_steps=1, model_dir=model_dir), datasets_override=tiny_datasets(),
+            strategy_override=ONE_DEVICE)
+  with pytest.raises(ConfigError, match=re.escape(
+      f"--model_dir={model_dir} already holds a checkpoint ({model_dir}/checkpoints/ckpt-1). "
+      "Pass a new --model_dir")):
+    train.run(config(train_steps=1, model_dir=model_dir), datasets_override=tiny_datasets(),
+              strategy_override=ONE_DEVICE)
+
+
+def test_tpu_strategy_without_tpu():
+  from tf_rnn_mnist import distribute
+  with pytest.raises(ConfigError, match=re.escape("--strategy=tpu: no TPU found (")) as e:
+    distribute.make_strategy("tpu")
+  assert str(e.value).endswith("Run on a TPU VM, or pass --tpu=NAME_OR_ADDRESS; otherwise use "
+                               "--strategy=auto.")

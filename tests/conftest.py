@@ -90,3 +90,11 @@ def mirrored():
   """One MirroredStrategy over the 2 logical CPUs for the whole session: several strategies
   over the same devices in one process reuse collective instance keys and abort each other."""
   return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
+def small_idx_dir(tmp_path_factory):
+  """IDX files of random data big enough for the scripts: TF1's split keeps the first 5000
+  training images for validation, so 5300 leave 300 to train on, more than a 128 batch."""
+  return write_idx_dir(tmp_path_factory.mktemp("idx"),
+                       make_tiny_arrays(num_train=5300, num_test=40))

@@ -6,15 +6,7 @@ import sys
 
 import pytest
 
-from conftest import make_tiny_arrays, write_idx_dir
 from tf_rnn_mnist.variants import NAMES
-
-
-@pytest.fixture(scope="module")
-def small_idx_dir(tmp_path_factory):
-  # TF1's split keeps the first 5000 training images for validation: 5100 leaves 100 to train.
-  return write_idx_dir(tmp_path_factory.mktemp("idx"),
-                       make_tiny_arrays(num_train=5100, num_test=40))
 
 
 def _train(*args, data_dir):

@@ -8,9 +8,7 @@ loss is averaged over the whole global batch, so every strategy computes the sam
 """
 
 import dataclasses
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -21,6 +19,7 @@ from absl import logging
 import numpy as np
 
 from tf_rnn_mnist import distribute
+from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import MnistDataError, TF1BatchOrder, tf1_scale, torch_scale
 from tf_rnn_mnist.data import flags as data_flags
@@ -231,24 +230,29 @@ class Trainer:
     def global_count(n):
       return tf.distribute.get_replica_context().all_reduce("sum", tf.cast(n, tf.float32))
 
+    def sums(y, outputs):
+      """This replica's summed loss and number of correct predictions."""
+      per_example = losses.per_example_loss(loss_kind, y, outputs)
+      return tf.reduce_sum(per_example), tf.reduce_sum(tf.cast(self._correct(y, outputs),
+                                                               tf.float32))
+
     def update(x, y):
-      """One Adam step on the global batch; returns this replica's summed loss before it."""
+      """One Adam step on the global batch; returns the loss and correct sums before it."""
       with tf.GradientTape() as tape:
-        per_example = losses.per_example_loss(loss_kind, y, self.model(x, training=True))
+        outputs = self.model(x, training=True)
+        loss_sum, correct = sums(y, outputs)
         # Averaged over the global batch: the optimizer sums the replicas' gradients.
-        loss = tf.reduce_sum(per_example) / global_count(tf.shape(y)[0])
+        loss = loss_sum / global_count(tf.shape(y)[0])
       variables = self.model.trainable_variables
       self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-      return tf.reduce_sum(per_example)
+      return loss_sum, correct
 
     def update_and_measure(x, y):
-      loss_before = update(x, y)
-      # The seed's sess.run(accuracy, ...) on the same batch after the update, with its
+      before = update(x, y)
+      # The TF1 seeds' sess.run(accuracy, ...) on the same batch after the update, with its
       # training-time feed (dropout on for multilayer).
-      outputs = self.model(x, training=True)
-      loss_after = tf.reduce_sum(losses.per_example_loss(loss_kind, y, outputs))
-      correct = tf.reduce_sum(tf.cast(self._correct(y, outputs), tf.float32))
-      return loss_before, loss_after, correct, tf.cast(tf.shape(y)[0], tf.float32)
+      after = sums(y, self.model(x, training=True))
+      return (*before, *after, tf.cast(tf.shape(y)[0], tf.float32))
 
     def evaluate_batch(x, y):
       # int32: collective gathers do not take bool.
@@ -311,22 +315,6 @@ def train_dataset(plan, data, seed):
   return pipelines.ordered_batches(data.train_images, data.train_labels, order)
 
 
-def _atomic_write_json(path, payload):
-  directory = os.path.dirname(os.path.abspath(path))
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".results-", suffix=".json")
-  with os.fdopen(fd, "w") as f:
-    json.dump(payload, f, indent=2)
-    f.write("\n")
-  os.replace(tmp, path)
-
-
-def _versions():
-  import keras
-  import tensorflow as tf
-  return {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__,
-          "python": platform.python_version()}
-
-
 def run(config, datasets_override=None, strategy_override=None):
   """Trains `config.variant`, writes the outputs asked for, and returns the results dict.
 
@@ -349,7 +337,7 @@ def run(config, datasets_override=None, strategy_override=None):
   if config.export:
     export_model(trainer.model, config.export)
   if config.results_json:
-    _atomic_write_json(config.results_json, results)
+    results_io.write_json(config.results_json, results)
   return results
 
 
@@ -416,15 +404,17 @@ def train_model(config, data, strategy):
     if target - done - measured > 0:
       trainer.train_loop(iterator, tf.constant(target - done - measured))
     if measured:
-      loss_before, loss_after, correct, count = (
+      loss_before, correct_before, loss_after, correct_after, count = (
           float(t) for t in trainer.train_step_measured(iterator))
     train_seconds += time.perf_counter() - tic
     log.progress.update(target - done)
     done = target
     metrics = {"num_train": len(data.train_images)}
     if measured:
-      loss = loss_before if plan.variant.train_log_metric == "step_loss" else loss_after
-      metrics.update(train_loss=loss / count, train_accuracy=correct / count)
+      # The torch seed prints the loss of the step itself; the TF1 seeds re-run the batch.
+      before = plan.variant.train_log_metric == "step_loss"
+      metrics.update(train_loss=(loss_before if before else loss_after) / count,
+                     train_accuracy=(correct_before if before else correct_after) / count)
       history.append({"step": done, "train_loss": metrics["train_loss"],
                       "train_accuracy": metrics["train_accuracy"]})
       log.scalars(done, train__loss=metrics["train_loss"],
@@ -463,7 +453,7 @@ def train_model(config, data, strategy):
       "total_seconds": time.perf_counter() - start_time,
       "examples_per_second": trained_examples(plan, len(data.train_images)) / train_seconds,
       **distribute.describe(strategy),
-      "versions": _versions(),
+      "versions": results_io.versions("tensorflow", "keras", "numpy"),
   }
   return trainer, results
 

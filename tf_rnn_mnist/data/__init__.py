@@ -11,5 +11,5 @@ pay for importing TensorFlow.
 
 from tf_rnn_mnist.data.errors import MnistDataError
 from tf_rnn_mnist.data.sources import Mnist, SOURCES, default_cache_dir, load_mnist
-from tf_rnn_mnist.data.splits import (TF1BatchOrder, TF1DataSet, TF1Datasets, TorchSplit,
+from tf_rnn_mnist.data.splits import (ReplayOrder, TF1BatchOrder, TF1DataSet, TF1Datasets, TorchSplit,
                                       one_hot, tf1_scale, tf1_split, torch_scale, torch_split)

@@ -57,9 +57,10 @@ class TF1BatchOrder:
 
   def next_indices(self, batch_size):
     """Returns the indices (into the unshuffled split) of the next batch."""
-    if not 0 < batch_size <= self.num_examples:
-      raise MnistDataError(
-          f"batch_size must be in 1..{self.num_examples} (the split's size), got {batch_size}.")
+    # A batch larger than the split is allowed, as in TF1: the leftovers plus the start of the
+    # next epoch fill it (and past twice the split, TF1's slicing returns a short batch).
+    if batch_size < 1:
+      raise MnistDataError(f"batch_size must be a positive integer, got {batch_size}.")
     start = self._index_in_epoch
     if self.epochs_completed == 0 and start == 0:
       self._order = self._order[self._rng.permutation(self.num_examples)]
@@ -77,12 +78,38 @@ class TF1BatchOrder:
     return np.stack([self.next_indices(batch_size) for _ in range(num_batches)])
 
 
+class ReplayOrder:
+  """A recorded batch order (steps, batch) served through the same `next_indices` interface:
+  how a run is fed exactly the batches another run consumed."""
+
+  def __init__(self, batch_indices, num_examples):
+    batch_indices = np.asarray(batch_indices)
+    if batch_indices.ndim != 2 or not np.issubdtype(batch_indices.dtype, np.integer):
+      raise MnistDataError("A batch order must be an integer array of shape (steps, batch), got "
+                           f"{batch_indices.dtype} {batch_indices.shape}.")
+    if batch_indices.size and (batch_indices.min() < 0 or batch_indices.max() >= num_examples):
+      raise MnistDataError(f"A batch order must index 0..{num_examples - 1} (the split's "
+                           f"examples); it holds {batch_indices.min()}..{batch_indices.max()}.")
+    self.batch_indices, self.num_examples, self.epochs_completed = batch_indices, num_examples, 0
+    self._next = 0
+
+  def next_indices(self, batch_size):
+    if self._next == len(self.batch_indices):
+      raise MnistDataError(f"The batch order holds {len(self.batch_indices)} batches; a "
+                           f"{self._next + 1}th was asked for.")
+    if batch_size != self.batch_indices.shape[1]:
+      raise MnistDataError(f"The batch order holds batches of {self.batch_indices.shape[1]}; "
+                           f"batch_size {batch_size} was asked for.")
+    self._next += 1
+    return self.batch_indices[self._next - 1]
+
+
 @dataclasses.dataclass
 class TF1DataSet:
   """One split as TF1's `DataSet`: `images`, `labels`, `num_examples`, `next_batch`."""
   images: np.ndarray  # float32 (N, 784)
   labels: np.ndarray  # float64 one-hot (N, 10)
-  order: TF1BatchOrder
+  order: TF1BatchOrder | ReplayOrder
 
   @property
   def num_examples(self):
@@ -104,20 +131,26 @@ class TF1Datasets:
   test: TF1DataSet
 
 
-def tf1_split(mnist, seed=None, validation_size=TF1_VALIDATION_SIZE):
-  """TF1's `read_data_sets(dir, one_hot=True)` on an `Mnist`, `seed` being the graph seed."""
+def tf1_split(mnist, seed=None, validation_size=TF1_VALIDATION_SIZE, one_hot_labels=True):
+  """TF1's `read_data_sets(dir, one_hot=True)` on an `Mnist`, `seed` being the graph seed.
+
+  `seed` may also be a (train, validation, test) tuple: TF1 asked `get_seed` once per DataSet.
+  """
   if not 0 <= validation_size <= len(mnist.train_images):
     raise MnistDataError(
         f"validation_size must be in 0..{len(mnist.train_images)}, got {validation_size}.")
+  seeds = seed if isinstance(seed, tuple) else (seed, seed, seed)
 
-  def dataset(images, labels):
-    return TF1DataSet(tf1_scale(images), one_hot(labels), TF1BatchOrder(len(images), seed))
+  def dataset(images, labels, split_seed):
+    return TF1DataSet(tf1_scale(images), one_hot(labels) if one_hot_labels else labels,
+                      TF1BatchOrder(len(images), split_seed))
 
   return TF1Datasets(
-      train=dataset(mnist.train_images[validation_size:], mnist.train_labels[validation_size:]),
+      train=dataset(mnist.train_images[validation_size:], mnist.train_labels[validation_size:],
+                    seeds[0]),
       validation=dataset(mnist.train_images[:validation_size],
-                         mnist.train_labels[:validation_size]),
-      test=dataset(mnist.test_images, mnist.test_labels),
+                         mnist.train_labels[:validation_size], seeds[1]),
+      test=dataset(mnist.test_images, mnist.test_labels, seeds[2]),
   )
 
 

@@ -1,0 +1,178 @@
+"""What the legacy scripts (TF1 graphs and the PyTorch seed) add to their seeds: flags, the
+TF1 import, checkpoints, and the results JSON in the trainer's schema.
+
+Kept apart so that each script reads like its seed, line for line.
+"""
+
+import importlib.util
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from tf_rnn_mnist import results as results_io
+from tf_rnn_mnist.data import MnistDataError
+from tf_rnn_mnist.data import flags as data_flags
+
+FLAGS = flags.FLAGS
+
+MISSING_TF_KERAS = (
+    "error: legacy_tf1 needs the tf-keras package: TensorFlow 2.21's tf.compat.v1.nn.rnn_cell "
+    "and tf.compat.v1.layers are implemented by tf-keras and raise 'not available with Keras 3' "
+    "without it. Install it with `pip install 'tf-keras~=2.21.0'` (installing tf_rnn_mnist "
+    "installs it), then run the script again.")
+
+
+def import_tf1():
+  """Returns tf.compat.v1 in graph mode, with the tf-keras its RNN cells need."""
+  try:
+    tf_keras_found = importlib.util.find_spec("tf_keras") is not None
+  except (ImportError, ValueError):  # ValueError: a stub module without a spec
+    tf_keras_found = False
+  if not tf_keras_found:
+    sys.exit(MISSING_TF_KERAS)
+  if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+    sys.exit("error: TensorFlow was imported before TF_USE_LEGACY_KERAS=1 was set, so its "
+             "compat.v1 RNN cells use Keras 3 and fail. Run the legacy scripts in their own "
+             "process (python -m legacy_tf1.<script>).")
+  os.environ["TF_USE_LEGACY_KERAS"] = "1"
+  import tensorflow.compat.v1 as tf
+  tf.disable_v2_behavior()
+  # The seeds ran on TF1, which printed none of TF 2's deprecation notices for these APIs.
+  tf.get_logger().setLevel("ERROR")
+  return tf
+
+
+def run_main(main):
+  """absl's app.run(main), with the data layer's errors as one clear line and exit 1."""
+  def main_with_clear_errors(argv):
+    try:
+      return main(argv)
+    except MnistDataError as e:
+      sys.exit(f"error: {e}")
+  app.run(main_with_clear_errors)
+
+
+def define_flags(steps_help):
+  """The flags every legacy script adds to its seed."""
+  flags.DEFINE_integer("train_steps", None, f"Updates to run instead of the seed's {steps_help}.")
+  flags.DEFINE_integer("seed", 0, "Seeds the weights and the batch order (TF1: "
+                       "tf.set_random_seed(seed) before loading the data, as TF1 did, which "
+                       "makes next_batch's order numpy.random.seed(seed)'s; torch: "
+                       "torch.manual_seed(seed)).")
+  data_flags.define_data_flags()
+  flags.DEFINE_string("results_json", None, "Write the results (the trainer's schema) here.")
+  flags.DEFINE_string("logdir", None, "Write TensorBoard scalars here.")
+  flags.DEFINE_string("batch_indices", None, "A .npy (steps, batch) array of training-split "
+                      "indices to feed instead of the seed's shuffled order (matched runs).")
+  flags.register_validator("train_steps", lambda v: v is None or v > 0,
+                           "--train_steps must be a positive integer")
+
+
+def define_tf1_checkpoint_flags():
+  flags.DEFINE_string("checkpoint_dir", None, "Save a tf.compat.v1.train.Saver checkpoint of "
+                      "the trained weights here (model.ckpt-STEPS).")
+  flags.DEFINE_bool("save_initial_checkpoint", False, "Also save the initial weights, before "
+                    "any update, as CHECKPOINT_DIR/initial.ckpt.")
+  flags.DEFINE_string("initial_checkpoint", None, "Start from the weights in this checkpoint "
+                      "instead of a random initialisation (matched runs).")
+
+
+def read_data_sets(input_data):
+  """The seeds' `input_data.read_data_sets("MNIST_data/", one_hot=True)`, from the flags."""
+  batch_indices = np.load(FLAGS.batch_indices) if FLAGS.batch_indices else None
+  return input_data.read_data_sets(
+      FLAGS.data_dir, one_hot=True, source=FLAGS.data_source,
+      verify_digests=FLAGS.verify_digests, tfds_data_dir=FLAGS.tfds_data_dir,
+      batch_indices=batch_indices)
+
+
+def start_tf1_session(tf, sess):
+  """After the variables are initialised: restore or save the initial weights as asked."""
+  model_variables = tf.trainable_variables()
+  if FLAGS.initial_checkpoint:
+    tf.train.Saver(model_variables).restore(sess, FLAGS.initial_checkpoint)
+  if FLAGS.checkpoint_dir and FLAGS.save_initial_checkpoint:
+    os.makedirs(FLAGS.checkpoint_dir, exist_ok=True)
+    tf.train.Saver(model_variables).save(
+        sess, os.path.join(FLAGS.checkpoint_dir, "initial.ckpt"), write_meta_graph=False)
+
+
+def save_tf1_checkpoint(tf, sess, steps):
+  if FLAGS.checkpoint_dir:
+    os.makedirs(FLAGS.checkpoint_dir, exist_ok=True)
+    tf.train.Saver(tf.trainable_variables()).save(
+        sess, os.path.join(FLAGS.checkpoint_dir, "model.ckpt"), global_step=steps,
+        write_meta_graph=False)
+
+
+def tf1_scalar_writer(tf):
+  """compat.v1 summaries for --logdir, or None."""
+  if not FLAGS.logdir:
+    return None
+  writer = tf.summary.FileWriter(FLAGS.logdir)
+
+  def write(step, values):
+    writer.add_summary(tf.Summary(value=[tf.Summary.Value(tag=k, simple_value=float(v))
+                                         for k, v in values.items()]), step)
+    writer.flush()
+  return write
+
+
+def tf1_run(tf, variant):
+  """The Run of a TF1 graph script."""
+  device = "/gpu:0" if tf.config.list_physical_devices("GPU") else "/cpu:0"
+  return Run(variant, "tf1-graph", tf1_scalar_writer(tf), device)
+
+
+class Run:
+  """Timing, history, TensorBoard scalars and the results JSON of one legacy run."""
+
+  def __init__(self, variant, framework, write_scalars=None, device="/cpu:0"):
+    self.variant, self.framework, self.device = variant, framework, device
+    self.write_scalars = write_scalars or (lambda step, values: None)
+    self.history, self.train_seconds = [], 0.0
+    self.start = time.perf_counter()
+
+  def steps(self, seed_steps):
+    return FLAGS.train_steps or seed_steps
+
+  def timed(self, fn, *args, **kwargs):
+    """Calls fn (a training step), adding its time to train_seconds."""
+    tic = time.perf_counter()
+    value = fn(*args, **kwargs)
+    self.train_seconds += time.perf_counter() - tic
+    return value
+
+  def train_metrics(self, step, loss, accuracy):
+    self.history.append({"step": step, "train_loss": float(loss), "train_accuracy": float(accuracy)})
+    self.write_scalars(step, {"train/loss": loss, "train/accuracy": accuracy})
+
+  def test_metric(self, step, accuracy, examples):
+    self.history.append({"step": step, "test_accuracy": float(accuracy),
+                         "test_examples": int(examples)})
+    self.write_scalars(step, {"test/accuracy_seed_protocol": accuracy})
+
+  def finish(self, *, steps, batch_size, learning_rate, examples, test_accuracy, test_examples,
+             seed_accuracy, seed_examples, packages):
+    """Writes the results JSON (if asked) and returns the results."""
+    print(f"Full test accuracy ({test_examples} images): {test_accuracy:.4f}; seed protocol "
+          f"({seed_examples} images): {seed_accuracy:.4f}", flush=True)
+    self.write_scalars(steps, {"test/accuracy_full": test_accuracy})
+    results = {
+        "variant": self.variant, "framework": self.framework, "seed": FLAGS.seed,
+        "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
+        "test_accuracy": float(test_accuracy), "test_examples": test_examples,
+        "seed_protocol_accuracy": float(seed_accuracy), "seed_protocol_examples": seed_examples,
+        "history": self.history, "train_seconds": self.train_seconds,
+        "total_seconds": time.perf_counter() - self.start,
+        "examples_per_second": examples / self.train_seconds,
+        "strategy": "none", "replicas": 1, "devices": [self.device],
+        "versions": results_io.versions(*packages),
+    }
+    if FLAGS.results_json:
+      results_io.write_json(FLAGS.results_json, results)
+    return results

@@ -1,0 +1,150 @@
+"""Seed 004 (PyTorch LSTM on MNIST), as written.
+
+Changes: the data comes from the project's verified loader instead of torchvision (which has no
+CPU build here), with torchvision's exact scaling (ToTensor: float32 / 255); the deprecated
+`Variable` wrappers are dropped (a no-op since PyTorch 0.4). Added: the legacy flags
+(--train_steps overrides EPOCH epochs, --seed is torch.manual_seed, --save_state_dict,
+--initial_state_dict, --batch_indices), and the full 10k test accuracy at the end.
+
+    python -m legacy_torch.mnist_lstm [--train_steps=N] [--seed=S] [--results_json=PATH]
+"""
+
+import sys
+
+from absl import flags
+import numpy as np
+
+from legacy_tf1 import common
+from tf_rnn_mnist.data import load_mnist, torch_split
+
+try:
+  import torch
+  import torch.nn as nn
+  import torch.utils.data as Data
+except ImportError:
+  sys.exit("error: legacy_torch needs PyTorch. Install the CPU build with "
+           "`pip install torch==2.13.0` (or any torch >= 2.3), then run the script again.")
+
+FLAGS = common.FLAGS
+common.define_flags("1 epoch (938 steps)")
+flags.DEFINE_string("save_state_dict", None, "Save the trained model's state_dict here.")
+flags.DEFINE_string("initial_state_dict", None, "Start from this state_dict instead of "
+                    "PyTorch's random initialisation (matched runs).")
+
+
+def torch_scalar_writer():
+  if not FLAGS.logdir:
+    return None
+  from torch.utils.tensorboard import SummaryWriter
+  writer = SummaryWriter(FLAGS.logdir)
+
+  def write(step, values):
+    for tag, value in values.items():
+      writer.add_scalar(tag, float(value), step)
+    writer.flush()
+  return write
+
+
+# Hyper Parameters
+EPOCH = 1               # train the training data n times, to save time, we just train 1 epoch
+BATCH_SIZE = 64
+LR = 0.01               # learning rate
+TIME_STEP = 28          # 可理解为输入图像维度
+INPUT_SIZE = 28
+
+
+class RNN(nn.Module):
+    def __init__(self):
+        super(RNN, self).__init__()
+        self.rnn = nn.LSTM(
+            input_size=INPUT_SIZE,
+            hidden_size=64,
+            num_layers=1,
+            batch_first=True
+        )
+        self.out = nn.Linear(64, 10)
+
+    def forward(self, x):
+        r_out, (h_n, h_c) = self.rnn(x, None)
+        out = self.out(r_out[:, -1, :])  # 数据格式为[batch,time_step,input],因此输出参考的是最后时刻的数据
+        return out
+
+
+def batches(train_data, train_loader):
+    """The seed's DataLoader batches, or the recorded order of --batch_indices."""
+    if not FLAGS.batch_indices:
+        yield from enumerate(train_loader)
+        return
+    for step, indices in enumerate(np.load(FLAGS.batch_indices)):
+        yield step, train_data[torch.from_numpy(indices)]
+
+
+def main(argv):
+    del argv
+    run = common.Run("torch_lstm", "pytorch", torch_scalar_writer())
+    torch.manual_seed(FLAGS.seed)
+
+    # Mnist digits dataset (the project's loader; torchvision's ToTensor scaling)
+    mnist = torch_split(load_mnist(FLAGS.data_source, FLAGS.data_dir, FLAGS.verify_digests,
+                                   FLAGS.tfds_data_dir))
+    train_data = Data.TensorDataset(torch.from_numpy(mnist.train_images),
+                                    torch.from_numpy(mnist.train_labels))
+    # Data Loader for easy mini-batch return in training
+    train_loader = Data.DataLoader(dataset=train_data, batch_size=BATCH_SIZE, shuffle=True)
+    # pick 2000 samples to speed up testing
+    test_x = torch.from_numpy(mnist.test_images)[:2000]  # shape (2000, 28, 28), value in range(0,1)
+    test_y = mnist.test_labels[:2000]
+
+    rnn = RNN()
+    if FLAGS.initial_state_dict:
+        rnn.load_state_dict(torch.load(FLAGS.initial_state_dict))
+    print(rnn)  # net architecture
+    optimizer = torch.optim.Adam(rnn.parameters(), lr=LR)  # optimize all cnn parameters
+    loss_func = nn.CrossEntropyLoss()  # the target label is not one-hotted
+
+    def train_step(b_x, b_y):
+        output = rnn(b_x)  # cnn output
+        loss = loss_func(output, b_y)  # cross entropy loss
+        optimizer.zero_grad()  # clear gradients for this training step
+        loss.backward()  # backpropagation, compute gradients
+        optimizer.step()  # apply gradients
+        return loss, output
+
+    total_steps = run.steps(EPOCH * len(train_loader))
+    done, examples = 0, 0
+    for epoch in range(-(-total_steps // len(train_loader))):
+        for step, (x, y) in batches(train_data, train_loader):
+            if done == total_steps:
+                break
+            b_x = x.view(-1, 28, 28)
+            b_y = y
+            loss, output = run.timed(train_step, b_x, b_y)
+            done, examples = done + 1, examples + len(b_y)
+
+            if step % 50 == 0:
+                test_output = rnn(test_x)
+                pred_y = torch.max(test_output, 1)[1].data.numpy().squeeze()
+                accuracy = float((pred_y == test_y).astype(int).sum()) / float(test_y.size)
+                run.train_metrics(done, loss.data.numpy(),
+                                  float((torch.max(output, 1)[1] == b_y).float().mean()))
+                run.test_metric(done, accuracy, test_y.size)
+                print('Epoch: ', epoch, '| train loss: %.4f' % loss.data.numpy(), '| test accuracy: %.2f' % accuracy)
+
+    # print 10 predictions from test data
+    test_output = rnn(test_x[:10].view(-1, 28, 28))
+    pred_y = torch.max(test_output, 1)[1].data.numpy().squeeze()
+    print(pred_y, 'prediction number')
+    print(test_y[:10], 'real number')
+
+    with torch.no_grad():
+        correct = (rnn(torch.from_numpy(mnist.test_images)).argmax(1).numpy() == mnist.test_labels)
+    if FLAGS.save_state_dict:
+        torch.save(rnn.state_dict(), FLAGS.save_state_dict)
+    run.finish(steps=done, batch_size=BATCH_SIZE, learning_rate=LR, examples=examples,
+               test_accuracy=correct.mean(), test_examples=len(correct),
+               seed_accuracy=correct[:2000].mean(), seed_examples=2000,
+               packages=("torch", "numpy"))
+
+
+if __name__ == "__main__":
+    common.run_main(main)

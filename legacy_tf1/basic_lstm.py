@@ -86,6 +86,7 @@ def main(argv):
               print ("Iter " + str(epoch) + ", Testing Accuracy= " + str(acc))
 
       acc = sess.run(accuracy,feed_dict={x:mnist.test.images,y:mnist.test.labels})
+      run.save_test_outputs(*sess.run([prediction, cross_entropy], feed_dict={x:mnist.test.images,y:mnist.test.labels}))
       common.save_tf1_checkpoint(tf, sess, total_steps)
       run.finish(steps=total_steps, batch_size=batch_size, learning_rate=1e-4,
                  examples=total_steps * batch_size, test_accuracy=acc,

@@ -68,6 +68,9 @@ def define_flags(steps_help):
   flags.DEFINE_string("logdir", None, "Write TensorBoard scalars here.")
   flags.DEFINE_string("batch_indices", None, "A .npy (steps, batch) array of training-split "
                       "indices to feed instead of the seed's shuffled order (matched runs).")
+  flags.DEFINE_string("save_test_outputs", None, "Save the model's outputs on the test set "
+                      "(logits, or the prediction for basic_lstm) and the mean test loss to this "
+                      ".npz, after training: what the equivalence tests compare with Keras.")
   flags.register_validator("train_steps", lambda v: v is None or v > 0,
                            "--train_steps must be a positive integer")
 
@@ -155,6 +158,10 @@ class Run:
     self.history.append({"step": step, "test_accuracy": float(accuracy),
                          "test_examples": int(examples)})
     self.write_scalars(step, {"test/accuracy_seed_protocol": accuracy})
+
+  def save_test_outputs(self, outputs, loss):
+    if FLAGS.save_test_outputs:
+      np.savez(FLAGS.save_test_outputs, outputs=np.asarray(outputs), loss=np.asarray(loss))
 
   def finish(self, *, steps, batch_size, learning_rate, examples, test_accuracy, test_examples,
              seed_accuracy, seed_examples, packages):

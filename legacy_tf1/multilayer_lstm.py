@@ -17,6 +17,8 @@ FLAGS = common.FLAGS
 TF1_PACKAGES = ("tensorflow", "tf-keras", "numpy")
 common.define_flags("2001 updates (steps 0..2000)")
 common.define_tf1_checkpoint_flags()
+common.flags.DEFINE_float("keep_prob", 0.5, "The keep_prob fed while training (the seed's 0.5); "
+                          "1.0 turns dropout off, as the equivalence tests do.")
 
 
 def main(argv):
@@ -71,10 +73,10 @@ def main(argv):
       common.start_tf1_session(tf, sess)
       for step in range(total_steps + 1):
           batch_x, batch_y = mnist.train.next_batch(100)
-          run.timed(sess.run, train, feed_dict={x: batch_x, y_label: batch_y, keep_prob: 0.5, batch_size: batch_x.shape[0]})
+          run.timed(sess.run, train, feed_dict={x: batch_x, y_label: batch_y, keep_prob: FLAGS.keep_prob, batch_size: batch_x.shape[0]})
           # Train Accuracy
           if step % steps_per_validate == 0:
-              train_accuracy, train_loss = sess.run([accuracy, mean_loss], feed_dict={x: batch_x, y_label: batch_y, keep_prob: 0.5, batch_size: batch_x.shape[0]})
+              train_accuracy, train_loss = sess.run([accuracy, mean_loss], feed_dict={x: batch_x, y_label: batch_y, keep_prob: FLAGS.keep_prob, batch_size: batch_x.shape[0]})
               run.train_metrics(step + 1, train_loss, train_accuracy)
               print('Train', step, train_accuracy)
           # Test Accuracy
@@ -86,6 +88,7 @@ def main(argv):
 
       test_x, test_y = mnist.test.images, mnist.test.labels
       acc = sess.run(accuracy, feed_dict={x: test_x, y_label: test_y, keep_prob: 1, batch_size: test_x.shape[0]})
+      run.save_test_outputs(*sess.run([y, mean_loss], feed_dict={x: test_x, y_label: test_y, keep_prob: 1, batch_size: test_x.shape[0]}))
       common.save_tf1_checkpoint(tf, sess, total_steps + 1)
       run.finish(steps=total_steps + 1, batch_size=100, learning_rate=learning_rate,
                  examples=(total_steps + 1) * 100, test_accuracy=acc,

@@ -105,6 +105,7 @@ def main(argv):
       print ("Testing Accuracy:", \
           seed_acc)
       full_acc = sess.run(accuracy, feed_dict={x: mnist.test.images.reshape((-1, n_steps, n_input)), y: mnist.test.labels})
+      run.save_test_outputs(*sess.run([pred, cost], feed_dict={x: mnist.test.images.reshape((-1, n_steps, n_input)), y: mnist.test.labels}))
       steps = step - 1
       common.save_tf1_checkpoint(tf, sess, steps)
       run.finish(steps=steps, batch_size=batch_size, learning_rate=learning_rate,

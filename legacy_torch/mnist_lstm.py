@@ -137,7 +137,10 @@ def main(argv):
     print(test_y[:10], 'real number')
 
     with torch.no_grad():
-        correct = (rnn(torch.from_numpy(mnist.test_images)).argmax(1).numpy() == mnist.test_labels)
+        logits = rnn(torch.from_numpy(mnist.test_images))
+        correct = logits.argmax(1).numpy() == mnist.test_labels
+        run.save_test_outputs(logits.numpy(),
+                              loss_func(logits, torch.from_numpy(mnist.test_labels)).item())
     if FLAGS.save_state_dict:
         torch.save(rnn.state_dict(), FLAGS.save_state_dict)
     run.finish(steps=done, batch_size=BATCH_SIZE, learning_rate=LR, examples=examples,

@@ -22,8 +22,8 @@ def refuse_existing(model_dir):
         "--model_dir, or delete that one to start over.")
 
 
-def save_final(model_dir, model, optimizer, steps):
+def save_final(model_dir, model, optimizers, steps):
   step = tf.Variable(steps, dtype=tf.int64, trainable=False)
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+  checkpoint = tf.train.Checkpoint(model=model, optimizers=optimizers, step=step)
   manager = tf.train.CheckpointManager(checkpoint, _directory(model_dir), max_to_keep=3)
   return manager.save(checkpoint_number=steps)

@@ -51,6 +51,8 @@ class TrainConfig:
   tpu: str = ""
   steps_per_loop: int = 100
   progress: bool | None = None  # None: a progress bar when stderr is a terminal
+  init_from: str | None = None  # TF1 checkpoint, PyTorch state_dict or .keras: matched runs
+  batch_indices: str | None = None  # .npy (steps, batch) training-split indices: matched runs
 
 
 @dataclasses.dataclass
@@ -211,6 +213,31 @@ def seed_final_lines(plan, seed_accuracy):
 # Training
 
 
+def optimizer_groups(plan, model):
+  """[(Adam, variables)]: TF1's Adam for the TF1 seeds; PyTorch's for torch_lstm, whose LSTM
+  bias also needs its own.
+
+  PyTorch's LSTM has two bias vectors, b_ih and b_hh, that always get the same gradient, so
+  Adam moves each by the same step and their sum, the one bias Keras keeps, by twice that step.
+  Adam with twice the learning rate on the summed bias is exactly that update.
+  """
+  import keras
+  from tf_rnn_mnist.optimizers import TorchAdam
+  adam_class = TorchAdam if plan.variant.adam == "torch" else keras.optimizers.Adam
+
+  def adam(learning_rate, variables):
+    optimizer = adam_class(learning_rate, epsilon=plan.variant.adam_epsilon)
+    optimizer.build(variables)
+    return optimizer, variables
+
+  variables = model.trainable_variables
+  if plan.variant.adam != "torch":
+    return [adam(plan.learning_rate, variables)]
+  summed_biases = [model.get_layer(f"rnn_{i}").cell.bias for i in range(plan.variant.layers)]
+  others = [v for v in variables if all(v is not b for b in summed_biases)]
+  return [adam(plan.learning_rate, others), adam(2 * plan.learning_rate, summed_biases)]
+
+
 class Trainer:
   """The model, optimizer and compiled step functions of one run under one strategy."""
 
@@ -222,9 +249,7 @@ class Trainer:
     self.plan, self.strategy, self.tf = plan, strategy, tf
     with strategy.scope():
       self.model = build_model(plan.variant, dropout_keep=plan.dropout_keep)
-      self.optimizer = keras.optimizers.Adam(plan.learning_rate,
-                                             epsilon=plan.variant.adam_epsilon)
-      self.optimizer.build(self.model.trainable_variables)
+      self.optimizer_groups = optimizer_groups(plan, self.model)
     loss_kind = plan.variant.loss
 
     def global_count(n):
@@ -243,8 +268,10 @@ class Trainer:
         loss_sum, correct = sums(y, outputs)
         # Averaged over the global batch: the optimizer sums the replicas' gradients.
         loss = loss_sum / global_count(tf.shape(y)[0])
-      variables = self.model.trainable_variables
-      self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+      variables = [v for _, group in self.optimizer_groups for v in group]
+      gradients = iter(tape.gradient(loss, variables))
+      for optimizer, group in self.optimizer_groups:
+        optimizer.apply_gradients(zip([next(gradients) for _ in group], group))
       return loss_sum, correct
 
     def update_and_measure(x, y):
@@ -304,10 +331,30 @@ def export_model(model, path):
     model.export(path, format="tf_saved_model")
 
 
-def train_dataset(plan, data, seed):
+def load_batch_indices(path, plan, num_train):
+  """A recorded batch order for matched runs, checked against the plan."""
+  try:
+    order = np.load(path)
+  except (OSError, ValueError) as e:
+    raise ConfigError(f"--batch_indices={path} is not a readable .npy file ({e}).") from None
+  if order.ndim != 2 or order.shape[0] < plan.train_steps or order.shape[1] != plan.batch_size:
+    raise ConfigError(
+        f"--batch_indices={path} holds an array of shape {list(order.shape)}; this run needs "
+        f"at least {plan.train_steps} batches of {plan.batch_size}: [steps >= "
+        f"{plan.train_steps}, {plan.batch_size}].")
+  if order.min() < 0 or order.max() >= num_train:
+    raise ConfigError(f"--batch_indices={path} must index the {num_train} training examples "
+                      f"(0..{num_train - 1}).")
+  return order[:plan.train_steps]
+
+
+def train_dataset(plan, data, seed, batch_indices=None):
   """The seed's batch order: TF1 next_batch (seeded as tf.set_random_seed(seed) did), or the
-  torch DataLoader's reshuffled epochs with their partial last batch."""
+  torch DataLoader's reshuffled epochs with their partial last batch; or a recorded order."""
   from tf_rnn_mnist.data import pipelines
+  if batch_indices is not None:
+    order = load_batch_indices(batch_indices, plan, len(data.train_images))
+    return pipelines.ordered_batches(data.train_images, data.train_labels, order)
   if plan.variant.data_split == "torch":
     return pipelines.shuffled_batches(data.train_images, data.train_labels, plan.batch_size,
                                       seed=seed)
@@ -333,7 +380,9 @@ def run(config, datasets_override=None, strategy_override=None):
   trainer, results = train_model(config, data, strategy)
   if config.model_dir:
     from tf_rnn_mnist import checkpoints
-    checkpoints.save_final(config.model_dir, trainer.model, trainer.optimizer, results["steps"])
+    checkpoints.save_final(config.model_dir, trainer.model,
+                           [optimizer for optimizer, _ in trainer.optimizer_groups],
+                           results["steps"])
   if config.export:
     export_model(trainer.model, config.export)
   if config.results_json:
@@ -383,8 +432,12 @@ def train_model(config, data, strategy):
         f"use a multiple of {replicas} (it is the global batch).")
   keras.utils.set_random_seed(config.seed)
   trainer = Trainer(plan, strategy, len(data.train_images))
+  if config.init_from:
+    from tf_rnn_mnist import convert
+    convert.set_model_weights(trainer.model,
+                              convert.keras_weights_from(plan.variant.name, config.init_from))
   iterator = iter(strategy.experimental_distribute_dataset(
-      train_dataset(plan, data, config.seed)))
+      train_dataset(plan, data, config.seed, config.batch_indices)))
   seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
   log = _Log(config, plan.train_steps)
   counter_of = lambda updates: updates - 1 + plan.variant.counter_start
@@ -494,6 +547,12 @@ def define_flags():
   flags.DEFINE_integer("steps_per_loop", 100, "Most updates per tf.function call.")
   flags.DEFINE_bool("progress", None, "Show a progress bar (default: when stderr is a "
                     "terminal).")
+  flags.DEFINE_string("init_from", None, "Start from these weights instead of a random "
+                      "initialisation: a TF1 checkpoint prefix (legacy_tf1), a PyTorch "
+                      "state_dict (.pt, torch_lstm) or a .keras model. For matched runs.")
+  flags.DEFINE_string("batch_indices", None, "Feed this recorded batch order, a .npy "
+                      "(steps, batch) array of training-split indices, instead of the seed's "
+                      "shuffled order. For matched runs.")
 
 
 def config_from_flags(flag_values=flags.FLAGS):

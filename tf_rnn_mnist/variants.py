@@ -24,6 +24,7 @@ class Variant:
   loss: str  # "softmax_ce" | "double_softmax" | "sparse_ce"
   dropout_keep: float  # DropoutWrapper(output_keep_prob); 1.0 = no dropout
   learning_rate: float
+  adam: str  # "tf1": epsilon added to sqrt(v) | "torch": PyTorch's placement, two LSTM biases
   adam_epsilon: float  # TF1's and PyTorch's 1e-8, not Keras's 1e-7
   batch_size: int
   train_steps: int  # the seed's whole schedule, in updates
@@ -43,7 +44,7 @@ VARIANTS = {v.name: v for v in [
         name="basic_lstm", seeds="000, 002",
         summary="BasicLSTMCell(100) dynamic_rnn; final h -> W, b -> softmax; CE on the softmax",
         cell="lstm", units=100, layers=1, unroll=False, output_layer="truncated_normal",
-        loss="double_softmax", dropout_keep=1.0, learning_rate=1e-4, adam_epsilon=1e-8,
+        loss="double_softmax", dropout_keep=1.0, learning_rate=1e-4, adam="tf1", adam_epsilon=1e-8,
         batch_size=50, train_steps=6 * 1100, schedule="6 epochs x 1100 steps (55000 // 50)",
         data_split="tf1", counter_start=1, train_log_every=None, train_log_metric=None,
         eval_every=1100, seed_eval_examples=None, seed_log_style="epoch",
@@ -53,7 +54,7 @@ VARIANTS = {v.name: v for v in [
         summary="3 x [BasicLSTMCell(256) + DropoutWrapper(output_keep_prob=0.5)]; last step -> "
                 "W, b logits",
         cell="lstm", units=256, layers=3, unroll=False, output_layer="truncated_normal",
-        loss="softmax_ce", dropout_keep=0.5, learning_rate=1e-3, adam_epsilon=1e-8,
+        loss="softmax_ce", dropout_keep=0.5, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=100, train_steps=2001, schedule="for step in range(2000 + 1)",
         data_split="tf1", counter_start=0, train_log_every=100, train_log_metric="after_update",
         eval_every=500, seed_eval_examples=None, seed_log_style="train_test",
@@ -62,7 +63,7 @@ VARIANTS = {v.name: v for v in [
         name="static_lstm", seeds="003 #1",
         summary="BasicLSTMCell(128) static_rnn; outputs[-1] -> fully_connected(10)",
         cell="lstm", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam_epsilon=1e-8,
+        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -72,7 +73,7 @@ VARIANTS = {v.name: v for v in [
         summary="LSTMCell(128) static_rnn (same math as BasicLSTMCell); outputs[-1] -> "
                 "fully_connected(10)",
         cell="lstm", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam_epsilon=1e-8,
+        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -82,7 +83,7 @@ VARIANTS = {v.name: v for v in [
         summary="GRUCell(128) static_rnn = Keras GRU(reset_after=False, unroll=True); "
                 "outputs[-1] -> fully_connected(10)",
         cell="gru", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam_epsilon=1e-8,
+        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -92,7 +93,7 @@ VARIANTS = {v.name: v for v in [
         summary="GRUCell(128) dynamic_rnn = Keras GRU(reset_after=False); last step -> "
                 "fully_connected(10)",
         cell="gru", units=128, layers=1, unroll=False, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam_epsilon=1e-8,
+        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -101,7 +102,7 @@ VARIANTS = {v.name: v for v in [
         name="torch_lstm", seeds="004",
         summary="nn.LSTM(28 -> 64), last step -> nn.Linear(64, 10); CrossEntropyLoss on logits",
         cell="torch_lstm", units=64, layers=1, unroll=False, output_layer="torch_linear",
-        loss="sparse_ce", dropout_keep=1.0, learning_rate=0.01, adam_epsilon=1e-8,
+        loss="sparse_ce", dropout_keep=1.0, learning_rate=0.01, adam="torch", adam_epsilon=1e-8,
         batch_size=64, train_steps=938, schedule="1 epoch over 60000 (938 batches, last of 32)",
         data_split="torch", counter_start=0, train_log_every=50, train_log_metric="step_loss",
         eval_every=50, seed_eval_examples=2000, seed_log_style="torch",

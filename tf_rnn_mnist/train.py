@@ -250,7 +250,7 @@ class Trainer:
     with strategy.scope():
       self.model = build_model(plan.variant, dropout_keep=plan.dropout_keep)
       self.optimizer_groups = optimizer_groups(plan, self.model)
-    loss_kind = plan.variant.loss
+    loss_kind, summed = plan.variant.loss, plan.variant.loss_reduction == "sum"
 
     def global_count(n):
       return tf.distribute.get_replica_context().all_reduce("sum", tf.cast(n, tf.float32))
@@ -266,8 +266,9 @@ class Trainer:
       with tf.GradientTape() as tape:
         outputs = self.model(x, training=True)
         loss_sum, correct = sums(y, outputs)
-        # Averaged over the global batch: the optimizer sums the replicas' gradients.
-        loss = loss_sum / global_count(tf.shape(y)[0])
+        # Averaged (or summed, as the seed did) over the global batch: the optimizer sums the
+        # replicas' gradients.
+        loss = loss_sum if summed else loss_sum / global_count(tf.shape(y)[0])
       variables = [v for _, group in self.optimizer_groups for v in group]
       gradients = iter(tape.gradient(loss, variables))
       for optimizer, group in self.optimizer_groups:

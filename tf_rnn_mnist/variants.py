@@ -22,6 +22,9 @@ class Variant:
   unroll: bool  # True for static_rnn graphs
   output_layer: str  # "truncated_normal" (seed's tf.Variable W, b=0.1) | "dense" | "torch_linear"
   loss: str  # "softmax_ce" | "double_softmax" | "sparse_ce"
+  # How the batch's losses are combined: "mean" (reduce_mean), or "sum" where the seed passed
+  # the unreduced per-example vector to minimize(), whose gradient is then that of the sum.
+  loss_reduction: str
   dropout_keep: float  # DropoutWrapper(output_keep_prob); 1.0 = no dropout
   learning_rate: float
   adam: str  # "tf1": epsilon added to sqrt(v) | "torch": PyTorch's placement, two LSTM biases
@@ -44,7 +47,7 @@ VARIANTS = {v.name: v for v in [
         name="basic_lstm", seeds="000, 002",
         summary="BasicLSTMCell(100) dynamic_rnn; final h -> W, b -> softmax; CE on the softmax",
         cell="lstm", units=100, layers=1, unroll=False, output_layer="truncated_normal",
-        loss="double_softmax", dropout_keep=1.0, learning_rate=1e-4, adam="tf1", adam_epsilon=1e-8,
+        loss="double_softmax", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-4, adam="tf1", adam_epsilon=1e-8,
         batch_size=50, train_steps=6 * 1100, schedule="6 epochs x 1100 steps (55000 // 50)",
         data_split="tf1", counter_start=1, train_log_every=None, train_log_metric=None,
         eval_every=1100, seed_eval_examples=None, seed_log_style="epoch",
@@ -54,7 +57,7 @@ VARIANTS = {v.name: v for v in [
         summary="3 x [BasicLSTMCell(256) + DropoutWrapper(output_keep_prob=0.5)]; last step -> "
                 "W, b logits",
         cell="lstm", units=256, layers=3, unroll=False, output_layer="truncated_normal",
-        loss="softmax_ce", dropout_keep=0.5, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
+        loss="softmax_ce", loss_reduction="sum", dropout_keep=0.5, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=100, train_steps=2001, schedule="for step in range(2000 + 1)",
         data_split="tf1", counter_start=0, train_log_every=100, train_log_metric="after_update",
         eval_every=500, seed_eval_examples=None, seed_log_style="train_test",
@@ -63,7 +66,7 @@ VARIANTS = {v.name: v for v in [
         name="static_lstm", seeds="003 #1",
         summary="BasicLSTMCell(128) static_rnn; outputs[-1] -> fully_connected(10)",
         cell="lstm", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
+        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -73,7 +76,7 @@ VARIANTS = {v.name: v for v in [
         summary="LSTMCell(128) static_rnn (same math as BasicLSTMCell); outputs[-1] -> "
                 "fully_connected(10)",
         cell="lstm", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
+        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -83,7 +86,7 @@ VARIANTS = {v.name: v for v in [
         summary="GRUCell(128) static_rnn = Keras GRU(reset_after=False, unroll=True); "
                 "outputs[-1] -> fully_connected(10)",
         cell="gru", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
+        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -93,7 +96,7 @@ VARIANTS = {v.name: v for v in [
         summary="GRUCell(128) dynamic_rnn = Keras GRU(reset_after=False); last step -> "
                 "fully_connected(10)",
         cell="gru", units=128, layers=1, unroll=False, output_layer="dense",
-        loss="softmax_ce", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
+        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
         batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
         data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
         eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
@@ -102,7 +105,7 @@ VARIANTS = {v.name: v for v in [
         name="torch_lstm", seeds="004",
         summary="nn.LSTM(28 -> 64), last step -> nn.Linear(64, 10); CrossEntropyLoss on logits",
         cell="torch_lstm", units=64, layers=1, unroll=False, output_layer="torch_linear",
-        loss="sparse_ce", dropout_keep=1.0, learning_rate=0.01, adam="torch", adam_epsilon=1e-8,
+        loss="sparse_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=0.01, adam="torch", adam_epsilon=1e-8,
         batch_size=64, train_steps=938, schedule="1 epoch over 60000 (938 batches, last of 32)",
         data_split="torch", counter_start=0, train_log_every=50, train_log_metric="step_loss",
         eval_every=50, seed_eval_examples=2000, seed_log_style="torch",

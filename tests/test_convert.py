@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import assert_same_adam_steps
 from tf_rnn_mnist import convert, losses, train
 from tf_rnn_mnist.data import TF1BatchOrder, load_mnist
 from tf_rnn_mnist.errors import ConfigError
@@ -87,21 +88,6 @@ def test_forward_equivalence(variant, matched_tf1_runs, small_idx_dir):
   loss = tf.reduce_mean(losses.per_example_loss(VARIANTS[variant].loss, data.test_labels,
                                                 outputs)).numpy()
   np.testing.assert_allclose(loss, tf1["loss"], rtol=1e-6)
-
-
-def assert_same_adam_steps(variant, mine, theirs):
-  """Weights after the same Adam steps agree to 1e-5.
-
-  Except for a handful in multilayer (3 stacked LSTM(256), summed loss) and torch_lstm
-  (lr 0.01): weights whose gradient is near Adam's epsilon, where the update magnifies the
-  float32 rounding differences between the frameworks' kernels (measured: up to 3e-5 on at
-  most 24 of 262,144 weights of a matrix). Every other weight agrees to 1e-5.
-  """
-  difference = np.abs(mine - theirs)
-  if variant in ("multilayer", "torch_lstm"):
-    assert (difference > 1e-5).mean() < 1e-4 and difference.max() <= 1e-4
-  else:
-    assert difference.max() <= 1e-5
 
 
 @pytest.mark.parametrize("variant", list(TF1_SCRIPTS))

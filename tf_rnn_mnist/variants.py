@@ -42,73 +42,64 @@ class Variant:
   published_accuracy: str  # what the seed's text reports
 
 
+# Seed 003's four options share everything but the cell and how it is unrolled.
+_SEED_003 = dict(
+    units=128, layers=1, output_layer="dense", loss="softmax_ce", loss_reduction="mean",
+    dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8, batch_size=128,
+    train_steps=781, schedule="step = 1; while step * 128 < 100000", data_split="tf1",
+    counter_start=1, train_log_every=10, train_log_metric="after_update", eval_every=None,
+    seed_eval_examples=128, seed_log_style="iter_minibatch")
+
 VARIANTS = {v.name: v for v in [
     Variant(
         name="basic_lstm", seeds="000, 002",
         summary="BasicLSTMCell(100) dynamic_rnn; final h -> W, b -> softmax; CE on the softmax",
         cell="lstm", units=100, layers=1, unroll=False, output_layer="truncated_normal",
-        loss="double_softmax", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-4, adam="tf1", adam_epsilon=1e-8,
-        batch_size=50, train_steps=6 * 1100, schedule="6 epochs x 1100 steps (55000 // 50)",
-        data_split="tf1", counter_start=1, train_log_every=None, train_log_metric=None,
-        eval_every=1100, seed_eval_examples=None, seed_log_style="epoch",
+        loss="double_softmax", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-4,
+        adam="tf1", adam_epsilon=1e-8, batch_size=50, train_steps=6 * 1100,
+        schedule="6 epochs x 1100 steps (55000 // 50)", data_split="tf1", counter_start=1,
+        train_log_every=None, train_log_metric=None, eval_every=1100, seed_eval_examples=None,
+        seed_log_style="epoch",
         published_accuracy="not printed in the seed text (typically ~0.90-0.95 after 6 epochs)"),
     Variant(
         name="multilayer", seeds="001",
         summary="3 x [BasicLSTMCell(256) + DropoutWrapper(output_keep_prob=0.5)]; last step -> "
                 "W, b logits",
         cell="lstm", units=256, layers=3, unroll=False, output_layer="truncated_normal",
-        loss="softmax_ce", loss_reduction="sum", dropout_keep=0.5, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
-        batch_size=100, train_steps=2001, schedule="for step in range(2000 + 1)",
-        data_split="tf1", counter_start=0, train_log_every=100, train_log_metric="after_update",
-        eval_every=500, seed_eval_examples=None, seed_log_style="train_test",
+        loss="softmax_ce", loss_reduction="sum", dropout_keep=0.5, learning_rate=1e-3,
+        adam="tf1", adam_epsilon=1e-8, batch_size=100, train_steps=2001,
+        schedule="for step in range(2000 + 1)", data_split="tf1", counter_start=0,
+        train_log_every=100, train_log_metric="after_update", eval_every=500,
+        seed_eval_examples=None, seed_log_style="train_test",
         published_accuracy="Test 500 0.9595; ~0.98 after 2000 steps"),
     Variant(
-        name="static_lstm", seeds="003 #1",
+        name="static_lstm", seeds="003 #1", cell="lstm", unroll=True, **_SEED_003,
         summary="BasicLSTMCell(128) static_rnn; outputs[-1] -> fully_connected(10)",
-        cell="lstm", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
-        batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
-        data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
-        eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
         published_accuracy="0.9453125 on the first 128 test images"),
     Variant(
-        name="static_lstmcell", seeds="003 #2",
+        name="static_lstmcell", seeds="003 #2", cell="lstm", unroll=True, **_SEED_003,
         summary="LSTMCell(128) static_rnn (same math as BasicLSTMCell); outputs[-1] -> "
                 "fully_connected(10)",
-        cell="lstm", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
-        batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
-        data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
-        eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
         published_accuracy="0.9609375 on the first 128 test images"),
     Variant(
-        name="static_gru", seeds="003 #3",
+        name="static_gru", seeds="003 #3", cell="gru", unroll=True, **_SEED_003,
         summary="GRUCell(128) static_rnn = Keras GRU(reset_after=False, unroll=True); "
                 "outputs[-1] -> fully_connected(10)",
-        cell="gru", units=128, layers=1, unroll=True, output_layer="dense",
-        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
-        batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
-        data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
-        eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
         published_accuracy="0.9921875 on the first 128 test images"),
     Variant(
-        name="dynamic_gru", seeds="003 #4",
+        name="dynamic_gru", seeds="003 #4", cell="gru", unroll=False, **_SEED_003,
         summary="GRUCell(128) dynamic_rnn = Keras GRU(reset_after=False); last step -> "
                 "fully_connected(10)",
-        cell="gru", units=128, layers=1, unroll=False, output_layer="dense",
-        loss="softmax_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8,
-        batch_size=128, train_steps=781, schedule="step = 1; while step * 128 < 100000",
-        data_split="tf1", counter_start=1, train_log_every=10, train_log_metric="after_update",
-        eval_every=None, seed_eval_examples=128, seed_log_style="iter_minibatch",
         published_accuracy="0.9921875 on the first 128 test images"),
     Variant(
         name="torch_lstm", seeds="004",
         summary="nn.LSTM(28 -> 64), last step -> nn.Linear(64, 10); CrossEntropyLoss on logits",
         cell="torch_lstm", units=64, layers=1, unroll=False, output_layer="torch_linear",
-        loss="sparse_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=0.01, adam="torch", adam_epsilon=1e-8,
-        batch_size=64, train_steps=938, schedule="1 epoch over 60000 (938 batches, last of 32)",
-        data_split="torch", counter_start=0, train_log_every=50, train_log_metric="step_loss",
-        eval_every=50, seed_eval_examples=2000, seed_log_style="torch",
+        loss="sparse_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=0.01,
+        adam="torch", adam_epsilon=1e-8, batch_size=64, train_steps=938,
+        schedule="1 epoch over 60000 (938 batches, last of 32)", data_split="torch",
+        counter_start=0, train_log_every=50, train_log_metric="step_loss", eval_every=50,
+        seed_eval_examples=2000, seed_log_style="torch",
         published_accuracy="not printed in the seed text (typically ~0.95-0.97 on 2000 images)"),
 ]}
 

@@ -28,6 +28,8 @@ except ImportError:
 FLAGS = common.FLAGS
 common.define_flags("1 epoch (938 steps)")
 flags.DEFINE_string("save_state_dict", None, "Save the trained model's state_dict here.")
+flags.DEFINE_string("save_initial_state_dict", None, "Save the initial state_dict (before "
+                    "any update) here.")
 flags.DEFINE_string("initial_state_dict", None, "Start from this state_dict instead of "
                     "PyTorch's random initialisation (matched runs).")
 
@@ -98,6 +100,8 @@ def main(argv):
     rnn = RNN()
     if FLAGS.initial_state_dict:
         rnn.load_state_dict(torch.load(FLAGS.initial_state_dict))
+    if FLAGS.save_initial_state_dict:
+        torch.save(rnn.state_dict(), FLAGS.save_initial_state_dict)
     print(rnn)  # net architecture
     optimizer = torch.optim.Adam(rnn.parameters(), lr=LR)  # optimize all cnn parameters
     loss_func = nn.CrossEntropyLoss()  # the target label is not one-hotted

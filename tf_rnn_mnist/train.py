@@ -45,6 +45,7 @@ class TrainConfig:
   tfds_data_dir: str | None = None
   verify_digests: bool = True
   model_dir: str | None = None
+  tensorboard_dir: str | None = None  # None: MODEL_DIR/tensorboard
   results_json: str | None = None
   export: str | None = None
   strategy: str = "auto"
@@ -398,8 +399,10 @@ class _Log:
     import tensorflow as tf
     from tqdm.auto import tqdm
     self.tf = tf
-    self.writer = (tf.summary.create_file_writer(os.path.join(config.model_dir, "tensorboard"))
-                   if config.model_dir else tf.summary.create_noop_writer())
+    directory = config.tensorboard_dir or (
+        os.path.join(config.model_dir, "tensorboard") if config.model_dir else None)
+    self.writer = (tf.summary.create_file_writer(directory) if directory
+                   else tf.summary.create_noop_writer())
     self.progress = tqdm(total=total_steps, unit="step", leave=False,
                          disable=None if config.progress is None else not config.progress)
 
@@ -536,6 +539,8 @@ def define_flags():
                        "next_batch after tf.set_random_seed(seed).")
   data_flags.define_data_flags()
   flags.DEFINE_string("model_dir", None, "Directory for checkpoints and TensorBoard scalars.")
+  flags.DEFINE_string("tensorboard_dir", None, "TensorBoard scalars go here (default: "
+                      "MODEL_DIR/tensorboard).")
   flags.DEFINE_string("results_json", None, "Write the results (schema in README) here.")
   flags.DEFINE_string("export", None, "Export the trained model: a path ending in .keras "
                       "(Keras model file) or a directory (TF SavedModel).")

@@ -39,6 +39,7 @@ class Variant:
   eval_every: int | None  # test-set evaluation cadence during training
   seed_eval_examples: int | None  # the seed's test subset: first N test images (None: all)
   seed_log_style: str  # the seed's print format, see train.py's seed_log_line
+  legacy: tuple  # the v1 reference: `python -m MODULE ARGS...` (legacy_tf1 / legacy_torch)
   published_accuracy: str  # what the seed's text reports
 
 
@@ -59,7 +60,7 @@ VARIANTS = {v.name: v for v in [
         adam="tf1", adam_epsilon=1e-8, batch_size=50, train_steps=6 * 1100,
         schedule="6 epochs x 1100 steps (55000 // 50)", data_split="tf1", counter_start=1,
         train_log_every=None, train_log_metric=None, eval_every=1100, seed_eval_examples=None,
-        seed_log_style="epoch",
+        seed_log_style="epoch", legacy=("legacy_tf1.basic_lstm",),
         published_accuracy="not printed in the seed text (typically ~0.90-0.95 after 6 epochs)"),
     Variant(
         name="multilayer", seeds="001",
@@ -71,23 +72,28 @@ VARIANTS = {v.name: v for v in [
         schedule="for step in range(2000 + 1)", data_split="tf1", counter_start=0,
         train_log_every=100, train_log_metric="after_update", eval_every=500,
         seed_eval_examples=None, seed_log_style="train_test",
+        legacy=("legacy_tf1.multilayer_lstm",),
         published_accuracy="Test 500 0.9595; ~0.98 after 2000 steps"),
     Variant(
         name="static_lstm", seeds="003 #1", cell="lstm", unroll=True, **_SEED_003,
+        legacy=("legacy_tf1.static_rnn", "--cell=basic_lstm"),
         summary="BasicLSTMCell(128) static_rnn; outputs[-1] -> fully_connected(10)",
         published_accuracy="0.9453125 on the first 128 test images"),
     Variant(
         name="static_lstmcell", seeds="003 #2", cell="lstm", unroll=True, **_SEED_003,
+        legacy=("legacy_tf1.static_rnn", "--cell=lstm"),
         summary="LSTMCell(128) static_rnn (same math as BasicLSTMCell); outputs[-1] -> "
                 "fully_connected(10)",
         published_accuracy="0.9609375 on the first 128 test images"),
     Variant(
         name="static_gru", seeds="003 #3", cell="gru", unroll=True, **_SEED_003,
+        legacy=("legacy_tf1.static_rnn", "--cell=gru"),
         summary="GRUCell(128) static_rnn = Keras GRU(reset_after=False, unroll=True); "
                 "outputs[-1] -> fully_connected(10)",
         published_accuracy="0.9921875 on the first 128 test images"),
     Variant(
         name="dynamic_gru", seeds="003 #4", cell="gru", unroll=False, **_SEED_003,
+        legacy=("legacy_tf1.static_rnn", "--cell=dynamic_gru"),
         summary="GRUCell(128) dynamic_rnn = Keras GRU(reset_after=False); last step -> "
                 "fully_connected(10)",
         published_accuracy="0.9921875 on the first 128 test images"),
@@ -99,7 +105,7 @@ VARIANTS = {v.name: v for v in [
         adam="torch", adam_epsilon=1e-8, batch_size=64, train_steps=938,
         schedule="1 epoch over 60000 (938 batches, last of 32)", data_split="torch",
         counter_start=0, train_log_every=50, train_log_metric="step_loss", eval_every=50,
-        seed_eval_examples=2000, seed_log_style="torch",
+        seed_eval_examples=2000, seed_log_style="torch", legacy=("legacy_torch.mnist_lstm",),
         published_accuracy="not printed in the seed text (typically ~0.95-0.97 on 2000 images)"),
 ]}
 

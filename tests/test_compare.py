@@ -1,0 +1,146 @@
+"""The comparison tool: statistics, resume, failures, matched mode, bad input."""
+
+import json
+import os
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from tf_rnn_mnist import compare
+from tf_rnn_mnist.errors import ConfigError
+
+
+def test_welch_interval_against_hand_computed_values():
+  # v1 = .90 .92 .94, v2 = .91 .93 .95: each sd .02, se = sqrt(2 * .0004 / 3) = .0163299,
+  # Welch df = 4, t(.975, 4) = 2.776445, half-width .0453393.
+  difference, (low, high) = compare.welch([0.90, 0.92, 0.94], [0.91, 0.93, 0.95])
+  assert difference == pytest.approx(0.01)
+  assert (low, high) == pytest.approx((0.01 - 0.0453393, 0.01 + 0.0453393), abs=1e-6)
+  assert compare.verdict((low, high)) == "inconclusive"
+  # Unequal variances: v1 var 2e-6 (n=2), v2 var 1e-4 (n=3). se^2 = 1e-6 + 3.3333e-5;
+  # Welch df = (3.4333e-5)^2 / ((1e-6)^2 / 1 + (3.3333e-5)^2 / 2) = 2.11799;
+  # t(.975, 2.11799) = 4.08093 (a t table, interpolated); half-width .0239121.
+  difference, (low, high) = compare.welch([0.950, 0.952], [0.95, 0.96, 0.97])
+  assert difference == pytest.approx(0.009)
+  assert (low, high) == pytest.approx((0.009 - 0.0239121, 0.009 + 0.0239121), abs=1e-6)
+  # Tight and close: equivalent. Tight and apart: differs.
+  assert compare.verdict(compare.welch([0.950, 0.951], [0.952, 0.953])[1]) == "equivalent"
+  assert compare.verdict(compare.welch([0.900, 0.901], [0.950, 0.951])[1]) == "differs"
+  assert compare.welch([0.9], [0.91]) == (pytest.approx(0.01), None)  # one run: no interval
+  assert compare.verdict(None) == "inconclusive"
+
+
+def _fake_results(variant, seed, side, accuracy):
+  return {"variant": variant, "framework": "keras" if side == "v2" else "tf1-graph",
+          "seed": seed, "steps": 20, "batch_size": 128, "learning_rate": 1e-3,
+          "test_accuracy": accuracy, "test_examples": 10000, "seed_protocol_accuracy": accuracy,
+          "seed_protocol_examples": 128,
+          "history": [{"step": 10, "train_loss": 1.0, "train_accuracy": 0.5},
+                      {"step": 20, "train_loss": 0.5, "train_accuracy": accuracy}],
+          "train_seconds": 2.0 if side == "v2" else 3.0, "total_seconds": 4.0,
+          "examples_per_second": 1000.0, "strategy": "x", "replicas": 1, "devices": ["/cpu:0"],
+          "versions": {}}
+
+
+class FakeRunner:
+  """Stands in for subprocess.run: writes a results JSON, or fails for the runs in `fail`."""
+
+  def __init__(self, fail=()):
+    self.fail, self.calls = set(fail), []
+
+  def __call__(self, command, stdout, stderr):
+    arg = lambda name: next(a.split("=", 1)[1] for a in command if a.startswith(f"--{name}="))
+    results_path, seed = arg("results_json"), int(arg("seed"))
+    side = "v2" if "tf_rnn_mnist.train" in command else "v1"
+    variant = arg("variant") if side == "v2" else os.path.basename(os.path.dirname(
+        os.path.dirname(results_path)))
+    self.calls.append((variant, seed, side))
+    if (variant, seed, side) in self.fail:
+      stdout.write("some output\nerror: the graph exploded\n")
+      return subprocess.CompletedProcess(command, 1)
+    accuracy = 0.95 + 0.001 * seed + (0.0005 if side == "v2" else 0.0)
+    with open(results_path, "w") as f:
+      json.dump(_fake_results(variant, seed, side, accuracy), f)
+    return subprocess.CompletedProcess(command, 0)
+
+
+def test_failing_run_is_reported_and_the_rest_go_on_then_resume_reuses(tmp_path):
+  out, said = str(tmp_path / "cmp"), []
+  runner = FakeRunner(fail={("static_gru", 1, "v1")})
+  report = compare.compare(["static_lstm", "static_gru"], 2, out, runner=runner, say=said.append)
+  assert len(runner.calls) == 8  # every run was attempted
+  log = os.path.join(out, "runs", "static_gru", "seed1", "v1.log")
+  assert report["failures"] == [
+      f"static_gru seed 1 v1: exit 1: error: the graph exploded (log: {log})"]
+  assert said[6] == f"[7/8] static_gru seed 1 v1: FAILED exit 1: error: the graph exploded (log: {log})"
+  by_variant = {s["variant"]: s for s in report["summaries"]}
+  assert (by_variant["static_gru"]["v1_runs"], by_variant["static_gru"]["v2_runs"]) == (1, 2)
+  assert by_variant["static_lstm"]["v1_mean"] == pytest.approx(0.9505)
+  assert by_variant["static_lstm"]["speed_ratio"] == pytest.approx(1.5)
+  for name in ("compare.md", "compare.json", "compare.png"):
+    assert os.path.getsize(os.path.join(out, name)) > 0
+  markdown = open(os.path.join(out, "compare.md")).read()
+  assert "## Failed runs" in markdown and "static_gru seed 1 v1: exit 1" in markdown
+  assert re.search(r"\| static_lstm \| 0\.9453125 on the first 128 test images \| "
+                   r"0\.9505 \+- 0\.0007 \(n=2\) \| 0\.9510 \+- 0\.0007 \(n=2\) \| \+0\.0005 "
+                   r"\[[-+]\d\.\d{4}, [-+]\d\.\d{4}\] \| equivalent \| 3\.0 \| 2\.0 \| 1\.50x \|",
+                   markdown)
+  # Rerun: the seven finished runs are reused, the failed one is run again.
+  again = FakeRunner()
+  report = compare.compare(["static_lstm", "static_gru"], 2, out, runner=again, say=said.append)
+  assert again.calls == [("static_gru", 1, "v1")]
+  assert report["failures"] == []
+
+
+def test_half_written_results_are_not_reused(tmp_path):
+  out = str(tmp_path / "cmp")
+  compare.compare(["static_lstm"], 1, out, runner=FakeRunner(), say=lambda line: None)
+  path = compare.Run("static_lstm", 0, "v2").results_path(out)
+  with open(path, "w") as f:
+    f.write('{"variant": "static_lstm", "test_acc')  # a run killed mid-write
+  runner = FakeRunner()
+  compare.compare(["static_lstm"], 1, out, runner=runner, say=lambda line: None)
+  assert runner.calls == [("static_lstm", 0, "v2")]
+
+
+def test_matched_mode_end_to_end(small_idx_dir, tmp_path):
+  """Real runs on small data: both sides start from the graph's initial weights and batches."""
+  out = str(tmp_path / "cmp")
+  data = compare.DataOptions("idx", small_idx_dir, verify_digests=False)
+  report = compare.compare(["static_gru"], 1, out, train_steps=4, mode="matched", data=data,
+                           say=lambda line: None)
+  assert report["failures"] == []
+  run_dir = os.path.join(out, "runs", "static_gru", "seed0")
+  assert os.path.exists(os.path.join(run_dir, "initial.ckpt.index"))
+  order = np.load(os.path.join(run_dir, "order.npy"))
+  assert order.shape == (4, 128) and order.max() < 300
+  v1, v2 = (json.load(open(os.path.join(run_dir, f"{side}.json"))) for side in ("v1", "v2"))
+  # Same weights, same batches, 4 steps: the same predictions on the 40 test images.
+  assert v1["test_accuracy"] == pytest.approx(v2["test_accuracy"], abs=1e-6)
+  assert report["matched_curves"]["static_gru"]["0"]["final_difference"] == pytest.approx(
+      0, abs=1e-6)
+  assert sorted(os.listdir(os.path.join(out, "tb", "static_gru"))) == ["v1_seed0", "v2_seed0"]
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda out: compare.parse_variants("static_lstm,lstm9"),
+     "Unknown variant 'lstm9'; choose one of basic_lstm, multilayer, static_lstm, "
+     "static_lstmcell, static_gru, dynamic_gru, torch_lstm."),
+    (lambda out: compare.compare(["static_lstm"], 0, out), "--seeds must be at least 1, got 0."),
+    (lambda out: compare.compare(["static_lstm"], 1, os.path.join(out, "file", "sub")),
+     "is not a writable directory: [Errno 20] Not a directory"),
+])
+def test_bad_input(call, message, tmp_path):
+  (tmp_path / "file").write_text("")
+  with pytest.raises(ConfigError, match=re.escape(message)):
+    call(str(tmp_path))
+
+
+def test_cli_bad_input_exits_1(tmp_path):
+  import sys
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.compare", "--variants=nope",
+                         f"--out={tmp_path}"], capture_output=True, text=True, timeout=120)
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert "error: Unknown variant 'nope'; choose one of" in done.stderr

@@ -429,11 +429,7 @@ def train_model(config, data, strategy):
   import keras
   import tensorflow as tf
   plan = plan_run(config, len(data.train_images))
-  replicas = strategy.num_replicas_in_sync
-  if plan.batch_size % replicas:
-    raise ConfigError(
-        f"--batch_size={plan.batch_size} does not divide among {replicas} replicas; "
-        f"use a multiple of {replicas} (it is the global batch).")
+  _check_divides_among_replicas(plan.batch_size, strategy.num_replicas_in_sync)
   keras.utils.set_random_seed(config.seed)
   trainer = Trainer(plan, strategy, len(data.train_images))
   if config.init_from:
@@ -495,7 +491,7 @@ def train_model(config, data, strategy):
     log.line(text)
   log.line(f"Full test accuracy ({len(data.test_images)} images): {test_accuracy:.4f}; seed "
            f"protocol ({seed_n} images): {seed_accuracy:.4f}")
-  results = {
+  return trainer, {
       "variant": plan.variant.name,
       "framework": "keras",
       "seed": config.seed,
@@ -514,7 +510,13 @@ def train_model(config, data, strategy):
       **distribute.describe(strategy),
       "versions": results_io.versions("tensorflow", "keras", "numpy"),
   }
-  return trainer, results
+
+
+def _check_divides_among_replicas(batch_size, replicas):
+  if batch_size % replicas:
+    raise ConfigError(
+        f"--batch_size={batch_size} does not divide among {replicas} replicas; "
+        f"use a multiple of {replicas} (it is the global batch).")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ One custom training loop for every tf.distribute strategy (Keras 3 `fit` breaks 
 MultiWorkerMirroredStrategy): `strategy.run` inside a `tf.function` that runs up to
 --steps_per_loop updates per call, so Python is visited only where the seed logs something.
 `--batch_size` is the global batch: the strategy splits each batch among its replicas, and the
-loss is averaged over the whole global batch, so every strategy computes the same update.
+loss is reduced over the whole global batch (averaged, or summed where the seed summed), so
+every strategy computes the same update.
 """
 
 import dataclasses

@@ -32,7 +32,9 @@ VARIANT_OF_CELL = {"basic_lstm": "static_lstm", "lstm": "static_lstmcell", "gru"
 def main(argv):
   del argv
   run = common.tf1_run(tf, VARIANT_OF_CELL[FLAGS.cell])
-  tf.set_random_seed(FLAGS.seed)  # added; the seed's tf.reset_default_graph() comes first in TF1
+  # Added. The seed's tf.reset_default_graph() (after loading the data) is left out: the graph
+  # is new in this process anyway, and resetting it would drop this graph seed.
+  tf.set_random_seed(FLAGS.seed)
   mnist = common.read_data_sets(input_data) # 在线下载 MNIST_data 数据集
   n_input = 28 # MNIST data 输入 (img shape: 28*28)
   n_steps = 28 # 序列个数

@@ -15,6 +15,7 @@ import numpy as np
 
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist.data import MnistDataError
+from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.data import flags as data_flags
 
 FLAGS = flags.FLAGS
@@ -51,7 +52,7 @@ def run_main(main):
   def main_with_clear_errors(argv):
     try:
       return main(argv)
-    except MnistDataError as e:
+    except (MnistDataError, ConfigError) as e:
       sys.exit(f"error: {e}")
   app.run(main_with_clear_errors)
 
@@ -84,9 +85,20 @@ def define_tf1_checkpoint_flags():
                       "instead of a random initialisation (matched runs).")
 
 
+def load_batch_indices():
+  """The --batch_indices array, or None."""
+  if not FLAGS.batch_indices:
+    return None
+  try:
+    return np.load(FLAGS.batch_indices)
+  except (OSError, ValueError) as e:
+    raise ConfigError(f"--batch_indices={FLAGS.batch_indices} is not a readable .npy file "
+                      f"({e}).") from None
+
+
 def read_data_sets(input_data):
   """The seeds' `input_data.read_data_sets("MNIST_data/", one_hot=True)`, from the flags."""
-  batch_indices = np.load(FLAGS.batch_indices) if FLAGS.batch_indices else None
+  batch_indices = load_batch_indices()
   return input_data.read_data_sets(
       FLAGS.data_dir, one_hot=True, source=FLAGS.data_source,
       verify_digests=FLAGS.verify_digests, tfds_data_dir=FLAGS.tfds_data_dir,
@@ -97,7 +109,11 @@ def start_tf1_session(tf, sess):
   """After the variables are initialised: restore or save the initial weights as asked."""
   model_variables = tf.trainable_variables()
   if FLAGS.initial_checkpoint:
-    tf.train.Saver(model_variables).restore(sess, FLAGS.initial_checkpoint)
+    try:
+      tf.train.Saver(model_variables).restore(sess, FLAGS.initial_checkpoint)
+    except (ValueError, tf.errors.OpError) as e:
+      raise ConfigError(f"--initial_checkpoint={FLAGS.initial_checkpoint} cannot initialise "
+                        f"this graph: {str(e).splitlines()[0]}") from None
   if FLAGS.checkpoint_dir and FLAGS.save_initial_checkpoint:
     os.makedirs(FLAGS.checkpoint_dir, exist_ok=True)
     tf.train.Saver(model_variables).save(

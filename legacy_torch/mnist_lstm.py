@@ -12,10 +12,10 @@ CPU build here), with torchvision's exact scaling (ToTensor: float32 / 255); the
 import sys
 
 from absl import flags
-import numpy as np
 
 from legacy_tf1 import common
 from tf_rnn_mnist.data import load_mnist, torch_split
+from tf_rnn_mnist.errors import ConfigError
 
 try:
   import torch
@@ -77,7 +77,7 @@ def batches(train_data, train_loader):
     if not FLAGS.batch_indices:
         yield from enumerate(train_loader)
         return
-    for step, indices in enumerate(np.load(FLAGS.batch_indices)):
+    for step, indices in enumerate(common.load_batch_indices()):
         yield step, train_data[torch.from_numpy(indices)]
 
 
@@ -99,7 +99,11 @@ def main(argv):
 
     rnn = RNN()
     if FLAGS.initial_state_dict:
-        rnn.load_state_dict(torch.load(FLAGS.initial_state_dict))
+        try:
+            rnn.load_state_dict(torch.load(FLAGS.initial_state_dict))
+        except (OSError, RuntimeError) as e:  # unreadable, or another model's state_dict
+            raise ConfigError(f"--initial_state_dict={FLAGS.initial_state_dict} cannot "
+                              f"initialise the seed's RNN: {str(e).splitlines()[0]}") from None
     if FLAGS.save_initial_state_dict:
         torch.save(rnn.state_dict(), FLAGS.save_initial_state_dict)
     print(rnn)  # net architecture

@@ -182,3 +182,16 @@ def test_torch_missing_is_a_clear_message(small_idx_dir):
   done = _script(None, data_dir=small_idx_dir, code=hide)
   assert done.returncode == 1
   assert done.stderr.strip().startswith("error: legacy_torch needs PyTorch.")
+
+
+def test_unreadable_matched_inputs_are_one_line_errors(small_idx_dir, tmp_path):
+  done = _script("legacy_tf1.static_rnn", f"--batch_indices={tmp_path / 'none.npy'}",
+                 data_dir=small_idx_dir)
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert f"error: --batch_indices={tmp_path / 'none.npy'} is not a readable .npy file" in (
+      done.stderr)
+  done = _script("legacy_tf1.static_rnn", "--train_steps=1",
+                 f"--initial_checkpoint={tmp_path / 'none.ckpt'}", data_dir=small_idx_dir)
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert f"error: --initial_checkpoint={tmp_path / 'none.ckpt'} cannot initialise this graph" in (
+      done.stderr)

@@ -289,3 +289,9 @@ def test_matched_300_step_trajectory(variant, real_mnist_dir, tmp_path):
                                        ONE_DEVICE)
   tf1_results = json.loads((tmp_path / "tf1.json").read_text())
   assert abs(keras_results["test_accuracy"] - tf1_results["test_accuracy"]) <= 0.002
+
+
+def test_unreadable_keras_model_is_a_clear_error(tmp_path):
+  with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'x.keras'} is not a readable "
+                                                  "Keras model")):
+    convert.keras_weights_from("static_gru", str(tmp_path / "x.keras"))

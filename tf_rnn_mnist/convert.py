@@ -241,7 +241,10 @@ def keras_weights_from(variant, path):
   """Keras weights of `variant` from a TF1 checkpoint, a PyTorch state_dict or a .keras file."""
   if path.endswith(".keras"):
     import keras
-    return model_weights(keras.models.load_model(path))
+    try:
+      return model_weights(keras.models.load_model(path))
+    except (OSError, ValueError) as e:
+      raise ConfigError(f"{path} is not a readable Keras model ({e}).") from None
   if path.endswith((".pt", ".pth")):
     if variants.get_variant(variant).cell != "torch_lstm":
       raise ConfigError(f"{path} is a PyTorch state_dict; only torch_lstm comes from PyTorch.")

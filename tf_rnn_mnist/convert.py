@@ -33,7 +33,7 @@ _OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1")
 _OPTIMIZER_NAMES = ("beta1_power", "beta2_power", "global_step")
 
 
-def _lstm_tf1_to_keras_columns(w, units):
+def _lstm_tf1_to_keras_columns(w):
   i, j, f, o = np.split(w, 4, axis=-1)
   return np.concatenate([i, f, j, o], axis=-1)
 
@@ -116,8 +116,8 @@ def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
       full = np.concatenate([u, r, candidate], axis=-1)
       bias = np.concatenate([u_bias, r_bias, candidate_bias])
     else:
-      full = _lstm_tf1_to_keras_columns(tf1_vars[names[0]], v.units)
-      bias = _lstm_tf1_to_keras_columns(tf1_vars[names[1]], v.units).copy()
+      full = _lstm_tf1_to_keras_columns(tf1_vars[names[0]])
+      bias = _lstm_tf1_to_keras_columns(tf1_vars[names[1]]).copy()
       bias[v.units:2 * v.units] += FORGET_BIAS
     weights[f"rnn_{index}"] = [full[:in_size], full[in_size:], bias]
   weights["output"] = [tf1_vars[output[0]], tf1_vars[output[1]]]
@@ -140,8 +140,8 @@ def keras_to_tf1(variant, weights):
     else:
       bias = bias.copy()
       bias[v.units:2 * v.units] -= FORGET_BIAS
-      tf1_vars.update(zip(names, [_lstm_keras_to_tf1_columns(full, v.units),
-                                  _lstm_keras_to_tf1_columns(bias, v.units)]))
+      tf1_vars.update(zip(names, [_lstm_keras_to_tf1_columns(full),
+                                  _lstm_keras_to_tf1_columns(bias)]))
   tf1_vars.update(zip(output, weights["output"]))
   return tf1_vars
 

@@ -243,7 +243,7 @@ def optimizer_groups(plan, model):
 class Trainer:
   """The model, optimizer and compiled step functions of one run under one strategy."""
 
-  def __init__(self, plan, strategy, num_train):
+  def __init__(self, plan, strategy):
     import keras
     import tensorflow as tf
     from tf_rnn_mnist import losses
@@ -432,7 +432,7 @@ def train_model(config, data, strategy):
   plan = plan_run(config, len(data.train_images))
   _check_divides_among_replicas(plan.batch_size, strategy.num_replicas_in_sync)
   keras.utils.set_random_seed(config.seed)
-  trainer = Trainer(plan, strategy, len(data.train_images))
+  trainer = Trainer(plan, strategy)
   if config.init_from:
     from tf_rnn_mnist import convert
     convert.set_model_weights(trainer.model,

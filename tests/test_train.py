@@ -158,17 +158,6 @@ def test_unwritable_model_dir_fails_before_training(tmp_path):
               strategy_override=ONE_DEVICE)
 
 
-def test_model_dir_with_a_checkpoint_is_not_overwritten(tmp_path):
-  model_dir = str(tmp_path / "run")
-  train.run(config(train_steps=1, model_dir=model_dir), datasets_override=tiny_datasets(),
-            strategy_override=ONE_DEVICE)
-  with pytest.raises(ConfigError, match=re.escape(
-      f"--model_dir={model_dir} already holds a checkpoint ({model_dir}/checkpoints/ckpt-1). "
-      "Pass a new --model_dir")):
-    train.run(config(train_steps=1, model_dir=model_dir), datasets_override=tiny_datasets(),
-              strategy_override=ONE_DEVICE)
-
-
 def test_tpu_strategy_without_tpu():
   from tf_rnn_mnist import distribute
   with pytest.raises(ConfigError, match=re.escape("--strategy=tpu: no TPU found (")) as e:

@@ -60,6 +60,18 @@ def make_strategy(name, tpu=""):
   raise ConfigError(f"Unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
 
 
+def is_chief(strategy):
+  """Whether this process writes the run's files: always, but under MultiWorkerMirroredStrategy
+  only the chief (task "chief", or worker 0 when the cluster has no chief)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  if resolver.task_type == "chief":
+    return True
+  return (resolver.task_type == "worker" and resolver.task_id == 0
+          and "chief" not in resolver.cluster_spec().as_dict())
+
+
 def describe(strategy):
   return {"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
           "devices": list(strategy.extended.worker_devices)}

@@ -3,3 +3,7 @@
 
 class ConfigError(ValueError):
   """A flag or config value is invalid; the message says what is accepted."""
+
+
+class TrainingError(RuntimeError):
+  """Training cannot go on (a non-finite loss); the message says what was kept and what to do."""

@@ -25,7 +25,7 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import MnistDataError, TF1BatchOrder, tf1_scale, torch_scale
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.splits import TF1_VALIDATION_SIZE
-from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.errors import ConfigError, TrainingError
 
 EVAL_BATCH_SIZE = 1000
 
@@ -52,6 +52,7 @@ class TrainConfig:
   strategy: str = "auto"
   tpu: str = ""
   steps_per_loop: int = 100
+  checkpoint_every: int | None = None  # updates between checkpoints in model_dir; None: at the end
   progress: bool | None = None  # None: a progress bar when stderr is a terminal
   init_from: str | None = None  # TF1 checkpoint, PyTorch state_dict or .keras: matched runs
   batch_indices: str | None = None  # .npy (steps, batch) training-split indices: matched runs
@@ -97,7 +98,7 @@ def steps_per_epoch(variant, batch_size, num_train):
 def plan_run(config, num_train):
   """Applies the config's overrides to the variant's defaults and validates the result."""
   variant = variants.get_variant(config.variant)
-  for name in ("train_steps", "epochs", "batch_size", "steps_per_loop"):
+  for name in ("train_steps", "epochs", "batch_size", "steps_per_loop", "checkpoint_every"):
     _positive(name, getattr(config, name))
   _positive("learning_rate", config.learning_rate, float)
   if config.eval_every is not None and config.eval_every < 0:
@@ -134,8 +135,6 @@ def check_outputs(config):
   """Fails before training, not after it, if an output cannot be written."""
   if config.model_dir:
     _check_writable_dir("model_dir", config.model_dir)
-    from tf_rnn_mnist import checkpoints
-    checkpoints.refuse_existing(config.model_dir)
   if config.results_json:
     _check_writable_dir("results_json", os.path.dirname(os.path.abspath(config.results_json)))
   if config.export:
@@ -240,11 +239,39 @@ def optimizer_groups(plan, model):
   return [adam(plan.learning_rate, others), adam(2 * plan.learning_rate, summed_biases)]
 
 
-class Trainer:
-  """The model, optimizer and compiled step functions of one run under one strategy."""
+def _replica_slice(indices):
+  """This replica's consecutive share of a global batch of indices.
 
-  def __init__(self, plan, strategy):
-    import keras
+  Every replica (on every worker) reads the same global batch of indices and gathers its own
+  slice from the data resident on its device: the same global batch on any number of replicas,
+  uneven last batches included, and the same iterator state on every worker.
+  """
+  import tensorflow as tf
+  context = tf.distribute.get_replica_context()
+  n = tf.shape(indices)[0]
+  replica, replicas = context.replica_id_in_sync_group, context.num_replicas_in_sync
+  return indices[replica * n // replicas:(replica + 1) * n // replicas]
+
+
+def resident(strategy, array):
+  """`array` copied once to each local replica's device (GPU memory on GPUs), per replica."""
+  import tensorflow as tf
+  devices = strategy.extended.worker_devices
+
+  def on_device(context):
+    with tf.device(devices[context.replica_id_in_sync_group % len(devices)]):
+      return tf.identity(array)
+  return strategy.experimental_distribute_values_from_function(on_device)
+
+
+class Trainer:
+  """The model, optimizers, device-resident data and compiled step functions of one run.
+
+  index_batches: a tf.data.Dataset of global batches of training-split indices; its iterator
+  (`self.iterator`, host-side and the same on every worker) is what checkpoints save.
+  """
+
+  def __init__(self, plan, strategy, data, index_batches):
     import tensorflow as tf
     from tf_rnn_mnist import losses
     from tf_rnn_mnist.models import build_model
@@ -252,6 +279,9 @@ class Trainer:
     with strategy.scope():
       self.model = build_model(plan.variant, dropout_keep=plan.dropout_keep)
       self.optimizer_groups = optimizer_groups(plan, self.model)
+    self.iterator = iter(index_batches)
+    train_data = (resident(strategy, data.train_images), resident(strategy, data.train_labels))
+    test_data = (resident(strategy, data.test_images), resident(strategy, data.test_labels))
     loss_kind, summed = plan.variant.loss, plan.variant.loss_reduction == "sum"
 
     def global_count(n):
@@ -277,44 +307,82 @@ class Trainer:
         optimizer.apply_gradients(zip([next(gradients) for _ in group], group))
       return loss_sum, correct
 
-    def update_and_measure(x, y):
+    def batch(indices, images, labels):
+      mine = _replica_slice(indices)
+      return tf.gather(images, mine), tf.gather(labels, mine)
+
+    def update_step(indices, images, labels):
+      return update(*batch(indices, images, labels))[0]
+
+    def update_and_measure(indices, images, labels):
+      x, y = batch(indices, images, labels)
       before = update(x, y)
       # The TF1 seeds' sess.run(accuracy, ...) on the same batch after the update, with its
       # training-time feed (dropout on for multilayer).
       after = sums(y, self.model(x, training=True))
       return (*before, *after, tf.cast(tf.shape(y)[0], tf.float32))
 
-    def evaluate_batch(x, y):
-      # int32: collective gathers do not take bool.
-      return tf.cast(self._correct(y, self.model(x, training=False)), tf.int32)
+    def total(per_replica):
+      return strategy.reduce("sum", per_replica, axis=None)
 
     @tf.function
-    def train_loop(iterator, num_steps):
+    def train_loop(num_steps):
+      """Up to num_steps updates, stopping after the first whose loss is not finite (its
+      update is applied: the weights are no longer good). Returns (finite updates, last loss)."""
+      finite_steps, loss = tf.constant(0), tf.constant(0.0)
       for _ in tf.range(num_steps):
-        strategy.run(update, args=next(iterator))
+        loss = total(strategy.run(update_step, args=(next(self.iterator), *train_data)))
+        if not tf.math.is_finite(loss):
+          break
+        finite_steps += 1
+      return finite_steps, loss
 
     @tf.function
-    def train_step_measured(iterator):
-      results = strategy.run(update_and_measure, args=next(iterator))
-      return [strategy.reduce("sum", r, axis=None) for r in results]
+    def train_step_measured():
+      results = strategy.run(update_and_measure, args=(next(self.iterator), *train_data))
+      return [total(r) for r in results]
 
     @tf.function
-    def eval_step(x, y):
-      return strategy.gather(strategy.run(evaluate_batch, args=(x, y)), axis=0)
+    def eval_correct(start, stop):
+      def replica(images, labels):
+        x, y = batch(tf.range(start, stop), images, labels)
+        # int32: collective gathers do not take bool.
+        return tf.cast(self._correct(y, self.model(x, training=False)), tf.int32)
+      return strategy.gather(strategy.run(replica, args=test_data), axis=0)
 
-    self.train_loop, self.train_step_measured, self.eval_step = (
-        train_loop, train_step_measured, eval_step)
+    @tf.function
+    def steps_differ(step):
+      # All-reduce has only sum and mean: the replicas' steps are all equal exactly when
+      # n * sum(s^2) == sum(s)^2 (Cauchy-Schwarz), which every worker computes alike.
+      def replica():
+        context = tf.distribute.get_replica_context()
+        own = tf.identity(step)  # on this replica's device
+        s, s2 = context.all_reduce("sum", [own, own * own])
+        return context.num_replicas_in_sync * s2 != s * s
+      return strategy.experimental_local_results(strategy.run(replica))[0]
+
+    self.train_loop, self.train_step_measured = train_loop, train_step_measured
+    self.eval_correct, self.steps_differ = eval_correct, steps_differ
 
   def _correct(self, labels, outputs):
     tf = self.tf
     return tf.equal(tf.argmax(outputs, axis=1, output_type=tf.int64), tf.cast(labels, tf.int64))
 
-  def correct_per_example(self, images, labels):
-    """Whether each test example is classified correctly, in order."""
-    from tf_rnn_mnist.data.pipelines import eval_batches
-    dataset = self.strategy.experimental_distribute_dataset(
-        eval_batches(images, labels, EVAL_BATCH_SIZE))
-    return np.concatenate([self.eval_step(x, y).numpy() for x, y in dataset]).astype(bool)
+  def correct_per_example(self, num_examples):
+    """Whether each of the first `num_examples` test examples is classified correctly."""
+    tf = self.tf
+    return np.concatenate([
+        self.eval_correct(tf.constant(start, tf.int64),
+                          tf.constant(min(start + EVAL_BATCH_SIZE, num_examples), tf.int64))
+        .numpy() for start in range(0, num_examples, EVAL_BATCH_SIZE)]).astype(bool)
+
+  def check_workers_agree(self, step):
+    """All workers must continue from the same update (MODEL_DIR on a shared filesystem)."""
+    if self.steps_differ(self.tf.constant(step, self.tf.int64)):
+      raise ConfigError(
+          f"The workers found checkpoints of different updates (this one: {step}) in "
+          "--model_dir: with several workers, --model_dir must be one shared directory "
+          "(a network filesystem or gs://) that every worker reads.")
 
 
 def trained_examples(plan, num_train):
@@ -351,18 +419,18 @@ def load_batch_indices(path, plan, num_train):
   return order[:plan.train_steps]
 
 
-def train_dataset(plan, data, seed, batch_indices=None):
-  """The seed's batch order: TF1 next_batch (seeded as tf.set_random_seed(seed) did), or the
-  torch DataLoader's reshuffled epochs with their partial last batch; or a recorded order."""
+def train_index_batches(plan, num_train, seed, batch_indices=None):
+  """The seed's batch order as batches of training-split indices: TF1 next_batch (seeded as
+  tf.set_random_seed(seed) did), or the torch DataLoader's reshuffled epochs with their partial
+  last batch; or a recorded order."""
   from tf_rnn_mnist.data import pipelines
   if batch_indices is not None:
-    order = load_batch_indices(batch_indices, plan, len(data.train_images))
-    return pipelines.ordered_batches(data.train_images, data.train_labels, order)
+    order = load_batch_indices(batch_indices, plan, num_train)
+    return pipelines.ordered_index_batches(order, num_train)
   if plan.variant.data_split == "torch":
-    return pipelines.shuffled_batches(data.train_images, data.train_labels, plan.batch_size,
-                                      seed=seed)
-  order = TF1BatchOrder(len(data.train_images), seed).take(plan.batch_size, plan.train_steps)
-  return pipelines.ordered_batches(data.train_images, data.train_labels, order)
+    return pipelines.shuffled_index_batches(num_train, plan.batch_size, seed=seed)
+  order = TF1BatchOrder(num_train, seed).take(plan.batch_size, plan.train_steps)
+  return pipelines.ordered_index_batches(order, num_train)
 
 
 def run(config, datasets_override=None, strategy_override=None):
@@ -370,6 +438,8 @@ def run(config, datasets_override=None, strategy_override=None):
 
   datasets_override: a Datasets to train and test on instead of MNIST (tests use tiny data).
   strategy_override: a tf.distribute.Strategy to use instead of --strategy.
+  Under MultiWorkerMirroredStrategy every worker trains; only the chief writes the export and
+  the results (checkpoints: see checkpoints.py).
   """
   variant = variants.get_variant(config.variant)
   check_outputs(config)
@@ -381,34 +451,31 @@ def run(config, datasets_override=None, strategy_override=None):
   else:
     data = datasets_override
   trainer, results = train_model(config, data, strategy)
-  if config.model_dir:
-    from tf_rnn_mnist import checkpoints
-    checkpoints.save_final(config.model_dir, trainer.model,
-                           [optimizer for optimizer, _ in trainer.optimizer_groups],
-                           results["steps"])
-  if config.export:
-    export_model(trainer.model, config.export)
-  if config.results_json:
-    results_io.write_json(config.results_json, results)
+  if distribute.is_chief(strategy):
+    if config.export:
+      export_model(trainer.model, config.export)
+    if config.results_json:
+      results_io.write_json(config.results_json, results)
   return results
 
 
 class _Log:
   """Seed-style lines on stdout, a progress bar on stderr, scalars for TensorBoard."""
 
-  def __init__(self, config, total_steps):
+  def __init__(self, config, total_steps, done, chief=True):
     import tensorflow as tf
     from tqdm.auto import tqdm
-    self.tf = tf
+    self.tf, self.chief = tf, chief
     directory = config.tensorboard_dir or (
         os.path.join(config.model_dir, "tensorboard") if config.model_dir else None)
-    self.writer = (tf.summary.create_file_writer(directory) if directory
+    self.writer = (tf.summary.create_file_writer(directory) if directory and chief
                    else tf.summary.create_noop_writer())
-    self.progress = tqdm(total=total_steps, unit="step", leave=False,
-                         disable=None if config.progress is None else not config.progress)
+    self.progress = tqdm(total=total_steps, initial=done, unit="step", leave=False,
+                         disable=(not chief) or (None if config.progress is None
+                                                 else not config.progress))
 
   def line(self, text):
-    if not text:
+    if not text or not self.chief:
       return
     if self.progress.disable:
       print(text, flush=True)
@@ -425,45 +492,102 @@ class _Log:
     self.writer.flush()
 
 
+def run_description(config, plan, num_train):
+  """What makes a checkpoint this run's: resuming under other values would not continue it.
+  (--train_steps may grow: the batch order of a longer run starts with the shorter one's.)"""
+  return {"variant": plan.variant.name, "seed": config.seed, "batch_size": plan.batch_size,
+          "learning_rate": plan.learning_rate, "dropout_keep": plan.dropout_keep,
+          "num_train": num_train, "init_from": config.init_from,
+          "batch_indices": config.batch_indices}
+
+
+def weights_sha256(model):
+  """A digest of the model's weights: equal digests, bit-identical weights."""
+  import hashlib
+  digest = hashlib.sha256()
+  for weight in model.weights:
+    digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+  return digest.hexdigest()
+
+
+def _nonfinite_error(loss, update, saved):
+  if saved:
+    kept = (f"The last good checkpoint, {saved[0]} (after update {saved[1]}), is kept; fix the "
+            "cause (a lower --learning_rate?) and rerun with the same --model_dir to resume it.")
+  else:
+    kept = "No checkpoint was written before it (--model_dir with --checkpoint_every keeps one)."
+  return TrainingError(f"The training loss became {loss} at update {update}; stopped. {kept}")
+
+
 def train_model(config, data, strategy):
-  """The training run itself: returns the Trainer (model, optimizer) and the results dict."""
+  """The training run itself: returns the Trainer (model, optimizers) and the results dict."""
   import keras
   import tensorflow as tf
-  plan = plan_run(config, len(data.train_images))
+  from tf_rnn_mnist import checkpoints
+  num_train = len(data.train_images)
+  plan = plan_run(config, num_train)
   _check_divides_among_replicas(plan.batch_size, strategy.num_replicas_in_sync)
   keras.utils.set_random_seed(config.seed)
-  trainer = Trainer(plan, strategy)
-  if config.init_from:
+  trainer = Trainer(plan, strategy, data, train_index_batches(plan, num_train, config.seed,
+                                                              config.batch_indices))
+  chief = distribute.is_chief(strategy)
+  saver = saved = None
+  done, progress = 0, {}
+  if config.model_dir:
+    saver = checkpoints.RunCheckpoints(
+        config.model_dir, run_description(config, plan, num_train), chief,
+        # By position: Keras 3 models expose only part of their variables to tf.train, and
+        # the dropout seed generators' states (needed for an exact resume) not at all.
+        model_variables=list(trainer.model.variables),
+        optimizers=[optimizer for optimizer, _ in trainer.optimizer_groups],
+        iterator=trainer.iterator)
+    prefix, done, progress = saver.restore()
+    if prefix:
+      saved = (prefix, done)
+  trainer.check_workers_agree(done)
+  if done > plan.train_steps:
+    raise ConfigError(f"--model_dir={config.model_dir} holds a checkpoint after {done} updates, "
+                      f"more than this run's {plan.train_steps}.")
+  if config.init_from and not done:
     from tf_rnn_mnist import convert
     convert.set_model_weights(trainer.model,
                               convert.keras_weights_from(plan.variant.name, config.init_from))
-  iterator = iter(strategy.experimental_distribute_dataset(
-      train_dataset(plan, data, config.seed, config.batch_indices)))
   seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
-  log = _Log(config, plan.train_steps)
+  log = _Log(config, plan.train_steps, done, chief)
+  if saved:
+    log.line(f"Resuming from {saved[0]} after {done} of {plan.train_steps} updates.")
   counter_of = lambda updates: updates - 1 + plan.variant.counter_start
 
   def fires(every, updates):
     return every is not None and counter_of(updates) % every == 0
 
-  history, train_seconds, done = [], 0.0, 0
-  start_time = time.perf_counter()
+  def checkpoint_due(updates):
+    return saver is not None and config.checkpoint_every and updates % config.checkpoint_every == 0
+
+  history, train_seconds = progress.get("history", []), progress.get("train_seconds", 0.0)
+  correct, start_time = None, time.perf_counter()
   while done < plan.train_steps:
-    # Run up to the next update after which the seed logged something.
+    # Run up to the next update after which the seed logged something or a checkpoint is due.
     limit = min(done + config.steps_per_loop, plan.train_steps)
     target = next((u for u in range(done + 1, limit + 1)
-                   if fires(plan.variant.train_log_every, u) or fires(plan.eval_every, u)), limit)
+                   if fires(plan.variant.train_log_every, u) or fires(plan.eval_every, u)
+                   or checkpoint_due(u)), limit)
     measured = fires(plan.variant.train_log_every, target)
     tic = time.perf_counter()
     if target - done - measured > 0:
-      trainer.train_loop(iterator, tf.constant(target - done - measured))
+      finite_steps, loss = (int(t) if t.dtype.is_integer else float(t)
+                            for t in trainer.train_loop(tf.constant(target - done - measured)))
+      if finite_steps < target - done - measured:
+        raise _nonfinite_error(loss, done + finite_steps + 1, saved)
     if measured:
       loss_before, correct_before, loss_after, correct_after, count = (
-          float(t) for t in trainer.train_step_measured(iterator))
+          float(t) for t in trainer.train_step_measured())
+      if not np.isfinite(loss_before):
+        raise _nonfinite_error(loss_before, target, saved)
     train_seconds += time.perf_counter() - tic
     log.progress.update(target - done)
     done = target
-    metrics = {"num_train": len(data.train_images)}
+    metrics = {"num_train": num_train}
     if measured:
       # The torch seed prints the loss of the step itself; the TF1 seeds re-run the batch.
       before = plan.variant.train_log_metric == "step_loss"
@@ -475,15 +599,19 @@ def train_model(config, data, strategy):
                   train__accuracy=metrics["train_accuracy"])
     correct = None
     if fires(plan.eval_every, done):
-      correct = trainer.correct_per_example(data.test_images[:seed_n], data.test_labels[:seed_n])
+      correct = trainer.correct_per_example(seed_n)
       metrics["test_accuracy"] = float(correct.mean())
       history.append({"step": done, "test_accuracy": metrics["test_accuracy"],
                       "test_examples": int(seed_n)})
       log.scalars(done, test__accuracy_seed_protocol=metrics["test_accuracy"])
     log.line(seed_log_line(plan, counter_of(done), metrics))
+    if checkpoint_due(done):
+      saved = (saver.save(done, {"history": history, "train_seconds": train_seconds}), done)
 
+  if saver and (not saved or saved[1] != done):
+    saved = (saver.save(done, {"history": history, "train_seconds": train_seconds}), done)
   if correct is None or len(correct) < len(data.test_images):  # else the last eval was this
-    correct = trainer.correct_per_example(data.test_images, data.test_labels)
+    correct = trainer.correct_per_example(len(data.test_images))
   test_accuracy, seed_accuracy = float(correct.mean()), float(correct[:seed_n].mean())
   log.scalars(done, test__accuracy_full=test_accuracy,
               test__accuracy_seed_protocol=seed_accuracy)
@@ -504,10 +632,12 @@ def train_model(config, data, strategy):
       "seed_protocol_accuracy": seed_accuracy,
       "seed_protocol_examples": int(seed_n),
       "history": history,
-      # Time inside the training steps (tracing included); evaluation is not counted.
+      # Time inside the training steps (tracing included; summed over resumed runs);
+      # evaluation is not counted.
       "train_seconds": train_seconds,
       "total_seconds": time.perf_counter() - start_time,
-      "examples_per_second": trained_examples(plan, len(data.train_images)) / train_seconds,
+      "examples_per_second": trained_examples(plan, num_train) / train_seconds,
+      "weights_sha256": weights_sha256(trainer.model),
       **distribute.describe(strategy),
       "versions": results_io.versions("tensorflow", "keras", "numpy"),
   }
@@ -541,7 +671,12 @@ def define_flags():
                        "bit-identical runs on CPU. TF1 seeds: the batch order equals TF1's "
                        "next_batch after tf.set_random_seed(seed).")
   data_flags.define_data_flags()
-  flags.DEFINE_string("model_dir", None, "Directory for checkpoints and TensorBoard scalars.")
+  flags.DEFINE_string("model_dir", None, "Directory for checkpoints and TensorBoard scalars. A "
+                      "restarted run with the same --model_dir and flags continues exactly "
+                      "from its last checkpoint.")
+  flags.DEFINE_integer("checkpoint_every", None, "Save a checkpoint (model, optimizer, step, "
+                       "data iterator) in --model_dir every N updates; one is always saved at "
+                       "the end.")
   flags.DEFINE_string("tensorboard_dir", None, "TensorBoard scalars go here (default: "
                       "MODEL_DIR/tensorboard).")
   flags.DEFINE_string("results_json", None, "Write the results (schema in README) here.")
@@ -575,11 +710,12 @@ def main(argv):
   try:
     distribute.split_cpu(flags.FLAGS.cpu_devices)
     results = run(config_from_flags())
-  except (ConfigError, MnistDataError) as e:
+  except (ConfigError, MnistDataError, TrainingError) as e:
     sys.exit(f"error: {e}")
-  logging.info("%s: %d steps in %.1f s (%.0f examples/s), full test accuracy %.4f",
-               results["variant"], results["steps"], results["train_seconds"],
-               results["examples_per_second"], results["test_accuracy"])
+  logging.info("%s: %d steps in %.1f s (%.0f examples/s), full test accuracy %.4f, weights "
+               "SHA-256 %s", results["variant"], results["steps"], results["train_seconds"],
+               results["examples_per_second"], results["test_accuracy"],
+               results["weights_sha256"])
 
 
 def run_main():

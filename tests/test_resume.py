@@ -1,5 +1,6 @@
 """Exact resume from --model_dir checkpoints, refusals, and the non-finite-loss stop."""
 
+import json
 import os
 import re
 import signal
@@ -164,3 +165,54 @@ def test_a_non_finite_loss_without_checkpoints_says_so():
       "The training loss became nan at update 1; stopped. No checkpoint was written before it "
       "(--model_dir with --checkpoint_every keeps one).")):
     train.run(config(), datasets_override=data, strategy_override=ONE_DEVICE)
+
+
+def test_a_killed_cli_run_restarted_ends_with_the_uninterrupted_weights(small_idx_dir,
+                                                                         tmp_path):
+  """SIGKILL part-way (possibly mid-save), restart with the same flags: bit-identical end."""
+  def command(model_dir, results):
+    return [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=multilayer",
+            "--data_source=idx", f"--data_dir={small_idx_dir}", "--noverify_digests",
+            "--noprogress", "--train_steps=300", "--batch_size=16", "--eval_every=0",
+            "--checkpoint_every=20", "--steps_per_loop=10", f"--model_dir={model_dir}",
+            f"--results_json={results}"]
+
+  killed_dir = tmp_path / "killed"
+  job = subprocess.Popen(command(killed_dir, tmp_path / "killed.json"),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  deadline = time.monotonic() + 240
+  while not os.path.exists(killed_dir / "checkpoints" / "ckpt-60.index"):
+    assert job.poll() is None, job.stderr.read().decode()[-3000:]
+    assert time.monotonic() < deadline
+    time.sleep(0.01)
+  job.send_signal(signal.SIGKILL)
+  job.wait()
+  left = checkpoints.candidates(str(killed_dir / "checkpoints"))
+  assert left and not os.path.exists(tmp_path / "killed.json")
+  assert 60 <= int(left[0].rsplit("-", 1)[1]) < 300  # killed part-way
+
+  restarted = subprocess.run(command(killed_dir, tmp_path / "killed.json"),
+                             capture_output=True, text=True, timeout=300)
+  assert restarted.returncode == 0, restarted.stderr[-3000:]
+  assert re.search(r"^Resuming from .*/ckpt-(\d+) after \1 of 300 updates\.$",
+                   restarted.stdout, re.M)
+  whole = subprocess.run(command(tmp_path / "whole", tmp_path / "whole.json"),
+                         capture_output=True, text=True, timeout=300)
+  assert whole.returncode == 0, whole.stderr[-3000:]
+  assert_same_tensors(checkpoint_tensors(killed_dir, 300),
+                      checkpoint_tensors(tmp_path / "whole", 300))
+  results = [json.loads((tmp_path / name).read_text()) for name in ("killed.json", "whole.json")]
+  assert without_timings(results[0]) == without_timings(results[1])
+
+
+def test_cli_non_finite_loss_exits_1_with_the_message(small_idx_dir, tmp_path):
+  done = subprocess.run(
+      [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_lstm", "--data_source=idx",
+       f"--data_dir={small_idx_dir}", "--noverify_digests", "--noprogress", "--train_steps=50",
+       "--learning_rate=1e38", "--checkpoint_every=1", f"--model_dir={tmp_path}"],
+      capture_output=True, text=True, timeout=300)
+  assert done.returncode == 1
+  assert re.search(r"^error: The training loss became (nan|inf) at update (\d+); stopped\. The "
+                   r"last good checkpoint, .*/ckpt-(\d+) \(after update \3\), is kept",
+                   done.stderr, re.M), done.stderr[-2000:]
+  assert "Traceback" not in done.stderr

@@ -30,6 +30,8 @@ def split_cpu(num_devices):
 
 def make_strategy(name, tpu=""):
   """Returns the strategy called `name` (one of STRATEGIES)."""
+  if name == "multi_worker":  # first: it must configure TensorFlow before anything lists devices
+    return _multi_worker()
   gpus = tf.config.list_logical_devices("GPU")
   if name == "auto":
     name = "mirrored" if len(gpus) > 1 else "one_device"
@@ -40,13 +42,6 @@ def make_strategy(name, tpu=""):
   if name == "mirrored":
     devices = ([d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")])
     return tf.distribute.MirroredStrategy(devices)
-  if name == "multi_worker":
-    if "TF_CONFIG" in os.environ:
-      try:
-        json.loads(os.environ["TF_CONFIG"])
-      except ValueError as e:
-        raise ConfigError(f"--strategy=multi_worker: TF_CONFIG is not valid JSON ({e}).")
-    return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "tpu":
     try:
       resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
@@ -72,6 +67,22 @@ def is_chief(strategy):
           and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def _multi_worker():
+  if "TF_CONFIG" in os.environ:
+    try:
+      json.loads(os.environ["TF_CONFIG"])
+    except ValueError as e:
+      raise ConfigError(f"--strategy=multi_worker: TF_CONFIG is not valid JSON ({e}).")
+  try:
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  except RuntimeError as e:
+    raise ConfigError(f"--strategy=multi_worker: {e}; create the strategy before other "
+                      "TensorFlow work (run() does).") from None
+
+
 def describe(strategy):
-  return {"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+  name = type(strategy).__name__
+  # tf.distribute.MultiWorkerMirroredStrategy is an alias of this class.
+  name = {"CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy"}.get(name, name)
+  return {"strategy": name, "replicas": strategy.num_replicas_in_sync,
           "devices": list(strategy.extended.worker_devices)}

@@ -146,3 +146,23 @@ def test_multilayer_dropout_per_time_step_per_layer_and_off_at_eval():
   np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
   np.testing.assert_allclose(model(x, training=False), twin(x, training=True), atol=1e-6)
   assert not np.allclose(model(x, training=True), model(x, training=False))
+
+
+def test_replica_dropout_is_keras_dropout_on_one_device_and_differs_between_replicas(mirrored):
+  from tf_rnn_mnist.layers import ReplicaDropout
+  inputs = tf.ones((4, 28, 6))
+  keras.utils.set_random_seed(5)
+  ours = ReplicaDropout(0.5)
+  keras.utils.set_random_seed(5)
+  theirs = keras.layers.Dropout(0.5)
+  for _ in range(3):  # successive draws too
+    np.testing.assert_array_equal(ours(inputs, training=True), theirs(inputs, training=True))
+  np.testing.assert_array_equal(ours(inputs, training=False), inputs)
+
+  with mirrored.scope():
+    layer = ReplicaDropout(0.5)
+  masks = mirrored.experimental_local_results(
+      tf.function(lambda: mirrored.run(lambda: layer(inputs, training=True)))())
+  assert len(masks) == 2 and not np.array_equal(masks[0], masks[1])
+  for mask in masks:
+    assert 0.4 < np.mean(mask.numpy() == 0) < 0.6

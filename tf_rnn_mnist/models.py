@@ -9,6 +9,7 @@ softmax inside its loss, which a Keras loss would silently "fix".
 import keras
 
 from tf_rnn_mnist import initializers
+from tf_rnn_mnist.layers import ReplicaDropout
 
 TIME_STEPS = INPUT_SIZE = 28
 NUM_CLASSES = 10
@@ -56,7 +57,7 @@ def build_model(variant, dropout_keep=None):
       # DropoutWrapper(output_keep_prob) in dynamic_rnn: a fresh mask per time step, unit and
       # example on each layer's output; the state itself is not dropped. (Not LSTM(dropout=):
       # that drops the input with one mask for all steps.)
-      x = keras.layers.Dropout(1.0 - keep, name=f"output_dropout_{layer}")(x)
+      x = ReplicaDropout(1.0 - keep, name=f"output_dropout_{layer}")(x)
     input_size = variant.units
   outputs = _seed_output_layer(variant.output_layer, variant.units)(x)
   if variant.loss == "double_softmax":

@@ -85,7 +85,7 @@ def main(argv):
               run.test_metric(step + 1, acc, mnist.test.num_examples)
               print ("Iter " + str(epoch) + ", Testing Accuracy= " + str(acc))
 
-      acc = sess.run(accuracy,feed_dict={x:mnist.test.images,y:mnist.test.labels})
+      acc = run.timed_eval(mnist.test.num_examples, sess.run, accuracy,feed_dict={x:mnist.test.images,y:mnist.test.labels})
       run.save_test_outputs(*sess.run([prediction, cross_entropy], feed_dict={x:mnist.test.images,y:mnist.test.labels}))
       common.save_tf1_checkpoint(tf, sess, total_steps)
       run.finish(steps=total_steps, batch_size=batch_size, learning_rate=1e-4,

@@ -72,6 +72,8 @@ def define_flags(steps_help):
   flags.DEFINE_string("save_test_outputs", None, "Save the model's outputs on the test set "
                       "(logits, or the prediction for basic_lstm) and the mean test loss to this "
                       ".npz, after training: what the equivalence tests compare with Keras.")
+  flags.DEFINE_bool("record_step_seconds", False, "Add the seconds of every timed training "
+                    "step to the results JSON (step_seconds): the benchmark's timed windows.")
   flags.register_validator("train_steps", lambda v: v is None or v > 0,
                            "--train_steps must be a positive integer")
 
@@ -153,7 +155,8 @@ class Run:
   def __init__(self, variant, framework, write_scalars=None, device="/cpu:0"):
     self.variant, self.framework, self.device = variant, framework, device
     self.write_scalars = write_scalars or (lambda step, values: None)
-    self.history, self.train_seconds = [], 0.0
+    self.history, self.train_seconds, self.step_seconds = [], 0.0, []
+    self.eval_seconds = self.eval_examples = None
     self.start = time.perf_counter()
 
   def steps(self, seed_steps):
@@ -163,7 +166,15 @@ class Run:
     """Calls fn (a training step), adding its time to train_seconds."""
     tic = time.perf_counter()
     value = fn(*args, **kwargs)
-    self.train_seconds += time.perf_counter() - tic
+    self.step_seconds.append(time.perf_counter() - tic)
+    self.train_seconds += self.step_seconds[-1]
+    return value
+
+  def timed_eval(self, examples, fn, *args, **kwargs):
+    """Calls fn (the final full-test-set evaluation of `examples` examples), timing it."""
+    tic = time.perf_counter()
+    value = fn(*args, **kwargs)
+    self.eval_seconds, self.eval_examples = time.perf_counter() - tic, examples
     return value
 
   def train_metrics(self, step, loss, accuracy):
@@ -196,6 +207,10 @@ class Run:
         "strategy": "none", "replicas": 1, "devices": [self.device],
         "versions": results_io.versions(*packages),
     }
+    if self.eval_seconds is not None:
+      results["eval_examples_per_second"] = self.eval_examples / self.eval_seconds
+    if FLAGS.record_step_seconds:
+      results["step_seconds"] = self.step_seconds
     if FLAGS.results_json:
       results_io.write_json(FLAGS.results_json, results)
     return results

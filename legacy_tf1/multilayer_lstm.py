@@ -87,7 +87,7 @@ def main(argv):
               print('Test', step, test_accuracy)
 
       test_x, test_y = mnist.test.images, mnist.test.labels
-      acc = sess.run(accuracy, feed_dict={x: test_x, y_label: test_y, keep_prob: 1, batch_size: test_x.shape[0]})
+      acc = run.timed_eval(len(test_x), sess.run, accuracy, feed_dict={x: test_x, y_label: test_y, keep_prob: 1, batch_size: test_x.shape[0]})
       run.save_test_outputs(*sess.run([y, mean_loss], feed_dict={x: test_x, y_label: test_y, keep_prob: 1, batch_size: test_x.shape[0]}))
       common.save_tf1_checkpoint(tf, sess, total_steps + 1)
       run.finish(steps=total_steps + 1, batch_size=100, learning_rate=learning_rate,

@@ -106,7 +106,7 @@ def main(argv):
       seed_acc = sess.run(accuracy, feed_dict={x: test_data, y: test_label})
       print ("Testing Accuracy:", \
           seed_acc)
-      full_acc = sess.run(accuracy, feed_dict={x: mnist.test.images.reshape((-1, n_steps, n_input)), y: mnist.test.labels})
+      full_acc = run.timed_eval(mnist.test.num_examples, sess.run, accuracy, feed_dict={x: mnist.test.images.reshape((-1, n_steps, n_input)), y: mnist.test.labels})
       run.save_test_outputs(*sess.run([pred, cost], feed_dict={x: mnist.test.images.reshape((-1, n_steps, n_input)), y: mnist.test.labels}))
       steps = step - 1
       common.save_tf1_checkpoint(tf, sess, steps)

@@ -145,7 +145,7 @@ def main(argv):
     print(test_y[:10], 'real number')
 
     with torch.no_grad():
-        logits = rnn(torch.from_numpy(mnist.test_images))
+        logits = run.timed_eval(len(mnist.test_images), rnn, torch.from_numpy(mnist.test_images))
         correct = logits.argmax(1).numpy() == mnist.test_labels
         run.save_test_outputs(logits.numpy(),
                               loss_func(logits, torch.from_numpy(mnist.test_labels)).item())

@@ -164,3 +164,38 @@ def test_tpu_strategy_without_tpu():
     distribute.make_strategy("tpu")
   assert str(e.value).endswith("Run on a TPU VM, or pass --tpu=NAME_OR_ADDRESS; otherwise use "
                                "--strategy=auto.")
+
+
+def test_mixed_precision_needs_a_gpu():
+  with pytest.raises(ConfigError, match=re.escape(
+      "--mixed_precision needs a GPU: float16 is slower than float32 on CPUs.")):
+    train.run(config(mixed_precision=True), datasets_override=tiny_datasets(),
+              strategy_override=ONE_DEVICE)
+
+
+@pytest.mark.parametrize("variant", ["multilayer", "torch_lstm"])
+def test_mixed_precision_trainer_computes_in_float16_and_learns(variant):
+  """The GPU-only flag's code path, run on the CPU (slowly): float16 layers, float32 weights
+  and outputs, loss-scaled Adam (two of them for torch_lstm): the first loss equals float32's to
+  float16 accuracy, and the next ones stay close (random data: nothing to learn)."""
+  data = tiny_datasets()
+  plan = train.plan_run(config(variant=variant, batch_size=32), len(data.train_images))
+  order = train.train_index_batches(plan, len(data.train_images), seed=3)
+  keras.utils.set_random_seed(3)
+  mixed = train.Trainer(plan, ONE_DEVICE, data, order, mixed_precision=True)
+  assert mixed.model.get_layer("rnn_0").compute_dtype == "float16"
+  assert all(w.dtype == "float32" for w in mixed.model.weights if "seed" not in w.path)
+  assert mixed.model.get_layer("output").compute_dtype == "float32"
+  keras.utils.set_random_seed(3)
+  full = train.Trainer(plan, ONE_DEVICE, data, train.train_index_batches(
+      plan, len(data.train_images), seed=3))
+  losses = {}
+  for name, trainer in (("mixed", mixed), ("full", full)):
+    losses[name] = []
+    for _ in range(3):
+      finite, loss = trainer.train_loop(tf.constant(1))
+      assert int(finite) == 1
+      losses[name].append(float(loss))
+  np.testing.assert_allclose(losses["mixed"][0], losses["full"][0], rtol=5e-3)
+  np.testing.assert_allclose(losses["mixed"], losses["full"], rtol=5e-2)
+  assert losses["mixed"] != losses["full"]

@@ -53,6 +53,7 @@ class TrainConfig:
   tpu: str = ""
   steps_per_loop: int = 100
   checkpoint_every: int | None = None  # updates between checkpoints in model_dir; None: at the end
+  mixed_precision: bool = False  # float16 compute on GPUs
   progress: bool | None = None  # None: a progress bar when stderr is a terminal
   init_from: str | None = None  # TF1 checkpoint, PyTorch state_dict or .keras: matched runs
   batch_indices: str | None = None  # .npy (steps, batch) training-split indices: matched runs
@@ -214,9 +215,9 @@ def seed_final_lines(plan, seed_accuracy):
 # Training
 
 
-def optimizer_groups(plan, model):
+def optimizer_groups(plan, model, loss_scale=False):
   """[(Adam, variables)]: TF1's Adam for the TF1 seeds; PyTorch's for torch_lstm, whose LSTM
-  bias also needs its own.
+  bias also needs its own. loss_scale: each wrapped in Keras's LossScaleOptimizer (float16).
 
   PyTorch's LSTM has two bias vectors, b_ih and b_hh, that always get the same gradient, so
   Adam moves each by the same step and their sum, the one bias Keras keeps, by twice that step.
@@ -228,6 +229,8 @@ def optimizer_groups(plan, model):
 
   def adam(learning_rate, variables):
     optimizer = adam_class(learning_rate, epsilon=plan.variant.adam_epsilon)
+    if loss_scale:
+      optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(variables)
     return optimizer, variables
 
@@ -271,14 +274,18 @@ class Trainer:
   (`self.iterator`, host-side and the same on every worker) is what checkpoints save.
   """
 
-  def __init__(self, plan, strategy, data, index_batches):
+  def __init__(self, plan, strategy, data, index_batches, mixed_precision=False):
     import tensorflow as tf
     from tf_rnn_mnist import losses
-    from tf_rnn_mnist.models import build_model
+    from tf_rnn_mnist.models import build_model, cudnn_eligible
     self.plan, self.strategy, self.tf = plan, strategy, tf
+    # On GPUs, cuDNN must run the eligible variants: Keras raises at build time if it cannot.
+    on_gpu = any("GPU" in d.upper() for d in strategy.extended.worker_devices)
+    self.use_cudnn = True if on_gpu and cudnn_eligible(plan.variant) else "auto"
     with strategy.scope():
-      self.model = build_model(plan.variant, dropout_keep=plan.dropout_keep)
-      self.optimizer_groups = optimizer_groups(plan, self.model)
+      self.model = build_model(plan.variant, dropout_keep=plan.dropout_keep,
+                               use_cudnn=self.use_cudnn, mixed_precision=mixed_precision)
+      self.optimizer_groups = optimizer_groups(plan, self.model, loss_scale=mixed_precision)
     self.iterator = iter(index_batches)
     train_data = (resident(strategy, data.train_images), resident(strategy, data.train_labels))
     test_data = (resident(strategy, data.test_images), resident(strategy, data.test_labels))
@@ -295,15 +302,21 @@ class Trainer:
 
     def update(x, y):
       """One Adam step on the global batch; returns the loss and correct sums before it."""
-      with tf.GradientTape() as tape:
+      groups = self.optimizer_groups
+      with tf.GradientTape(persistent=mixed_precision and len(groups) > 1) as tape:
         outputs = self.model(x, training=True)
         loss_sum, correct = sums(y, outputs)
         # Averaged (or summed, as the seed did) over the global batch: the optimizer sums the
         # replicas' gradients.
         loss = loss_sum if summed else loss_sum / global_count(tf.shape(y)[0])
-      variables = [v for _, group in self.optimizer_groups for v in group]
-      gradients = iter(tape.gradient(loss, variables))
-      for optimizer, group in self.optimizer_groups:
+        # float16: each loss-scale optimizer differentiates its own scaled loss (and unscales).
+        targets = [optimizer.scale_loss(loss) for optimizer, _ in groups] if mixed_precision else []
+      if mixed_precision:
+        for (optimizer, group), target in zip(groups, targets):
+          optimizer.apply_gradients(zip(tape.gradient(target, group), group))
+        return loss_sum, correct
+      gradients = iter(tape.gradient(loss, [v for _, group in groups for v in group]))
+      for optimizer, group in groups:
         optimizer.apply_gradients(zip([next(gradients) for _ in group], group))
       return loss_sum, correct
 
@@ -498,7 +511,7 @@ def run_description(config, plan, num_train):
   return {"variant": plan.variant.name, "seed": config.seed, "batch_size": plan.batch_size,
           "learning_rate": plan.learning_rate, "dropout_keep": plan.dropout_keep,
           "num_train": num_train, "init_from": config.init_from,
-          "batch_indices": config.batch_indices}
+          "batch_indices": config.batch_indices, "mixed_precision": config.mixed_precision}
 
 
 def weights_sha256(model):
@@ -528,8 +541,12 @@ def train_model(config, data, strategy):
   plan = plan_run(config, num_train)
   _check_divides_among_replicas(plan.batch_size, strategy.num_replicas_in_sync)
   keras.utils.set_random_seed(config.seed)
+  if config.mixed_precision and not any("GPU" in d.upper()
+                                        for d in strategy.extended.worker_devices):
+    raise ConfigError("--mixed_precision needs a GPU: float16 is slower than float32 on CPUs.")
   trainer = Trainer(plan, strategy, data, train_index_batches(plan, num_train, config.seed,
-                                                              config.batch_indices))
+                                                              config.batch_indices),
+                    mixed_precision=config.mixed_precision)
   chief = distribute.is_chief(strategy)
   saver = saved = None
   done, progress = 0, {}
@@ -638,6 +655,7 @@ def train_model(config, data, strategy):
       "total_seconds": time.perf_counter() - start_time,
       "examples_per_second": trained_examples(plan, num_train) / train_seconds,
       "weights_sha256": weights_sha256(trainer.model),
+      "mixed_precision": config.mixed_precision,
       **distribute.describe(strategy),
       "versions": results_io.versions("tensorflow", "keras", "numpy"),
   }
@@ -689,6 +707,8 @@ def define_flags():
   flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into N logical devices, so that "
                        "--strategy=mirrored runs N replicas without GPUs.")
   flags.DEFINE_integer("steps_per_loop", 100, "Most updates per tf.function call.")
+  flags.DEFINE_bool("mixed_precision", False, "GPU only: float16 compute with float32 "
+                    "weights and loss scaling (faster on tensor cores; not the seeds' numerics).")
   flags.DEFINE_bool("progress", None, "Show a progress bar (default: when stderr is a "
                     "terminal).")
   flags.DEFINE_string("init_from", None, "Start from these weights instead of a random "

@@ -163,21 +163,26 @@ def bench_variant(variant, mnist, plan, data_args, steps_per_loop, peak, device,
                   mixed_precision=False):
   keras_train, keras_eval = keras_throughput(variant, mnist, plan, steps_per_loop,
                                              mixed_precision)
-  legacy_train, legacy_eval, framework = legacy_throughput(variant, plan, data_args)
-  side = "torch" if framework == "pytorch" else "tf1"
+  side = "torch" if variant.legacy[0].startswith("legacy_torch") else "tf1"
+  try:
+    legacy_train, legacy_eval, _ = legacy_throughput(variant, plan, data_args)
+    legacy_error = None
+  except ConfigError as e:  # e.g. PyTorch not installed: report Keras alone
+    legacy_train = legacy_eval = None
+    legacy_error = str(e)
   flops = recurrent_flops_per_example(variant)
-  return {
+  row = {
       "variant": variant.name,
       "device": device,
       "keras_examples_per_second": keras_train,
       f"{side}_examples_per_second": legacy_train,
-      f"ratio_vs_{side}": keras_train / legacy_train,
+      f"ratio_vs_{side}": keras_train / legacy_train if legacy_train else None,
       "keras_eval_examples_per_second": keras_eval,
       f"{side}_eval_examples_per_second": legacy_eval,
       "batch_size": variant.batch_size,
       "recurrent_gflop_per_example": flops / 1e9,
       "keras_recurrent_gflops": keras_train * flops / 1e9,
-      f"{side}_recurrent_gflops": legacy_train * flops / 1e9,
+      f"{side}_recurrent_gflops": legacy_train * flops / 1e9 if legacy_train else None,
       "peak_gflops": peak,
       "keras_percent_of_peak": 100 * keras_train * flops / 1e9 / peak,
       "mixed_precision": mixed_precision,
@@ -185,6 +190,13 @@ def bench_variant(variant, mnist, plan, data_args, steps_per_loop, peak, device,
                  "windows": plan.windows, "statistic": "median"},
       "versions": results_io.versions("tensorflow", "keras", "numpy", "torch"),
   }
+  if legacy_error:
+    row[f"{side}_error"] = legacy_error
+  return row
+
+
+def _number(value, spec):
+  return "n/a" if value is None else format(value, spec)
 
 
 def table(rows):
@@ -193,13 +205,13 @@ def table(rows):
   lines = [header, "|---|---|---|---|---|---|---|"]
   for r in rows:
     side = "torch" if "torch_examples_per_second" in r else "tf1"
-    v1_eval = r[f"{side}_eval_examples_per_second"]
     lines.append(
         f"| {r['variant']} | {r['keras_examples_per_second']:,.0f} | "
-        f"{r[f'{side}_examples_per_second']:,.0f} ({side}) | "
-        f"{r[f'ratio_vs_{side}']:.2f}x | {r['keras_eval_examples_per_second']:,.0f} | "
-        f"{v1_eval:,.0f} | {r['keras_recurrent_gflops']:.1f} "
-        f"({r['keras_percent_of_peak']:.0f}%) |")
+        f"{_number(r[f'{side}_examples_per_second'], ',.0f')} ({side}) | "
+        f"{_number(r[f'ratio_vs_{side}'], '.2f')}x | "
+        f"{r['keras_eval_examples_per_second']:,.0f} | "
+        f"{_number(r[f'{side}_eval_examples_per_second'], ',.0f')} | "
+        f"{r['keras_recurrent_gflops']:.1f} ({r['keras_percent_of_peak']:.0f}%) |")
   return "\n".join(lines)
 
 
@@ -207,6 +219,9 @@ def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_pre
           log=print):
   from tf_rnn_mnist.data import load_mnist
   plan = schedule(steps, windows)
+  if json_path:
+    from tf_rnn_mnist.train import _check_writable_dir
+    _check_writable_dir("json", os.path.dirname(os.path.abspath(json_path)))
   mnist = load_mnist(data.source, data.data_dir, data.verify_digests, data.tfds_data_dir)
   device, peak = device_name(), measured_peak_gflops()
   log(f"{device}; measured float32 GEMM peak {peak:.0f} GFLOP/s; {plan.warmup} warm-up "
@@ -218,9 +233,11 @@ def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_pre
     r = rows[-1]
     side = "torch" if "torch_examples_per_second" in r else "tf1"
     log(f"{name}: Keras {r['keras_examples_per_second']:,.0f} ex/s, {side} "
-        f"{r[f'{side}_examples_per_second']:,.0f} ex/s ({r[f'ratio_vs_{side}']:.2f}x)")
+        f"{_number(r[f'{side}_examples_per_second'], ',.0f')} ex/s "
+        f"({_number(r[f'ratio_vs_{side}'], '.2f')}x)" + (
+            f"; {side} failed: {r[f'{side}_error']}" if f"{side}_error" in r else ""))
   if json_path:
-    results_io.write_json(json_path, rows)
+    results_io.write_json_atomically(json_path, rows)
   log(table(rows))
   return rows
 

@@ -35,8 +35,8 @@ def cudnn_eligible(variant):
   return variant.cell in ("lstm", "torch_lstm") and not variant.unroll
 
 
-def _recurrent_layer(variant, input_size, return_sequences, name, use_cudnn, dtype):
-  common = dict(return_sequences=return_sequences, unroll=variant.unroll, name=name, dtype=dtype)
+def _recurrent_layer(variant, input_size, return_sequences, name, use_cudnn, dtype, unroll):
+  common = dict(return_sequences=return_sequences, unroll=unroll, name=name, dtype=dtype)
   if variant.cell != "gru":
     common["use_cudnn"] = use_cudnn
   if variant.cell == "lstm":
@@ -50,14 +50,17 @@ def _recurrent_layer(variant, input_size, return_sequences, name, use_cudnn, dty
   raise ValueError(f"unknown cell {variant.cell!r}")
 
 
-def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=False):
+def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=False,
+                unroll=None):
   """Returns the Keras model of `variant` (a variants.Variant), not yet trained.
 
   dropout_keep overrides the variant's DropoutWrapper keep probability (1.0 disables dropout,
   which the equivalence tests use). use_cudnn: Keras's LSTM argument; True raises unless cuDNN
   runs the layer (the trainer's assertion on GPUs). mixed_precision: float16 compute in the
-  recurrent layers, float32 weights and outputs (for GPUs).
+  recurrent layers, float32 weights and outputs (for GPUs). unroll: override the variant's
+  (static_rnn = unrolled); the math is the same either way, only the speed differs.
   """
+  unroll = variant.unroll if unroll is None else unroll
   dtype = "mixed_float16" if mixed_precision else None
   keep = variant.dropout_keep if dropout_keep is None else dropout_keep
   inputs = keras.Input((TIME_STEPS, INPUT_SIZE), name="pixels_by_row")
@@ -66,7 +69,7 @@ def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=Fa
     last = layer == variant.layers - 1
     # Only the last time step of the top layer is read, so it alone is returned.
     x = _recurrent_layer(variant, input_size, return_sequences=not last, name=f"rnn_{layer}",
-                         use_cudnn=use_cudnn, dtype=dtype)(x)
+                         use_cudnn=use_cudnn, dtype=dtype, unroll=unroll)(x)
     if keep < 1.0:
       # DropoutWrapper(output_keep_prob) in dynamic_rnn: a fresh mask per time step, unit and
       # example on each layer's output; the state itself is not dropped. (Not LSTM(dropout=):

@@ -31,15 +31,20 @@ def versions(*packages):
 
 
 def write_json(path, results):
-  """Writes `results` to `path` atomically: a reader never sees half a file."""
+  """Writes a run's `results` (every RESULT_KEYS entry) to `path` atomically."""
   missing = [k for k in RESULT_KEYS if k not in results]
   if missing:
     raise ValueError(f"results lack {missing}")
+  write_json_atomically(path, results)
+
+
+def write_json_atomically(path, value):
+  """Writes `value` as JSON to `path`: a reader never sees half a file."""
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".results-",
                              suffix=".json")
   try:
     with os.fdopen(fd, "w") as f:
-      json.dump(results, f, indent=2)
+      json.dump(value, f, indent=2)
       f.write("\n")
     os.replace(tmp, path)
   except BaseException:

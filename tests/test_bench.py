@@ -56,3 +56,14 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
     assert row["timing"] == {"warmup_steps": 20, "window_steps": 2, "windows": 2,
                              "statistic": "median"}
   assert "| static_gru |" in done.stdout and "| torch_lstm |" in done.stdout
+
+
+def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):
+  done = subprocess.run(
+      [sys.executable, "-m", "tf_rnn_mnist.bench", "--variants=static_gru", "--mixed_precision",
+       "--data_source=idx", f"--data_dir={small_idx_dir}", "--noverify_digests"],
+      capture_output=True, text=True, timeout=300)
+  assert done.returncode == 1
+  assert "error: --mixed_precision needs a GPU: float16 is slower than float32 on CPUs." in (
+      done.stderr)
+  assert "Traceback" not in done.stderr

@@ -222,6 +222,9 @@ def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_pre
   if json_path:
     from tf_rnn_mnist.train import _check_writable_dir
     _check_writable_dir("json", os.path.dirname(os.path.abspath(json_path)))
+  import tensorflow as tf
+  if mixed_precision and not tf.config.list_physical_devices("GPU"):
+    raise ConfigError("--mixed_precision needs a GPU: float16 is slower than float32 on CPUs.")
   mnist = load_mnist(data.source, data.data_dir, data.verify_digests, data.tfds_data_dir)
   device, peak = device_name(), measured_peak_gflops()
   log(f"{device}; measured float32 GEMM peak {peak:.0f} GFLOP/s; {plan.warmup} warm-up "

@@ -216,3 +216,9 @@ def test_cli_non_finite_loss_exits_1_with_the_message(small_idx_dir, tmp_path):
                    r"last good checkpoint, .*/ckpt-(\d+) \(after update \3\), is kept",
                    done.stderr, re.M), done.stderr[-2000:]
   assert "Traceback" not in done.stderr
+
+
+def test_checkpoint_every_without_model_dir_is_refused():
+  with pytest.raises(ConfigError, match=re.escape(
+      "--checkpoint_every needs --model_dir (where the checkpoints go).")):
+    run(checkpoint_every=2)

@@ -58,7 +58,7 @@ def unreadable(prefix):
   return None
 
 
-def run_description(prefix):
+def saved_description(prefix):
   return json.loads(tf.train.load_checkpoint(prefix).get_tensor(_RUN_KEY))
 
 
@@ -92,7 +92,7 @@ class RunCheckpoints:
         logging.warning("Not resuming from %s: %s.", prefix, problem)
         skipped.append(f"{os.path.basename(prefix)} ({problem})")
         continue
-      self._check_same_run(prefix, run_description(prefix))
+      self._check_same_run(prefix, saved_description(prefix))
       try:
         self.checkpoint.restore(prefix).assert_consumed()
       except (tf.errors.OpError, ValueError, AssertionError) as e:

@@ -134,6 +134,8 @@ def _check_writable_dir(flag, directory):
 
 def check_outputs(config):
   """Fails before training, not after it, if an output cannot be written."""
+  if config.checkpoint_every and not config.model_dir:
+    raise ConfigError("--checkpoint_every needs --model_dir (where the checkpoints go).")
   if config.model_dir:
     _check_writable_dir("model_dir", config.model_dir)
   if config.results_json:

@@ -76,6 +76,8 @@ def main(argv):
   with tf.Session() as sess:
       sess.run(init)
       common.start_tf1_session(tf, sess)
+      if common.measure_tf1_initial_losses(tf, sess, cross_entropy, lambda xs, ys: {x: xs, y: ys}, mnist.test):
+          return
       for step in range(total_steps):
           batch_xs,batch_ys =  mnist.train.next_batch(batch_size)
           run.timed(sess.run, train_step, feed_dict={x:batch_xs,y:batch_ys})

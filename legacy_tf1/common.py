@@ -74,8 +74,52 @@ def define_flags(steps_help):
                       ".npz, after training: what the equivalence tests compare with Keras.")
   flags.DEFINE_bool("record_step_seconds", False, "Add the seconds of every timed training "
                     "step to the results JSON (step_seconds): the benchmark's timed windows.")
+  flags.DEFINE_string("initial_losses", None, "Measure, do not train: the seed's mean loss "
+                      "on the first 100 test images after each of --initial_draws fresh "
+                      "initialisations, saved with those images and labels to this .npz. "
+                      "The law the port's initialisation is tested against.")
+  flags.DEFINE_integer("initial_draws", 20, "Fresh initialisations for --initial_losses.",
+                       lower_bound=2)
   flags.register_validator("train_steps", lambda v: v is None or v > 0,
                            "--train_steps must be a positive integer")
+
+
+INITIAL_LOSS_EXAMPLES = 100
+
+
+def initial_loss_batch(images, labels):
+  """The fixed batch of --initial_losses: the first 100 test examples (all, if fewer)."""
+  return images[:INITIAL_LOSS_EXAMPLES], labels[:INITIAL_LOSS_EXAMPLES]
+
+
+def measure_initial_losses(loss_after_fresh_init, images, labels):
+  """--initial_losses: the loss after each of --initial_draws fresh initialisations, saved
+  with the batch it was measured on (images as the model reads them, integer labels).
+  Returns whether it measured (the script then ends without training)."""
+  if not FLAGS.initial_losses:
+    return False
+  losses = np.asarray([float(loss_after_fresh_init()) for _ in range(FLAGS.initial_draws)])
+  labels = np.asarray(labels)
+  np.savez(FLAGS.initial_losses, losses=losses,
+           images=np.asarray(images, np.float32).reshape(-1, 28, 28),
+           labels=labels.argmax(1) if labels.ndim == 2 else labels)
+  print(f"Initial loss over {len(losses)} draws: mean {losses.mean():.6f}, sd "
+        f"{losses.std(ddof=1):.6f}; saved to {FLAGS.initial_losses}", flush=True)
+  return True
+
+
+def measure_tf1_initial_losses(tf, sess, loss, feed_of, test):
+  """measure_initial_losses for a TF1 graph: re-running the initializer draws afresh from the
+  graph's own initializers. feed_of(images, one_hot_labels) is the script's feed_dict."""
+  if not FLAGS.initial_losses:
+    return False
+  init = tf.global_variables_initializer()
+  images, labels = initial_loss_batch(test.images, test.labels)
+
+  def loss_after_fresh_init():
+    sess.run(init)
+    return np.mean(sess.run(loss, feed_dict=feed_of(images, labels)))
+  return measure_initial_losses(loss_after_fresh_init, images, labels)
 
 
 def define_tf1_checkpoint_flags():

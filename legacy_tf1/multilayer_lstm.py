@@ -71,6 +71,8 @@ def main(argv):
   with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       common.start_tf1_session(tf, sess)
+      if common.measure_tf1_initial_losses(tf, sess, cross_entropy, lambda xs, ys: {x: xs, y_label: ys, keep_prob: 1, batch_size: xs.shape[0]}, mnist.test):
+          return
       for step in range(total_steps + 1):
           batch_x, batch_y = mnist.train.next_batch(100)
           run.timed(sess.run, train, feed_dict={x: batch_x, y_label: batch_y, keep_prob: FLAGS.keep_prob, batch_size: batch_x.shape[0]})

@@ -80,6 +80,8 @@ def main(argv):
   with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       common.start_tf1_session(tf, sess)
+      if common.measure_tf1_initial_losses(tf, sess, cost, lambda xs, ys: {x: xs.reshape((-1, n_steps, n_input)), y: ys}, mnist.test):
+          return
       step = 1
       # Keep training until reach max iterations
       while step * batch_size < training_iters:

@@ -107,8 +107,14 @@ def main(argv):
     if FLAGS.save_initial_state_dict:
         torch.save(rnn.state_dict(), FLAGS.save_initial_state_dict)
     print(rnn)  # net architecture
-    optimizer = torch.optim.Adam(rnn.parameters(), lr=LR)  # optimize all cnn parameters
     loss_func = nn.CrossEntropyLoss()  # the target label is not one-hotted
+    images, labels = common.initial_loss_batch(mnist.test_images, mnist.test_labels)
+    with torch.no_grad():
+        if common.measure_initial_losses(
+                lambda: loss_func(RNN()(torch.from_numpy(images)), torch.from_numpy(labels)),
+                images, labels):
+            return
+    optimizer = torch.optim.Adam(rnn.parameters(), lr=LR)  # optimize all cnn parameters
 
     def train_step(b_x, b_y):
         output = rnn(b_x)  # cnn output

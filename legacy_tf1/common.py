@@ -82,6 +82,11 @@ def define_flags(steps_help):
                        lower_bound=2)
   flags.register_validator("train_steps", lambda v: v is None or v > 0,
                            "--train_steps must be a positive integer")
+  flags.register_validator(
+      "initial_losses",
+      lambda v: v is None or (not os.path.isdir(v)
+                              and os.access(os.path.dirname(os.path.abspath(v)), os.W_OK)),
+      "--initial_losses must be a .npz file path in an existing, writable directory")
 
 
 INITIAL_LOSS_EXAMPLES = 100

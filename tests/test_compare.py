@@ -9,22 +9,23 @@ import numpy as np
 import pytest
 
 from tf_rnn_mnist import compare
+from tf_rnn_mnist import equivalence
 from tf_rnn_mnist.errors import ConfigError
 
 
 def test_welch_interval_against_hand_computed_values():
   # v1 = .90 .92 .94, v2 = .91 .93 .95: each sd .02, se = sqrt(2 * .0004 / 3) = .0163299,
   # Welch df = 4, t(.975, 4) = 2.776445, half-width .0453393.
-  difference, (low, high) = compare.welch([0.90, 0.92, 0.94], [0.91, 0.93, 0.95])
+  difference, (low, high) = equivalence.welch([0.90, 0.92, 0.94], [0.91, 0.93, 0.95])
   assert difference == pytest.approx(0.01)
   assert (low, high) == pytest.approx((0.01 - 0.0453393, 0.01 + 0.0453393), abs=1e-6)
   # Unequal variances: v1 var 2e-6 (n=2), v2 var 1e-4 (n=3). se^2 = 1e-6 + 3.3333e-5;
   # Welch df = (3.4333e-5)^2 / ((1e-6)^2 / 1 + (3.3333e-5)^2 / 2) = 2.11799;
   # t(.975, 2.11799) = 4.08093 (a t table, interpolated); half-width .0239121.
-  difference, (low, high) = compare.welch([0.950, 0.952], [0.95, 0.96, 0.97])
+  difference, (low, high) = equivalence.welch([0.950, 0.952], [0.95, 0.96, 0.97])
   assert difference == pytest.approx(0.009)
   assert (low, high) == pytest.approx((0.009 - 0.0239121, 0.009 + 0.0239121), abs=1e-6)
-  assert compare.welch([0.9], [0.91]) == (pytest.approx(0.01), None)  # one run: no interval
+  assert equivalence.welch([0.9], [0.91]) == (pytest.approx(0.01), None)  # one run: no interval
 
 
 def test_tost_and_t_test_p_values_against_closed_forms():
@@ -32,22 +33,22 @@ def test_tost_and_t_test_p_values_against_closed_forms():
   # the t law has a closed form: P(T > t) = (1 - t / sqrt(t^2 + 2)) / 2.
   sf2 = lambda t: (1 - t / np.sqrt(t * t + 2)) / 2
   se = np.sqrt(5e-7)
-  p_tost, p_diff = compare.p_values([0.950, 0.951], [0.952, 0.953])
+  p_tost, p_diff = equivalence.p_values([0.950, 0.951], [0.952, 0.953])
   # TOST: the larger of P(T > (d + m) / se) and P(T < (d - m) / se).
   assert p_tost == pytest.approx(max(sf2(0.012 / se), sf2(0.008 / se)), rel=1e-6)
   assert p_tost == pytest.approx(0.0038611, rel=1e-4)  # (1 - 11.3137 / sqrt(130)) / 2
   assert p_diff == pytest.approx(2 * sf2(0.002 / se), rel=1e-6)  # 0.10557
   # Equivalent (TOST rejects a one-point difference) although the t-test cannot tell them apart.
-  assert compare.verdict(p_tost, p_diff) == "equivalent"
+  assert equivalence.verdict(p_tost, p_diff) == "equivalent"
   # The 90% interval (TOST at alpha .05) lies inside +-0.01 exactly when TOST's p < .05.
-  low, high = compare.welch([0.950, 0.951], [0.952, 0.953], confidence=0.90)[1]
+  low, high = equivalence.welch([0.950, 0.951], [0.952, 0.953], confidence=0.90)[1]
   assert -0.01 < low and high < 0.01
   # Tight and apart: differs. Wide around 0: inconclusive. One run a side: inconclusive.
-  assert compare.verdict(*compare.p_values([0.900, 0.901], [0.950, 0.951])) == "differs"
-  assert compare.verdict(*compare.p_values([0.90, 0.92, 0.94], [0.91, 0.93, 0.95])) == (
+  assert equivalence.verdict(*equivalence.p_values([0.900, 0.901], [0.950, 0.951])) == "differs"
+  assert equivalence.verdict(*equivalence.p_values([0.90, 0.92, 0.94], [0.91, 0.93, 0.95])) == (
       "inconclusive")
-  assert compare.p_values([0.9], [0.91]) == (None, None)
-  assert compare.verdict(None, None) == "inconclusive"
+  assert equivalence.p_values([0.9], [0.91]) == (None, None)
+  assert equivalence.verdict(None, None) == "inconclusive"
 
 
 def _fake_results(variant, seed, side, accuracy):

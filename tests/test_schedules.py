@@ -1,6 +1,5 @@
 """The seeds' schedules follow --batch_size and --epochs as the seeds' own loops would."""
 
-import pytest
 import tensorflow as tf
 
 from tf_rnn_mnist import train

@@ -40,12 +40,6 @@ class Epochs(_Loop):
   def train_steps(self, batch_size, num_train):
     return self.epochs * steps_per_epoch(batch_size, num_train, self.keep_partial_batch)
 
-  def describe(self, batch_size, num_train):
-    per_epoch = steps_per_epoch(batch_size, num_train, self.keep_partial_batch)
-    partial = num_train - (per_epoch - 1) * batch_size
-    last = f", last of {partial}" if self.keep_partial_batch and partial != batch_size else ""
-    return (f"{self.epochs} epoch{'s' if self.epochs > 1 else ''} x {per_epoch} steps "
-            f"({num_train} / {batch_size}{last})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +50,6 @@ class FixedSteps(_Loop):
   def train_steps(self, batch_size, num_train):
     return self.steps
 
-  def describe(self, batch_size, num_train):
-    return f"for step in range({self.steps})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,9 +61,6 @@ class ExampleBudget(_Loop):
     # The steps s >= 1 with s * batch_size < examples.
     return (self.examples - 1) // batch_size
 
-  def describe(self, batch_size, num_train):
-    return (f"step = 1; while step * {batch_size} < {self.examples} "
-            f"({self.train_steps(batch_size, num_train)} steps)")
 
 
 @dataclasses.dataclass(frozen=True)

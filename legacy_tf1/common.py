@@ -9,14 +9,15 @@ import os
 import sys
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
+from tf_rnn_mnist import cli
 from tf_rnn_mnist import results as results_io
-from tf_rnn_mnist.data import MnistDataError
-from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.data import flags as data_flags
+from tf_rnn_mnist.data.splits import read_batch_order
+from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.seed_log import summary_line
 
 FLAGS = flags.FLAGS
 
@@ -47,14 +48,7 @@ def import_tf1():
   return tf
 
 
-def run_main(main):
-  """absl's app.run(main), with the data layer's errors as one clear line and exit 1."""
-  def main_with_clear_errors(argv):
-    try:
-      return main(argv)
-    except (MnistDataError, ConfigError) as e:
-      sys.exit(f"error: {e}")
-  app.run(main_with_clear_errors)
+run_main = cli.run_tool  # the project's errors as one clear line and exit 1
 
 
 def define_flags(steps_help):
@@ -136,15 +130,12 @@ def define_tf1_checkpoint_flags():
                       "instead of a random initialisation (matched runs).")
 
 
-def load_batch_indices():
-  """The --batch_indices array, or None."""
+def load_batch_indices(num_examples=None):
+  """The --batch_indices array, checked as the trainer checks it, or None. (The TF1 scripts'
+  ReplayOrder checks the range once the split is known.)"""
   if not FLAGS.batch_indices:
     return None
-  try:
-    return np.load(FLAGS.batch_indices)
-  except (OSError, ValueError) as e:
-    raise ConfigError(f"--batch_indices={FLAGS.batch_indices} is not a readable .npy file "
-                      f"({e}).") from None
+  return read_batch_order(FLAGS.batch_indices, num_examples)
 
 
 def read_data_sets(input_data):
@@ -242,8 +233,7 @@ class Run:
   def finish(self, *, steps, batch_size, learning_rate, examples, test_accuracy, test_examples,
              seed_accuracy, seed_examples, packages):
     """Writes the results JSON (if asked) and returns the results."""
-    print(f"Full test accuracy ({test_examples} images): {test_accuracy:.4f}; seed protocol "
-          f"({seed_examples} images): {seed_accuracy:.4f}", flush=True)
+    print(summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples), flush=True)
     self.write_scalars(steps, {"test/accuracy_full": test_accuracy})
     results = {
         "variant": self.variant, "framework": self.framework, "seed": FLAGS.seed,

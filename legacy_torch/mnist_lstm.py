@@ -77,7 +77,7 @@ def batches(train_data, train_loader):
     if not FLAGS.batch_indices:
         yield from enumerate(train_loader)
         return
-    for step, indices in enumerate(common.load_batch_indices()):
+    for step, indices in enumerate(common.load_batch_indices(len(train_data))):
         yield step, train_data[torch.from_numpy(indices)]
 
 

@@ -13,17 +13,17 @@ from tf_rnn_mnist.variants import get_variant
 
 
 def test_schedule_and_windows():
-  plan = bench.schedule(steps=200, windows=5)
-  assert (plan.warmup, plan.window, plan.windows, plan.total) == (80, 40, 5, 280)
+  timing = bench.make_timing(steps=200, windows=5)
+  assert (timing.warmup, timing.window, timing.windows, timing.total) == (80, 40, 5, 280)
   with pytest.raises(ConfigError, match=re.escape("--steps=3 must be at least --windows=5")):
-    bench.schedule(steps=3, windows=5)
+    bench.make_timing(steps=3, windows=5)
 
 
 def test_windowed_throughput_drops_warmup_and_takes_the_median():
-  plan = bench.Schedule(warmup=2, window=2, windows=3)
+  timing = bench.Timing(warmup=2, window=2, windows=3)
   # Warm-up steps are slow; windows take 0.2 s, 0.4 s (an outlier) and 0.25 s.
   seconds = [5.0, 5.0, 0.1, 0.1, 0.3, 0.1, 0.125, 0.125]
-  assert bench.windowed_throughput(seconds, batch_size=10, plan=plan) == pytest.approx(80.0)
+  assert bench.windowed_throughput(seconds, batch_size=10, timing=timing) == pytest.approx(80.0)
 
 
 def test_recurrent_flops_by_hand():

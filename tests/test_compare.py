@@ -10,6 +10,8 @@ import pytest
 
 from tf_rnn_mnist import compare
 from tf_rnn_mnist import equivalence
+from tf_rnn_mnist import variants
+from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
 
 
@@ -128,7 +130,7 @@ def test_half_written_results_are_not_reused(tmp_path):
 def test_matched_mode_end_to_end(small_idx_dir, tmp_path):
   """Real runs on small data: both sides start from the graph's initial weights and batches."""
   out = str(tmp_path / "cmp")
-  data = compare.DataOptions("idx", small_idx_dir, verify_digests=False)
+  data = DataOptions("idx", small_idx_dir, verify_digests=False)
   report = compare.compare(["static_gru"], 1, out, train_steps=4, mode="matched", data=data,
                            say=lambda line: None)
   assert report["failures"] == []
@@ -145,7 +147,7 @@ def test_matched_mode_end_to_end(small_idx_dir, tmp_path):
 
 
 @pytest.mark.parametrize("call,message", [
-    (lambda out: compare.parse_variants("static_lstm,lstm9"),
+    (lambda out: variants.parse_names("static_lstm,lstm9"),
      "Unknown variant 'lstm9'; choose one of basic_lstm, multilayer, static_lstm, "
      "static_lstmcell, static_gru, dynamic_gru, torch_lstm."),
     (lambda out: compare.compare(["static_lstm"], 0, out), "--seeds must be at least 1, got 0."),

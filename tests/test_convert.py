@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_same_adam_steps
-from tf_rnn_mnist import convert, losses, train
+from tf_rnn_mnist import loop, losses, train, weight_maps
 from tf_rnn_mnist.data import TF1BatchOrder, load_mnist
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.models import build_model
@@ -66,12 +66,12 @@ def matched_tf1_runs(small_idx_dir, tmp_path_factory):
 
 def _keras_model(variant, weights_path):
   model = build_model(VARIANTS[variant], dropout_keep=1.0)
-  convert.set_model_weights(model, convert.keras_weights_from(variant, str(weights_path)))
+  weight_maps.set_model_weights(model, weight_maps.keras_weights_from(variant, str(weights_path)))
   return model
 
 
 def _test_data(variant, small_idx_dir):
-  return train.datasets_for(VARIANTS[variant], load_mnist("idx", small_idx_dir,
+  return VARIANTS[variant].data_split.datasets(load_mnist("idx", small_idx_dir,
                                                           verify_digests=False))
 
 
@@ -97,10 +97,10 @@ def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
   config = train.TrainConfig(variant=variant, train_steps=MATCHED_STEPS, dropout_keep=1.0,
                              init_from=str(directory / "initial.ckpt"), eval_every=0,
                              batch_indices=str(directory / "order.npy"), progress=False)
-  trainer, _ = train.train_model(config, _test_data(variant, small_idx_dir), ONE_DEVICE)
-  keras_weights = convert.model_weights(trainer.model)
-  tf1_weights = convert.keras_weights_from(variant, str(directory / f"model.ckpt-{MATCHED_STEPS}"))
-  initial = convert.keras_weights_from(variant, str(directory / "initial.ckpt"))
+  trainer, _ = loop.train_model(config, _test_data(variant, small_idx_dir), ONE_DEVICE)
+  keras_weights = weight_maps.model_weights(trainer.model)
+  tf1_weights = weight_maps.keras_weights_from(variant, str(directory / f"model.ckpt-{MATCHED_STEPS}"))
+  initial = weight_maps.keras_weights_from(variant, str(directory / "initial.ckpt"))
   for layer, arrays in keras_weights.items():
     for mine, theirs, start in zip(arrays, tf1_weights[layer], initial[layer]):
       assert np.abs(mine - start).max() > 1e-4  # the steps really moved the weights
@@ -110,10 +110,10 @@ def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
 @pytest.mark.parametrize("variant", list(TF1_SCRIPTS))
 def test_keras_tf1_round_trip_is_exact(variant, tmp_path):
   model = build_model(VARIANTS[variant])
-  weights = convert.model_weights(model)
-  prefix = convert.write_tf1_checkpoint(convert.keras_to_tf1(variant, weights),
+  weights = weight_maps.model_weights(model)
+  prefix = weight_maps.write_tf1_checkpoint(weight_maps.keras_to_tf1(variant, weights),
                                         str(tmp_path / "ckpt"))
-  back = convert.tf1_to_keras(variant, convert.read_tf1_checkpoint(prefix))
+  back = weight_maps.tf1_to_keras(variant, weight_maps.read_tf1_checkpoint(prefix))
   for layer in weights:
     for a, b in zip(weights[layer], back[layer]):
       np.testing.assert_array_equal(a, b)
@@ -141,7 +141,7 @@ def test_tf1_checkpoint_migrates_with_the_same_accuracy(matched_tf1_runs, small_
 def test_converting_the_wrong_variant_names_what_is_missing(matched_tf1_runs):
   checkpoint = str(matched_tf1_runs("static_gru") / f"model.ckpt-{MATCHED_STEPS}")
   with pytest.raises(ConfigError) as e:
-    convert.keras_weights_from("static_lstm", checkpoint)
+    weight_maps.keras_weights_from("static_lstm", checkpoint)
   assert str(e.value) == (
       f"{checkpoint} has no variable rnn/basic_lstm_cell/kernel (missing: "
       "rnn/basic_lstm_cell/kernel, rnn/basic_lstm_cell/bias), which the static_lstm graph "
@@ -151,32 +151,32 @@ def test_converting_the_wrong_variant_names_what_is_missing(matched_tf1_runs):
 
 
 def _tf1_variables(variant):
-  return convert.keras_to_tf1(variant, convert.model_weights(build_model(VARIANTS[variant])))
+  return weight_maps.keras_to_tf1(variant, weight_maps.model_weights(build_model(VARIANTS[variant])))
 
 
 def test_missing_variable_and_shape_mismatch_and_extra_variable(tmp_path):
   tf1_vars = _tf1_variables("basic_lstm")
   del tf1_vars["Variable_1"]
-  prefix = convert.write_tf1_checkpoint(tf1_vars, str(tmp_path / "a" / "ckpt"))
+  prefix = weight_maps.write_tf1_checkpoint(tf1_vars, str(tmp_path / "a" / "ckpt"))
   with pytest.raises(ConfigError, match=re.escape(
       f"{prefix} has no variable Variable_1 (missing: Variable_1), which the basic_lstm graph "
       "creates.")):
-    convert.keras_weights_from("basic_lstm", prefix)
+    weight_maps.keras_weights_from("basic_lstm", prefix)
 
   tf1_vars = _tf1_variables("basic_lstm")
   tf1_vars["rnn/basic_lstm_cell/kernel"] = np.zeros((128, 404), np.float32)
-  prefix = convert.write_tf1_checkpoint(tf1_vars, str(tmp_path / "b" / "ckpt"))
+  prefix = weight_maps.write_tf1_checkpoint(tf1_vars, str(tmp_path / "b" / "ckpt"))
   with pytest.raises(ConfigError) as e:
-    convert.keras_weights_from("basic_lstm", prefix)
+    weight_maps.keras_weights_from("basic_lstm", prefix)
   assert str(e.value) == (f"{prefix}: variable rnn/basic_lstm_cell/kernel has shape [128, 404], "
                           "but basic_lstm needs [128, 400].")
 
   tf1_vars = _tf1_variables("basic_lstm")
   tf1_vars["rnn/basic_lstm_cell/kernel/Adam"] = tf1_vars["rnn/basic_lstm_cell/kernel"]
   tf1_vars["extra_layer/kernel"] = np.zeros(3, np.float32)
-  prefix = convert.write_tf1_checkpoint(tf1_vars, str(tmp_path / "c" / "ckpt"))
+  prefix = weight_maps.write_tf1_checkpoint(tf1_vars, str(tmp_path / "c" / "ckpt"))
   with pytest.raises(ConfigError) as e:  # Adam's slots are fine; an unknown weight is not
-    convert.keras_weights_from("basic_lstm", prefix)
+    weight_maps.keras_weights_from("basic_lstm", prefix)
   assert str(e.value) == (f"{prefix} holds variables the basic_lstm graph does not have: "
                           "extra_layer/kernel. A checkpoint of another variant, or of another "
                           "graph?")
@@ -213,7 +213,7 @@ def test_torch_forward_equivalence():
   seed_model = RNN()
   state = {name: t.detach().numpy() for name, t in seed_model.state_dict().items()}
   model = build_model(VARIANTS["torch_lstm"])
-  convert.set_model_weights(model, convert.torch_to_keras(state))
+  weight_maps.set_model_weights(model, weight_maps.torch_to_keras(state))
   x = np.random.default_rng(1).random((32, 28, 28), dtype=np.float32)
   labels = np.arange(32) % 10
   with torch.no_grad():
@@ -223,8 +223,8 @@ def test_torch_forward_equivalence():
   assert np.abs(logits - torch_logits.numpy()).max() <= 1e-5
   loss = tf.reduce_mean(losses.per_example_loss("sparse_ce", labels, logits)).numpy()
   np.testing.assert_allclose(loss, torch_loss, rtol=1e-6)
-  back = convert.torch_to_keras(convert.keras_to_torch(convert.model_weights(model)))
-  for layer, arrays in convert.model_weights(model).items():
+  back = weight_maps.torch_to_keras(weight_maps.keras_to_torch(weight_maps.model_weights(model)))
+  for layer, arrays in weight_maps.model_weights(model).items():
     for a, b in zip(arrays, back[layer]):
       np.testing.assert_array_equal(a, b)
 
@@ -246,9 +246,9 @@ def test_torch_adam_steps_equivalence(small_idx_dir, tmp_path):
   config = train.TrainConfig(variant="torch_lstm", train_steps=MATCHED_STEPS, eval_every=0,
                              init_from=str(tmp_path / "initial.pt"), progress=False,
                              batch_indices=str(tmp_path / "order.npy"))
-  trainer, _ = train.train_model(config, _test_data("torch_lstm", small_idx_dir), ONE_DEVICE)
-  theirs = convert.keras_weights_from("torch_lstm", str(tmp_path / "final.pt"))
-  for layer, arrays in convert.model_weights(trainer.model).items():
+  trainer, _ = loop.train_model(config, _test_data("torch_lstm", small_idx_dir), ONE_DEVICE)
+  theirs = weight_maps.keras_weights_from("torch_lstm", str(tmp_path / "final.pt"))
+  for layer, arrays in weight_maps.model_weights(trainer.model).items():
     for mine, other in zip(arrays, theirs[layer]):
       assert_same_adam_steps("torch_lstm", mine, other)
 
@@ -257,12 +257,12 @@ def test_torch_adam_steps_equivalence(small_idx_dir, tmp_path):
 def test_torch_state_dict_errors(tmp_path):
   state = {"rnn.weight_ih_l0": np.zeros((256, 28), np.float32)}
   with pytest.raises(ConfigError) as e:
-    convert.torch_to_keras(state, "m.pt")
+    weight_maps.torch_to_keras(state, "m.pt")
   assert str(e.value) == ("m.pt is not the seed's RNN: missing rnn.weight_hh_l0, rnn.bias_ih_l0, "
                           "rnn.bias_hh_l0, out.weight, out.bias.")
   with pytest.raises(ConfigError, match=re.escape(
       "x.pt is a PyTorch state_dict; only torch_lstm comes from PyTorch.")):
-    convert.keras_weights_from("static_gru", "x.pt")
+    weight_maps.keras_weights_from("static_gru", "x.pt")
 
 
 # --- Trajectory: whole matched runs on the real data (marker: real_data) ---------------------
@@ -285,7 +285,7 @@ def test_matched_300_step_trajectory(variant, real_mnist_dir, tmp_path):
   config = train.TrainConfig(variant=variant, train_steps=300, eval_every=0, progress=False,
                              init_from=str(tmp_path / "initial.ckpt"),
                              batch_indices=str(tmp_path / "order.npy"))
-  _, keras_results = train.train_model(config, train.datasets_for(VARIANTS[variant], mnist),
+  _, keras_results = loop.train_model(config, VARIANTS[variant].data_split.datasets(mnist),
                                        ONE_DEVICE)
   tf1_results = json.loads((tmp_path / "tf1.json").read_text())
   assert abs(keras_results["test_accuracy"] - tf1_results["test_accuracy"]) <= 0.002
@@ -294,4 +294,4 @@ def test_matched_300_step_trajectory(variant, real_mnist_dir, tmp_path):
 def test_unreadable_keras_model_is_a_clear_error(tmp_path):
   with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'x.keras'} is not a readable "
                                                   "Keras model")):
-    convert.keras_weights_from("static_gru", str(tmp_path / "x.keras"))
+    weight_maps.keras_weights_from("static_gru", str(tmp_path / "x.keras"))

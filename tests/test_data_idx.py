@@ -1,6 +1,5 @@
 """IDX parsing (gz and raw) and every error a user's IDX directory can produce."""
 
-import gzip
 import os
 import re
 import struct

@@ -1,74 +1,51 @@
-"""The tf.data pipelines: shapes, dtypes, order, and distribution over 2 replicas."""
+"""The index pipelines the trainer feeds: torch-style reshuffled epochs and recorded orders.
+
+(The pixel pipelines shuffled_batches / ordered_batches / eval_batches were removed with their
+tests: nothing but those tests used them; the trainer gathers pixels on its devices.)
+"""
 
 import re
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from tf_rnn_mnist.data import MnistDataError, TF1BatchOrder, tf1_scale
-from tf_rnn_mnist.data.pipelines import eval_batches, ordered_batches, shuffled_batches
-
-
-def test_shuffled_batches_shapes_dtypes_and_epochs(tiny_arrays):
-  images, labels = tf1_scale(tiny_arrays["train_images"]), tiny_arrays["train_labels"]
-  dataset = shuffled_batches(images, labels, batch_size=50, seed=3, epochs=2)
-  batches = list(dataset.as_numpy_iterator())
-  assert [len(y) for _, y in batches] == [50, 50, 20, 50, 50, 20]  # partial batch per epoch
-  x, y = batches[0]
-  assert x.shape == (50, 28, 28) and x.dtype == np.float32 and y.dtype == np.uint8
-  for epoch in (batches[:3], batches[3:]):  # each epoch is a permutation of the split
-    seen = np.concatenate([x.reshape(len(x), -1) for x, _ in epoch])
-    assert sorted(map(bytes, seen)) == sorted(map(bytes, images))
-  first_epoch = np.concatenate([y for _, y in batches[:3]])
-  assert not np.array_equal(first_epoch, np.concatenate([y for _, y in batches[3:]]))
-  again = list(shuffled_batches(images, labels, 50, seed=3, epochs=2).as_numpy_iterator())
-  for (x1, y1), (x2, y2) in zip(batches, again):  # same seed, same order
-    np.testing.assert_array_equal(x1, x2)
-    np.testing.assert_array_equal(y1, y2)
+from tf_rnn_mnist.data import MnistDataError, TF1BatchOrder
+from tf_rnn_mnist.data.pipelines import ordered_index_batches, shuffled_index_batches
 
 
-def test_shuffled_batches_drop_remainder_repeats_forever(tiny_arrays):
-  dataset = shuffled_batches(tiny_arrays["train_images"], tiny_arrays["train_labels"], 50,
-                             seed=0, drop_remainder=True)
-  assert dataset.element_spec[0].shape.as_list() == [50, 28, 28]
-  assert len(list(dataset.take(9).as_numpy_iterator())) == 9
+def test_shuffled_index_batches_reshuffle_epochs_and_keep_the_partial_batch():
+  batches = list(shuffled_index_batches(120, batch_size=50, seed=3, epochs=2)
+                 .as_numpy_iterator())
+  assert [len(b) for b in batches] == [50, 50, 20, 50, 50, 20]
+  first, second = np.concatenate(batches[:3]), np.concatenate(batches[3:])
+  np.testing.assert_array_equal(np.sort(first), np.arange(120))
+  np.testing.assert_array_equal(np.sort(second), np.arange(120))
+  assert not np.array_equal(first, second)
+  again = list(shuffled_index_batches(120, 50, seed=3, epochs=2).as_numpy_iterator())
+  for a, b in zip(batches, again):
+    np.testing.assert_array_equal(a, b)
 
 
-def test_ordered_batches_replay_tf1_next_batch(tiny_arrays):
-  images, labels = tf1_scale(tiny_arrays["train_images"]), tiny_arrays["train_labels"]
-  indices = TF1BatchOrder(len(images), seed=5).take(batch_size=32, num_batches=8)
-  for k, (x, y) in enumerate(ordered_batches(images, labels, indices).as_numpy_iterator()):
-    np.testing.assert_array_equal(x, images[indices[k]].reshape(32, 28, 28))
-    np.testing.assert_array_equal(y, labels[indices[k]])
-  assert k == 7
+def test_shuffled_index_batches_drop_remainder_repeats_forever():
+  dataset = shuffled_index_batches(120, 50, seed=0, drop_remainder=True)
+  assert [len(b) for b in dataset.take(5).as_numpy_iterator()] == [50] * 5
 
 
-def test_eval_batches_cover_each_example_once_in_order(tiny_arrays):
-  images, labels = tiny_arrays["test_images"], tiny_arrays["test_labels"]
-  batches = list(eval_batches(images, labels, batch_size=8).as_numpy_iterator())
-  assert [len(y) for _, y in batches] == [8, 8, 8, 6]
-  np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), labels)
-
-
-def test_pipelines_distribute_over_two_replicas(tiny_arrays, mirrored):
-  strategy = mirrored
-  dataset = shuffled_batches(tf1_scale(tiny_arrays["train_images"]), tiny_arrays["train_labels"],
-                             batch_size=40, seed=0, drop_remainder=True)
-  x, y = next(iter(strategy.experimental_distribute_dataset(dataset)))
-  per_replica = strategy.experimental_local_results(x)
-  assert [t.shape.as_list() for t in per_replica] == [[20, 28, 28], [20, 28, 28]]
-  assert [t.device.endswith("CPU:0") for t in per_replica] == [True, False]
+def test_ordered_index_batches_replay_tf1_next_batch():
+  order = TF1BatchOrder(120, seed=0).take(40, 5)  # crosses two epoch boundaries
+  for k, batch in enumerate(ordered_index_batches(order, 120).as_numpy_iterator()):
+    np.testing.assert_array_equal(batch, order[k])
+    assert batch.dtype == np.int64
 
 
 @pytest.mark.parametrize("call,message", [
-    (lambda a: shuffled_batches(a["train_images"], a["test_labels"], 10, 0),
-     "120 images but 30 labels; they must match."),
-    (lambda a: eval_batches(a["test_images"], a["test_labels"], 0),
+    (lambda: shuffled_index_batches(120, 0, seed=0),
      "batch_size must be a positive integer, got 0."),
-    (lambda a: ordered_batches(a["test_images"], a["test_labels"], np.array([[0, 30]])),
-     "batch_indices must index 0..29."),
+    (lambda: ordered_index_batches(np.array([[0, 30]]), 30),
+     "A batch order must index the 30 training examples (0..29); it holds 0..30."),
+    (lambda: ordered_index_batches(np.array([0, 1]), 30),
+     "A batch order must be an integer array of shape (steps, batch), got int64 [2]."),
 ])
-def test_pipeline_input_errors(tiny_arrays, call, message):
+def test_pipeline_input_errors(call, message):
   with pytest.raises(MnistDataError, match=re.escape(message)):
-    call(tiny_arrays)
+    call()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tf_rnn_mnist.data import load_mnist
-from tf_rnn_mnist.data import idx, sources
+from tf_rnn_mnist.data import idx
 
 pytestmark = pytest.mark.real_data
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tf_rnn_mnist import convert
+from tf_rnn_mnist import weight_maps
 from tf_rnn_mnist import initializers
 from tf_rnn_mnist.losses import per_example_loss
 from tf_rnn_mnist.models import build_model
@@ -106,7 +106,7 @@ def _in_model_order(variant, by_layer):
 def _initial_weights(name, seed):
   keras.utils.set_random_seed(seed)
   model = build_model(VARIANTS[name])
-  return _in_model_order(VARIANTS[name], convert.model_weights(model))
+  return _in_model_order(VARIANTS[name], weight_maps.model_weights(model))
 
 
 def _r(a, b):
@@ -229,7 +229,7 @@ def legacy_draws(small_idx_dir, tmp_path_factory):
   draws = {}
   for name in names:
     path = (out / f"{name}.pt") if name == "torch_lstm" else (out / name / "initial.ckpt")
-    weights = _in_model_order(VARIANTS[name], convert.keras_weights_from(name, str(path)))
+    weights = _in_model_order(VARIANTS[name], weight_maps.keras_weights_from(name, str(path)))
     draws[name] = (weights, dict(np.load(out / f"{name}.npz")))
   return draws
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_rnn_mnist import initializers
 from tf_rnn_mnist.losses import per_example_loss
 from tf_rnn_mnist.models import build_model
 from tf_rnn_mnist.variants import VARIANTS

@@ -3,13 +3,14 @@
 import tensorflow as tf
 
 from tf_rnn_mnist import train
+from tf_rnn_mnist.plan import TrainConfig, plan_run
 from test_train import tiny_datasets
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 
 
 def plan(variant, num_train, **overrides):
-  return train.plan_run(train.TrainConfig(variant=variant, **overrides), num_train=num_train)
+  return plan_run(TrainConfig(variant=variant, **overrides), num_train=num_train)
 
 
 def test_basic_lstm_epochs_are_num_examples_over_the_batch():

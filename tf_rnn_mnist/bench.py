@@ -22,24 +22,23 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
+from tf_rnn_mnist import cli
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import variants
+from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
 
 TIME_STEPS, INPUT_SIZE = 28, 28
-GATES = {"lstm": 4, "torch_lstm": 4, "gru": 3}
 
 
 @dataclasses.dataclass(frozen=True)
-class Schedule:
+class Timing:
   """How many updates each side runs: warm-up, then `windows` timed windows of `window`."""
   warmup: int
   window: int
@@ -50,11 +49,11 @@ class Schedule:
     return self.warmup + self.window * self.windows
 
 
-def schedule(steps, windows):
+def make_timing(steps, windows):
   if steps < windows or windows < 1:
     raise ConfigError(f"--steps={steps} must be at least --windows={windows} (>= 1).")
   window = steps // windows
-  return Schedule(warmup=max(2 * window, 20), window=window, windows=windows)
+  return Timing(warmup=max(2 * window, 20), window=window, windows=windows)
 
 
 def recurrent_flops_per_example(variant, training=True):
@@ -62,18 +61,18 @@ def recurrent_flops_per_example(variant, training=True):
   (input + units) x gates*units weights. Training counts forward + backward as 3x forward."""
   flops, input_size = 0, INPUT_SIZE
   for _ in range(variant.layers):
-    flops += 2 * TIME_STEPS * (input_size + variant.units) * GATES[variant.cell] * variant.units
+    flops += 2 * TIME_STEPS * (input_size + variant.units) * variant.cell.gates * variant.units
     input_size = variant.units
   return 3 * flops if training else flops
 
 
-def windowed_throughput(step_seconds, batch_size, plan):
+def windowed_throughput(step_seconds, batch_size, timing):
   """Median examples/s over the timed windows of a per-step timing list."""
-  timed = np.asarray(step_seconds[plan.warmup:plan.total], dtype=np.float64)
-  if len(timed) < plan.window * plan.windows:
-    raise ConfigError(f"only {len(step_seconds)} step timings, {plan.total} needed.")
-  windows = timed.reshape(plan.windows, plan.window).sum(axis=1)
-  return statistics.median(plan.window * batch_size / windows)
+  timed = np.asarray(step_seconds[timing.warmup:timing.total], dtype=np.float64)
+  if len(timed) < timing.window * timing.windows:
+    raise ConfigError(f"only {len(step_seconds)} step timings, {timing.total} needed.")
+  windows = timed.reshape(timing.windows, timing.window).sum(axis=1)
+  return statistics.median(timing.window * batch_size / windows)
 
 
 def device_name():
@@ -109,19 +108,18 @@ def _seconds(fn):
   return time.perf_counter() - tic
 
 
-def keras_throughput(variant, mnist, plan, steps_per_loop, mixed_precision=False):
+def keras_throughput(variant, mnist, timing, steps_per_loop, mixed_precision=False):
   """(training examples/s, evaluation examples/s) of the Keras trainer."""
   import tensorflow as tf
   from tf_rnn_mnist import distribute
-  from tf_rnn_mnist import train
-  config = train.TrainConfig(variant=variant.name, train_steps=plan.total, eval_every=0,
-                             progress=False, mixed_precision=mixed_precision)
-  data = train.datasets_for(variant, mnist)
-  run_plan = train.plan_run(config, len(data.train_images))
-  strategy = distribute.make_strategy("auto")
-  trainer = train.Trainer(run_plan, strategy, data,
-                          train.train_index_batches(run_plan, len(data.train_images), seed=0),
-                          mixed_precision=mixed_precision)
+  from tf_rnn_mnist.plan import TrainConfig, plan_run
+  from tf_rnn_mnist.trainer import Trainer
+  config = TrainConfig(variant=variant.name, train_steps=timing.total, eval_every=0,
+                       progress=False, mixed_precision=mixed_precision)
+  data = variant.data_split.datasets(mnist)
+  plan = plan_run(config, len(data.train_images))
+  trainer = Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(seed=0),
+                    mixed_precision=mixed_precision)
 
   def updates(n):
     while n:
@@ -131,9 +129,9 @@ def keras_throughput(variant, mnist, plan, steps_per_loop, mixed_precision=False
         raise ConfigError(f"{variant.name}: the loss became non-finite while benchmarking.")
       n -= chunk
 
-  updates(plan.warmup)
-  seconds = [_seconds(lambda: updates(plan.window)) for _ in range(plan.windows)]
-  train_rate = statistics.median(plan.window * run_plan.batch_size / np.asarray(seconds))
+  updates(timing.warmup)
+  seconds = [_seconds(lambda: updates(timing.window)) for _ in range(timing.windows)]
+  train_rate = statistics.median(timing.window * plan.batch_size / np.asarray(seconds))
   num_test = len(data.test_images)
   trainer.correct_per_example(num_test)  # warm-up (tracing)
   eval_rate = statistics.median(num_test / _seconds(lambda: trainer.correct_per_example(num_test))
@@ -141,31 +139,32 @@ def keras_throughput(variant, mnist, plan, steps_per_loop, mixed_precision=False
   return train_rate, eval_rate
 
 
-def legacy_throughput(variant, plan, data_args):
+def legacy_throughput(variant, timing, data_args):
   """(training examples/s, evaluation examples/s, framework) of the variant's legacy script,
   run in its own process."""
   with tempfile.TemporaryDirectory() as scratch:
     results_path = os.path.join(scratch, "results.json")
     done = subprocess.run(
-        [sys.executable, "-m", *variant.legacy, f"--train_steps={plan.total}", "--seed=0",
-         "--record_step_seconds", f"--results_json={results_path}", *data_args],
+        variant.legacy.command(f"--train_steps={timing.total}", "--seed=0",
+                               "--record_step_seconds", f"--results_json={results_path}",
+                               *data_args),
         capture_output=True, text=True)
     if done.returncode != 0 or not os.path.exists(results_path):
       tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-      raise ConfigError(f"{' '.join(variant.legacy)} failed (exit {done.returncode}): {tail[0]}")
+      raise ConfigError(f"{variant.legacy.module} failed (exit {done.returncode}): {tail[0]}")
     with open(results_path) as f:
       results = json.load(f)
-  return (windowed_throughput(results["step_seconds"], results["batch_size"], plan),
+  return (windowed_throughput(results["step_seconds"], results["batch_size"], timing),
           results.get("eval_examples_per_second"), results["framework"])
 
 
-def bench_variant(variant, mnist, plan, data_args, steps_per_loop, peak, device,
+def bench_variant(variant, mnist, timing, data_args, steps_per_loop, peak, device,
                   mixed_precision=False):
-  keras_train, keras_eval = keras_throughput(variant, mnist, plan, steps_per_loop,
+  keras_train, keras_eval = keras_throughput(variant, mnist, timing, steps_per_loop,
                                              mixed_precision)
-  side = "torch" if variant.legacy[0].startswith("legacy_torch") else "tf1"
+  side = variant.legacy.side
   try:
-    legacy_train, legacy_eval, _ = legacy_throughput(variant, plan, data_args)
+    legacy_train, legacy_eval, _ = legacy_throughput(variant, timing, data_args)
     legacy_error = None
   except ConfigError as e:  # e.g. PyTorch not installed: report Keras alone
     legacy_train = legacy_eval = None
@@ -186,8 +185,8 @@ def bench_variant(variant, mnist, plan, data_args, steps_per_loop, peak, device,
       "peak_gflops": peak,
       "keras_percent_of_peak": 100 * keras_train * flops / 1e9 / peak,
       "mixed_precision": mixed_precision,
-      "timing": {"warmup_steps": plan.warmup, "window_steps": plan.window,
-                 "windows": plan.windows, "statistic": "median"},
+      "timing": {"warmup_steps": timing.warmup, "window_steps": timing.window,
+                 "windows": timing.windows, "statistic": "median"},
       "versions": results_io.versions("tensorflow", "keras", "numpy", "torch"),
   }
   if legacy_error:
@@ -217,21 +216,18 @@ def table(rows):
 
 def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_precision=False,
           log=print):
-  from tf_rnn_mnist.data import load_mnist
-  plan = schedule(steps, windows)
+  from tf_rnn_mnist import distribute
+  timing = make_timing(steps, windows)
   if json_path:
-    from tf_rnn_mnist.train import _check_writable_dir
-    _check_writable_dir("json", os.path.dirname(os.path.abspath(json_path)))
-  import tensorflow as tf
-  if mixed_precision and not tf.config.list_physical_devices("GPU"):
-    raise ConfigError("--mixed_precision needs a GPU: float16 is slower than float32 on CPUs.")
-  mnist = load_mnist(data.source, data.data_dir, data.verify_digests, data.tfds_data_dir)
+    cli.check_writable_file("json", json_path)
+  distribute.check_mixed_precision(mixed_precision)
+  mnist = data.load()
   device, peak = device_name(), measured_peak_gflops()
-  log(f"{device}; measured float32 GEMM peak {peak:.0f} GFLOP/s; {plan.warmup} warm-up "
-      f"steps, then {plan.windows} windows of {plan.window} steps per side.")
+  log(f"{device}; measured float32 GEMM peak {peak:.0f} GFLOP/s; {timing.warmup} warm-up "
+      f"steps, then {timing.windows} windows of {timing.window} steps per side.")
   rows = []
   for name in names:
-    rows.append(bench_variant(variants.get_variant(name), mnist, plan, data.args(),
+    rows.append(bench_variant(variants.get_variant(name), mnist, timing, data.args(),
                               steps_per_loop, peak, device, mixed_precision))
     r = rows[-1]
     side = "torch" if "torch_examples_per_second" in r else "tf1"
@@ -258,22 +254,14 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from tf_rnn_mnist.compare import DataOptions, parse_variants
-  from tf_rnn_mnist.data import MnistDataError
   f = flags.FLAGS
-  try:
-    bench(parse_variants(f.variants), f.steps, f.windows, f.steps_per_loop,
-          DataOptions(f.data_source, f.data_dir, f.tfds_data_dir, f.verify_digests), f.json,
-          f.mixed_precision)
-  except (ConfigError, MnistDataError) as e:
-    sys.exit(f"error: {e}")
+  bench(variants.parse_names(f.variants), f.steps, f.windows, f.steps_per_loop,
+        DataOptions.from_flags(f), f.json, f.mixed_precision)
 
 
 def run_main():
   define_flags()
-  app.run(main)
+  cli.run_tool(main)
 
 
 if __name__ == "__main__":

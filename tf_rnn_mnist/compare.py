@@ -20,38 +20,15 @@ import subprocess
 import sys
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 
+from tf_rnn_mnist import cli
 from tf_rnn_mnist import results as results_io
-from tf_rnn_mnist.equivalence import ALPHA, VERDICT_RULE, p_values, verdict, welch
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.data import TF1BatchOrder
+from tf_rnn_mnist.data.flags import DataOptions
+from tf_rnn_mnist.equivalence import ALPHA, VERDICT_RULE, p_values, verdict, welch
 from tf_rnn_mnist.errors import ConfigError
-
-@dataclasses.dataclass(frozen=True)
-class DataOptions:
-  """The data flags, passed on to every run."""
-  source: str = "auto"
-  data_dir: str | None = None
-  tfds_data_dir: str | None = None
-  verify_digests: bool = True
-
-  def args(self):
-    return ([f"--data_source={self.source}"]
-            + ([f"--data_dir={self.data_dir}"] if self.data_dir else [])
-            + ([f"--tfds_data_dir={self.tfds_data_dir}"] if self.tfds_data_dir else [])
-            + ([] if self.verify_digests else ["--noverify_digests"]))
-
-  def train_examples(self, variant):
-    """The size of `variant`'s training split, which a recorded batch order indexes."""
-    from tf_rnn_mnist.data import load_mnist
-    from tf_rnn_mnist.data.splits import TF1_VALIDATION_SIZE
-    mnist = load_mnist(self.source, self.data_dir, self.verify_digests, self.tfds_data_dir)
-    n = len(mnist.train_labels)
-    return n if variant.data_split == "torch" else n - TF1_VALIDATION_SIZE
-
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -69,36 +46,19 @@ class Run:
     return os.path.join(out, "tb", self.variant, f"{self.side}_seed{self.seed}")
 
 
-def matched_order(variant, seed, steps, num_train):
-  """The recorded batch order a matched run feeds both sides: TF1's next_batch order, or for
-  torch_lstm reshuffled epochs of full batches (a (steps, batch) array holds no partial one)."""
-  if variant.data_split == "tf1":
-    return TF1BatchOrder(num_train, seed).take(variant.batch_size, steps)
-  rng, batches = np.random.RandomState(seed), []
-  per_epoch = num_train // variant.batch_size
-  while len(batches) < steps:
-    batches.extend(rng.permutation(num_train)[:per_epoch * variant.batch_size]
-                   .reshape(per_epoch, variant.batch_size))
-  return np.stack(batches[:steps])
-
-
 def command(run, out, train_steps, mode, data_args):
   """The command line of one run."""
-  v = variants.get_variant(run.variant)
+  legacy = variants.get_variant(run.variant).legacy
   directory = run.directory(out)
   common = [f"--seed={run.seed}", f"--results_json={run.results_path(out)}", *data_args]
   if train_steps:
     common.append(f"--train_steps={train_steps}")
   if mode == "matched":
     common.append(f"--batch_indices={os.path.join(directory, 'order.npy')}")
-  torch = v.cell == "torch_lstm"
-  initial = os.path.join(directory, "initial.pt" if torch else "initial.ckpt")
+  initial, save_initial = legacy.initial_weights(directory)
   if run.side == "v1":
-    cmd = [sys.executable, "-m", *v.legacy, *common, f"--logdir={run.tensorboard_dir(out)}"]
-    if mode == "matched":
-      cmd += ([f"--save_initial_state_dict={initial}"] if torch else
-              [f"--checkpoint_dir={directory}", "--save_initial_checkpoint"])
-    return cmd
+    cmd = legacy.command(*common, f"--logdir={run.tensorboard_dir(out)}")
+    return cmd + (save_initial if mode == "matched" else [])
   cmd = [sys.executable, "-m", "tf_rnn_mnist.train", f"--variant={run.variant}", *common,
          f"--tensorboard_dir={run.tensorboard_dir(out)}", "--noprogress"]
   if mode == "matched":
@@ -125,8 +85,9 @@ def execute(run, out, train_steps, mode, data, runner=subprocess.run):
   if mode == "matched" and run.side == "v1":
     v = variants.get_variant(run.variant)
     num_train = data.train_examples(v)
-    steps = train_steps or v.schedule.train_steps(v.batch_size, num_train)
-    order = matched_order(v, run.seed, steps, num_train)
+    steps = train_steps or v.schedule.train_steps(
+        v.batch_size, v.data_split.steps_per_epoch(v.batch_size, num_train))
+    order = v.data_split.matched_order(num_train, v.batch_size, steps, run.seed)
     np.save(os.path.join(run.directory(out), "order.npy"), order)
   log_path = os.path.join(run.directory(out), f"{run.side}.log")
   with open(log_path, "w") as log:
@@ -153,7 +114,7 @@ def summarize(variant, runs):
   accuracy = {side: [r["test_accuracy"] for r in rs] for side, rs in sides.items()}
   seconds = {side: [r["train_seconds"] for r in rs] for side, rs in sides.items()}
   summary = {"variant": variant, "seed_reports": v.published_accuracy,
-             "v1_framework": "pytorch" if v.cell == "torch_lstm" else "tf1-graph"}
+             "v1_framework": v.legacy.framework}
   for side in ("v1", "v2"):
     values = np.asarray(accuracy[side], float)
     summary[f"{side}_runs"] = len(values)
@@ -297,29 +258,6 @@ def plot(path, all_runs):
 # The comparison
 
 
-def parse_variants(text):
-  if text == "all":
-    return list(variants.NAMES)
-  names = [n.strip() for n in text.split(",") if n.strip()]
-  if not names:
-    raise ConfigError("--variants is empty; pass all or a comma-separated list of "
-                      f"{', '.join(variants.NAMES)}.")
-  for name in names:
-    variants.get_variant(name)  # raises with the list of choices
-  return names
-
-
-def check_out_dir(out):
-  try:
-    os.makedirs(out, exist_ok=True)
-    probe = os.path.join(out, ".writable")
-    with open(probe, "w"):
-      pass
-    os.remove(probe)
-  except OSError as e:
-    raise ConfigError(f"--out={out} is not a writable directory: {e}.") from None
-
-
 def compare(names, seeds, out, train_steps=None, mode="independent", data=DataOptions(),
             runner=subprocess.run, say=print):
   """Runs (or reuses) every run, then writes the reports; returns the compare.json content."""
@@ -329,7 +267,7 @@ def compare(names, seeds, out, train_steps=None, mode="independent", data=DataOp
     raise ConfigError(f"--mode must be independent or matched, got {mode!r}.")
   if train_steps is not None and train_steps < 1:
     raise ConfigError(f"--train_steps must be a positive integer, got {train_steps}.")
-  check_out_dir(out)
+  cli.check_writable_dir("out", out)
   plan = [Run(n, seed, side) for n in names for seed in range(seeds) for side in ("v1", "v2")]
   all_runs, failures = {n: {} for n in names}, []
   for index, run in enumerate(plan, 1):
@@ -384,20 +322,14 @@ def define_flags():
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from tf_rnn_mnist.data import MnistDataError
   f = flags.FLAGS
-  data = DataOptions(f.data_source, f.data_dir, f.tfds_data_dir, f.verify_digests)
-  try:
-    compare(parse_variants(f.variants), f.seeds, f.out, f.train_steps, f.mode, data)
-  except (ConfigError, MnistDataError) as e:
-    sys.exit(f"error: {e}")
+  compare(variants.parse_names(f.variants), f.seeds, f.out, f.train_steps, f.mode,
+          DataOptions.from_flags(f))
 
 
 def run_main():
   define_flags()
-  app.run(main)
+  cli.run_tool(main)
 
 
 if __name__ == "__main__":

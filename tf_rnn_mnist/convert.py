@@ -1,4 +1,4 @@
-"""Weights between the seeds and the Keras port: TF1 checkpoints and PyTorch state_dicts.
+"""Convert weights between the seeds and the Keras port (the mappings: weight_maps.py).
 
     python -m tf_rnn_mnist.convert --variant=static_gru --tf1_checkpoint=ckpt/model.ckpt-781 \
         --output=static_gru.keras
@@ -6,250 +6,17 @@
     python -m tf_rnn_mnist.convert --variant=static_gru --keras_model=m.keras --output=ckpt/init
 
 The last form goes back (Keras -> a TF1 checkpoint, or a state_dict for torch_lstm), so that both
-sides of a comparison can start from the same weights. The mappings (DESIGN.md):
-- TF1 LSTM cells: kernel [in+U, 4U] with gate columns i, j, f, o; Keras wants i, f, c(=j), o
-  split into kernel (in, 4U) and recurrent kernel (U, 4U); TF1 adds forget_bias=1.0 at run time,
-  Keras holds it in the bias's f block.
-- TF1 GRUCell: gates [in+U, 2U] (r, u) and candidate [in+U, U]; Keras GRU(reset_after=False)
-  columns z(=u), r, h(=candidate).
-- PyTorch LSTM: weight_ih (4H, in), weight_hh (4H, H), gates i, f, g, o (Keras's order), two
-  biases whose sum Keras keeps; Linear weight (out, in) is Keras's kernel transposed.
-Every variable must be consumed and every shape must match, or the error names the variable.
+sides of a comparison can start from the same weights.
 """
 
-import os
-import sys
-
-from absl import app
 from absl import flags
-import numpy as np
 
+from tf_rnn_mnist import cli
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
-
-FORGET_BIAS = 1.0
-# Optimizer state a TF1 Saver may have written beside the weights; not part of the model.
-_OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1")
-_OPTIMIZER_NAMES = ("beta1_power", "beta2_power", "global_step")
-
-
-def _lstm_tf1_to_keras_columns(w):
-  i, j, f, o = np.split(w, 4, axis=-1)
-  return np.concatenate([i, f, j, o], axis=-1)
-
-
-# i, j, f, o -> i, f, j, o swaps the middle blocks, so the same function maps back.
-_lstm_keras_to_tf1_columns = _lstm_tf1_to_keras_columns
-
-
-def tf1_names(variant):
-  """The TF1 variable names of `variant`'s graph: (per recurrent layer, output kernel, bias)."""
-  v = variants.get_variant(variant) if isinstance(variant, str) else variant
-  if v.cell == "torch_lstm":
-    raise ConfigError("torch_lstm comes from PyTorch: convert it with --torch_state_dict.")
-  if v.layers > 1:
-    cells = [f"rnn/multi_rnn_cell/cell_{i}/basic_lstm_cell" for i in range(v.layers)]
-  elif v.cell == "gru":
-    cells = ["rnn/gru_cell"]
-  else:
-    cells = ["rnn/lstm_cell" if v.name == "static_lstmcell" else "rnn/basic_lstm_cell"]
-  if v.cell == "gru":
-    layers = [[f"{c}/gates/kernel", f"{c}/gates/bias", f"{c}/candidate/kernel",
-               f"{c}/candidate/bias"] for c in cells]
-  else:
-    layers = [[f"{c}/kernel", f"{c}/bias"] for c in cells]
-  output = (["Variable", "Variable_1"] if v.output_layer == "truncated_normal"
-            else ["dense/kernel", "dense/bias"])
-  return layers, output
-
-
-def _rnn_input_sizes(v):
-  return [28] + [v.units] * (v.layers - 1)
-
-
-def _expected_tf1_shapes(v):
-  layers, output = tf1_names(v)
-  shapes = {}
-  for names, in_size in zip(layers, _rnn_input_sizes(v)):
-    rows, u = in_size + v.units, v.units
-    if v.cell == "gru":
-      shapes.update(zip(names, [(rows, 2 * u), (2 * u,), (rows, u), (u,)]))
-    else:
-      shapes.update(zip(names, [(rows, 4 * u), (4 * u,)]))
-  shapes.update(zip(output, [(v.units, 10), (10,)]))
-  return shapes
-
-
-def _check_tf1_variables(v, tf1_vars, source):
-  """Every expected variable present with its shape, nothing else but optimizer state."""
-  expected = _expected_tf1_shapes(v)
-  missing = [name for name in expected if name not in tf1_vars]
-  if missing:
-    raise ConfigError(
-        f"{source} has no variable {missing[0]} (missing: {', '.join(missing)}), which the "
-        f"{v.name} graph creates. It holds {', '.join(sorted(tf1_vars)) or 'nothing'}: a "
-        "checkpoint of another variant, or of another graph?")
-  for name, shape in expected.items():
-    if tuple(tf1_vars[name].shape) != shape:
-      raise ConfigError(
-          f"{source}: variable {name} has shape {list(tf1_vars[name].shape)}, but {v.name} "
-          f"needs {list(shape)}.")
-  extra = [n for n in tf1_vars if n not in expected and not n.endswith(_OPTIMIZER_SUFFIXES)
-           and n not in _OPTIMIZER_NAMES]
-  if extra:
-    raise ConfigError(
-        f"{source} holds variables the {v.name} graph does not have: {', '.join(sorted(extra))}."
-        " A checkpoint of another variant, or of another graph?")
-
-
-def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
-  """Keras weights {layer name: [arrays]} from TF1 variables {name: array}."""
-  v = variants.get_variant(variant)
-  _check_tf1_variables(v, tf1_vars, source)
-  layers, output = tf1_names(v)
-  weights = {}
-  for index, (names, in_size) in enumerate(zip(layers, _rnn_input_sizes(v))):
-    if v.cell == "gru":
-      gates, gates_bias, candidate, candidate_bias = (tf1_vars[n] for n in names)
-      r, u = np.split(gates, 2, axis=-1)
-      r_bias, u_bias = np.split(gates_bias, 2)
-      full = np.concatenate([u, r, candidate], axis=-1)
-      bias = np.concatenate([u_bias, r_bias, candidate_bias])
-    else:
-      full = _lstm_tf1_to_keras_columns(tf1_vars[names[0]])
-      bias = _lstm_tf1_to_keras_columns(tf1_vars[names[1]]).copy()
-      bias[v.units:2 * v.units] += FORGET_BIAS
-    weights[f"rnn_{index}"] = [full[:in_size], full[in_size:], bias]
-  weights["output"] = [tf1_vars[output[0]], tf1_vars[output[1]]]
-  return weights
-
-
-def keras_to_tf1(variant, weights):
-  """TF1 variables {name: array} from Keras weights {layer name: [arrays]}."""
-  v = variants.get_variant(variant)
-  layers, output = tf1_names(v)
-  tf1_vars = {}
-  for index, names in enumerate(layers):
-    kernel, recurrent, bias = weights[f"rnn_{index}"]
-    full = np.concatenate([kernel, recurrent], axis=0)
-    if v.cell == "gru":
-      z, r, h = np.split(full, 3, axis=-1)
-      z_bias, r_bias, h_bias = np.split(bias, 3)
-      tf1_vars.update(zip(names, [np.concatenate([r, z], axis=-1),
-                                  np.concatenate([r_bias, z_bias]), h, h_bias]))
-    else:
-      bias = bias.copy()
-      bias[v.units:2 * v.units] -= FORGET_BIAS
-      tf1_vars.update(zip(names, [_lstm_keras_to_tf1_columns(full),
-                                  _lstm_keras_to_tf1_columns(bias)]))
-  tf1_vars.update(zip(output, weights["output"]))
-  return tf1_vars
-
-
-TORCH_SHAPES = {"rnn.weight_ih_l0": (256, 28), "rnn.weight_hh_l0": (256, 64),
-                "rnn.bias_ih_l0": (256,), "rnn.bias_hh_l0": (256,), "out.weight": (10, 64),
-                "out.bias": (10,)}
-
-
-def torch_to_keras(state, source="the state_dict"):
-  """Keras weights of torch_lstm from a PyTorch state_dict {name: array}."""
-  missing = [n for n in TORCH_SHAPES if n not in state]
-  extra = [n for n in state if n not in TORCH_SHAPES]
-  if missing or extra:
-    raise ConfigError(
-        f"{source} is not the seed's RNN: " + "; ".join(
-            p for p in (f"missing {', '.join(missing)}" if missing else "",
-                        f"unexpected {', '.join(extra)}" if extra else "") if p) + ".")
-  for name, shape in TORCH_SHAPES.items():
-    if tuple(state[name].shape) != shape:
-      raise ConfigError(f"{source}: {name} has shape {list(state[name].shape)}, but torch_lstm "
-                        f"needs {list(shape)}.")
-  return {"rnn_0": [state["rnn.weight_ih_l0"].T, state["rnn.weight_hh_l0"].T,
-                    state["rnn.bias_ih_l0"] + state["rnn.bias_hh_l0"]],
-          "output": [state["out.weight"].T, state["out.bias"]]}
-
-
-def keras_to_torch(weights):
-  """A PyTorch state_dict {name: array} of torch_lstm; the summed bias goes to bias_ih."""
-  kernel, recurrent, bias = weights["rnn_0"]
-  return {"rnn.weight_ih_l0": kernel.T, "rnn.weight_hh_l0": recurrent.T,
-          "rnn.bias_ih_l0": bias, "rnn.bias_hh_l0": np.zeros_like(bias),
-          "out.weight": weights["output"][0].T, "out.bias": weights["output"][1]}
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
-def read_tf1_checkpoint(path):
-  import tensorflow as tf
-  try:
-    reader = tf.train.load_checkpoint(path)
-  except (ValueError, tf.errors.OpError) as e:
-    raise ConfigError(f"{path} is not a readable TF checkpoint "
-                      f"({str(e).splitlines()[0]}).") from None
-  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
-
-
-def write_tf1_checkpoint(tf1_vars, path):
-  """A name-based checkpoint that tf.compat.v1.train.Saver.restore reads (TF1's format)."""
-  import tensorflow as tf
-  with tf.Graph().as_default():
-    variables = {name: tf.compat.v1.Variable(value, name=name.replace("/", "_"))
-                 for name, value in tf1_vars.items()}
-    saver = tf.compat.v1.train.Saver(variables)
-    with tf.compat.v1.Session() as sess:
-      sess.run(tf.compat.v1.global_variables_initializer())
-      os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-      return saver.save(sess, path, write_meta_graph=False)
-
-
-def read_torch_state_dict(path):
-  try:
-    import torch
-  except ImportError:
-    raise ConfigError("Reading a PyTorch state_dict needs PyTorch: pip install torch.") from None
-  try:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-  except Exception as e:  # torch reports unreadable files through many exception types
-    raise ConfigError(f"{path} is not a readable PyTorch state_dict ({e}).") from None
-  return {name: tensor.numpy() for name, tensor in state.items()}
-
-
-def write_torch_state_dict(state, path):
-  import torch
-  torch.save({name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in state.items()},
-             path)
-
-
-def model_weights(model):
-  """{layer name: [arrays]} of a built Keras model of this project."""
-  return {layer.name: [w.numpy() for w in layer.weights] for layer in model.layers
-          if layer.weights}
-
-
-def set_model_weights(model, weights):
-  try:
-    for name, arrays in weights.items():
-      model.get_layer(name).set_weights(arrays)
-  except ValueError as e:  # Keras: no such layer, or weights of another shape
-    raise ConfigError(f"These weights do not fit the {model.name} model: "
-                      f"{str(e).splitlines()[0]}") from None
-
-
-def keras_weights_from(variant, path):
-  """Keras weights of `variant` from a TF1 checkpoint, a PyTorch state_dict or a .keras file."""
-  if path.endswith(".keras"):
-    import keras
-    try:
-      return model_weights(keras.models.load_model(path))
-    except (OSError, ValueError) as e:
-      raise ConfigError(f"{path} is not a readable Keras model ({e}).") from None
-  if path.endswith((".pt", ".pth")):
-    if variants.get_variant(variant).cell != "torch_lstm":
-      raise ConfigError(f"{path} is a PyTorch state_dict; only torch_lstm comes from PyTorch.")
-    return torch_to_keras(read_torch_state_dict(path), path)
-  return tf1_to_keras(variant, read_tf1_checkpoint(path), path)
+from tf_rnn_mnist.weight_maps import (keras_to_tf1, keras_to_torch, keras_weights_from,
+                                      set_model_weights, write_tf1_checkpoint,
+                                      write_torch_state_dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,54 +39,48 @@ def define_flags():
 
 
 def _test_accuracy(model, variant):
-  from tf_rnn_mnist import train
   from tf_rnn_mnist.data import flags as data_flags
-  data = train.datasets_for(variant, data_flags.load_mnist_from_flags())
+  data = variant.data_split.datasets(data_flags.load_mnist_from_flags())
   predictions = model.predict(data.test_images, batch_size=1000, verbose=0).argmax(axis=1)
   return float((predictions == data.test_labels).mean()), len(data.test_labels)
 
 
-def convert(variant_name, tf1_checkpoint=None, torch_state_dict=None, keras_model=None,
+def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=None,
             output=None):
   """Converts one way or the other; returns the Keras model when the output is Keras."""
   sources = [s for s in (tf1_checkpoint, torch_state_dict, keras_model) if s]
   if len(sources) != 1:
     raise ConfigError("Pass exactly one of --tf1_checkpoint, --torch_state_dict, --keras_model.")
-  variant = variants.get_variant(variant_name)
+  variant = variants.get_variant(variant) if isinstance(variant, str) else variant
   if keras_model:
-    weights = keras_weights_from(variant.name, keras_model)
-    if variant.cell == "torch_lstm":
-      write_torch_state_dict(keras_to_torch(weights), output)
+    weights = keras_weights_from(variant, keras_model)
+    if variant.legacy.tf1_cell:
+      write_tf1_checkpoint(keras_to_tf1(variant, weights), output)
     else:
-      write_tf1_checkpoint(keras_to_tf1(variant.name, weights), output)
+      write_torch_state_dict(keras_to_torch(weights), output)
     return None
   if not output.endswith(".keras"):
     raise ConfigError(f"--output={output}: a Keras model is written to a path ending in .keras.")
   from tf_rnn_mnist.models import build_model
   model = build_model(variant)
-  set_model_weights(model, keras_weights_from(variant.name, sources[0]))
+  set_model_weights(model, keras_weights_from(variant, sources[0]))
   model.save(output)
   return model
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  from tf_rnn_mnist.data import MnistDataError
   f = flags.FLAGS
-  try:
-    model = convert(f.variant, f.tf1_checkpoint, f.torch_state_dict, f.keras_model, f.output)
-    print(f"wrote {f.output}")
-    if model is not None and f.evaluate:
-      accuracy, n = _test_accuracy(model, variants.get_variant(f.variant))
-      print(f"test accuracy of the converted model ({n} images): {accuracy:.4f}")
-  except (ConfigError, MnistDataError) as e:
-    sys.exit(f"error: {e}")
+  variant = variants.get_variant(f.variant)
+  model = convert(variant, f.tf1_checkpoint, f.torch_state_dict, f.keras_model, f.output)
+  print(f"wrote {f.output}")
+  if model is not None and f.evaluate:
+    accuracy, n = _test_accuracy(model, variant)
+    print(f"test accuracy of the converted model ({n} images): {accuracy:.4f}")
 
 
 def run_main():
   define_flags()
-  app.run(main)
+  cli.run_tool(main)
 
 
 if __name__ == "__main__":

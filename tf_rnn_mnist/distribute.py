@@ -86,3 +86,23 @@ def describe(strategy):
   name = {"CollectiveAllReduceStrategy": "MultiWorkerMirroredStrategy"}.get(name, name)
   return {"strategy": name, "replicas": strategy.num_replicas_in_sync,
           "devices": list(strategy.extended.worker_devices)}
+
+
+def has_gpu(strategy=None):
+  """Whether the strategy's devices (or, without one, this machine's) include a GPU."""
+  if strategy is None:
+    return bool(tf.config.list_physical_devices("GPU"))
+  return any("GPU" in d.upper() for d in strategy.extended.worker_devices)
+
+
+def check_mixed_precision(enabled, strategy=None):
+  if enabled and not has_gpu(strategy):
+    raise ConfigError("--mixed_precision needs a GPU: float16 is slower than float32 on CPUs.")
+
+
+def check_divides_among_replicas(batch_size, strategy):
+  replicas = strategy.num_replicas_in_sync
+  if batch_size % replicas:
+    raise ConfigError(
+        f"--batch_size={batch_size} does not divide among {replicas} replicas; "
+        f"use a multiple of {replicas} (it is the global batch).")

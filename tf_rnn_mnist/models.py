@@ -10,44 +10,60 @@ import keras
 
 from tf_rnn_mnist import initializers
 from tf_rnn_mnist.layers import ReplicaDropout
+from tf_rnn_mnist.variants import Cell
 
 TIME_STEPS = INPUT_SIZE = 28
 NUM_CLASSES = 10
+# The layer names convert.py and the trainer address weights by.
+OUTPUT_LAYER = "output"
 
 
-def _seed_output_layer(kind, units, name="output"):
+def rnn_layer_name(index):
+  return f"rnn_{index}"
+
+
+def _truncated_normal_output():
+  # The seed's tf.Variable(tf.truncated_normal(stddev=0.1)) and constant 0.1 bias.
+  return dict(kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
+              bias_initializer=keras.initializers.Constant(0.1))
+
+
+# Per output_layer kind, the Dense initializers; "dense" (fully_connected / layers.dense:
+# glorot_uniform and zeros) is Keras's default.
+_OUTPUT_INITIALIZERS = {
+    "truncated_normal": lambda units: _truncated_normal_output(),
+    "dense": lambda units: {},
+    "torch_linear": initializers.torch_linear,
+}
+
+
+def _seed_output_layer(kind, units):
   # Always float32 (also under mixed precision): logits and softmax keep full precision.
-  if kind == "truncated_normal":  # tf.Variable(tf.truncated_normal(stddev=0.1)), constant 0.1
-    return keras.layers.Dense(NUM_CLASSES, name=name,
-                              kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
-                              bias_initializer=keras.initializers.Constant(0.1))
-  if kind == "dense":  # fully_connected / layers.dense: glorot_uniform + zeros = Keras defaults
-    return keras.layers.Dense(NUM_CLASSES, name=name)
-  if kind == "torch_linear":
-    return keras.layers.Dense(NUM_CLASSES, name=name, **initializers.torch_linear(units))
-  raise ValueError(f"unknown output layer {kind!r}")
+  return keras.layers.Dense(NUM_CLASSES, name=OUTPUT_LAYER, **_OUTPUT_INITIALIZERS[kind](units))
 
 
 def cudnn_eligible(variant):
   """Whether cuDNN's RNN kernel computes this variant's layers (Keras's conditions: tanh and
   sigmoid, no recurrent dropout, not unrolled, a bias; GRU only with reset_after=True, which the
   TF1 GRUCell is not)."""
-  return variant.cell in ("lstm", "torch_lstm") and not variant.unroll
+  return variant.cell is not Cell.GRU and not variant.unroll
 
 
-def _recurrent_layer(variant, input_size, return_sequences, name, use_cudnn, dtype, unroll):
-  common = dict(return_sequences=return_sequences, unroll=unroll, name=name, dtype=dtype)
-  if variant.cell != "gru":
-    common["use_cudnn"] = use_cudnn
-  if variant.cell == "lstm":
-    return keras.layers.LSTM(variant.units, **common,
-                             **initializers.tf1_lstm(input_size, variant.units))
-  if variant.cell == "gru":  # TF1 GRUCell applies the reset gate before the matmul
-    return keras.layers.GRU(variant.units, reset_after=False, **common,
-                            **initializers.tf1_gru(input_size, variant.units))
-  if variant.cell == "torch_lstm":
-    return keras.layers.LSTM(variant.units, **common, **initializers.torch_lstm(variant.units))
-  raise ValueError(f"unknown cell {variant.cell!r}")
+def _tf1_lstm(units, input_size, **common):
+  return keras.layers.LSTM(units, **common, **initializers.tf1_lstm(input_size, units))
+
+
+def _tf1_gru(units, input_size, use_cudnn, **common):
+  # TF1 GRUCell applies the reset gate before the matmul: reset_after=False, which cuDNN lacks.
+  return keras.layers.GRU(units, reset_after=False, **common,
+                          **initializers.tf1_gru(input_size, units))
+
+
+def _torch_lstm(units, input_size, **common):
+  return keras.layers.LSTM(units, **common, **initializers.torch_lstm(units))
+
+
+_RECURRENT_LAYERS = {Cell.LSTM: _tf1_lstm, Cell.GRU: _tf1_gru, Cell.TORCH_LSTM: _torch_lstm}
 
 
 def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=False,
@@ -68,8 +84,9 @@ def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=Fa
   for layer in range(variant.layers):
     last = layer == variant.layers - 1
     # Only the last time step of the top layer is read, so it alone is returned.
-    x = _recurrent_layer(variant, input_size, return_sequences=not last, name=f"rnn_{layer}",
-                         use_cudnn=use_cudnn, dtype=dtype, unroll=unroll)(x)
+    x = _RECURRENT_LAYERS[variant.cell](
+        variant.units, input_size, return_sequences=not last, name=rnn_layer_name(layer),
+        use_cudnn=use_cudnn, dtype=dtype, unroll=unroll)(x)
     if keep < 1.0:
       # DropoutWrapper(output_keep_prob) in dynamic_rnn: a fresh mask per time step, unit and
       # example on each layer's output; the state itself is not dropped. (Not LSTM(dropout=):

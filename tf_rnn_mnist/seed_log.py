@@ -1,0 +1,101 @@
+"""What a run prints and records: the seeds' own log lines, a progress bar, TensorBoard scalars.
+
+The seeds' print formats are reproduced character for character (TF1's `str(numpy.float32)`,
+torch's `%.4f`), so a v1 and a v2 log can be diffed.
+"""
+
+import os
+
+import numpy as np
+
+
+def _tf1_str(value):
+  """How the TF1 seeds printed a float32 fetched from sess.run: str(numpy.float32)."""
+  return str(np.float32(value))
+
+
+def _epoch_line(plan, update, m):
+  if "test_accuracy" in m:
+    return (f"Iter {plan.counter.epoch(update)}, Testing Accuracy= "
+            f"{_tf1_str(m['test_accuracy'])}")
+
+
+def _train_test_lines(plan, update, m):
+  counter = plan.counter.step(update)
+  lines = []
+  if "train_accuracy" in m:
+    lines.append(f"Train {counter} {_tf1_str(m['train_accuracy'])}")
+  if "test_accuracy" in m:
+    lines.append(f"Test {counter} {_tf1_str(m['test_accuracy'])}")
+  return "\n".join(lines)
+
+
+def _iter_minibatch_line(plan, update, m):
+  counter = plan.counter.step(update)
+  if "train_accuracy" in m:
+    return (f"Iter {counter * plan.batch_size}, Minibatch Loss= {m['train_loss']:.6f}, "
+            f"Training Accuracy= {m['train_accuracy']:.5f}")
+
+
+def _torch_line(plan, update, m):
+  if "train_loss" in m:
+    line = f"Epoch:  {plan.counter.epoch(update)} | train loss: {m['train_loss']:.4f}"
+    return line + (f" | test accuracy: {m['test_accuracy']:.2f}" if "test_accuracy" in m else "")
+
+
+# What each seed printed at its step counter, given what was measured there.
+SEED_LOG_LINES = {"epoch": _epoch_line, "train_test": _train_test_lines,
+                  "iter_minibatch": _iter_minibatch_line, "torch": _torch_line}
+
+
+def seed_log_line(plan, update, metrics):
+  """The seed's log line(s) after `update` (counted from 1), or None/"" where it printed
+  nothing."""
+  return SEED_LOG_LINES[plan.variant.seed_log_style](plan, update, metrics)
+
+
+def seed_final_lines(plan, seed_accuracy):
+  if plan.variant.seed_log_style == "iter_minibatch":
+    return [" Finished!", f"Testing Accuracy: {_tf1_str(seed_accuracy)}"]
+  return []
+
+
+def summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples):
+  """The last line of every run, v1 and v2 alike."""
+  return (f"Full test accuracy ({test_examples} images): {test_accuracy:.4f}; seed "
+          f"protocol ({seed_examples} images): {seed_accuracy:.4f}")
+
+
+class RunLog:
+  """Seed-style lines on stdout, a progress bar on stderr, scalars for TensorBoard; all of it
+  on the chief only."""
+
+  def __init__(self, config, total_steps, done, chief=True):
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+    self.tf, self.chief = tf, chief
+    directory = config.tensorboard_dir or (
+        os.path.join(config.model_dir, "tensorboard") if config.model_dir else None)
+    self.writer = (tf.summary.create_file_writer(directory) if directory and chief
+                   else tf.summary.create_noop_writer())
+    self.progress = tqdm(total=total_steps, initial=done, unit="step", leave=False,
+                         disable=(not chief) or (None if config.progress is None
+                                                 else not config.progress))
+
+  def line(self, text):
+    if not text or not self.chief:
+      return
+    if self.progress.disable:
+      print(text, flush=True)
+    else:
+      self.progress.write(text)
+
+  def scalars(self, step, **values):
+    """`train__loss=x` is written as the scalar `train/loss`."""
+    with self.writer.as_default(step=step):
+      for name, value in values.items():
+        self.tf.summary.scalar(name.replace("__", "/"), value)
+
+  def close(self):
+    self.progress.close()
+    self.writer.flush()

@@ -1,0 +1,256 @@
+"""Weights between the seeds and the Keras port: TF1 checkpoints and PyTorch state_dicts.
+
+The mappings (DESIGN.md):
+- TF1 LSTM cells: kernel [in+U, 4U] with gate columns i, j, f, o; Keras wants i, f, c(=j), o
+  split into kernel (in, 4U) and recurrent kernel (U, 4U); TF1 adds forget_bias=1.0 at run time,
+  Keras holds it in the bias's f block.
+- TF1 GRUCell: gates [in+U, 2U] (r, u) and candidate [in+U, U]; Keras GRU(reset_after=False)
+  columns z(=u), r, h(=candidate).
+- PyTorch LSTM: weight_ih (4H, in), weight_hh (4H, H), gates i, f, g, o (Keras's order), two
+  biases whose sum Keras keeps; Linear weight (out, in) is Keras's kernel transposed.
+Every variable must be consumed and every shape must match, or the error names the variable.
+Weights travel as {Keras layer name: [arrays]} (models.rnn_layer_name, models.OUTPUT_LAYER).
+"""
+
+import os
+
+import numpy as np
+
+from tf_rnn_mnist import variants
+from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.models import OUTPUT_LAYER, rnn_layer_name
+from tf_rnn_mnist.variants import Cell
+
+FORGET_BIAS = 1.0
+# Optimizer state a TF1 Saver may have written beside the weights; not part of the model.
+_OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1")
+_OPTIMIZER_NAMES = ("beta1_power", "beta2_power", "global_step")
+
+
+def _lstm_tf1_to_keras_columns(w):
+  i, j, f, o = np.split(w, 4, axis=-1)
+  return np.concatenate([i, f, j, o], axis=-1)
+
+
+# i, j, f, o -> i, f, j, o swaps the middle blocks, so the same function maps back.
+_lstm_keras_to_tf1_columns = _lstm_tf1_to_keras_columns
+
+
+# The variable scope each TF1 cell class creates its variables in.
+_TF1_CELL_SCOPES = {"BasicLSTMCell": "basic_lstm_cell", "LSTMCell": "lstm_cell",
+                    "GRUCell": "gru_cell"}
+
+
+def _as_variant(variant):
+  return variants.get_variant(variant) if isinstance(variant, str) else variant
+
+
+def tf1_names(variant):
+  """The TF1 variable names of `variant`'s graph: (per recurrent layer, output kernel, bias)."""
+  v = _as_variant(variant)
+  if not v.legacy.tf1_cell:
+    raise ConfigError(f"{v.name} comes from PyTorch: convert it with --torch_state_dict.")
+  scope = _TF1_CELL_SCOPES[v.legacy.tf1_cell]
+  if v.layers > 1:  # MultiRNNCell
+    cells = [f"rnn/multi_rnn_cell/cell_{i}/{scope}" for i in range(v.layers)]
+  else:
+    cells = [f"rnn/{scope}"]
+  if v.cell is Cell.GRU:
+    layers = [[f"{c}/gates/kernel", f"{c}/gates/bias", f"{c}/candidate/kernel",
+               f"{c}/candidate/bias"] for c in cells]
+  else:
+    layers = [[f"{c}/kernel", f"{c}/bias"] for c in cells]
+  output = (["Variable", "Variable_1"] if v.output_layer == "truncated_normal"
+            else ["dense/kernel", "dense/bias"])
+  return layers, output
+
+
+def _rnn_input_sizes(v):
+  return [28] + [v.units] * (v.layers - 1)
+
+
+def _expected_tf1_shapes(v):
+  layers, output = tf1_names(v)
+  shapes = {}
+  for names, in_size in zip(layers, _rnn_input_sizes(v)):
+    rows, u = in_size + v.units, v.units
+    if v.cell is Cell.GRU:
+      shapes.update(zip(names, [(rows, 2 * u), (2 * u,), (rows, u), (u,)]))
+    else:
+      shapes.update(zip(names, [(rows, 4 * u), (4 * u,)]))
+  shapes.update(zip(output, [(v.units, 10), (10,)]))
+  return shapes
+
+
+def _check_tf1_variables(v, tf1_vars, source):
+  """Every expected variable present with its shape, nothing else but optimizer state."""
+  expected = _expected_tf1_shapes(v)
+  missing = [name for name in expected if name not in tf1_vars]
+  if missing:
+    raise ConfigError(
+        f"{source} has no variable {missing[0]} (missing: {', '.join(missing)}), which the "
+        f"{v.name} graph creates. It holds {', '.join(sorted(tf1_vars)) or 'nothing'}: a "
+        "checkpoint of another variant, or of another graph?")
+  for name, shape in expected.items():
+    if tuple(tf1_vars[name].shape) != shape:
+      raise ConfigError(
+          f"{source}: variable {name} has shape {list(tf1_vars[name].shape)}, but {v.name} "
+          f"needs {list(shape)}.")
+  extra = [n for n in tf1_vars if n not in expected and not n.endswith(_OPTIMIZER_SUFFIXES)
+           and n not in _OPTIMIZER_NAMES]
+  if extra:
+    raise ConfigError(
+        f"{source} holds variables the {v.name} graph does not have: {', '.join(sorted(extra))}."
+        " A checkpoint of another variant, or of another graph?")
+
+
+def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
+  """Keras weights {layer name: [arrays]} from TF1 variables {name: array}."""
+  v = _as_variant(variant)
+  _check_tf1_variables(v, tf1_vars, source)
+  layers, output = tf1_names(v)
+  weights = {}
+  for index, (names, in_size) in enumerate(zip(layers, _rnn_input_sizes(v))):
+    if v.cell is Cell.GRU:
+      gates, gates_bias, candidate, candidate_bias = (tf1_vars[n] for n in names)
+      r, u = np.split(gates, 2, axis=-1)
+      r_bias, u_bias = np.split(gates_bias, 2)
+      full = np.concatenate([u, r, candidate], axis=-1)
+      bias = np.concatenate([u_bias, r_bias, candidate_bias])
+    else:
+      full = _lstm_tf1_to_keras_columns(tf1_vars[names[0]])
+      bias = _lstm_tf1_to_keras_columns(tf1_vars[names[1]]).copy()
+      bias[v.units:2 * v.units] += FORGET_BIAS
+    weights[rnn_layer_name(index)] = [full[:in_size], full[in_size:], bias]
+  weights[OUTPUT_LAYER] = [tf1_vars[output[0]], tf1_vars[output[1]]]
+  return weights
+
+
+def keras_to_tf1(variant, weights):
+  """TF1 variables {name: array} from Keras weights {layer name: [arrays]}."""
+  v = _as_variant(variant)
+  layers, output = tf1_names(v)
+  tf1_vars = {}
+  for index, names in enumerate(layers):
+    kernel, recurrent, bias = weights[rnn_layer_name(index)]
+    full = np.concatenate([kernel, recurrent], axis=0)
+    if v.cell is Cell.GRU:
+      z, r, h = np.split(full, 3, axis=-1)
+      z_bias, r_bias, h_bias = np.split(bias, 3)
+      tf1_vars.update(zip(names, [np.concatenate([r, z], axis=-1),
+                                  np.concatenate([r_bias, z_bias]), h, h_bias]))
+    else:
+      bias = bias.copy()
+      bias[v.units:2 * v.units] -= FORGET_BIAS
+      tf1_vars.update(zip(names, [_lstm_keras_to_tf1_columns(full),
+                                  _lstm_keras_to_tf1_columns(bias)]))
+  tf1_vars.update(zip(output, weights[OUTPUT_LAYER]))
+  return tf1_vars
+
+
+TORCH_SHAPES = {"rnn.weight_ih_l0": (256, 28), "rnn.weight_hh_l0": (256, 64),
+                "rnn.bias_ih_l0": (256,), "rnn.bias_hh_l0": (256,), "out.weight": (10, 64),
+                "out.bias": (10,)}
+
+
+def torch_to_keras(state, source="the state_dict"):
+  """Keras weights of torch_lstm from a PyTorch state_dict {name: array}."""
+  missing = [n for n in TORCH_SHAPES if n not in state]
+  extra = [n for n in state if n not in TORCH_SHAPES]
+  if missing or extra:
+    raise ConfigError(
+        f"{source} is not the seed's RNN: " + "; ".join(
+            p for p in (f"missing {', '.join(missing)}" if missing else "",
+                        f"unexpected {', '.join(extra)}" if extra else "") if p) + ".")
+  for name, shape in TORCH_SHAPES.items():
+    if tuple(state[name].shape) != shape:
+      raise ConfigError(f"{source}: {name} has shape {list(state[name].shape)}, but torch_lstm "
+                        f"needs {list(shape)}.")
+  return {rnn_layer_name(0): [state["rnn.weight_ih_l0"].T, state["rnn.weight_hh_l0"].T,
+                              state["rnn.bias_ih_l0"] + state["rnn.bias_hh_l0"]],
+          OUTPUT_LAYER: [state["out.weight"].T, state["out.bias"]]}
+
+
+def keras_to_torch(weights):
+  """A PyTorch state_dict {name: array} of torch_lstm; the summed bias goes to bias_ih."""
+  kernel, recurrent, bias = weights[rnn_layer_name(0)]
+  return {"rnn.weight_ih_l0": kernel.T, "rnn.weight_hh_l0": recurrent.T,
+          "rnn.bias_ih_l0": bias, "rnn.bias_hh_l0": np.zeros_like(bias),
+          "out.weight": weights[OUTPUT_LAYER][0].T, "out.bias": weights[OUTPUT_LAYER][1]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def read_tf1_checkpoint(path):
+  import tensorflow as tf
+  try:
+    reader = tf.train.load_checkpoint(path)
+  except (ValueError, tf.errors.OpError) as e:
+    raise ConfigError(f"{path} is not a readable TF checkpoint "
+                      f"({str(e).splitlines()[0]}).") from None
+  return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def write_tf1_checkpoint(tf1_vars, path):
+  """A name-based checkpoint that tf.compat.v1.train.Saver.restore reads (TF1's format)."""
+  import tensorflow as tf
+  with tf.Graph().as_default():
+    variables = {name: tf.compat.v1.Variable(value, name=name.replace("/", "_"))
+                 for name, value in tf1_vars.items()}
+    saver = tf.compat.v1.train.Saver(variables)
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+      return saver.save(sess, path, write_meta_graph=False)
+
+
+def read_torch_state_dict(path):
+  try:
+    import torch
+  except ImportError:
+    raise ConfigError("Reading a PyTorch state_dict needs PyTorch: pip install torch.") from None
+  try:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+  except Exception as e:  # torch reports unreadable files through many exception types
+    raise ConfigError(f"{path} is not a readable PyTorch state_dict ({e}).") from None
+  return {name: tensor.numpy() for name, tensor in state.items()}
+
+
+def write_torch_state_dict(state, path):
+  import torch
+  torch.save({name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in state.items()},
+             path)
+
+
+def model_weights(model):
+  """{layer name: [arrays]} of a built Keras model of this project."""
+  return {layer.name: [w.numpy() for w in layer.weights] for layer in model.layers
+          if layer.weights}
+
+
+def set_model_weights(model, weights):
+  try:
+    for name, arrays in weights.items():
+      model.get_layer(name).set_weights(arrays)
+  except ValueError as e:  # Keras: no such layer, or weights of another shape
+    raise ConfigError(f"These weights do not fit the {model.name} model: "
+                      f"{str(e).splitlines()[0]}") from None
+
+
+def keras_weights_from(variant, path):
+  """Keras weights of `variant` (a Variant or its name) from a TF1 checkpoint, a PyTorch
+  state_dict or a .keras file."""
+  variant = _as_variant(variant)
+  if path.endswith(".keras"):
+    import keras
+    try:
+      return model_weights(keras.models.load_model(path))
+    except (OSError, ValueError) as e:
+      raise ConfigError(f"{path} is not a readable Keras model ({e}).") from None
+  if path.endswith((".pt", ".pth")):
+    if variant.legacy.tf1_cell:
+      raise ConfigError(f"{path} is a PyTorch state_dict; only torch_lstm comes from PyTorch.")
+    return torch_to_keras(read_torch_state_dict(path), path)
+  return tf1_to_keras(variant, read_tf1_checkpoint(path), path)

@@ -19,6 +19,8 @@ common.define_flags("6 epochs x 1100 steps")
 common.define_tf1_checkpoint_flags()
 
 
+# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# diffed against ../shared/seeds; the additions live in common.py.
 def main(argv):
   del argv
   run = common.tf1_run(tf, "basic_lstm")

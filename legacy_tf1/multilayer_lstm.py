@@ -21,6 +21,8 @@ common.flags.DEFINE_float("keep_prob", 0.5, "The keep_prob fed while training (t
                           "1.0 turns dropout off, as the equivalence tests do.")
 
 
+# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# diffed against ../shared/seeds; the additions live in common.py.
 def main(argv):
   del argv
   run = common.tf1_run(tf, "multilayer")

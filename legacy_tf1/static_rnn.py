@@ -29,6 +29,8 @@ VARIANT_OF_CELL = {"basic_lstm": "static_lstm", "lstm": "static_lstmcell", "gru"
                    "dynamic_gru": "dynamic_gru"}
 
 
+# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# diffed against ../shared/seeds; the additions live in common.py.
 def main(argv):
   del argv
   run = common.tf1_run(tf, VARIANT_OF_CELL[FLAGS.cell])

@@ -81,6 +81,8 @@ def batches(train_data, train_loader):
         yield step, train_data[torch.from_numpy(indices)]
 
 
+# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# diffed against ../shared/seeds; the additions live in legacy_tf1/common.py.
 def main(argv):
     del argv
     run = common.Run("torch_lstm", "pytorch", torch_scalar_writer())

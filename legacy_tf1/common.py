@@ -76,6 +76,9 @@ def define_flags(steps_help):
                        lower_bound=2)
   flags.register_validator("train_steps", lambda v: v is None or v > 0,
                            "--train_steps must be a positive integer")
+  flags.register_validator("seed", lambda v: 0 <= v < 2 ** 32,
+                           "--seed must be in 0..2**32-1 (numpy's and TF1's seed range)")
+  output_flags(results_json="file", logdir="dir", save_test_outputs="file")
   flags.register_validator(
       "initial_losses",
       lambda v: v is None or (not os.path.isdir(v)
@@ -121,6 +124,24 @@ def measure_tf1_initial_losses(tf, sess, loss, feed_of, test):
   return measure_initial_losses(loss_after_fresh_init, images, labels)
 
 
+def _output_checker(flag, kind):
+  def check(value):
+    if value:
+      try:
+        (cli.check_writable_file if kind == "file" else cli.check_writable_dir)(flag, value)
+      except ConfigError as e:
+        raise flags.ValidationError(str(e)) from None
+    return True
+  return check
+
+
+def output_flags(**kinds):
+  """Checks output flags (`name="file"` or `"dir"`) when the flags are parsed, before any
+  work: a run never ends by failing to write what it finished."""
+  for flag, kind in kinds.items():
+    flags.register_validator(flag, _output_checker(flag, kind))
+
+
 def define_tf1_checkpoint_flags():
   flags.DEFINE_string("checkpoint_dir", None, "Save a tf.compat.v1.train.Saver checkpoint of "
                       "the trained weights here (model.ckpt-STEPS).")
@@ -128,6 +149,7 @@ def define_tf1_checkpoint_flags():
                     "any update, as CHECKPOINT_DIR/initial.ckpt.")
   flags.DEFINE_string("initial_checkpoint", None, "Start from the weights in this checkpoint "
                       "instead of a random initialisation (matched runs).")
+  output_flags(checkpoint_dir="dir")
 
 
 def load_batch_indices(num_examples=None):

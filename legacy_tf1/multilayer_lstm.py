@@ -19,6 +19,7 @@ common.define_flags("2001 updates (steps 0..2000)")
 common.define_tf1_checkpoint_flags()
 common.flags.DEFINE_float("keep_prob", 0.5, "The keep_prob fed while training (the seed's 0.5); "
                           "1.0 turns dropout off, as the equivalence tests do.")
+common.flags.register_validator("keep_prob", lambda v: 0 < v <= 1, "--keep_prob must be in (0, 1]")
 
 
 # One long function on purpose: it is the seed's script, kept line for line so that it can be

@@ -9,6 +9,7 @@ CPU build here), with torchvision's exact scaling (ToTensor: float32 / 255); the
     python -m legacy_torch.mnist_lstm [--train_steps=N] [--seed=S] [--results_json=PATH]
 """
 
+import pickle
 import sys
 
 from absl import flags
@@ -32,6 +33,7 @@ flags.DEFINE_string("save_initial_state_dict", None, "Save the initial state_dic
                     "any update) here.")
 flags.DEFINE_string("initial_state_dict", None, "Start from this state_dict instead of "
                     "PyTorch's random initialisation (matched runs).")
+common.output_flags(save_state_dict="file", save_initial_state_dict="file")
 
 
 def torch_scalar_writer():
@@ -102,8 +104,10 @@ def main(argv):
     rnn = RNN()
     if FLAGS.initial_state_dict:
         try:
-            rnn.load_state_dict(torch.load(FLAGS.initial_state_dict))
-        except (OSError, RuntimeError) as e:  # unreadable, or another model's state_dict
+            # weights_only: a state_dict is tensors; never unpickle code from a file.
+            rnn.load_state_dict(torch.load(FLAGS.initial_state_dict, weights_only=True))
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
+            # unreadable, not tensors only, or another model's state_dict
             raise ConfigError(f"--initial_state_dict={FLAGS.initial_state_dict} cannot "
                               f"initialise the seed's RNN: {str(e).splitlines()[0]}") from None
     if FLAGS.save_initial_state_dict:

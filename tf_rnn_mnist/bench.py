@@ -218,6 +218,8 @@ def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_pre
           log=print):
   from tf_rnn_mnist import distribute
   timing = make_timing(steps, windows)
+  if steps_per_loop < 1:  # a zero would loop forever
+    raise ConfigError(f"--steps_per_loop must be a positive integer, got {steps_per_loop}.")
   if json_path:
     cli.check_writable_file("json", json_path)
   distribute.check_mixed_precision(mixed_precision)
@@ -244,9 +246,12 @@ def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_pre
 def define_flags():
   from tf_rnn_mnist.data import flags as data_flags
   flags.DEFINE_string("variants", "all", "all, or a comma-separated list of variants.")
-  flags.DEFINE_integer("steps", 200, "Timed updates per side and variant (after warm-up).")
-  flags.DEFINE_integer("windows", 5, "Timed windows the steps are cut into; the median counts.")
-  flags.DEFINE_integer("steps_per_loop", 100, "The Keras trainer's --steps_per_loop.")
+  flags.DEFINE_integer("steps", 200, "Timed updates per side and variant (after warm-up).",
+                       lower_bound=1)
+  flags.DEFINE_integer("windows", 5, "Timed windows the steps are cut into; the median counts.",
+                       lower_bound=1)
+  flags.DEFINE_integer("steps_per_loop", 100, "The Keras trainer's --steps_per_loop.",
+                       lower_bound=1)
   flags.DEFINE_bool("mixed_precision", False, "Benchmark the Keras trainer with "
                     "--mixed_precision (GPU).")
   flags.DEFINE_string("json", None, "Write the results (a list, one object per variant) here.")

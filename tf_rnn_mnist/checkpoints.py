@@ -19,6 +19,7 @@ import shutil
 import tempfile
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 
 from tf_rnn_mnist.errors import ConfigError
@@ -62,6 +63,39 @@ def saved_description(prefix):
   return json.loads(tf.train.load_checkpoint(prefix).get_tensor(_RUN_KEY))
 
 
+def is_run_checkpoint(prefix):
+  """Whether `prefix` names a readable checkpoint written by this trainer."""
+  try:
+    return tf.train.load_checkpoint(prefix).has_tensor(_RUN_KEY)
+  except Exception:  # pylint: disable=broad-except  (not a TF2 checkpoint: someone else's)
+    return False
+
+
+def restore_model(prefix, model, variant_name):
+  """The model weights of a checkpoint of this trainer (for --init_from), of the same variant."""
+  saved = saved_description(prefix).get("variant")
+  if saved != variant_name:
+    raise ConfigError(f"--init_from={prefix} is a checkpoint of {saved}, not {variant_name}.")
+  status = tf.train.Checkpoint(model_variables=list(model.variables)).restore(prefix)
+  try:
+    status.expect_partial().assert_existing_objects_matched()
+  except AssertionError as e:
+    raise ConfigError(f"--init_from={prefix} does not fit the {variant_name} model: "
+                      f"{str(e).splitlines()[0]}") from None
+
+
+def weights_summary(variables):
+  """(every value finite, the largest |value|) over `variables`."""
+  finite, largest = True, 0.0
+  for variable in variables:
+    values = np.asarray(variable.numpy())
+    if not np.issubdtype(values.dtype, np.floating):
+      continue  # seed generator states
+    finite = finite and bool(np.isfinite(values).all())
+    largest = max(largest, float(np.nanmax(np.abs(values))) if values.size else 0.0)
+  return finite, largest
+
+
 class RunCheckpoints:
   """Saves and restores one run's checkpoints in MODEL_DIR/checkpoints.
 
@@ -74,6 +108,7 @@ class RunCheckpoints:
   def __init__(self, model_dir, description, chief=True, **objects):
     self.model_dir, self.directory = model_dir, directory_of(model_dir)
     self.description, self.chief = description, chief
+    self.model_variables = objects.get("model_variables", [])
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
     self.run = tf.Variable(json.dumps(description, sort_keys=True), trainable=False)
     self.progress = tf.Variable("{}", trainable=False)
@@ -82,9 +117,19 @@ class RunCheckpoints:
     self.manager = (tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=KEEP)
                     if chief else None)
 
+  def remove_leftovers(self):
+    """The temporary directories (TensorFlow's `ckpt-N_temp`) of saves a kill interrupted.
+    Safe: the run holds MODEL_DIR's lock, so no other save is under way."""
+    for path in glob.glob(os.path.join(glob.escape(self.directory), "ckpt-*_temp*")):
+      if re.fullmatch(r"ckpt-\d+_temp[^/]*", os.path.basename(path)) and os.path.isdir(path):
+        logging.info("Removing %s, left by an interrupted save.", path)
+        shutil.rmtree(path, ignore_errors=True)
+
   def restore(self):
     """Restores the newest readable checkpoint of this run: returns (prefix, step, progress
     dict), or (None, 0, {}) when there is none to continue from."""
+    if self.chief:
+      self.remove_leftovers()
     skipped = []
     for prefix in candidates(self.directory):
       problem = unreadable(prefix)

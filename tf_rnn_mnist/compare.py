@@ -30,6 +30,7 @@ from tf_rnn_mnist.compare_report import matched_curves, plot, summarize, table, 
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.equivalence import VERDICT_RULE
 from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.run_lock import RunLock
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -77,11 +78,55 @@ def read_results(path):
   return results if all(k in results for k in results_io.RESULT_KEYS) else None
 
 
-def execute(run, out, train_steps, mode, data, runner=subprocess.run):
-  """Runs one side of one seed unless it already finished; returns (results, error)."""
-  finished = read_results(run.results_path(out))
+# Installed versions that change what a run computes; a result made under others is stale.
+VERSIONED = ("tensorflow", "keras", "tf-keras", "numpy", "torch", "tf_rnn_mnist")
+
+
+def run_spec(run, train_steps, mode, data):
+  """Everything that defines a run's result; a finished run is reused only under an equal
+  spec (saved beside it as SIDE.spec.json)."""
+  return {"variant": run.variant, "side": run.side, "seed": run.seed,
+          "train_steps": train_steps, "mode": mode, "data": data.args(),
+          "versions": results_io.versions(*VERSIONED)}
+
+
+def _spec_path(run, out):
+  return os.path.join(run.directory(out), f"{run.side}.spec.json")
+
+
+def reusable(run, out, spec):
+  """The finished results of `run` if they were made under `spec`, else None."""
+  try:
+    with open(_spec_path(run, out)) as f:
+      saved = json.load(f)
+  except (OSError, ValueError):
+    return None
+  return read_results(run.results_path(out)) if saved == spec else None
+
+
+def stale_reason(run, out, spec):
+  """Why finished results of `run` cannot be reused (None if there are none)."""
+  if read_results(run.results_path(out)) is None:
+    return None
+  try:
+    with open(_spec_path(run, out)) as f:
+      saved = json.load(f)
+  except (OSError, ValueError):
+    return "no record of the settings it ran with"
+  return "; ".join(f"{key} {saved.get(key)!r} there, {value!r} now"
+                   for key, value in spec.items() if saved.get(key) != value)
+
+
+def execute(run, out, train_steps, mode, data, runner=subprocess.run, rerun=False):
+  """Runs one side of one seed unless it already finished under the same spec (and `rerun`
+  is not asked); returns (results, error)."""
+  spec = run_spec(run, train_steps, mode, data)
+  finished = None if rerun else reusable(run, out, spec)
   if finished is not None:
     return finished, None
+  for stale in (run.results_path(out), _spec_path(run, out)):
+    if os.path.exists(stale):
+      os.remove(stale)
   os.makedirs(run.directory(out), exist_ok=True)
   if mode == "matched" and run.side == "v1":
     v = variants.get_variant(run.variant)
@@ -96,6 +141,7 @@ def execute(run, out, train_steps, mode, data, runner=subprocess.run):
                   stderr=subprocess.STDOUT)
   results = read_results(run.results_path(out))
   if done.returncode == 0 and results is not None:
+    results_io.write_json_atomically(_spec_path(run, out), spec)
     return results, None
   with open(log_path) as log:
     lines = [line.strip() for line in log if line.strip()]
@@ -117,17 +163,31 @@ def compare(names, seeds, out, train_steps=None, mode="independent", data=DataOp
   if train_steps is not None and train_steps < 1:
     raise ConfigError(f"--train_steps must be a positive integer, got {train_steps}.")
   cli.check_writable_dir("out", out)
+  with RunLock(out, "out"):
+    return _compare(names, seeds, out, train_steps, mode, data, runner, say)
+
+
+def _compare(names, seeds, out, train_steps, mode, data, runner, say):
   queue = [Run(n, seed, side) for n in names for seed in range(seeds) for side in ("v1", "v2")]
-  all_runs, failures = {n: {} for n in names}, []
+  all_runs, failures, ran = {n: {} for n in names}, [], set()
   for index, run in enumerate(queue, 1):
     label = f"[{index}/{len(queue)}] {run.variant} seed {run.seed} {run.side}"
-    reused = read_results(run.results_path(out)) is not None
+    spec = run_spec(run, train_steps, mode, data)
+    reused = reusable(run, out, spec) is not None
+    stale = None if reused else stale_reason(run, out, spec)
+    if stale:
+      say(f"{label}: not reusing its earlier result ({stale}); running it again")
+    # A matched v2 starts from its v1's weights and order: a fresh v1 needs a fresh v2.
+    rerun = mode == "matched" and run.side == "v2" and (run.variant, run.seed) in ran
     tic = time.perf_counter()
     if (mode == "matched" and run.side == "v2"
         and all_runs[run.variant].get((run.seed, "v1")) is None):
       results, error = None, "skipped: its matched v1 run failed"
     else:
-      results, error = execute(run, out, train_steps, mode, data, runner)
+      results, error = execute(run, out, train_steps, mode, data, runner, rerun=rerun)
+      if not reused or rerun:
+        ran.add((run.variant, run.seed))
+        reused = False
     all_runs[run.variant][(run.seed, run.side)] = results
     if error:
       failures.append(f"{run.variant} seed {run.seed} {run.side}: {error}")
@@ -159,7 +219,7 @@ def compare(names, seeds, out, train_steps=None, mode="independent", data=DataOp
 def define_flags():
   from tf_rnn_mnist.data import flags as data_flags
   flags.DEFINE_string("variants", "all", "all, or a comma-separated list of variants.")
-  flags.DEFINE_integer("seeds", 3, "Runs per side and variant (seeds 0..N-1).")
+  flags.DEFINE_integer("seeds", 3, "Runs per side and variant (seeds 0..N-1).", lower_bound=1)
   flags.DEFINE_integer("train_steps", None, "Override every run's schedule (default: the "
                        "seeds' full schedules).")
   flags.DEFINE_enum("mode", "independent", ["independent", "matched"],

@@ -52,6 +52,14 @@ def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=Non
   if len(sources) != 1:
     raise ConfigError("Pass exactly one of --tf1_checkpoint, --torch_state_dict, --keras_model.")
   variant = variants.get_variant(variant) if isinstance(variant, str) else variant
+  if not output:
+    raise ConfigError("Pass --output: where to write the converted weights.")
+  if keras_model and variant.legacy.tf1_cell:  # a checkpoint prefix: files beside it
+    cli.check_writable_file("output", output, "a TF1 checkpoint prefix such as DIR/init")
+  elif keras_model:
+    cli.check_writable_file("output", output, "a .pt file path")
+  elif output.endswith(".keras"):
+    cli.check_writable_file("output", output, "a path ending in .keras")
   if keras_model:
     weights = keras_weights_from(variant, keras_model)
     if variant.legacy.tf1_cell:

@@ -67,12 +67,35 @@ def is_chief(strategy):
           and "chief" not in resolver.cluster_spec().as_dict())
 
 
+_TF_CONFIG_FORM = ('TF_CONFIG must be JSON of the form {"cluster": {"worker": ["host:port", '
+                   '...]}, "task": {"type": "worker", "index": N}}')
+
+
+def check_tf_config(text):
+  """The cluster and this task, checked: TensorFlow itself fails late and obscurely on a
+  TF_CONFIG that is malformed, incomplete or names a task outside its cluster."""
+  try:
+    config = json.loads(text)
+  except ValueError as e:
+    raise ConfigError(f"--strategy=multi_worker: TF_CONFIG is not valid JSON ({e}). "
+                      f"{_TF_CONFIG_FORM}.") from None
+  cluster = config.get("cluster") if isinstance(config, dict) else None
+  task = config.get("task") if isinstance(config, dict) else None
+  if (not isinstance(cluster, dict) or not cluster or not isinstance(task, dict)
+      or not all(isinstance(v, list) and all(isinstance(a, str) for a in v)
+                 for v in cluster.values())):
+    raise ConfigError(f"--strategy=multi_worker: TF_CONFIG lacks a cluster or a task, or its "
+                      f"addresses are not lists of strings. {_TF_CONFIG_FORM}.")
+  kind, index = task.get("type"), task.get("index")
+  if kind not in cluster or not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+    known = ", ".join(f"{k} 0..{len(v) - 1}" for k, v in cluster.items())
+    raise ConfigError(f"--strategy=multi_worker: TF_CONFIG's task {kind!r} {index!r} is not in "
+                      f"its cluster ({known}).")
+
+
 def _multi_worker():
   if "TF_CONFIG" in os.environ:
-    try:
-      json.loads(os.environ["TF_CONFIG"])
-    except ValueError as e:
-      raise ConfigError(f"--strategy=multi_worker: TF_CONFIG is not valid JSON ({e}).")
+    check_tf_config(os.environ["TF_CONFIG"])
   try:
     return tf.distribute.MultiWorkerMirroredStrategy()
   except RuntimeError as e:
@@ -106,3 +129,11 @@ def check_divides_among_replicas(batch_size, strategy):
     raise ConfigError(
         f"--batch_size={batch_size} does not divide among {replicas} replicas; "
         f"use a multiple of {replicas} (it is the global batch).")
+
+
+def is_multi_worker(strategy):
+  """Whether the strategy spans several processes (which must then act in step)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return False
+  return sum(len(tasks) for tasks in resolver.cluster_spec().as_dict().values()) > 1

@@ -7,3 +7,8 @@ class ConfigError(ValueError):
 
 class TrainingError(RuntimeError):
   """Training cannot go on (a non-finite loss); the message says what was kept and what to do."""
+
+
+class OutputError(RuntimeError):
+  """An output could not be written after the work was done; the message says where the
+  finished work was saved instead."""

@@ -11,8 +11,10 @@ between runs inside one compiled `Trainer.train_loop` call. What happens when li
 """
 
 import dataclasses
+import signal
 import time
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -23,6 +25,7 @@ from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import seed_log
 from tf_rnn_mnist.errors import ConfigError, TrainingError
 from tf_rnn_mnist.plan import plan_run
+from tf_rnn_mnist.preemption import Interrupted, StopSignals
 from tf_rnn_mnist.trainer import Trainer
 
 
@@ -32,19 +35,24 @@ class Progress:
   done: int = 0  # updates applied
   history: list = dataclasses.field(default_factory=list)
   train_seconds: float = 0.0
-  saved: tuple | None = None  # (prefix, update) of the newest checkpoint
+  saved: tuple | None = None  # (prefix, update, largest |weight| or None) of the newest checkpoint
 
   def extras(self):
     return {"history": self.history, "train_seconds": self.train_seconds}
 
 
 def _nonfinite_error(loss, update, saved):
-  if saved:
-    kept = (f"The last good checkpoint, {saved[0]} (after update {saved[1]}), is kept; fix the "
-            "cause (a lower --learning_rate?) and rerun with the same --model_dir to resume it.")
-  else:
-    kept = "No checkpoint was written before it (--model_dir with --checkpoint_every keeps one)."
-  return TrainingError(f"The training loss became {loss} at update {update}; stopped. {kept}")
+  if not saved:
+    return TrainingError(
+        f"The training loss became {loss} at update {update}; stopped. No checkpoint was "
+        "written before it (--model_dir with --checkpoint_every keeps one).")
+  prefix, at, largest = saved
+  holds = "finite weights" + (f", the largest |w| = {largest:.3g}" if largest is not None else "")
+  return TrainingError(
+      f"The training loss became {loss} at update {update}; stopped. The last checkpoint, "
+      f"{prefix} (after update {at}; {holds}), is kept. Resuming in this --model_dir would "
+      "repeat the same updates; to try other settings, start a new run from it: "
+      f"--model_dir=NEW_DIR --init_from={prefix} and, e.g., a lower --learning_rate.")
 
 
 def _restore(config, plan, trainer, chief):
@@ -60,39 +68,62 @@ def _restore(config, plan, trainer, chief):
       iterator=trainer.iterator)
   prefix, done, extras = saver.restore()
   return saver, Progress(done, extras.get("history", []), extras.get("train_seconds", 0.0),
-                         (prefix, done) if prefix else None)
+                         (prefix, done, None) if prefix else None)
 
 
-def start(config, plan, data, strategy):
+def _initialise_from(path, trainer, variant):
+  """--init_from: this trainer's own checkpoint, a TF1 checkpoint, a state_dict or .keras."""
+  if checkpoints.is_run_checkpoint(path):
+    checkpoints.restore_model(path, trainer.model, variant.name)
+    return
+  from tf_rnn_mnist import weight_maps  # TensorFlow checkpoint / PyTorch readers: on demand
+  weight_maps.set_model_weights(trainer.model, weight_maps.keras_weights_from(variant, path))
+
+
+def start(config, plan, data, strategy, stop_requested=None):
   """The seeded Trainer, restored from --model_dir or started from --init_from, its
   checkpoints and its progress."""
   distribute.check_divides_among_replicas(plan.batch_size, strategy)
   keras.utils.set_random_seed(config.seed)
   distribute.check_mixed_precision(config.mixed_precision, strategy)
   trainer = Trainer(plan, strategy, data, plan.index_batches(config.seed, config.batch_indices),
-                    mixed_precision=config.mixed_precision)
+                    mixed_precision=config.mixed_precision, stop_requested=stop_requested)
   saver, progress = _restore(config, plan, trainer, distribute.is_chief(strategy))
   trainer.check_workers_agree(progress.done)
   if progress.done > plan.train_steps:
     raise ConfigError(f"--model_dir={config.model_dir} holds a checkpoint after "
                       f"{progress.done} updates, more than this run's {plan.train_steps}.")
   if config.init_from and not progress.done:
-    from tf_rnn_mnist import weight_maps  # TensorFlow checkpoint / PyTorch readers: on demand
-    weight_maps.set_model_weights(trainer.model,
-                                  weight_maps.keras_weights_from(plan.variant, config.init_from))
+    _initialise_from(config.init_from, trainer, plan.variant)
   return trainer, saver, progress
+
+
+def checkpoint(saver, progress):
+  """Saves the progress, unless a weight is not finite: a checkpoint is always one that can be
+  trained from."""
+  finite, largest = checkpoints.weights_summary(saver.model_variables)
+  if not finite:
+    logging.warning("Not saving a checkpoint after update %d: some weights are not finite.",
+                    progress.done)
+    return
+  progress.saved = (saver.save(progress.done, progress.extras()), progress.done, largest)
 
 
 def advance(trainer, plan, progress, target, measured):
   """Applies the updates up to `target`, measuring the last one if `measured`; returns the
-  seed's training metrics of it ({} if not measured)."""
+  seed's training metrics of it ({} if not measured). Returns early, with progress.done short
+  of `target`, if a stop was requested."""
   unmeasured = target - progress.done - measured
   tic = time.perf_counter()
   if unmeasured > 0:
     finite_steps, loss = (int(t) if t.dtype.is_integer else float(t)
                           for t in trainer.train_loop(tf.constant(unmeasured)))
     if finite_steps < unmeasured:
-      raise _nonfinite_error(loss, progress.done + finite_steps + 1, progress.saved)
+      if not np.isfinite(loss):
+        raise _nonfinite_error(loss, progress.done + finite_steps + 1, progress.saved)
+      progress.done += finite_steps  # the loop broke on a stop request
+      progress.train_seconds += time.perf_counter() - tic
+      return {}
   if measured:
     loss_before, correct_before, loss_after, correct_after, count = (
         float(t) for t in trainer.train_step_measured())
@@ -110,38 +141,70 @@ def advance(trainer, plan, progress, target, measured):
   return metrics
 
 
-def train_model(config, data, strategy):
-  """The training run itself: returns the Trainer (model, optimizers) and the results dict."""
-  plan = plan_run(config, len(data.train_images))
-  trainer, saver, progress = start(config, plan, data, strategy)
-  log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy))
-  if progress.saved:
-    log.line(f"Resuming from {progress.saved[0]} after {progress.done} of {plan.train_steps} "
-             "updates.")
+def _stop(stop, saver, progress, plan, log):
+  """Ends the run on a stop signal: a checkpoint (with --model_dir), then Interrupted."""
+  if saver:
+    checkpoint(saver, progress)
+  log.close()
+  signum = stop.signum or signal.SIGTERM  # another worker's signal
+  where = (f"Checkpoint {progress.saved[0]}: run the same command to resume."
+           if saver and progress.saved else "Nothing was saved (no --model_dir).")
+  raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name} after update "
+                            f"{progress.done} of {plan.train_steps}. {where}")
+
+
+def _after_update(plan, trainer, saver, progress, log, after, metrics, seed_n):
+  """What the timetable says happens after an update: the seed's log line (with its training
+  metrics and evaluation) and the checkpoint. Returns the evaluation's per-example correctness,
+  or None."""
+  if metrics:
+    log.scalars(progress.done, train__loss=metrics["train_loss"],
+                train__accuracy=metrics["train_accuracy"])
+  correct = None
+  if after.evaluate:
+    correct = trainer.correct_per_example(seed_n)
+    metrics["test_accuracy"] = float(correct.mean())
+    progress.history.append({"step": progress.done, "test_accuracy": metrics["test_accuracy"],
+                             "test_examples": int(seed_n)})
+    log.scalars(progress.done, test__accuracy_seed_protocol=metrics["test_accuracy"])
+  log.line(seed_log.seed_log_line(plan, progress.done, metrics))
+  if after.checkpoint:
+    checkpoint(saver, progress)
+  return correct
+
+
+def _follow_schedule(config, plan, trainer, saver, progress, log, stop, seed_n):
+  """Runs the remaining updates, logging, evaluating and checkpointing as the timetable says;
+  returns the last evaluation's per-example correctness (or None)."""
   timetable = plan.timetable(config.checkpoint_every if saver else None)
-  seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
-  correct, start_time = None, time.perf_counter()
+  correct = None  # the evaluation after the last update, if there was one
   while progress.done < plan.train_steps:
     done = progress.done
     target = timetable.next_stop(done, min(done + config.steps_per_loop, plan.train_steps))
     after = timetable.after(target)
     metrics = advance(trainer, plan, progress, target, after.log_train)
-    log.progress.update(target - done)
-    if metrics:
-      log.scalars(target, train__loss=metrics["train_loss"],
-                  train__accuracy=metrics["train_accuracy"])
-    correct = None
-    if after.evaluate:
-      correct = trainer.correct_per_example(seed_n)
-      metrics["test_accuracy"] = float(correct.mean())
-      progress.history.append({"step": target, "test_accuracy": metrics["test_accuracy"],
-                               "test_examples": int(seed_n)})
-      log.scalars(target, test__accuracy_seed_protocol=metrics["test_accuracy"])
-    log.line(seed_log.seed_log_line(plan, target, metrics))
-    if after.checkpoint:
-      progress.saved = (saver.save(target, progress.extras()), target)
-  if saver and (not progress.saved or progress.saved[1] != progress.done):
-    progress.saved = (saver.save(progress.done, progress.extras()), progress.done)
+    log.progress.update(progress.done - done)
+    if progress.done == target:  # else a stop request broke the compiled loop
+      correct = _after_update(plan, trainer, saver, progress, log, after, metrics, seed_n)
+    if trainer.any_worker(stop.signum is not None):
+      _stop(stop, saver, progress, plan, log)
+  return correct
+
+
+def train_model(config, data, strategy):
+  """The training run itself: returns the Trainer (model, optimizers) and the results dict."""
+  plan = plan_run(config, len(data.train_images))
+  with StopSignals(compiled_loops_break=not distribute.is_multi_worker(strategy)) as stop:
+    trainer, saver, progress = start(config, plan, data, strategy, stop.requested)
+    log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy))
+    if progress.saved:
+      log.line(f"Resuming from {progress.saved[0]} after {progress.done} of {plan.train_steps} "
+               "updates.")
+    seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
+    start_time = time.perf_counter()
+    correct = _follow_schedule(config, plan, trainer, saver, progress, log, stop, seed_n)
+    if saver and (not progress.saved or progress.saved[1] != progress.done):
+      checkpoint(saver, progress)
   if correct is None or len(correct) < len(data.test_images):  # else the last eval was this
     correct = trainer.correct_per_example(len(data.test_images))
   accuracy = _report_accuracy(plan, log, correct, seed_n)

@@ -97,8 +97,27 @@ def _check_numbers(config):
     raise ConfigError(f"--eval_every must be >= 0 (0 disables), got {config.eval_every}.")
   if config.dropout_keep is not None and not 0 < config.dropout_keep <= 1:
     raise ConfigError(f"--dropout_keep must be in (0, 1], got {config.dropout_keep}.")
+  if not isinstance(config.seed, int) or not 0 <= config.seed < 2 ** 32:
+    raise ConfigError(f"--seed must be in 0..2**32-1 (numpy's and TF1's seed range), got "
+                      f"{config.seed}.")
   if config.train_steps is not None and config.epochs is not None:
     raise ConfigError("Pass --train_steps or --epochs, not both.")
+
+
+# The TF1 `next_batch` order is computed up front, 8 bytes per example drawn (and copied once
+# into tf.data): at most this much, which allows 1M updates of 128.
+MAX_ORDER_BYTES = 2 ** 30
+
+
+def _check_order_fits(variant, train_steps, batch_size):
+  if not variant.data_split.order_in_memory:
+    return
+  needed = train_steps * batch_size * 8
+  if needed > MAX_ORDER_BYTES:
+    raise ConfigError(
+        f"{train_steps} updates of {batch_size} need a batch order of {needed / 2 ** 30:.1f} GiB "
+        f"in memory; at most {MAX_ORDER_BYTES // 2 ** 30} GiB is allowed, i.e. "
+        f"{MAX_ORDER_BYTES // (8 * batch_size)} updates at this batch size. Run fewer updates.")
 
 
 def plan_run(config, num_train):
@@ -114,6 +133,7 @@ def plan_run(config, num_train):
     train_steps = config.epochs * per_epoch
   else:
     train_steps = config.train_steps or variant.schedule.train_steps(batch_size, per_epoch)
+  _check_order_fits(variant, train_steps, batch_size)
   seed_eval_every = per_epoch if variant.schedule.evaluate_each_epoch else variant.eval_every
   eval_every = seed_eval_every if config.eval_every is None else (config.eval_every or None)
   return Plan(variant=variant, num_train=num_train, train_steps=train_steps,
@@ -129,12 +149,22 @@ def check_outputs(config):
   """Fails before training, not after it, if an output cannot be written."""
   if config.checkpoint_every and not config.model_dir:
     raise ConfigError("--checkpoint_every needs --model_dir (where the checkpoints go).")
-  if config.model_dir:
-    cli.check_writable_dir("model_dir", config.model_dir)
+  cli.check_optional_outputs(model_dir=config.model_dir, tensorboard_dir=config.tensorboard_dir)
   if config.results_json:
-    cli.check_writable_file("results_json", config.results_json)
+    cli.check_writable_file("results_json", config.results_json, "a .json file path")
   if config.export:
-    if os.path.isfile(config.export) and not config.export.endswith(".keras"):
-      raise ConfigError(f"--export={config.export} is an existing file; pass a path ending in "
-                        ".keras (a Keras model file) or a directory (a SavedModel).")
-    cli.check_writable_file("export", config.export)
+    _check_export(config.export)
+
+
+def _check_export(path):
+  if path.endswith(".keras"):
+    cli.check_writable_file("export", path, "a path ending in .keras for a Keras model file, "
+                            "or a directory for a SavedModel")
+    return
+  if os.path.isfile(path):
+    raise ConfigError(f"--export={path} is an existing file; pass a path ending in .keras (a "
+                      "Keras model file) or a directory (a SavedModel).")
+  cli.check_writable_dir("export", os.path.dirname(os.path.abspath(path)))
+  if os.path.isdir(path) and os.listdir(path):
+    raise ConfigError(f"--export={path} is a directory that is not empty; a SavedModel needs an "
+                      "empty or new directory (nothing in it is overwritten).")

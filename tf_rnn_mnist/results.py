@@ -13,6 +13,8 @@ import platform
 import tempfile
 from importlib import metadata
 
+from tf_rnn_mnist.errors import OutputError
+
 RESULT_KEYS = ("variant", "framework", "seed", "steps", "batch_size", "learning_rate",
                "test_accuracy", "test_examples", "seed_protocol_accuracy",
                "seed_protocol_examples", "history", "train_seconds", "total_seconds",
@@ -38,16 +40,46 @@ def write_json(path, results):
   write_json_atomically(path, results)
 
 
-def write_json_atomically(path, value):
-  """Writes `value` as JSON to `path`: a reader never sees half a file."""
+def _user_mode():
+  """0666 under the user's umask: the mode any file they asked for gets (mkstemp's is 0600)."""
+  umask = os.umask(0)
+  os.umask(umask)
+  return 0o666 & ~umask
+
+
+def _write(path, value):
   fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".results-",
                              suffix=".json")
   try:
     with os.fdopen(fd, "w") as f:
       json.dump(value, f, indent=2)
       f.write("\n")
+    os.chmod(tmp, _user_mode())
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
       os.unlink(tmp)
     raise
+
+
+def fallback_path(path):
+  """Where an output that could not be written at `path` goes instead: the temp directory."""
+  stem, suffix = os.path.splitext(os.path.basename(path))
+  return os.path.join(tempfile.gettempdir(), f"{stem}-{os.getpid()}{suffix}")
+
+
+def write_json_atomically(path, value):
+  """Writes `value` as JSON to `path`: a reader never sees half a file. If `path` cannot be
+  written (disk full, a directory removed), the JSON goes to `fallback_path(path)` and an
+  OutputError names both."""
+  try:
+    _write(path, value)
+  except OSError as e:
+    fallback = fallback_path(path)
+    try:
+      _write(fallback, value)
+    except OSError:
+      raise OutputError(f"Could not write {path} ({e}), nor a copy in "
+                        f"{os.path.dirname(fallback)}.") from None
+    raise OutputError(f"Could not write {path} ({e}); the results were saved to {fallback} "
+                      "instead.") from None

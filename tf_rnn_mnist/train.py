@@ -5,6 +5,7 @@ into a Plan (plan.py), trained by a Trainer (trainer.py) following the seed's sc
 (loop.py, schedules.py) and logged as the seed logged (seed_log.py).
 """
 
+import contextlib
 import dataclasses
 
 from absl import flags
@@ -15,7 +16,9 @@ from tf_rnn_mnist import distribute
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.seed_splits import Datasets  # noqa: F401 (run()'s datasets_override)
+from tf_rnn_mnist.errors import OutputError
 from tf_rnn_mnist.plan import TrainConfig, check_outputs
+from tf_rnn_mnist.run_lock import RunLock
 
 
 def run(config, datasets_override=None, strategy_override=None):
@@ -24,7 +27,7 @@ def run(config, datasets_override=None, strategy_override=None):
   datasets_override: a Datasets to train and test on instead of MNIST (tests use tiny data).
   strategy_override: a tf.distribute.Strategy to use instead of --strategy.
   Under MultiWorkerMirroredStrategy every worker trains; only the chief writes the export and
-  the results (checkpoints: see checkpoints.py).
+  the results, and holds --model_dir's lock (checkpoints: see checkpoints.py).
   """
   variant = variants.get_variant(config.variant)
   check_outputs(config)
@@ -36,15 +39,32 @@ def run(config, datasets_override=None, strategy_override=None):
   else:
     data = datasets_override
   from tf_rnn_mnist import loop
-  from tf_rnn_mnist import results as results_io
-  trainer, results = loop.train_model(config, data, strategy)
-  if distribute.is_chief(strategy):
-    if config.export:
-      from tf_rnn_mnist.exports import export_model
-      export_model(trainer.model, config.export)
-    if config.results_json:
-      results_io.write_json(config.results_json, results)
+  chief = distribute.is_chief(strategy)
+  with contextlib.ExitStack() as held:
+    if config.model_dir and chief:
+      held.enter_context(RunLock(config.model_dir, "model_dir"))
+    trainer, results = loop.train_model(config, data, strategy)
+    if chief:
+      write_outputs(config, trainer.model, results)
   return results
+
+
+def write_outputs(config, model, results):
+  """The export and the results JSON; if one cannot be written, the other still is, and the
+  error says where the unwritten one was saved instead."""
+  from tf_rnn_mnist import results as results_io
+  from tf_rnn_mnist.exports import export_model
+  failures = []
+  for asked, write in ((config.export, lambda: export_model(model, config.export)),
+                       (config.results_json,
+                        lambda: results_io.write_json(config.results_json, results))):
+    try:
+      if asked:
+        write()
+    except OutputError as e:
+      failures.append(str(e))
+  if failures:
+    raise OutputError(" ".join(failures))
 
 
 # ---------------------------------------------------------------------------------------------

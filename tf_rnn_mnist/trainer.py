@@ -92,8 +92,14 @@ class Trainer:
   """index_batches: a tf.data.Dataset of global batches of training-split indices; its iterator
   (`self.iterator`, host-side and the same on every worker) is what checkpoints save."""
 
-  def __init__(self, plan, strategy, data, index_batches, mixed_precision=False):
+  def __init__(self, plan, strategy, data, index_batches, mixed_precision=False,
+               stop_requested=None):
     self.plan, self.strategy, self.mixed_precision = plan, strategy, mixed_precision
+    # A boolean tf.Variable the compiled loop reads before every update (preemption.py).
+    self.stop_requested = stop_requested
+    if stop_requested is None:
+      self.stop_requested = tf.Variable(False, trainable=False, name="stop_requested")
+    self.multi_worker = distribute.is_multi_worker(strategy)
     # On GPUs, cuDNN must run the eligible variants: Keras raises at build time if it cannot.
     # On CPUs, unrolling the 28 steps beats a while loop for the small variants (measured:
     # torch_lstm 11.6k -> 15.4k examples/s, basic_lstm 6.4k -> 7.1k; docs/benchmarks.md).
@@ -160,9 +166,12 @@ class Trainer:
   @tf.function
   def train_loop(self, num_steps):
     """Up to num_steps updates, stopping after the first whose loss is not finite (its
-    update is applied: the weights are no longer good). Returns (finite updates, last loss)."""
+    update is applied: the weights are no longer good), or before the next update once a stop
+    is requested. Returns (finite updates, last loss)."""
     finite_steps, loss = tf.constant(0), tf.constant(0.0)
     for _ in tf.range(num_steps):
+      if self.stop_requested.read_value():
+        break
       loss = self._total(self.strategy.run(self._update_step,
                                             args=(next(self.iterator), *self.train_data)))
       if not tf.math.is_finite(loss):
@@ -197,6 +206,13 @@ class Trainer:
       return context.num_replicas_in_sync * s2 != s * s
     return self.strategy.experimental_local_results(self.strategy.run(replica))[0]
 
+  @tf.function
+  def _any_replica(self, flag):
+    def replica():
+      own = tf.identity(flag)  # on this replica's device
+      return tf.distribute.get_replica_context().all_reduce("sum", own) > 0
+    return self.strategy.experimental_local_results(self.strategy.run(replica))[0]
+
   # --- host side ---------------------------------------------------------------------------
 
   def correct_per_example(self, num_examples):
@@ -213,6 +229,12 @@ class Trainer:
           f"The workers found checkpoints of different updates (this one: {step}) in "
           "--model_dir: with several workers, --model_dir must be one shared directory "
           "(a network filesystem or gs://) that every worker reads.")
+
+  def any_worker(self, flag):
+    """Whether `flag` is true on any worker (every worker must call this at the same point)."""
+    if not self.multi_worker:
+      return bool(flag)
+    return bool(self._any_replica(tf.constant(int(flag), tf.int64)))
 
   def weights_sha256(self):
     return weights_sha256(self.model)

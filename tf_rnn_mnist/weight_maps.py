@@ -246,9 +246,13 @@ def keras_weights_from(variant, path):
   if path.endswith(".keras"):
     import keras
     try:
-      return model_weights(keras.models.load_model(path))
-    except (OSError, ValueError) as e:
+      model = keras.models.load_model(path)
+    except (OSError, ValueError, TypeError) as e:
       raise ConfigError(f"{path} is not a readable Keras model ({e}).") from None
+    if model.name != variant.name:  # this project names each model after its variant
+      raise ConfigError(f"{path} holds a {model.name} model, not {variant.name}; pass the "
+                        f"variant it was trained as (--variant={model.name}).")
+    return model_weights(model)
   if path.endswith((".pt", ".pth")):
     if variant.legacy.tf1_cell:
       raise ConfigError(f"{path} is a PyTorch state_dict; only torch_lstm comes from PyTorch.")

@@ -29,6 +29,7 @@ class _SeedSplit:
   name: str
   first_train_example: int  # the training split is the official training set from here on
   keep_partial_batch: bool  # an epoch ends with its partial batch (DataLoader) or not (TF1)
+  order_in_memory: bool  # the batch order is an array of every batch (TF1), not a stream
 
   def train_size(self, official_train_examples):
     return official_train_examples - self.first_train_example
@@ -60,6 +61,7 @@ class TF1ReadDataSets(_SeedSplit):
   name: str = "tf1"
   first_train_example: int = TF1_VALIDATION_SIZE
   keep_partial_batch: bool = False
+  order_in_memory: bool = True
 
   @staticmethod
   def scale(images):
@@ -82,6 +84,7 @@ class TorchDataLoader(_SeedSplit):
   name: str = "torch"
   first_train_example: int = 0
   keep_partial_batch: bool = True
+  order_in_memory: bool = False
 
   @staticmethod
   def scale(images):

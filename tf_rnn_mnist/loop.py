@@ -23,9 +23,9 @@ from tf_rnn_mnist import checkpoints
 from tf_rnn_mnist import distribute
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import seed_log
-from tf_rnn_mnist.errors import ConfigError, TrainingError
+from tf_rnn_mnist.errors import ConfigError, Interrupted, TrainingError
 from tf_rnn_mnist.plan import plan_run
-from tf_rnn_mnist.preemption import Interrupted, StopSignals
+from tf_rnn_mnist.preemption import StopSignals
 from tf_rnn_mnist.trainer import Trainer
 
 

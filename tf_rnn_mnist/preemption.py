@@ -23,14 +23,6 @@ import tensorflow as tf
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class Interrupted(Exception):
-  """The run stopped on a signal; `exit_code` is the shell's 128 + signal number."""
-
-  def __init__(self, signum, message):
-    super().__init__(message)
-    self.signum, self.exit_code = signum, 128 + signum
-
-
 class StopSignals:
   """While entered (`with`), SIGTERM and SIGINT set `requested` (a tf.Variable for compiled
   loops) and `signum`, instead of ending the process."""

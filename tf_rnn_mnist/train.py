@@ -48,17 +48,17 @@ def run(config, datasets_override=None, strategy_override=None):
       held.enter_context(RunLock(config.model_dir, "model_dir"))
     trainer, results = loop.train_model(config, data, strategy)
     if chief:
-      write_outputs(config, trainer.model, results)
+      write_outputs(config, trainer.model, variant, results)
   return results
 
 
-def write_outputs(config, model, results):
+def write_outputs(config, model, variant, results):
   """The export and the results JSON; if one cannot be written, the other still is, and the
   error says where the unwritten one was saved instead."""
   from tf_rnn_mnist import results as results_io
   from tf_rnn_mnist.exports import export_model
   failures = []
-  for asked, write in ((config.export, lambda: export_model(model, config.export)),
+  for asked, write in ((config.export, lambda: export_model(model, config.export, variant)),
                        (config.results_json,
                         lambda: results_io.write_json(config.results_json, results))):
     try:

@@ -14,13 +14,22 @@ set -euo pipefail
 BASE_IMAGE=${1:-python:3.11-slim}
 EXTRA=${2-gpu}
 TAG=${3:-tf-rnn-mnist:check}
-ENGINE=$(command -v docker || command -v podman || true)
-[[ -n "$ENGINE" ]] || { echo "error: neither docker nor podman is installed" >&2; exit 1; }
+ENGINE=""
+for candidate in docker podman; do  # the first that answers (a docker CLI without a daemon does not)
+  if command -v "$candidate" > /dev/null && "$candidate" info > /dev/null 2>&1; then
+    ENGINE=$(command -v "$candidate"); break
+  fi
+done
+[[ -n "$ENGINE" ]] || { echo "error: neither docker nor podman is installed and working" >&2; exit 1; }
+# Use the local base image as it is: podman would otherwise try a registry.
+PULL=(); [[ "$(basename "$ENGINE")" == podman ]] && PULL=(--pull=never)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 NAME=tf-rnn-mnist-check-$$
 trap '"$ENGINE" rm -f "$NAME" >/dev/null 2>&1 || true' EXIT
 ME="$(id -u):$(id -g)"
+# As root, ownership would prove nothing: run as another user, as a CI user would be.
+[[ "$(id -u)" == 0 ]] && ME="1234:1234"
 mkdir -p "$WORK/cache" "$WORK/runs"
 chmod 0777 "$WORK/cache" "$WORK/runs"  # the image's own uid 1000 writes here in check 2
 ok() { printf 'PASS  %s\n' "$*"; }
@@ -30,7 +39,7 @@ sha() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights
 
 echo "engine: $ENGINE; base: $BASE_IMAGE; extra: '${EXTRA}'; tag: $TAG"
 start=$(date +%s)
-"$ENGINE" build --pull=never --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "EXTRA=$EXTRA" \
+"$ENGINE" build "${PULL[@]}" --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "EXTRA=$EXTRA" \
   -t "$TAG" "$ROOT" > "$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log"; fail "build"; }
 ok "build: $(( $(date +%s) - start )) s; image size $("$ENGINE" image inspect "$TAG" --format '{{.Size}}' | awk '{printf "%.2f GB", $1 / 1e9}')"
 

@@ -145,10 +145,15 @@ def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
   order[5, 0] = 7  # ... but the sixth
   np.save(tmp_path / "order.npy", order)
   model_dir = str(tmp_path / "run")
+  # (The advice changed with issue 14: resuming in the same --model_dir repeats the same
+  # updates; the message now says what the checkpoint holds and how to start from it.)
+  prefix = f"{model_dir}/checkpoints/ckpt-4"
   with pytest.raises(TrainingError, match=re.escape(
-      "The training loss became nan at update 6; stopped. The last good checkpoint, "
-      f"{model_dir}/checkpoints/ckpt-4 (after update 4), is kept; fix the cause (a lower "
-      "--learning_rate?) and rerun with the same --model_dir to resume it.")):
+      f"The training loss became nan at update 6; stopped. The last checkpoint, {prefix} "
+      "(after update 4; finite weights, the largest |w| = ") + r"[0-9.e+-]+" + re.escape(
+          "), is kept. Resuming in this --model_dir would repeat the same updates; to try "
+          f"other settings, start a new run from it: --model_dir=NEW_DIR --init_from={prefix} "
+          "and, e.g., a lower --learning_rate.")):
     train.run(config(train_steps=10, checkpoint_every=2, model_dir=model_dir,
                      batch_indices=str(tmp_path / "order.npy")),
               datasets_override=data, strategy_override=ONE_DEVICE)
@@ -212,8 +217,11 @@ def test_cli_non_finite_loss_exits_1_with_the_message(small_idx_dir, tmp_path):
        "--learning_rate=1e38", "--checkpoint_every=1", f"--model_dir={tmp_path}"],
       capture_output=True, text=True, timeout=300)
   assert done.returncode == 1
+  # lr 1e38: the weights after update 1 are finite but huge, and the message says so.
   assert re.search(r"^error: The training loss became (nan|inf) at update (\d+); stopped\. The "
-                   r"last good checkpoint, .*/ckpt-(\d+) \(after update \3\), is kept",
+                   r"last checkpoint, .*/ckpt-(\d+) \(after update \3; finite weights, the "
+                   r"largest \|w\| = 1e\+38: weights this large mean the run was already "
+                   r"diverging; an earlier checkpoint may be the better start\), is kept",
                    done.stderr, re.M), done.stderr[-2000:]
   assert "Traceback" not in done.stderr
 

@@ -41,6 +41,10 @@ class Progress:
     return {"history": self.history, "train_seconds": self.train_seconds}
 
 
+# Trained weights of these models stay within a few units; beyond this a run is diverging.
+HUGE_WEIGHT = 1e6
+
+
 def _nonfinite_error(loss, update, saved):
   if not saved:
     return TrainingError(
@@ -48,6 +52,9 @@ def _nonfinite_error(loss, update, saved):
         "written before it (--model_dir with --checkpoint_every keeps one).")
   prefix, at, largest = saved
   holds = "finite weights" + (f", the largest |w| = {largest:.3g}" if largest is not None else "")
+  if largest is not None and largest > HUGE_WEIGHT:
+    holds += (": weights this large mean the run was already diverging; an earlier checkpoint "
+              "may be the better start")
   return TrainingError(
       f"The training loss became {loss} at update {update}; stopped. The last checkpoint, "
       f"{prefix} (after update {at}; {holds}), is kept. Resuming in this --model_dir would "

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -70,3 +71,26 @@ def test_two_workers_match_each_other_and_one_process(small_idx_dir, tmp_path):
   reference = json.loads((tmp_path / "single.json").read_text())
   assert [h["step"] for h in cluster["history"]] == [h["step"] for h in reference["history"]]
   assert cluster["test_accuracy"] == reference["test_accuracy"]
+
+
+def test_sigterm_to_one_worker_stops_every_worker_at_the_same_update(small_idx_dir, tmp_path):
+  """Preemption of one worker (its SIGTERM) stops both at one agreed update, with the chief's
+  checkpoint; neither hangs in a collective waiting for the other."""
+  workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+  command = [sys.executable, "-m", "tf_rnn_mnist.train", "--strategy=multi_worker",
+             "--variant=static_gru", "--data_source=idx", f"--data_dir={small_idx_dir}",
+             "--noverify_digests", "--noprogress", "--train_steps=100000", "--batch_size=20",
+             f"--model_dir={tmp_path / 'run'}"]
+  jobs = [subprocess.Popen(command, env=dict(os.environ, TF_CONFIG=json.dumps(
+      {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})),
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for index in range(2)]
+  for line in jobs[0].stdout:  # the chief logs; then both are inside the training loop
+    if line.startswith("Iter "):
+      break
+  jobs[1].send_signal(signal.SIGTERM)
+  outputs = [job.communicate(timeout=300) for job in jobs]
+  stops = [re.search(r"Stopped by SIGTERM after update (\d+) of 100000\.", err)
+           for _, err in outputs]
+  assert [job.returncode for job in jobs] == [143, 143], outputs[0][1][-2000:]
+  assert all(stops) and stops[0].group(1) == stops[1].group(1)
+  assert f"Checkpoint {tmp_path / 'run'}/checkpoints/ckpt-{stops[0].group(1)}" in outputs[0][1]

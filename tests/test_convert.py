@@ -99,7 +99,8 @@ def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
                              batch_indices=str(directory / "order.npy"), progress=False)
   trainer, _ = loop.train_model(config, _test_data(variant, small_idx_dir), ONE_DEVICE)
   keras_weights = weight_maps.model_weights(trainer.model)
-  tf1_weights = weight_maps.keras_weights_from(variant, str(directory / f"model.ckpt-{MATCHED_STEPS}"))
+  tf1_weights = weight_maps.keras_weights_from(
+      variant, str(directory / f"model.ckpt-{MATCHED_STEPS}"))
   initial = weight_maps.keras_weights_from(variant, str(directory / "initial.ckpt"))
   for layer, arrays in keras_weights.items():
     for mine, theirs, start in zip(arrays, tf1_weights[layer], initial[layer]):
@@ -151,7 +152,8 @@ def test_converting_the_wrong_variant_names_what_is_missing(matched_tf1_runs):
 
 
 def _tf1_variables(variant):
-  return weight_maps.keras_to_tf1(variant, weight_maps.model_weights(build_model(VARIANTS[variant])))
+  return weight_maps.keras_to_tf1(
+      variant, weight_maps.model_weights(build_model(VARIANTS[variant])))
 
 
 def test_missing_variable_and_shape_mismatch_and_extra_variable(tmp_path):

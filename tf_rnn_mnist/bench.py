@@ -5,7 +5,8 @@
 For each variant, on this machine and in this one run:
 - Keras: the trainer's own compiled loop (`Trainer.train_loop`, --steps_per_loop updates per
   call) on the variant's MNIST split, timed in windows of --steps/--windows updates after
-  warm-up calls (tracing excluded); evaluation: the full test set through `Trainer.eval_correct`.
+  warm-up calls (tracing excluded); evaluation: the full test set through
+  `Trainer.correct_per_example`.
 - TF1 graph (legacy_tf1, its own process) or PyTorch (legacy_torch, torch_lstm): the legacy
   script run with --record_step_seconds; its first steps are dropped as warm-up and the rest cut
   into the same windows. A TF1 step is its `sess.run(train_op)` with the feed (the numpy

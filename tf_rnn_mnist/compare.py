@@ -7,7 +7,8 @@ Keras port), several seeds each, with statistics a reviewer can check.
 Every run is its own process (the TF1 graphs need TF_USE_LEGACY_KERAS before TensorFlow is
 imported). Writes DIR/compare.md, DIR/compare.json, DIR/compare.png and TensorBoard logs of both
 sides under DIR/tb (`tensorboard --logdir DIR/tb` overlays them). Rerunning with the same DIR
-reuses the runs that finished; a run that fails is reported with its error, the others go on.
+reuses the runs that finished under the same settings and versions (the others run again, and
+it says why); a run that fails is reported with its error, the others go on.
 
 independent mode: each side initialises itself (its own seed). matched mode: v1 saves its initial
 weights and both sides start from them and consume the same recorded batch order.
@@ -94,24 +95,26 @@ def _spec_path(run, out):
   return os.path.join(run.directory(out), f"{run.side}.spec.json")
 
 
-def reusable(run, out, spec):
-  """The finished results of `run` if they were made under `spec`, else None."""
+def _saved_spec(run, out):
+  """The spec a finished run was made under, or None (no record, or unreadable)."""
   try:
     with open(_spec_path(run, out)) as f:
-      saved = json.load(f)
+      return json.load(f)
   except (OSError, ValueError):
     return None
-  return read_results(run.results_path(out)) if saved == spec else None
+
+
+def reusable(run, out, spec):
+  """The finished results of `run` if they were made under `spec`, else None."""
+  return read_results(run.results_path(out)) if _saved_spec(run, out) == spec else None
 
 
 def stale_reason(run, out, spec):
   """Why finished results of `run` cannot be reused (None if there are none)."""
   if read_results(run.results_path(out)) is None:
     return None
-  try:
-    with open(_spec_path(run, out)) as f:
-      saved = json.load(f)
-  except (OSError, ValueError):
+  saved = _saved_spec(run, out)
+  if saved is None:
     return "no record of the settings it ran with"
   return "; ".join(f"{key} {saved.get(key)!r} there, {value!r} now"
                    for key, value in spec.items() if saved.get(key) != value)
@@ -225,7 +228,8 @@ def define_flags():
   flags.DEFINE_enum("mode", "independent", ["independent", "matched"],
                     "independent: each side initialises itself; matched: same initial weights "
                     "and batch order on both sides.")
-  flags.DEFINE_string("out", None, "Output directory; rerunning with it reuses finished runs.")
+  flags.DEFINE_string("out", None, "Output directory; rerunning with it reuses the runs "
+                      "that finished under the same settings and versions.")
   data_flags.define_data_flags()
   flags.mark_flag_as_required("out")
 

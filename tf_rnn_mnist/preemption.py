@@ -76,7 +76,3 @@ class StopSignals:
     signal.set_wakeup_fd(self._previous_fd)
     os.close(self._pipe[1])  # the watcher's read returns b"" and it ends
     self._pipe = None
-
-  @property
-  def name(self):
-    return signal.Signals(self.signum).name if self.signum else None

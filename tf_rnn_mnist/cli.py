@@ -7,18 +7,19 @@ import tempfile
 from absl import app
 
 from tf_rnn_mnist.data.errors import MnistDataError
-from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError, TrainingError
+from tf_rnn_mnist.errors import (ConfigError, Interrupted, MismatchError, OutputError,
+                                 TrainingError)
 
 # Mistakes a user can fix: printed as `error: ...` with exit status 1, never a traceback.
-USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError)
+USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError, MismatchError)
 
 
-def run_tool(main):
-  """absl's app.run(main), refusing stray arguments and turning USER_ERRORS into
+def run_tool(main, positional=0):
+  """absl's app.run(main), refusing arguments beyond `positional` ones and turning USER_ERRORS into
   `error: <message>` and exit 1, and a graceful stop on a signal into exit 128 + signal."""
   def main_with_clear_errors(argv):
-    if len(argv) > 1:
-      raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    if len(argv) > 1 + positional:
+      raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1 + positional:])}")
     try:
       return main(argv)
     except USER_ERRORS as e:

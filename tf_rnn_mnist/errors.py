@@ -20,3 +20,8 @@ class Interrupted(Exception):
   def __init__(self, signum, message):
     super().__init__(message)
     self.signum, self.exit_code = signum, 128 + signum
+
+
+class MismatchError(RuntimeError):
+  """A converted model does not compute what its source computed; the message gives the
+  largest difference and where it was measured."""

@@ -18,6 +18,7 @@ import numpy as np
 
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.migrate import cell_maps
 from tf_rnn_mnist.models import OUTPUT_LAYER, rnn_layer_name
 from tf_rnn_mnist.variants import Cell
 
@@ -25,15 +26,6 @@ FORGET_BIAS = 1.0
 # Optimizer state a TF1 Saver may have written beside the weights; not part of the model.
 _OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1")
 _OPTIMIZER_NAMES = ("beta1_power", "beta2_power", "global_step")
-
-
-def _lstm_tf1_to_keras_columns(w):
-  i, j, f, o = np.split(w, 4, axis=-1)
-  return np.concatenate([i, f, j, o], axis=-1)
-
-
-# i, j, f, o -> i, f, j, o swaps the middle blocks, so the same function maps back.
-_lstm_keras_to_tf1_columns = _lstm_tf1_to_keras_columns
 
 
 # The variable scope each TF1 cell class creates its variables in.
@@ -111,17 +103,10 @@ def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
   layers, output = tf1_names(v)
   weights = {}
   for index, (names, in_size) in enumerate(zip(layers, _rnn_input_sizes(v))):
-    if v.cell is Cell.GRU:
-      gates, gates_bias, candidate, candidate_bias = (tf1_vars[n] for n in names)
-      r, u = np.split(gates, 2, axis=-1)
-      r_bias, u_bias = np.split(gates_bias, 2)
-      full = np.concatenate([u, r, candidate], axis=-1)
-      bias = np.concatenate([u_bias, r_bias, candidate_bias])
-    else:
-      full = _lstm_tf1_to_keras_columns(tf1_vars[names[0]])
-      bias = _lstm_tf1_to_keras_columns(tf1_vars[names[1]]).copy()
-      bias[v.units:2 * v.units] += FORGET_BIAS
-    weights[rnn_layer_name(index)] = [full[:in_size], full[in_size:], bias]
+    arrays = [tf1_vars[n] for n in names]
+    weights[rnn_layer_name(index)] = (
+        cell_maps.gru_to_keras(*arrays, in_size) if v.cell is Cell.GRU
+        else cell_maps.lstm_to_keras(*arrays, in_size, FORGET_BIAS))
   weights[OUTPUT_LAYER] = [tf1_vars[output[0]], tf1_vars[output[1]]]
   return weights
 
@@ -132,18 +117,9 @@ def keras_to_tf1(variant, weights):
   layers, output = tf1_names(v)
   tf1_vars = {}
   for index, names in enumerate(layers):
-    kernel, recurrent, bias = weights[rnn_layer_name(index)]
-    full = np.concatenate([kernel, recurrent], axis=0)
-    if v.cell is Cell.GRU:
-      z, r, h = np.split(full, 3, axis=-1)
-      z_bias, r_bias, h_bias = np.split(bias, 3)
-      tf1_vars.update(zip(names, [np.concatenate([r, z], axis=-1),
-                                  np.concatenate([r_bias, z_bias]), h, h_bias]))
-    else:
-      bias = bias.copy()
-      bias[v.units:2 * v.units] -= FORGET_BIAS
-      tf1_vars.update(zip(names, [_lstm_keras_to_tf1_columns(full),
-                                  _lstm_keras_to_tf1_columns(bias)]))
+    arrays = weights[rnn_layer_name(index)]
+    tf1_vars.update(zip(names, cell_maps.gru_to_tf1(*arrays) if v.cell is Cell.GRU
+                        else cell_maps.lstm_to_tf1(*arrays, FORGET_BIAS)))
   tf1_vars.update(zip(output, weights[OUTPUT_LAYER]))
   return tf1_vars
 
@@ -183,13 +159,18 @@ def keras_to_torch(weights):
 # Files
 
 
-def read_tf1_checkpoint(path):
+def open_tf1_checkpoint(path):
+  """A tf.train.CheckpointReader of `path` (a prefix, or a directory with a checkpoint file)."""
   import tensorflow as tf
   try:
-    reader = tf.train.load_checkpoint(path)
+    return tf.train.load_checkpoint(path)
   except (ValueError, tf.errors.OpError) as e:
     raise ConfigError(f"{path} is not a readable TF checkpoint "
                       f"({str(e).splitlines()[0]}).") from None
+
+
+def read_tf1_checkpoint(path):
+  reader = open_tf1_checkpoint(path)
   return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 

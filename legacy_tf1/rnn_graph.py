@@ -1,0 +1,147 @@
+"""The TF1 side of `tf_rnn_mnist.migrate verify`: rebuilds a checkpoint's recurrent network
+with TF1's own cells under tf.compat.v1, restores the checkpoint into it, and saves its outputs.
+
+Run in its own process (TF1's cells need TF_USE_LEGACY_KERAS before TensorFlow is imported):
+
+    python -m legacy_tf1.rnn_graph SPEC.json
+
+SPEC.json (written by tf_rnn_mnist.migrate.verify): the structures and head (as recognised),
+the run-time options, the checkpoint, the inputs (.npy) and where to write the outputs (.npz:
+`output`, the top sequence; `state_K`, every cell's final h then c, in Keras's order; `logits`).
+Variables are created under the names the structure's TF1 API call creates, so restoring also
+proves the recognised names: a name that differs fails the restore.
+"""
+
+import json
+import sys
+
+import numpy as np
+
+from legacy_tf1 import common
+
+tf = common.import_tf1()
+import tf_keras  # noqa: E402  (tf.keras of TF 2.21 in graph mode: needs TF_USE_LEGACY_KERAS)
+
+from tf_rnn_mnist.migrate import spec as spec_io  # noqa: E402
+
+
+def _fused(cell, x, options):
+  """contrib's LSTMBlockFusedCell: the BlockLSTM kernel over the whole (time-major) sequence."""
+  with tf.variable_scope(cell.scope):
+    rows, gates = cell.input_size + cell.units, 4 * cell.units
+    w = tf.get_variable("kernel", [rows, gates])
+    b = tf.get_variable("bias", [gates])
+    diags = ([tf.get_variable(d, [cell.units]) for d in ("w_i_diag", "w_f_diag", "w_o_diag")]
+             if cell.peepholes else [tf.zeros([cell.units])] * 3)
+  time_major = tf.transpose(x, [1, 0, 2])
+  zeros = tf.zeros([tf.shape(x)[0], cell.units])
+  _, cs, _, _, _, _, h = tf.raw_ops.BlockLSTM(
+      seq_len_max=tf.cast(tf.shape(x)[1], tf.int64), x=time_major, cs_prev=zeros, h_prev=zeros,
+      w=w, wci=diags[0], wcf=diags[1], wco=diags[2], b=b, forget_bias=options.forget_bias,
+      cell_clip=-1.0 if options.cell_clip is None else options.cell_clip,
+      use_peephole=cell.peepholes)
+  return tf.transpose(h, [1, 0, 2]), [h[-1], cs[-1]]
+
+
+def _cell(cell, options):
+  name = cell.cell_name
+  if cell.kind == "tf1_gru":
+    return tf.nn.rnn_cell.GRUCell(cell.units, name=name)
+  if name.startswith("basic_lstm_cell"):
+    return tf.nn.rnn_cell.BasicLSTMCell(cell.units, forget_bias=options.forget_bias, name=name)
+  return tf.nn.rnn_cell.LSTMCell(cell.units, use_peepholes=cell.peepholes,
+                                 cell_clip=options.cell_clip, num_proj=cell.num_proj,
+                                 proj_clip=options.proj_clip_of(cell),
+                                 forget_bias=options.forget_bias, name=name)
+
+
+def _stack(cells, options):
+  made = [_cell(c, options) for c in cells]
+  return made[0] if len(made) == 1 else tf.nn.rnn_cell.MultiRNNCell(made)
+
+
+def _flat_states(state):
+  """A TF1 state (LSTMStateTuple(c, h), a GRU's h, or tuples of them) as [h, c, h, ...]."""
+  if isinstance(state, tf.nn.rnn_cell.LSTMStateTuple):
+    return [state.h, state.c]
+  if isinstance(state, (tuple, list)):
+    return [s for part in state for s in _flat_states(part)]
+  return [state]
+
+
+def _keras_layer(cells, go_backwards=False):
+  cell, = cells
+  kind = tf_keras.layers.LSTM if cell.is_lstm else tf_keras.layers.GRU
+  extra = {} if cell.is_lstm else {"reset_after": cell.reset_after}
+  return kind(cell.units, return_sequences=True, return_state=True, go_backwards=go_backwards,
+              **extra)
+
+
+def _keras(structure, x, restore):
+  """tf.keras (Keras 2) layers; their variables are restored by order, as tf.keras names them
+  differently across versions (lstm/kernel, lstm/lstm_cell/kernel)."""
+  layer = structure.layers[0]
+  if layer.bw:
+    made = tf_keras.layers.Bidirectional(_keras_layer(layer.fw), backward_layer=_keras_layer(
+        layer.bw, go_backwards=True))
+  else:
+    made = _keras_layer(layer.fw)
+  sequence, *states = made(x)
+  names = [name for c in layer.cells for name in c.variables().values()]
+  restore.update(zip(names, made.weights))
+  return sequence, states
+
+
+def _structure(structure, x, options, restore):
+  if structure.naming == "keras":
+    return _keras(structure, x, restore)
+  layers, states = structure.layers, []
+  if len(structure.cells) == 1 and structure.cells[0].fused:
+    return _fused(structure.cells[0], x, options)
+  if structure.naming == "dynamic_rnn":
+    sequence, state = tf.nn.dynamic_rnn(_stack(layers[0].fw, options), x, dtype=tf.float32,
+                                        scope=structure.scope)
+    return sequence, _flat_states(state)
+  if structure.naming == "bidirectional":
+    (fw, bw), (fw_state, bw_state) = tf.nn.bidirectional_dynamic_rnn(
+        _stack(layers[0].fw, options), _stack(layers[0].bw, options), x, dtype=tf.float32,
+        scope=structure.scope)
+    return tf.concat([fw, bw], 2), _flat_states(fw_state) + _flat_states(bw_state)
+  sequence = x  # stack_bidirectional_dynamic_rnn, as contrib wrote it
+  for index, layer in enumerate(layers):
+    with tf.variable_scope(f"{structure.scope}/cell_{index}"):
+      (fw, bw), (fw_state, bw_state) = tf.nn.bidirectional_dynamic_rnn(
+          _stack(layer.fw, options), _stack(layer.bw, options), sequence, dtype=tf.float32,
+          scope="bidirectional_rnn")
+    sequence = tf.concat([fw, bw], 2)
+    states += _flat_states(fw_state) + _flat_states(bw_state)
+  return sequence, states
+
+
+def main(path):
+  spec = spec_io.read(path)
+  inputs = np.load(spec.inputs)
+  x = tf.placeholder(tf.float32, [None, None, inputs.shape[-1]])
+  sequence, states, restore = x, [], {}
+  for structure in spec.structures:
+    sequence, more = _structure(structure, sequence, spec.options, restore)
+    states += more
+  fetches = {"output": sequence, **{f"state_{k}": s for k, s in enumerate(states)}}
+  if spec.head:
+    kernel = tf.get_variable("head/kernel", [spec.head.inputs, spec.head.outputs])
+    bias = tf.get_variable("head/bias", [spec.head.outputs])
+    restore.update({spec.head.kernel: kernel, spec.head.bias: bias})
+    fetches["logits"] = tf.matmul(sequence[:, -1, :], kernel) + bias
+  named = {v.op.name: v for v in tf.global_variables() if v not in restore.values()}
+  saver = tf.train.Saver({**named, **restore})
+  with tf.Session() as sess:
+    try:
+      saver.restore(sess, spec.checkpoint)
+    except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+      sys.exit(f"error: the TF1 graph rebuilt from the recognised structure does not restore "
+               f"from {spec.checkpoint}: {e.message.splitlines()[0]}")
+    np.savez(spec.output, **sess.run(fetches, {x: inputs}))
+
+
+if __name__ == "__main__":
+  main(sys.argv[1])

@@ -1,0 +1,74 @@
+"""Proof that a converted model computes what the TF1 graph computed: both run the same random
+inputs, TF1's side in its own process (legacy_tf1.rnn_graph) with TF1's own cells restored from
+the checkpoint, Keras's side from the .keras file as written to disk."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.migrate import spec as spec_io
+
+TOLERANCE = 1e-5
+
+
+def _tf1_outputs(graph_spec, workdir):
+  path = os.path.join(workdir, "spec.json")
+  spec_io.write(graph_spec, path)
+  done = subprocess.run([sys.executable, "-m", "legacy_tf1.rnn_graph", path],
+                        capture_output=True, text=True)
+  if done.returncode != 0:
+    lines = [l for l in done.stderr.splitlines() if l.strip()]
+    raise ConfigError(f"the TF1 graph did not run: {lines[-1] if lines else done.returncode}")
+  with np.load(graph_spec.output) as outputs:
+    return dict(outputs)
+
+
+def _labels(structures):
+  labels = []
+  for structure in structures:
+    for cell in structure.cells:
+      labels += [f"{cell.scope} final h"] + ([f"{cell.scope} final c"] if cell.is_lstm else [])
+  return labels
+
+
+def compare(checkpoint, structures, head, options, model_path, batch=8, timesteps=28, seed=0):
+  """[(what, max abs difference)] of TF1's and the reloaded Keras model's outputs."""
+  import keras
+  from tf_rnn_mnist.migrate import keras_cells  # noqa: F401  (registers TF1LSTMCell)
+  from tf_rnn_mnist.migrate.keras_side import run_with_states
+  x = np.random.default_rng(seed).standard_normal(
+      (batch, timesteps, structures[0].input_size)).astype(np.float32)
+  with tempfile.TemporaryDirectory() as workdir:
+    np.save(os.path.join(workdir, "inputs.npy"), x)
+    tf1 = _tf1_outputs(spec_io.GraphSpec(tuple(structures), head, options, checkpoint,
+                                         os.path.join(workdir, "inputs.npy"),
+                                         os.path.join(workdir, "outputs.npz")), workdir)
+  sequence, states, logits = run_with_states(keras.models.load_model(model_path), x)
+  rows = [("output sequence", sequence, tf1["output"])]
+  rows += [(label, state, tf1[f"state_{k}"])
+           for k, (label, state) in enumerate(zip(_labels(structures), states))]
+  if head:
+    rows.append(("head logits", logits, tf1["logits"]))
+  if len(states) != len(_labels(structures)):
+    raise ConfigError(f"{model_path} returns {len(states)} states where the TF1 graph has "
+                      f"{len(_labels(structures))}: not the model converted from this checkpoint?")
+  for what, ours, theirs in rows:
+    if ours.shape != theirs.shape:
+      raise ConfigError(f"{what}: Keras gives shape {list(ours.shape)}, TF1 "
+                        f"{list(theirs.shape)}.")
+  return [(what, float(np.abs(ours - theirs).max())) for what, ours, theirs in rows]
+
+
+def report(rows, batch, timesteps, tolerance=TOLERANCE):
+  """The lines to print, and whether every difference is within `tolerance`."""
+  worst = max(d for _, d in rows)
+  lines = [f"verify: TF1 graph vs Keras model on random inputs [{batch}, {timesteps}, ...]"]
+  lines += [f"  {what:<60} max |diff| {diff:.2e}" for what, diff in rows]
+  ok = worst <= tolerance
+  lines.append(f"{'PASS' if ok else 'FAIL'}: largest difference {worst:.2e} "
+               f"({'within' if ok else 'above'} {tolerance:g})")
+  return lines, ok

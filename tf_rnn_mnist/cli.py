@@ -15,8 +15,9 @@ USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError, Mismatch
 
 
 def run_tool(main, positional=0):
-  """absl's app.run(main), refusing arguments beyond `positional` ones and turning USER_ERRORS into
-  `error: <message>` and exit 1, and a graceful stop on a signal into exit 128 + signal."""
+  """absl's app.run(main), refusing arguments beyond `positional` ones and turning
+  USER_ERRORS into `error: <message>` and exit 1, and a graceful stop on a signal into
+  exit 128 + signal."""
   def main_with_clear_errors(argv):
     if len(argv) > 1 + positional:
       raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1 + positional:])}")

@@ -16,7 +16,7 @@ from tf_rnn_mnist import cli
 from tf_rnn_mnist.errors import ConfigError, MismatchError
 from tf_rnn_mnist.migrate import structures as structures_lib
 from tf_rnn_mnist.migrate import verify as verify_lib
-from tf_rnn_mnist.migrate.structures import Head, RunOptions
+from tf_rnn_mnist.migrate.structures import RunOptions
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint, write_tf1_checkpoint
 
 COMMANDS = {"inspect": 1, "to-keras": 1, "verify": 2, "to-tf1": 1}
@@ -58,58 +58,11 @@ def read_checkpoint(path):
   return reader, structures_lib.inspect(reader.get_variable_to_shape_map())
 
 
-def _choose_structures(inspection, scopes, path):
-  if not inspection.structures:
-    raise ConfigError(f"{path} holds no recurrent network this tool recognises.\n"
-                      f"{inspection.report()}")
-  available = ", ".join(s.scope or "(top level)" for s in inspection.structures)
-  if not scopes:
-    if len(inspection.structures) > 1:
-      raise ConfigError(f"{path} holds {len(inspection.structures)} recurrent networks; pick "
-                        f"with --scope (one of: {available}).")
-    return list(inspection.structures)
-  chosen = []
-  for scope in scopes:
-    found = inspection.structure(scope)
-    if found is None:
-      raise ConfigError(f"--scope={scope}: no recurrent network there; the checkpoint has: "
-                        f"{available}.")
-    if chosen and found.input_size != chosen[-1].output_size:
-      raise ConfigError(f"--scope={scope} takes input {found.input_size}, but {chosen[-1].scope} "
-                        f"gives {chosen[-1].output_size}.")
-    chosen.append(found)
-  return chosen
-
-
-def _choose_head(inspection, top, head_flag):
-  if head_flag == "none":
-    return None
-  if head_flag == "auto":
-    heads = inspection.heads_for(top)
-    if len(heads) > 1:
-      raise ConfigError("More than one dense layer fits the network's output ("
-                        f"{', '.join(h.kernel for h in heads)}): pick with --head=SCOPE or none.")
-    return heads[0] if heads else None
-  names = head_flag.split(",")
-  if len(names) == 1:
-    scope = names[0]
-    names = ([f"{scope}/kernel", f"{scope}/bias"] if f"{scope}/kernel" in inspection.shapes
-             else [f"{scope}/weights", f"{scope}/biases"])
-  if len(names) != 2 or any(n not in inspection.shapes for n in names):
-    raise ConfigError(f"--head={head_flag}: the checkpoint has no such dense layer (pass auto, "
-                      "none, SCOPE, or KERNEL,BIAS names that `inspect` lists).")
-  kernel, bias = (inspection.shapes[n] for n in names)
-  if len(kernel) != 2 or kernel[0] != top.output_size or bias != (kernel[1],):
-    raise ConfigError(f"--head={head_flag}: kernel {list(kernel)} and bias {list(bias)} do not "
-                      f"make a dense layer over the network's output of {top.output_size}.")
-  return Head(names[0], names[1], *kernel)
-
-
 def _selection(path):
   f = flags.FLAGS
   reader, inspection = read_checkpoint(path)
-  chosen = _choose_structures(inspection, f.scope, path)
-  head = _choose_head(inspection, chosen[-1], f.head)
+  chosen = inspection.choose(f.scope, path)
+  head = inspection.choose_head(chosen[-1], f.head)
   return reader, chosen, head
 
 

@@ -174,9 +174,17 @@ def tf1_structure(model, cell_class, prefix=None):
                       "RNN call builds; convert the parts one at a time.")
   placed, layers = [], []
   if not any(bidirectional):
-    prefix = prefix or "rnn"
     keras_cells = [c for l in rnns for c in _keras_cells(l)]
-    scope_of = _multi(prefix, len(keras_cells))
+    if cell_class == "LSTMBlockFusedCell":  # called on the sequence itself, one per layer
+      if "GRUCell" in {type(c).__name__ for c in keras_cells}:
+        raise ConfigError("--cell=LSTMBlockFusedCell: the model has GRU layers, which TF1 "
+                          "runs in a MultiRNNCell; pass --cell=LSTMBlockCell.")
+      base = f"{prefix}/" if prefix else ""
+      scope_of = lambda index, name: f"{base}{name}{f'_{index}' if index else ''}"
+      prefix = prefix or ""
+    else:
+      prefix = prefix or "rnn"
+      scope_of = _multi(prefix, len(keras_cells))
     cells, index = [], 0
     for layer in rnns:
       stack = _stack(layer, input_size, lambda i, name: scope_of(index + i, name), cell_class)

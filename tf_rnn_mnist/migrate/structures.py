@@ -19,6 +19,8 @@ Bidirectional). A group whose sizes do not chain is reported as not recognised, 
 import dataclasses
 import re
 
+from tf_rnn_mnist.errors import ConfigError
+
 # Suffixes of variables an optimizer or a moving average keeps beside each weight.
 _SLOT = re.compile(r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|Ftrl|Ftrl_1|"
                    r"ExponentialMovingAverage)$")
@@ -27,6 +29,8 @@ _TF1_LSTM_NAME = re.compile(r"^(basic_lstm_cell|lstm_cell|lstm_fused_cell)(_\d+)
 _TF1_CLASSES = {"basic_lstm_cell": "BasicLSTMCell", "lstm_cell": "LSTMCell",
                 "lstm_fused_cell": "LSTMBlockFusedCell"}
 _PEEPHOLES = ("w_i_diag", "w_f_diag", "w_o_diag")
+# The scope of any other TF1 cell class (BasicRNNCell's basic_rnn_cell, contrib's ...).
+_OTHER_CELL = re.compile(r"(^|/)\w*_cell(_\d+)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,8 +137,9 @@ class Structure:
       what = (f"{len(cells)} x {cells[0].describe()}" if len(kinds) == 1 and len(cells) > 1
               else " -> ".join(c.describe() for c in cells))
     elif self.naming == "stack_bidirectional":
-      what = f"{len(self.layers)} x bidirectional " + " -> ".join(
-          f"({layer.fw[0].describe()} + {layer.bw[0].describe()})" for layer in self.layers)
+      pairs = [f"({layer.fw[0].describe()} + {layer.bw[0].describe()})" for layer in self.layers]
+      what = (f"{len(pairs)} x bidirectional {pairs[0]}" if len(set(pairs)) == 1
+              else "bidirectional " + " -> ".join(pairs))
     else:
       layer = self.layers[0]
       fw = " -> ".join(c.describe() for c in layer.fw)
@@ -196,6 +201,55 @@ class Inspection:
 
   def heads_for(self, structure):
     return [h for h in self.heads if h.inputs == structure.output_size]
+
+  def choose(self, scopes, path):
+    """The structures --scope names (all, if it names none and there is one), in order."""
+    if not self.structures:
+      raise ConfigError(f"{path} holds no recurrent network this tool recognises.\n"
+                        f"{self.report()}")
+    available = ", ".join(s.scope or "(top level)" for s in self.structures)
+    if not scopes:
+      if len(self.structures) > 1:
+        raise ConfigError(f"{path} holds {len(self.structures)} recurrent networks; pick "
+                          f"with --scope (one of: {available}).")
+      return list(self.structures)
+    chosen = []
+    for scope in scopes:
+      found = self.structure(scope)
+      if found is None:
+        raise ConfigError(f"--scope={scope}: no recurrent network there; the checkpoint has: "
+                          f"{available}.")
+      if chosen and found.input_size != chosen[-1].output_size:
+        raise ConfigError(f"--scope={scope} takes input {found.input_size}, but "
+                          f"{chosen[-1].scope} gives {chosen[-1].output_size}.")
+      chosen.append(found)
+    return chosen
+
+  def choose_head(self, top, head_flag):
+    """The Head --head names for the network's top structure `top`, or None."""
+    if head_flag == "none":
+      return None
+    if head_flag == "auto":
+      heads = self.heads_for(top)
+      if len(heads) > 1:
+        raise ConfigError("More than one dense layer fits the network's output ("
+                          f"{', '.join(h.kernel for h in heads)}): pick with --head=SCOPE or "
+                          "none.")
+      return heads[0] if heads else None
+    names = head_flag.split(",")
+    if len(names) == 1:
+      scope = names[0]
+      names = ([f"{scope}/kernel", f"{scope}/bias"] if f"{scope}/kernel" in self.shapes
+               else [f"{scope}/weights", f"{scope}/biases"])
+    if len(names) != 2 or any(n not in self.shapes for n in names):
+      raise ConfigError(f"--head={head_flag}: the checkpoint has no such dense layer (pass "
+                        "auto, none, SCOPE, or KERNEL,BIAS names that `inspect` lists).")
+    kernel, bias = (self.shapes[n] for n in names)
+    if len(kernel) != 2 or kernel[0] != top.output_size or bias != (kernel[1],):
+      raise ConfigError(f"--head={head_flag}: kernel {list(kernel)} and bias {list(bias)} do "
+                        f"not make a dense layer over the network's output of "
+                        f"{top.output_size}.")
+    return Head(names[0], names[1], *kernel)
 
   def report(self):
     lines = []
@@ -410,6 +464,18 @@ def _heads(shapes, used):
   return heads
 
 
+def _unknown(name, shapes, rest, outputs):
+  """Why `name` was left, with the --head to pass when it may be a bare dense kernel."""
+  shape = shapes[name]
+  reason = f"shape {list(shape)}: not a variable of an LSTM, GRU or dense layer"
+  if len(shape) == 2 and shape[0] in outputs:
+    biases = [b for b in rest if shapes[b] == (shape[1],)]
+    if len(biases) == 1:
+      reason += (f"; if it and {biases[0]} are a dense layer on the last output, pass "
+                 f"--head={name},{biases[0]}")
+  return reason
+
+
 def inspect(shapes):
   """An Inspection of a checkpoint's {variable name: shape}."""
   shapes = {name: tuple(shape) for name, shape in shapes.items()}
@@ -428,11 +494,19 @@ def inspect(shapes):
         unrecognised += [(c.scope, f"{c.describe()} not converted: {e}") for c in slot.values()]
   used = {name for s in structures for c in s.cells for name in c.variables().values()}
   used |= {name for scope, _ in unrecognised for name in shapes if name.startswith(scope + "/")}
-  heads = _heads(shapes, used)
-  used |= {n for h in heads for n in (h.kernel, h.bias)}
   optimizer = sorted(n for n in shapes if _SLOT.search(n) or _GLOBAL_STATE.match(n))
+  other_cells = sorted({n.rpartition("/")[0] for n in shapes if n not in used
+                        and n not in optimizer and _OTHER_CELL.search(n.rpartition("/")[0])})
+  unrecognised += [(scope, "a recurrent cell this tool does not convert (it converts LSTM "
+                    "and GRU cells)") for scope in other_cells]
+  used |= {n for n in shapes if n.rpartition("/")[0] in other_cells}
+  outputs = {s.output_size for s in structures}
+  dense = _heads(shapes, used)
+  heads = [h for h in dense if h.inputs in outputs]
+  unrecognised += [(h.kernel.rpartition("/")[0], f"a dense layer [{h.inputs}, {h.outputs}], not "
+                    "on a recognised network's output") for h in dense if h not in heads]
+  used |= {n for h in dense for n in (h.kernel, h.bias)}
   rest = sorted(n for n in shapes if n not in used and n not in optimizer)
-  unrecognised += [(n, f"shape {list(shapes[n])}: no LSTM, GRU or dense layer has this "
-                    "variable") for n in rest]
+  unrecognised += [(n, _unknown(n, shapes, rest, outputs)) for n in rest]
   return Inspection(tuple(structures), tuple(heads), tuple(optimizer), tuple(unrecognised),
                     shapes)

@@ -230,3 +230,18 @@ def test_seed_checkpoint_head_is_suggested_not_taken(checkpoints):
   assert ("  Variable: shape [5, 10]: not a variable of an LSTM, GRU or dense layer; if it and "
           "Variable_1 are a dense layer on the last output, pass --head=Variable,Variable_1"
           in report.splitlines())
+
+
+def test_cli_refuses_unknown_commands_and_a_model_of_another_network(checkpoints, tmp_path):
+  done = _migrate("convert", "x")
+  assert done.returncode == 1
+  assert done.stderr.strip().splitlines()[-1].startswith(
+      "error: unknown command convert; usage: python -m tf_rnn_mnist.migrate inspect CKPT")
+  model = tmp_path / "gru.keras"
+  assert _migrate("to-keras", _ckpt(checkpoints, "gru_stack"), f"--output={model}",
+                  "--noverify").returncode == 0
+  done = _migrate("verify", _ckpt(checkpoints, "keras_layers"), str(model),
+                  "--scope=bidirectional")
+  assert done.returncode == 1
+  assert done.stderr.strip().splitlines()[-1] == (
+      f"error: {model} takes inputs of size 3; the checkpoint's network takes 4.")

@@ -40,6 +40,13 @@ def compare(checkpoint, structures, head, options, model_path, batch=8, timestep
   import keras
   from tf_rnn_mnist.migrate import keras_cells  # noqa: F401  (registers TF1LSTMCell)
   from tf_rnn_mnist.migrate.keras_side import run_with_states
+  try:
+    model = keras.models.load_model(model_path)
+  except (OSError, ValueError, TypeError) as e:
+    raise ConfigError(f"{model_path} is not a readable Keras model ({e}).") from None
+  if model.inputs[0].shape[-1] != structures[0].input_size:
+    raise ConfigError(f"{model_path} takes inputs of size {model.inputs[0].shape[-1]}; the "
+                      f"checkpoint's network takes {structures[0].input_size}.")
   x = np.random.default_rng(seed).standard_normal(
       (batch, timesteps, structures[0].input_size)).astype(np.float32)
   with tempfile.TemporaryDirectory() as workdir:
@@ -47,7 +54,7 @@ def compare(checkpoint, structures, head, options, model_path, batch=8, timestep
     tf1 = _tf1_outputs(spec_io.GraphSpec(tuple(structures), head, options, checkpoint,
                                          os.path.join(workdir, "inputs.npy"),
                                          os.path.join(workdir, "outputs.npz")), workdir)
-  sequence, states, logits = run_with_states(keras.models.load_model(model_path), x)
+  sequence, states, logits = run_with_states(model, x)
   rows = [("output sequence", sequence, tf1["output"])]
   rows += [(label, state, tf1[f"state_{k}"])
            for k, (label, state) in enumerate(zip(_labels(structures), states))]

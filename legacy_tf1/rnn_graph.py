@@ -3,7 +3,7 @@ with TF1's own cells under tf.compat.v1, restores the checkpoint into it, and sa
 
 Run in its own process (TF1's cells need TF_USE_LEGACY_KERAS before TensorFlow is imported):
 
-    python -m legacy_tf1.rnn_graph SPEC.json
+    python -m legacy_tf1.rnn_graph SPEC.json [SPEC2.json ...]
 
 SPEC.json (written by tf_rnn_mnist.migrate.verify): the structures and head (as recognised),
 the run-time options, the checkpoint, the inputs (.npy) and where to write the outputs (.npz:
@@ -118,8 +118,8 @@ def _structure(structure, x, options, restore):
   return sequence, states
 
 
-def main(path):
-  spec = spec_io.read(path)
+def run(spec):
+  """Builds `spec`'s graph in a graph of its own, restores, runs and saves its outputs."""
   inputs = np.load(spec.inputs)
   x = tf.placeholder(tf.float32, [None, None, inputs.shape[-1]])
   sequence, states, restore = x, [], {}
@@ -143,5 +143,11 @@ def main(path):
     np.savez(spec.output, **sess.run(fetches, {x: inputs}))
 
 
+def main(paths):
+  for path in paths:  # several specs share one process start (the tests')
+    with tf.Graph().as_default():
+      run(spec_io.read(path))
+
+
 if __name__ == "__main__":
-  main(sys.argv[1])
+  main(sys.argv[1:])

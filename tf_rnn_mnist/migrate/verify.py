@@ -15,16 +15,27 @@ from tf_rnn_mnist.migrate import spec as spec_io
 TOLERANCE = 1e-5
 
 
-def _tf1_outputs(graph_spec, workdir):
-  path = os.path.join(workdir, "spec.json")
-  spec_io.write(graph_spec, path)
-  done = subprocess.run([sys.executable, "-m", "legacy_tf1.rnn_graph", path],
+def tf1_outputs(graph_specs, workdir):
+  """The TF1 graphs' outputs [{name: array}] of `graph_specs`, all in one process."""
+  paths = []
+  for index, graph_spec in enumerate(graph_specs):
+    paths.append(os.path.join(workdir, f"spec_{index}.json"))
+    spec_io.write(graph_spec, paths[-1])
+  done = subprocess.run([sys.executable, "-m", "legacy_tf1.rnn_graph", *paths],
                         capture_output=True, text=True)
   if done.returncode != 0:
     lines = [l for l in done.stderr.splitlines() if l.strip()]
     raise ConfigError(f"the TF1 graph did not run: {lines[-1] if lines else done.returncode}")
-  with np.load(graph_spec.output) as outputs:
-    return dict(outputs)
+  outputs = []
+  for graph_spec in graph_specs:
+    with np.load(graph_spec.output) as arrays:
+      outputs.append(dict(arrays))
+  return outputs
+
+
+def random_inputs(structures, batch, timesteps, seed=0):
+  return np.random.default_rng(seed).standard_normal(
+      (batch, timesteps, structures[0].input_size)).astype(np.float32)
 
 
 def _labels(structures):
@@ -35,11 +46,10 @@ def _labels(structures):
   return labels
 
 
-def compare(checkpoint, structures, head, options, model_path, batch=8, timesteps=28, seed=0):
-  """[(what, max abs difference)] of TF1's and the reloaded Keras model's outputs."""
+def load_checked(model_path, structures):
+  """The .keras model at `model_path`, refused unless it takes the network's inputs."""
   import keras
   from tf_rnn_mnist.migrate import keras_cells  # noqa: F401  (registers TF1LSTMCell)
-  from tf_rnn_mnist.migrate.keras_side import run_with_states
   try:
     model = keras.models.load_model(model_path)
   except (OSError, ValueError, TypeError) as e:
@@ -47,27 +57,39 @@ def compare(checkpoint, structures, head, options, model_path, batch=8, timestep
   if model.inputs[0].shape[-1] != structures[0].input_size:
     raise ConfigError(f"{model_path} takes inputs of size {model.inputs[0].shape[-1]}; the "
                       f"checkpoint's network takes {structures[0].input_size}.")
-  x = np.random.default_rng(seed).standard_normal(
-      (batch, timesteps, structures[0].input_size)).astype(np.float32)
-  with tempfile.TemporaryDirectory() as workdir:
-    np.save(os.path.join(workdir, "inputs.npy"), x)
-    tf1 = _tf1_outputs(spec_io.GraphSpec(tuple(structures), head, options, checkpoint,
-                                         os.path.join(workdir, "inputs.npy"),
-                                         os.path.join(workdir, "outputs.npz")), workdir)
+  return model
+
+
+def differences(model, structures, head, x, tf1, source="the model"):
+  """[(what, max abs difference)] of the Keras model's and TF1's outputs `tf1` on `x`."""
+  from tf_rnn_mnist.migrate.keras_side import run_with_states
   sequence, states, logits = run_with_states(model, x)
+  labels = _labels(structures)
+  if len(states) != len(labels):
+    raise ConfigError(f"{source} returns {len(states)} states where the TF1 graph has "
+                      f"{len(labels)}: not the model converted from this checkpoint?")
   rows = [("output sequence", sequence, tf1["output"])]
-  rows += [(label, state, tf1[f"state_{k}"])
-           for k, (label, state) in enumerate(zip(_labels(structures), states))]
+  rows += [(label, state, tf1[f"state_{k}"]) for k, (label, state) in
+           enumerate(zip(labels, states))]
   if head:
     rows.append(("head logits", logits, tf1["logits"]))
-  if len(states) != len(_labels(structures)):
-    raise ConfigError(f"{model_path} returns {len(states)} states where the TF1 graph has "
-                      f"{len(_labels(structures))}: not the model converted from this checkpoint?")
   for what, ours, theirs in rows:
     if ours.shape != theirs.shape:
       raise ConfigError(f"{what}: Keras gives shape {list(ours.shape)}, TF1 "
                         f"{list(theirs.shape)}.")
   return [(what, float(np.abs(ours - theirs).max())) for what, ours, theirs in rows]
+
+
+def compare(checkpoint, structures, head, options, model_path, batch=8, timesteps=28, seed=0):
+  """[(what, max abs difference)] of TF1's and the reloaded Keras model's outputs."""
+  model = load_checked(model_path, structures)
+  x = random_inputs(structures, batch, timesteps, seed)
+  with tempfile.TemporaryDirectory() as workdir:
+    np.save(os.path.join(workdir, "inputs.npy"), x)
+    tf1, = tf1_outputs([spec_io.GraphSpec(tuple(structures), head, options, checkpoint,
+                                          os.path.join(workdir, "inputs.npy"),
+                                          os.path.join(workdir, "outputs.npz"))], workdir)
+  return differences(model, structures, head, x, tf1, model_path)
 
 
 def report(rows, batch, timesteps, tolerance=TOLERANCE):

@@ -13,6 +13,7 @@ from absl import flags
 import numpy as np
 
 from tf_rnn_mnist import cli
+from tf_rnn_mnist.bench_gate import WindowGate
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.splits import read_batch_order
@@ -68,6 +69,9 @@ def define_flags(steps_help):
                       ".npz, after training: what the equivalence tests compare with Keras.")
   flags.DEFINE_bool("record_step_seconds", False, "Add the seconds of every timed training "
                     "step to the results JSON (step_seconds): the benchmark's timed windows.")
+  flags.DEFINE_integer("bench_window", None, "Benchmark mode (tf_rnn_mnist.bench): train only "
+                       "when told, in windows of this many updates (bench_gate.py).",
+                       lower_bound=1)
   flags.DEFINE_string("initial_losses", None, "Measure, do not train: the seed's mean loss "
                       "on the first 100 test images after each of --initial_draws fresh "
                       "initialisations, saved with those images and labels to this .npz. "
@@ -220,16 +224,21 @@ class Run:
     self.history, self.train_seconds, self.step_seconds = [], 0.0, []
     self.eval_seconds = self.eval_examples = None
     self.start = time.perf_counter()
+    self.gate = WindowGate(FLAGS.bench_window) if FLAGS.bench_window else None
 
   def steps(self, seed_steps):
     return FLAGS.train_steps or seed_steps
 
   def timed(self, fn, *args, **kwargs):
     """Calls fn (a training step), adding its time to train_seconds."""
+    if self.gate:
+      self.gate.before_step()
     tic = time.perf_counter()
     value = fn(*args, **kwargs)
     self.step_seconds.append(time.perf_counter() - tic)
     self.train_seconds += self.step_seconds[-1]
+    if self.gate:
+      self.gate.step(self.step_seconds[-1])
     return value
 
   def timed_eval(self, examples, fn, *args, **kwargs):

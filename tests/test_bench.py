@@ -1,29 +1,17 @@
-"""The benchmark harness: its arithmetic, and one small end-to-end run."""
+"""The benchmark harness: its arithmetic, the alternation of sides, and one small end-to-end
+run with every side."""
 
+import importlib.util
+import io
 import json
-import re
 import subprocess
 import sys
 
 import pytest
 
 from tf_rnn_mnist import bench
-from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.bench_gate import PREFIX, WindowGate
 from tf_rnn_mnist.variants import get_variant
-
-
-def test_schedule_and_windows():
-  timing = bench.make_timing(steps=200, windows=5)
-  assert (timing.warmup, timing.window, timing.windows, timing.total) == (80, 40, 5, 280)
-  with pytest.raises(ConfigError, match=re.escape("--steps=3 must be at least --windows=5")):
-    bench.make_timing(steps=3, windows=5)
-
-
-def test_windowed_throughput_drops_warmup_and_takes_the_median():
-  timing = bench.Timing(warmup=2, window=2, windows=3)
-  # Warm-up steps are slow; windows take 0.2 s, 0.4 s (an outlier) and 0.25 s.
-  seconds = [5.0, 5.0, 0.1, 0.1, 0.3, 0.1, 0.125, 0.125]
-  assert bench.windowed_throughput(seconds, batch_size=10, timing=timing) == pytest.approx(80.0)
 
 
 def test_recurrent_flops_by_hand():
@@ -36,26 +24,66 @@ def test_recurrent_flops_by_hand():
       2 * 28 * (284 * 1024 + 2 * 512 * 1024))
 
 
+def test_gate_waits_for_go_sums_its_windows_and_stops_when_the_pipe_closes():
+  out = io.StringIO()
+  gate = WindowGate(2, stdin=io.StringIO("go\ngo\n"), stdout=out)
+  for seconds in (0.5, 0.25, 1.0, 2.0):
+    gate.before_step()
+    gate.step(seconds)
+  lines = out.getvalue().splitlines()
+  assert lines[0].startswith(f"{PREFIX} ready ")
+  assert lines[1:] == [f"{PREFIX} window 0.75", f"{PREFIX} window 3.0"]
+  with pytest.raises(SystemExit) as stopped:  # no third "go": the benchmark is done
+    gate.before_step()
+  assert stopped.value.code == 0
+
+
+class _FakeSide:
+  def __init__(self, name, calls):
+    self.name, self.calls = name, calls
+
+  def window(self):
+    self.calls.append(self.name)
+    return float(len(self.calls))
+
+
+def test_sides_alternate_window_by_window_in_a_rotating_order():
+  calls = []
+  sides = [_FakeSide(n, calls) for n in "ABC"]
+  seconds = bench.alternate(sides, rounds=3, warmup_windows=1)
+  assert calls == list("ABC") + list("ABC") + list("BCA") + list("CAB")
+  assert seconds == {"A": [4.0, 9.0, 11.0], "B": [5.0, 7.0, 12.0], "C": [6.0, 8.0, 10.0]}
+
+
 def test_bench_end_to_end(small_idx_dir, tmp_path):
-  out = tmp_path / "bench.json"
+  out, chart = tmp_path / "bench.json", tmp_path / "bench.png"
   done = subprocess.run(
       [sys.executable, "-m", "tf_rnn_mnist.bench", "--variants=static_gru,torch_lstm",
-       "--steps=4", "--windows=2", "--data_source=idx", f"--data_dir={small_idx_dir}",
-       "--noverify_digests", f"--json={out}"], capture_output=True, text=True, timeout=600)
+       "--window=2", "--rounds=2", "--warmup_windows=1", "--data_source=idx",
+       f"--data_dir={small_idx_dir}", "--noverify_digests", f"--json={out}", f"--plot={chart}"],
+      capture_output=True, text=True, timeout=900)
   assert done.returncode == 0, done.stderr[-3000:]
   rows = json.loads(out.read_text())
   assert [r["variant"] for r in rows] == ["static_gru", "torch_lstm"]
-  gru, torch_row = rows
-  assert gru["ratio_vs_tf1"] == pytest.approx(
-      gru["keras_examples_per_second"] / gru["tf1_examples_per_second"])
-  if "torch_examples_per_second" in torch_row:  # PyTorch installed
-    assert torch_row["ratio_vs_torch"] == pytest.approx(
-        torch_row["keras_examples_per_second"] / torch_row["torch_examples_per_second"])
+  torch_here = importlib.util.find_spec("torch") is not None
+  sides = ["port", "legacy", "torch", "fit"] if torch_here else ["port", "legacy", "fit"]
   for row in rows:
+    rates = row["examples_per_second"]
+    assert list(rates) == sides
+    for name, rate in rates.items():
+      assert len(rate["per_round"]) == 2
+      assert rate["min"] <= rate["median"] <= rate["max"]
+      assert row["seconds_to_first_window"][name] > 0
+    for name, ratio in row["ratio_of_port_to"].items():  # per round, not of the medians
+      assert ratio["per_round"] == pytest.approx(
+          [p / o for p, o in zip(rates["port"]["per_round"], rates[name]["per_round"])])
     assert row["device"].startswith("CPU: ") and row["peak_gflops"] > 0
-    assert row["timing"] == {"warmup_steps": 20, "window_steps": 2, "windows": 2,
-                             "statistic": "median"}
-  assert "| static_gru |" in done.stdout and "| torch_lstm |" in done.stdout
+    assert row["timing"]["window_updates"] == 2 and row["timing"]["rounds"] == 2
+  assert rows[0]["framework_of_legacy"] == "tf1-graph"
+  assert rows[1]["framework_of_legacy"] == "pytorch"
+  assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert "| static_gru | legacy (tf1-graph) |" in done.stdout
+  assert "| torch_lstm | fit |" in done.stdout
 
 
 def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):

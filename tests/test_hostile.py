@@ -151,6 +151,10 @@ def test_unwritable_outputs_fail_before_training(tmp_path, make, overrides, mess
      "--checkpoint_dir={d}/f is not a writable directory"),
     ("tf_rnn_mnist.bench", ["--json={d}", "--variants=static_gru"],
      "error: --json={d} is an existing directory; pass a file path."),
+    ("tf_rnn_mnist.bench", ["--plot={d}/f/chart.png", "--variants=static_gru"],
+     "error: --plot={d}/f is not a writable directory"),
+    ("tf_rnn_mnist.migrate", ["to-keras", "x", "--output={d}/f/m.keras"],
+     "error: --output={d}/f is not a writable directory"),
     ("tf_rnn_mnist.convert", ["--variant=static_gru", "--keras_model=x.keras",
                               "--output={d}/f/init"],
      "error: --output={d}/f is not a writable directory"),
@@ -200,8 +204,9 @@ def test_a_huge_train_steps_is_refused_not_materialised():
 
 
 @pytest.mark.parametrize("module,args,message", [
-    ("tf_rnn_mnist.bench", ["--steps_per_loop=0"],
-     "flag --steps_per_loop=0: 0 is not a positive integer"),
+    ("tf_rnn_mnist.bench", ["--window=0"], "flag --window=0: 0 is not a positive integer"),
+    ("tf_rnn_mnist.bench", ["--sides=port,tf2"],
+     "error: --sides=port,tf2: each must be one of port, legacy, torch, fit."),
     ("tf_rnn_mnist.compare", ["--seeds=0", "--out=x"],
      "flag --seeds=0: 0 is not a positive integer"),
     ("legacy_tf1.static_rnn", ["--seed=-1"], "--seed must be in 0..2**32-1"),

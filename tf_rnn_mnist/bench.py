@@ -1,60 +1,41 @@
-"""Training and evaluation throughput: the Keras trainer against the graphs it replaces.
+"""Training throughput of this trainer against what a user would pick instead, in one run.
 
-    python -m tf_rnn_mnist.bench --variants=all [--steps=200] [--json=PATH]
+    python -m tf_rnn_mnist.bench --variants=all [--window=20 --rounds=5] [--json=P] [--plot=P]
 
-For each variant, on this machine and in this one run:
-- Keras: the trainer's own compiled loop (`Trainer.train_loop`, --steps_per_loop updates per
-  call) on the variant's MNIST split, timed in windows of --steps/--windows updates after
-  warm-up calls (tracing excluded); evaluation: the full test set through
-  `Trainer.correct_per_example`.
-- TF1 graph (legacy_tf1, its own process) or PyTorch (legacy_torch, torch_lstm): the legacy
-  script run with --record_step_seconds; its first steps are dropped as warm-up and the rest cut
-  into the same windows. A TF1 step is its `sess.run(train_op)` with the feed (the numpy
-  next_batch before it is not counted, which favours TF1); a PyTorch step is forward, backward
-  and optimizer step.
-Throughput is the median over windows of examples/second. GFLOP/s counts the recurrent
-layers' matmuls (forward x3 for training); the peak is *measured*: the best float32 GEMM rate
-TensorFlow reaches on the device (so it includes TF32 on GPUs that use it), not a datasheet.
+Sides, each in its own process (bench_gate.py), per variant:
+- port: this trainer's compiled loop (`Trainer.train_loop`, one call per window);
+- legacy: the seed's own program (legacy_tf1's TF1 graph, or legacy_torch for torch_lstm), its
+  `sess.run(train_op)` / PyTorch step timed as each update;
+- torch: PyTorch's own nn.LSTM / nn.GRU of the variant's sizes, batch and learning rate
+  (bench_sides.py): what a PyTorch user would write, a speed reference;
+- fit: the same Keras layers under `compile` + `model.fit`: what a Keras user would write.
+Noise: after --warmup_windows per side (tracing, caches), the sides take turns window by
+window, A B C D, then B C D A, ...: a burst of load lands on every side alike. The table gives
+each side's median examples/s over the rounds and the spread (min-max); ratios are taken per
+round (the port's window against each other side's window of the same round). Start-up is
+timed from process start to the end of the side's first window (imports, data, graph building
+or tracing, and `window` updates), each side started while the others wait idle.
+GFLOP/s counts the recurrent layers' matmuls (forward x3 for training); the peak is measured:
+the best float32 GEMM rate TensorFlow reaches on the device.
 """
 
-import dataclasses
-import json
+import importlib.util
 import os
 import platform
 import statistics
-import subprocess
-import tempfile
+import sys
 import time
 
 from absl import flags
-import numpy as np
 
 from tf_rnn_mnist import cli
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import variants
+from tf_rnn_mnist.bench_gate import Side
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
 
 TIME_STEPS, INPUT_SIZE = 28, 28
-
-
-@dataclasses.dataclass(frozen=True)
-class Timing:
-  """How many updates each side runs: warm-up, then `windows` timed windows of `window`."""
-  warmup: int
-  window: int
-  windows: int
-
-  @property
-  def total(self):
-    return self.warmup + self.window * self.windows
-
-
-def make_timing(steps, windows):
-  if steps < windows or windows < 1:
-    raise ConfigError(f"--steps={steps} must be at least --windows={windows} (>= 1).")
-  window = steps // windows
-  return Timing(warmup=max(2 * window, 20), window=window, windows=windows)
 
 
 def recurrent_flops_per_example(variant, training=True):
@@ -65,15 +46,6 @@ def recurrent_flops_per_example(variant, training=True):
     flops += 2 * TIME_STEPS * (input_size + variant.units) * variant.cell.gates * variant.units
     input_size = variant.units
   return 3 * flops if training else flops
-
-
-def windowed_throughput(step_seconds, batch_size, timing):
-  """Median examples/s over the timed windows of a per-step timing list."""
-  timed = np.asarray(step_seconds[timing.warmup:timing.total], dtype=np.float64)
-  if len(timed) < timing.window * timing.windows:
-    raise ConfigError(f"only {len(step_seconds)} step timings, {timing.total} needed.")
-  windows = timed.reshape(timing.windows, timing.window).sum(axis=1)
-  return statistics.median(timing.window * batch_size / windows)
 
 
 def device_name():
@@ -109,89 +81,82 @@ def _seconds(fn):
   return time.perf_counter() - tic
 
 
-def keras_throughput(variant, mnist, timing, steps_per_loop, mixed_precision=False):
-  """(training examples/s, evaluation examples/s) of the Keras trainer."""
-  import tensorflow as tf
-  from tf_rnn_mnist import distribute
-  from tf_rnn_mnist.plan import TrainConfig, plan_run
-  from tf_rnn_mnist.trainer import Trainer
-  config = TrainConfig(variant=variant.name, train_steps=timing.total, eval_every=0,
-                       progress=False, mixed_precision=mixed_precision)
-  data = variant.data_split.datasets(mnist)
-  plan = plan_run(config, len(data.train_images))
-  trainer = Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(seed=0),
-                    mixed_precision=mixed_precision)
-
-  def updates(n):
-    while n:
-      chunk = min(n, steps_per_loop)
-      finite, _ = trainer.train_loop(tf.constant(chunk))
-      if int(finite) != chunk:
-        raise ConfigError(f"{variant.name}: the loss became non-finite while benchmarking.")
-      n -= chunk
-
-  updates(timing.warmup)
-  seconds = [_seconds(lambda: updates(timing.window)) for _ in range(timing.windows)]
-  train_rate = statistics.median(timing.window * plan.batch_size / np.asarray(seconds))
-  num_test = len(data.test_images)
-  trainer.correct_per_example(num_test)  # warm-up (tracing)
-  eval_rate = statistics.median(num_test / _seconds(lambda: trainer.correct_per_example(num_test))
-                                for _ in range(3))
-  return train_rate, eval_rate
+SIDES = ("port", "legacy", "torch", "fit")
 
 
-def legacy_throughput(variant, timing, data_args):
-  """(training examples/s, evaluation examples/s, framework) of the variant's legacy script,
-  run in its own process."""
-  with tempfile.TemporaryDirectory() as scratch:
-    results_path = os.path.join(scratch, "results.json")
-    done = subprocess.run(
-        variant.legacy.command(f"--train_steps={timing.total}", "--seed=0",
-                               "--record_step_seconds", f"--results_json={results_path}",
-                               *data_args),
-        capture_output=True, text=True)
-    if done.returncode != 0 or not os.path.exists(results_path):
-      tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-      raise ConfigError(f"{variant.legacy.module} failed (exit {done.returncode}): {tail[0]}")
-    with open(results_path) as f:
-      results = json.load(f)
-  return (windowed_throughput(results["step_seconds"], results["batch_size"], timing),
-          results.get("eval_examples_per_second"), results["framework"])
+def side_command(side, variant, window, updates, data_args, mixed_precision=False):
+  """The command line of one side's process."""
+  if side == "legacy":
+    return variant.legacy.command(f"--train_steps={updates}", "--seed=0",
+                                  f"--bench_window={window}", *data_args)
+  name = "keras" if side == "port" else side
+  extra = ["--mixed_precision"] if mixed_precision and side == "port" else []
+  return [sys.executable, "-m", "tf_rnn_mnist.bench_sides", f"--side={name}",
+          f"--variant={variant.name}", f"--window={window}", f"--updates={updates}",
+          *extra, *data_args]
 
 
-def bench_variant(variant, mnist, timing, data_args, steps_per_loop, peak, device,
-                  mixed_precision=False):
-  keras_train, keras_eval = keras_throughput(variant, mnist, timing, steps_per_loop,
-                                             mixed_precision)
-  side = variant.legacy.side
+def spread(values):
+  return {"median": statistics.median(values), "min": min(values), "max": max(values),
+          "per_round": list(values)}
+
+
+def alternate(sides, rounds, warmup_windows, log=lambda *_: None):
+  """{side name: [seconds per round]}: warm-up windows first, then one window per side per
+  round, the order rotated each round so that no side always follows the same one."""
+  for side in sides:
+    for _ in range(warmup_windows):
+      side.window()
+  seconds = {side.name: [] for side in sides}
+  for r in range(rounds):
+    order = sides[r % len(sides):] + sides[:r % len(sides)]
+    for side in order:
+      seconds[side.name].append(side.window())
+    log(f"  round {r + 1}/{rounds}: " + ", ".join(
+        f"{name} {s[-1]:.2f} s" for name, s in seconds.items()))
+  return seconds
+
+
+def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, peak, device,
+                  mixed_precision=False, log=print):
+  updates = window * (warmup_windows + rounds) + 1
+  started, errors = [], {}
   try:
-    legacy_train, legacy_eval, _ = legacy_throughput(variant, timing, data_args)
-    legacy_error = None
-  except ConfigError as e:  # e.g. PyTorch not installed: report Keras alone
-    legacy_train = legacy_eval = None
-    legacy_error = str(e)
+    for name in sides:  # one at a time: each start is timed while the others wait
+      if name == "torch" and importlib.util.find_spec("torch") is None:
+        errors[name] = "PyTorch is not installed"
+        continue
+      try:
+        started.append(Side(name, side_command(name, variant, window, updates, data_args,
+                                               mixed_precision)))
+      except RuntimeError as e:
+        errors[name] = str(e)
+    seconds = alternate(started, rounds, warmup_windows, log)
+  finally:
+    for side in started:
+      side.close()
+  batch = variant.batch_size
+  rates = {name: [window * batch / s for s in values] for name, values in seconds.items()}
   flops = recurrent_flops_per_example(variant)
   row = {
-      "variant": variant.name,
-      "device": device,
-      "keras_examples_per_second": keras_train,
-      f"{side}_examples_per_second": legacy_train,
-      f"ratio_vs_{side}": keras_train / legacy_train if legacy_train else None,
-      "keras_eval_examples_per_second": keras_eval,
-      f"{side}_eval_examples_per_second": legacy_eval,
-      "batch_size": variant.batch_size,
+      "variant": variant.name, "device": device, "batch_size": batch,
+      "framework_of_legacy": variant.legacy.framework,
+      "examples_per_second": {name: spread(r) for name, r in rates.items()},
+      "ratio_of_port_to": {name: spread([p / o for p, o in zip(rates["port"], r)])
+                           for name, r in rates.items() if name != "port" and "port" in rates},
+      # process start -> the end of its first window of `window` updates (tracing included)
+      "seconds_to_first_window": {s.name: s.to_first_window for s in started},
       "recurrent_gflop_per_example": flops / 1e9,
-      "keras_recurrent_gflops": keras_train * flops / 1e9,
-      f"{side}_recurrent_gflops": legacy_train * flops / 1e9 if legacy_train else None,
+      "port_recurrent_gflops": (statistics.median(rates["port"]) * flops / 1e9
+                                if "port" in rates else None),
       "peak_gflops": peak,
-      "keras_percent_of_peak": 100 * keras_train * flops / 1e9 / peak,
+      "timing": {"window_updates": window, "rounds": rounds, "warmup_windows": warmup_windows,
+                 "order": "rotating, one window per side per round", "statistic": "median"},
       "mixed_precision": mixed_precision,
-      "timing": {"warmup_steps": timing.warmup, "window_steps": timing.window,
-                 "windows": timing.windows, "statistic": "median"},
       "versions": results_io.versions("tensorflow", "keras", "numpy", "torch"),
   }
-  if legacy_error:
-    row[f"{side}_error"] = legacy_error
+  if errors:
+    row["errors"] = errors
   return row
 
 
@@ -200,46 +165,75 @@ def _number(value, spec):
 
 
 def table(rows):
-  header = ("| variant | Keras ex/s | TF1 / torch ex/s | ratio | Keras eval ex/s | "
-            "v1 eval ex/s | Keras GFLOP/s (% of peak) |")
-  lines = [header, "|---|---|---|---|---|---|---|"]
+  lines = ["| variant | side | ex/s median | ex/s min-max | port / side, per round: median "
+           "(min-max) | start to first window done (s) |", "|---|---|---|---|---|---|"]
   for r in rows:
-    side = "torch" if "torch_examples_per_second" in r else "tf1"
-    lines.append(
-        f"| {r['variant']} | {r['keras_examples_per_second']:,.0f} | "
-        f"{_number(r[f'{side}_examples_per_second'], ',.0f')} ({side}) | "
-        f"{_number(r[f'ratio_vs_{side}'], '.2f')}x | "
-        f"{r['keras_eval_examples_per_second']:,.0f} | "
-        f"{_number(r[f'{side}_eval_examples_per_second'], ',.0f')} | "
-        f"{r['keras_recurrent_gflops']:.1f} ({r['keras_percent_of_peak']:.0f}%) |")
+    for name, rate in r["examples_per_second"].items():
+      ratio = r["ratio_of_port_to"].get(name)
+      label = f"{name} ({r['framework_of_legacy']})" if name == "legacy" else name
+      lines.append(
+          f"| {r['variant']} | {label} | {rate['median']:,.0f} | {rate['min']:,.0f}-"
+          f"{rate['max']:,.0f} | "
+          + (f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "-")
+          + f" | {r['seconds_to_first_window'][name]:.1f} |")
+    for name, error in r.get("errors", {}).items():
+      lines.append(f"| {r['variant']} | {name} | failed: {error} | | | |")
   return "\n".join(lines)
 
 
-def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_precision=False,
-          log=print):
+def plot(rows, path):
+  """Grouped bars: each variant's median examples/s per side, min-max as error bars."""
+  import matplotlib
+  matplotlib.use("Agg")
+  from matplotlib import pyplot as plt
+  sides = [s for s in SIDES if any(s in r["examples_per_second"] for r in rows)]
+  fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 4))
+  width = 0.8 / len(sides)
+  for k, side in enumerate(sides):
+    xs, medians, low, high = [], [], [], []
+    for i, r in enumerate(rows):
+      rate = r["examples_per_second"].get(side)
+      if rate:
+        xs.append(i + (k - (len(sides) - 1) / 2) * width)
+        medians.append(rate["median"])
+        low.append(rate["median"] - rate["min"])
+        high.append(rate["max"] - rate["median"])
+    ax.bar(xs, medians, width, yerr=[low, high], capsize=2, label=side)
+  ax.set_xticks(range(len(rows)), [r["variant"] for r in rows])
+  ax.set_yscale("log")
+  ax.set_ylabel("training examples / s (median, min-max)")
+  ax.set_title(f"{rows[0]['device']}")
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, plot_path=None,
+          mixed_precision=False, log=print):
   from tf_rnn_mnist import distribute
-  timing = make_timing(steps, windows)
-  if steps_per_loop < 1:  # a zero would loop forever
-    raise ConfigError(f"--steps_per_loop must be a positive integer, got {steps_per_loop}.")
-  if json_path:
-    cli.check_writable_file("json", json_path)
+  for flag, path in (("json", json_path), ("plot", plot_path)):
+    if path:
+      cli.check_writable_file(flag, path)
+  unknown = [s for s in sides if s not in SIDES]
+  if unknown or not sides:
+    raise ConfigError(f"--sides={','.join(sides)}: each must be one of {', '.join(SIDES)}.")
   distribute.check_mixed_precision(mixed_precision)
-  mnist = data.load()
+  data.load()  # fetched and checked once, before any side starts
   device, peak = device_name(), measured_peak_gflops()
-  log(f"{device}; measured float32 GEMM peak {peak:.0f} GFLOP/s; {timing.warmup} warm-up "
-      f"steps, then {timing.windows} windows of {timing.window} steps per side.")
+  log(f"{device}; measured float32 GEMM peak {peak:.0f} GFLOP/s; load average "
+      f"{os.getloadavg()[0]:.2f}; {warmup_windows} warm-up windows, then {rounds} rounds of "
+      f"one {window}-update window per side.")
   rows = []
   for name in names:
-    rows.append(bench_variant(variants.get_variant(name), mnist, timing, data.args(),
-                              steps_per_loop, peak, device, mixed_precision))
-    r = rows[-1]
-    side = "torch" if "torch_examples_per_second" in r else "tf1"
-    log(f"{name}: Keras {r['keras_examples_per_second']:,.0f} ex/s, {side} "
-        f"{_number(r[f'{side}_examples_per_second'], ',.0f')} ex/s "
-        f"({_number(r[f'ratio_vs_{side}'], '.2f')}x)" + (
-            f"; {side} failed: {r[f'{side}_error']}" if f"{side}_error" in r else ""))
+    log(f"{name}:")
+    rows.append(bench_variant(variants.get_variant(name), window, rounds, warmup_windows, sides,
+                              data.args(), peak, device, mixed_precision, log))
+  log(f"load average at the end {os.getloadavg()[0]:.2f}")
   if json_path:
     results_io.write_json_atomically(json_path, rows)
+  if plot_path:
+    plot(rows, plot_path)
   log(table(rows))
   return rows
 
@@ -247,22 +241,24 @@ def bench(names, steps, windows, steps_per_loop, data, json_path=None, mixed_pre
 def define_flags():
   from tf_rnn_mnist.data import flags as data_flags
   flags.DEFINE_string("variants", "all", "all, or a comma-separated list of variants.")
-  flags.DEFINE_integer("steps", 200, "Timed updates per side and variant (after warm-up).",
-                       lower_bound=1)
-  flags.DEFINE_integer("windows", 5, "Timed windows the steps are cut into; the median counts.",
-                       lower_bound=1)
-  flags.DEFINE_integer("steps_per_loop", 100, "The Keras trainer's --steps_per_loop.",
-                       lower_bound=1)
-  flags.DEFINE_bool("mixed_precision", False, "Benchmark the Keras trainer with "
-                    "--mixed_precision (GPU).")
+  flags.DEFINE_list("sides", list(SIDES), "Which sides to run: port (this trainer), legacy "
+                    "(the seed's TF1 graph or PyTorch script), torch (PyTorch's own nn.LSTM/GRU)"
+                    ", fit (Keras model.fit).")
+  flags.DEFINE_integer("window", 20, "Updates per timed window.", lower_bound=1)
+  flags.DEFINE_integer("rounds", 5, "Rounds of one window per side; medians and spreads over "
+                       "them.", lower_bound=1)
+  flags.DEFINE_integer("warmup_windows", 2, "Untimed windows per side first (tracing, caches).",
+                       lower_bound=0)
+  flags.DEFINE_bool("mixed_precision", False, "Benchmark the port with --mixed_precision (GPU).")
   flags.DEFINE_string("json", None, "Write the results (a list, one object per variant) here.")
+  flags.DEFINE_string("plot", None, "Write a bar chart of examples/s per variant and side here.")
   data_flags.define_data_flags()
 
 
 def main(argv):
   f = flags.FLAGS
-  bench(variants.parse_names(f.variants), f.steps, f.windows, f.steps_per_loop,
-        DataOptions.from_flags(f), f.json, f.mixed_precision)
+  bench(variants.parse_names(f.variants), f.window, f.rounds, f.warmup_windows, f.sides,
+        DataOptions.from_flags(f), f.json, f.plot, f.mixed_precision)
 
 
 def run_main():

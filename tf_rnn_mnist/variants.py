@@ -42,11 +42,6 @@ class LegacyScript:
   def framework(self):
     return "tf1-graph" if self.tf1_cell else "pytorch"
 
-  @property
-  def side(self):
-    """Its short name in benchmark tables and JSON keys."""
-    return "tf1" if self.tf1_cell else "torch"
-
   def command(self, *args):
     return [sys.executable, "-m", self.module, *self.args, *args]
 

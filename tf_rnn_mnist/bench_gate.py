@@ -1,0 +1,101 @@
+"""Alternating benchmark windows across processes (bench.py).
+
+Every side of a benchmark (this trainer, the TF1 graph, PyTorch, model.fit) runs in its own
+process and trains only while the benchmark lets it: a WindowGate in the side waits for `go` on
+stdin before each window of updates, and reports the window's seconds on stdout. The benchmark
+opens one side's window at a time, A B C A B C ..., so that a burst of load on a shared machine
+falls on every side alike, and each round's ratios compare windows minutes apart at most.
+
+Only the updates count: each side times its own steps (sess.run of the train op, one compiled
+loop call, one fit batch, one PyTorch step) and the gate adds them up, so a side's periodic
+evaluation or logging between steps is not counted against it.
+"""
+
+import subprocess
+import sys
+import tempfile
+import time
+
+PREFIX = "@@bench"
+
+
+class WindowGate:
+  """The side's end: `step(seconds)` after each timed update; blocks at each window's start."""
+
+  def __init__(self, window, stdin=None, stdout=None):
+    self.window, self.count, self.seconds = window, 0, 0.0
+    self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout
+    self.started = time.perf_counter()
+    self.waited = False
+
+  def _say(self, *words):
+    print(PREFIX, *words, file=self.stdout, flush=True)
+
+  def before_step(self):
+    if self.count == 0:
+      if not self.waited:  # the first update is next: what a user waits for
+        self._say("ready", repr(time.perf_counter() - self.started))
+        self.waited = True
+      if self.stdin.readline().strip() != "go":  # the benchmark closed the pipe: stop
+        sys.exit(0)
+
+  def step(self, seconds):
+    self.count += 1
+    self.seconds += seconds
+    if self.count == self.window:
+      self._say("window", repr(self.seconds))
+      self.count, self.seconds = 0, 0.0
+
+
+def timed(gate, fn, *args, **kwargs):
+  """fn(*args, **kwargs) as one gated update."""
+  gate.before_step()
+  tic = time.perf_counter()
+  value = fn(*args, **kwargs)
+  gate.step(time.perf_counter() - tic)
+  return value
+
+
+class Side:
+  """The benchmark's end: one side's process, its windows' seconds on demand."""
+
+  def __init__(self, name, command):
+    self.name, self.command = name, command
+    self.spawned = time.perf_counter()
+    self.errors = tempfile.TemporaryFile(mode="w+")  # a pipe would fill with TF's logs
+    self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=self.errors, text=True, bufsize=1)
+    self._expect("ready")
+    self.to_ready = time.perf_counter() - self.spawned  # interpreter, imports, data, graph
+    self.to_first_window = None  # + the first window: tracing and its updates
+
+  def _expect(self, word):
+    for line in self.process.stdout:
+      parts = line.split()
+      if parts[:2] == [PREFIX, word]:
+        return parts[2:]
+    self.process.wait()
+    self.errors.seek(0)
+    error = [l for l in self.errors.read().splitlines() if l.strip()][-1:]
+    raise RuntimeError(f"{self.name} ended before its window (exit {self.process.returncode}): "
+                       f"{error[0] if error else 'no output'}")
+
+  def window(self):
+    """Runs one window; its seconds (the sum of its updates' times)."""
+    tic = time.perf_counter()
+    self.process.stdin.write("go\n")
+    self.process.stdin.flush()
+    seconds = float(self._expect("window")[0])
+    if self.to_first_window is None:
+      self.to_first_window = self.to_ready + time.perf_counter() - tic
+    return seconds
+
+  def close(self):
+    if self.process.poll() is None:
+      self.process.stdin.close()
+      try:
+        self.process.wait(timeout=30)
+      except subprocess.TimeoutExpired:
+        self.process.kill()
+        self.process.wait()
+    self.errors.close()

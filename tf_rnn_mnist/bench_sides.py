@@ -1,0 +1,134 @@
+"""The benchmark's sides that are not legacy scripts, each in its own process behind a
+WindowGate (bench_gate.py):
+
+    python -m tf_rnn_mnist.bench_sides --side=keras|fit|torch --variant=V --window=N \
+        --updates=U [data flags]
+
+- keras: this project's trainer (`Trainer.train_loop`, one compiled call per window).
+- fit: what a Keras user writes: the same layers, `compile(Adam(lr), sparse CE)` and
+  `model.fit` on the variant's training split (one batch per update, fit's own tf.data).
+- torch: what a PyTorch user writes: `nn.LSTM`/`nn.GRU(28, units, num_layers, batch_first)`
+  with dropout between layers where the variant drops, `nn.Linear`, `Adam(lr)`,
+  `CrossEntropyLoss`, shuffled batches. A speed reference, not a faithful port.
+"""
+
+import time
+
+from absl import flags
+import numpy as np
+
+from tf_rnn_mnist import cli
+from tf_rnn_mnist import variants
+from tf_rnn_mnist.bench_gate import WindowGate, timed
+from tf_rnn_mnist.data.flags import DataOptions
+from tf_rnn_mnist.variants import Cell
+
+SIDES = ("keras", "fit", "torch")
+
+
+def _keras(variant, mnist, gate, updates, mixed_precision=False):
+  import tensorflow as tf
+  from tf_rnn_mnist import distribute
+  from tf_rnn_mnist.plan import TrainConfig, plan_run
+  from tf_rnn_mnist.trainer import Trainer
+  config = TrainConfig(variant=variant.name, train_steps=updates, eval_every=0, progress=False,
+                       mixed_precision=mixed_precision)
+  data = variant.data_split.datasets(mnist)
+  plan = plan_run(config, len(data.train_images))
+  trainer = Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(seed=0),
+                    mixed_precision=mixed_precision)
+  window = tf.constant(gate.window)
+  gate.window = 1  # one compiled call runs the whole window
+  while True:
+    timed(gate, trainer.train_loop, window)
+
+
+def _fit(variant, mnist, gate, updates):
+  import keras
+  from tf_rnn_mnist.models import build_model
+  data = variant.data_split.datasets(mnist)
+  model = build_model(variant)
+  model.compile(optimizer=keras.optimizers.Adam(variant.learning_rate),
+                loss=keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=variant.loss != "double_softmax"))
+
+  class Gated(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+      gate.before_step()
+      self.tic = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+      gate.step(time.perf_counter() - self.tic)
+
+  steps_per_epoch = len(data.train_images) // variant.batch_size
+  model.fit(data.train_images, data.train_labels, batch_size=variant.batch_size,
+            epochs=-(-updates // steps_per_epoch), callbacks=[Gated()], verbose=0)
+
+
+def _torch(variant, mnist, gate, updates):
+  import torch
+  from torch import nn
+  data = variant.data_split.datasets(mnist)
+  torch.manual_seed(0)
+
+  class Net(nn.Module):
+    def __init__(self):
+      super().__init__()
+      rnn = nn.GRU if variant.cell is Cell.GRU else nn.LSTM
+      dropout = 1.0 - variant.dropout_keep if variant.layers > 1 else 0.0
+      self.rnn = rnn(28, variant.units, num_layers=variant.layers, batch_first=True,
+                     dropout=dropout)
+      self.out = nn.Linear(variant.units, 10)
+
+    def forward(self, x):
+      return self.out(self.rnn(x)[0][:, -1])
+
+  net = Net()
+  optimizer = torch.optim.Adam(net.parameters(), lr=variant.learning_rate)
+  loss_fn = nn.CrossEntropyLoss()
+  images, labels = torch.from_numpy(data.train_images), torch.from_numpy(
+      data.train_labels.astype(np.int64))
+
+  def update(x, y):
+    loss = loss_fn(net(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+  rng = np.random.default_rng(0)
+  while True:
+    order = torch.from_numpy(rng.permutation(len(images)))
+    for batch in torch.split(order, variant.batch_size):
+      timed(gate, update, images[batch], labels[batch])
+
+
+def define_flags():
+  from tf_rnn_mnist.data import flags as data_flags
+  flags.DEFINE_enum("side", None, list(SIDES), "Which side to run.")
+  flags.DEFINE_enum("variant", None, list(variants.NAMES), "The variant's sizes and settings.")
+  flags.DEFINE_integer("window", None, "Updates per window.", lower_bound=1)
+  flags.DEFINE_integer("updates", None, "Updates the benchmark will ask for at most.",
+                       lower_bound=1)
+  data_flags.define_data_flags()
+  flags.DEFINE_bool("mixed_precision", False, "keras: the trainer's --mixed_precision.")
+  flags.mark_flags_as_required(["side", "variant", "window", "updates"])
+
+
+def main(argv):
+  f = flags.FLAGS
+  gate = WindowGate(f.window)
+  mnist = DataOptions.from_flags(f).load()
+  variant = variants.get_variant(f.variant)
+  if f.side == "keras":
+    _keras(variant, mnist, gate, f.updates, f.mixed_precision)
+  else:
+    {"fit": _fit, "torch": _torch}[f.side](variant, mnist, gate, f.updates)
+
+
+def run_main():
+  define_flags()
+  cli.run_tool(main)
+
+
+if __name__ == "__main__":
+  run_main()

@@ -165,3 +165,40 @@ def test_replica_dropout_is_keras_dropout_on_one_device_and_differs_between_repl
   assert len(masks) == 2 and not np.array_equal(masks[0], masks[1])
   for mask in masks:
     assert 0.4 < np.mean(mask.numpy() == 0) < 0.6
+
+
+def _op_count(fn, op_type, *args):
+  graph = tf.function(fn).get_concrete_function(*args).graph
+  return sum(op.type == op_type for op in graph.get_operations())
+
+
+@pytest.mark.parametrize("unroll", [True, False])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_projected_gru_is_keras_gru_with_one_input_matmul(unroll, return_sequences):
+  """ProjectedGRU (the GRU variants' layer) against keras.layers.GRU(reset_after=False) with the
+  same weights: outputs bitwise equal, gradients to float32 rounding (the recurrent kernel's
+  gradient is summed in another order). Catches a bias added in the wrong place, gates swapped,
+  the candidate fed h instead of r * h (all move outputs by far more than rounding), and a
+  silent fallback to Keras's loop (the op counts: one input matmul, not one per step)."""
+  from tf_rnn_mnist.layers import ProjectedGRU
+  keras.utils.set_random_seed(3)
+  kw = dict(reset_after=False, unroll=unroll, return_sequences=return_sequences,
+            bias_initializer="random_uniform")
+  plain, projected = keras.layers.GRU(16, **kw), ProjectedGRU(16, **kw)
+  x = tf.constant(np.random.default_rng(0).normal(size=(5, 28, 7)).astype(np.float32))
+  plain(x), projected(x)
+  projected.set_weights(plain.get_weights())
+  assert [w.path.split("/", 1)[1] for w in projected.weights] == [
+      w.path.split("/", 1)[1] for w in plain.weights]  # checkpoints address the same variables
+  np.testing.assert_array_equal(projected(x).numpy(), plain(x).numpy())
+
+  def gradients(layer):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(tf.sin(layer(x)))
+    return tape.gradient(loss, layer.trainable_variables)
+
+  for mine, theirs in zip(gradients(projected), gradients(plain)):
+    np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+  if unroll:  # a while loop holds its matmuls in its body function
+    assert _op_count(projected, "MatMul", x) == 1 + 2 * 28
+    assert _op_count(plain, "MatMul", x) == 3 * 28

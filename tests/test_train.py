@@ -209,8 +209,11 @@ def test_mixed_precision_trainer_computes_in_float16_and_learns(variant):
 # trainer was split into plan/trainer/loop/seed_log (TF 2.21, Keras 3, x86-64 CPU, one device).
 # A restructuring that changes the order of random draws, of the batches or of any float
 # operation changes the digest: a refactor must leave every bit of the run as it was.
+# static_gru re-recorded when the GRUs moved to layers.ProjectedGRU (issue 17): its outputs are
+# bitwise Keras GRU's, but the recurrent kernel's gradient is summed in another order
+# (test_models.test_projected_gru_is_keras_gru_with_one_input_matmul); before: e3004cac...
 RECORDED_WEIGHTS_SHA256 = {
-    ("static_gru", 6, 32): "e3004cac7e1268aab72eed9d9552336674784f4a5924b2f3f120b674c3136cbb",
+    ("static_gru", 6, 32): "83fd7b8dc80fd96930755c63e6a44853a12169e74d1083ea19f6546d75e91660",
     ("torch_lstm", 10, 96): "ed86737fb74f4e85bd38b3c014379920b491a5812827d16537dcd25369f491e3",
     ("multilayer", 3, 32): "7a76aae689ad2a21416c9bab975ee00adbd0cba9c7fd278dea7139b0f8615554",
     ("basic_lstm", 6, 32): "a149e1ae1d29578b2f4b246d4d500766e1801587825a46da21288b89e4189d83",

@@ -26,8 +26,8 @@ from tf_rnn_mnist.variants import Cell
 SIDES = ("keras", "fit", "torch")
 
 
-def _keras(variant, mnist, gate, updates, mixed_precision=False):
-  import tensorflow as tf
+def keras_trainer(variant, mnist, updates, mixed_precision=False):
+  """The trainer as `train` builds it, without evaluation or progress output."""
   from tf_rnn_mnist import distribute
   from tf_rnn_mnist.plan import TrainConfig, plan_run
   from tf_rnn_mnist.trainer import Trainer
@@ -35,8 +35,13 @@ def _keras(variant, mnist, gate, updates, mixed_precision=False):
                        mixed_precision=mixed_precision)
   data = variant.data_split.datasets(mnist)
   plan = plan_run(config, len(data.train_images))
-  trainer = Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(seed=0),
-                    mixed_precision=mixed_precision)
+  return Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(seed=0),
+                 mixed_precision=mixed_precision)
+
+
+def _keras(variant, mnist, gate, updates, mixed_precision=False):
+  import tensorflow as tf
+  trainer = keras_trainer(variant, mnist, updates, mixed_precision)
   window = tf.constant(gate.window)
   gate.window = 1  # one compiled call runs the whole window
   while True:

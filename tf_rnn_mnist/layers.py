@@ -1,6 +1,8 @@
-"""A Keras layer the seeds need that Keras does not have as is."""
+"""Keras layers this project needs that Keras does not have as is."""
 
 import keras
+from keras import ops
+from keras.src import backend as keras_backend
 import tensorflow as tf
 
 
@@ -26,3 +28,47 @@ class ReplicaDropout(keras.layers.Dropout):
                       tf.random.experimental.stateless_fold_in(seed, replica))
     return tf.nn.experimental.stateless_dropout(inputs, rate=self.rate, seed=seed,
                                                 noise_shape=self.noise_shape)
+
+
+
+@keras.saving.register_keras_serializable(package="tf_rnn_mnist")
+class ProjectedGRU(keras.layers.GRU):
+  """keras.layers.GRU(reset_after=False), with its input projection out of the loop.
+
+  Keras's GRUCell computes `x_t @ W + b` inside the loop, one small matmul per step, and slices
+  its recurrent kernel into the gate and candidate blocks on every step; each slice's gradient
+  is a full-size StridedSliceGrad per step, the top op of static_gru's profile
+  (docs/benchmarks.md). This layer projects the whole sequence with one matmul before the loop
+  and slices once; the loop keeps `h @ U` and the gate arithmetic in GRUCell's order, so the
+  outputs are bitwise Keras's and gradients agree to float32 rounding. Same weights and
+  variable paths as keras.layers.GRU (checkpoints unchanged); exports hold the plain layer
+  (models.portable_copy). The loop is keras.src.backend.rnn, the one Keras's RNN layers run
+  (it has no public alias). (LSTM: the same projection measured no gain, so LSTMs stay plain.)
+  """
+
+  def inner_loop(self, sequences, initial_state, mask, training=False):
+    cell, units = self.cell, self.cell.units
+    if (mask is not None or self.go_backwards or cell.reset_after
+        or (training and (cell.dropout or cell.recurrent_dropout))):
+      return super().inner_loop(sequences, initial_state, mask, training)
+    batch, steps, size = ops.shape(sequences)
+    projected = ops.reshape(ops.matmul(ops.reshape(sequences, (-1, size)), cell.kernel),
+                            (batch, steps, 3 * units))
+    if cell.use_bias:  # GRUCell: (x W) + b, then split
+      projected = ops.add(projected, cell.bias)
+    gates_kernel = cell.recurrent_kernel[:, :2 * units]
+    candidate_kernel = cell.recurrent_kernel[:, 2 * units:]
+
+    def step(x, states):
+      h = states[0]
+      x_z, x_r, x_h = ops.split(x, 3, axis=-1)
+      inner = ops.matmul(h, gates_kernel)
+      z = cell.recurrent_activation(x_z + inner[:, :units])
+      r = cell.recurrent_activation(x_r + inner[:, units:])
+      hh = cell.activation(x_h + ops.matmul(r * h, candidate_kernel))
+      h = z * h + (1 - z) * hh
+      return h, [h]
+
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    return keras_backend.rnn(step, projected, states, unroll=self.unroll, input_length=steps,
+                             return_all_outputs=self.return_sequences)

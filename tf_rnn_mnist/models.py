@@ -9,7 +9,7 @@ softmax inside its loss, which a Keras loss would silently "fix".
 import keras
 
 from tf_rnn_mnist import initializers
-from tf_rnn_mnist.layers import ReplicaDropout
+from tf_rnn_mnist.layers import ProjectedGRU, ReplicaDropout
 from tf_rnn_mnist.variants import Cell
 
 TIME_STEPS = INPUT_SIZE = 28
@@ -55,7 +55,8 @@ def _tf1_lstm(units, input_size, **common):
 
 def _tf1_gru(units, input_size, use_cudnn, **common):
   # TF1 GRUCell applies the reset gate before the matmul: reset_after=False, which cuDNN lacks.
-  return keras.layers.GRU(units, reset_after=False, **common,
+  # ProjectedGRU: keras.layers.GRU's function, faster (layers.py).
+  return ProjectedGRU(units, reset_after=False, **common,
                           **initializers.tf1_gru(input_size, units))
 
 

@@ -205,23 +205,64 @@ def test_mixed_precision_trainer_computes_in_float16_and_learns(variant):
   assert losses["mixed"] != losses["full"]
 
 
-# weights_sha256 after short runs on tiny_datasets(), recorded on commit 8682c16, before the
-# trainer was split into plan/trainer/loop/seed_log (TF 2.21, Keras 3, x86-64 CPU, one device).
-# A restructuring that changes the order of random draws, of the batches or of any float
-# operation changes the digest: a refactor must leave every bit of the run as it was.
-# static_gru re-recorded when the GRUs moved to layers.ProjectedGRU (issue 17): its outputs are
-# bitwise Keras GRU's, but the recurrent kernel's gradient is summed in another order
-# (test_models.test_projected_gru_is_keras_gru_with_one_input_matmul); before: e3004cac...
-RECORDED_WEIGHTS_SHA256 = {
-    ("static_gru", 6, 32): "83fd7b8dc80fd96930755c63e6a44853a12169e74d1083ea19f6546d75e91660",
-    ("torch_lstm", 10, 96): "ed86737fb74f4e85bd38b3c014379920b491a5812827d16537dcd25369f491e3",
-    ("multilayer", 3, 32): "7a76aae689ad2a21416c9bab975ee00adbd0cba9c7fd278dea7139b0f8615554",
-    ("basic_lstm", 6, 32): "a149e1ae1d29578b2f4b246d4d500766e1801587825a46da21288b89e4189d83",
+# Each weight's (sum, L2 norm) after short runs on tiny_datasets(), recorded on 2026-11-28 (TF
+# 2.21, Keras 3, x86-64 CPU, one device). A restructuring that changes the order of random
+# draws or of the batches moves them by 1e-3 to 2x relative (measured: the same runs on
+# tiny_datasets(seed=1)). Not a digest: the digests recorded before (commit 8682c16) differ on
+# this machine's CPU even for unchanged code, because oneDNN picks its kernels by CPU (measured
+# with ONEDNN_MAX_CPU_ISA=AVX/AVX2/AVX512_CORE: the bits move, the sums by <= 1.2e-5 relative,
+# the norms by <= 2.4e-8). Bitwise equality of same-seed runs on one machine is
+# test_same_seed_gives_identical_weights.
+RECORDED_WEIGHT_SUMS_AND_NORMS = {
+    ('static_gru', 6, 32): [
+        (11.969507631394663, 7.812972376603612),
+        (5.913959188927038, 16.613147675914234),
+        (255.9696304047684, 15.997174679082521),
+        (-2.176813942816807, 4.369742163231777),
+        (-0.0037824013852514327, 0.0097564848920415),
+    ],
+    ('torch_lstm', 10, 96): [
+        (-82.41755666857352, 6.840035172159466),
+        (17.220102925493848, 10.243183862910016),
+        (-7.459960938431323, 1.8468266298843117),
+        (-0.04450810165144503, 1.952829348076874),
+        (0.08827204443514347, 0.2521450548249163),
+    ],
+    ('multilayer', 3, 32): [
+        (-14.5252209274895, 6.639858513854163),
+        (23.71785988954798, 20.073887886774152),
+        (255.57924939463555, 15.991917522800165),
+        (-52.41283508511697, 18.53157741472673),
+        (-25.443703036351508, 18.50136689707905),
+        (255.64163878512045, 15.993137118614472),
+        (-4.654103595329161, 18.496145678514118),
+        (18.692089672793372, 18.493967676439564),
+        (255.81562072091037, 15.996883400919323),
+        (4.803712341628852, 4.431517612309603),
+        (0.9956958442926407, 0.31492410736219095),
+    ],
+    ('basic_lstm', 6, 32): [
+        (-5.465541634472174, 6.521214559410717),
+        (29.170653765208044, 12.319702140141025),
+        (100.01234695208859, 10.000169766537649),
+        (4.513114147785018, 2.745330274121737),
+        (0.9990925416350365, 0.315942435144867),
+    ],
 }
 
 
-@pytest.mark.parametrize("variant,steps,batch", list(RECORDED_WEIGHTS_SHA256))
-def test_same_seed_gives_the_weights_recorded_before_the_restructuring(variant, steps, batch):
-  results = train.run(config(variant=variant, train_steps=steps, batch_size=batch),
-                      datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
-  assert results["weights_sha256"] == RECORDED_WEIGHTS_SHA256[(variant, steps, batch)]
+@pytest.mark.parametrize("variant,steps,batch", list(RECORDED_WEIGHT_SUMS_AND_NORMS))
+def test_same_seed_gives_the_weights_recorded_before(variant, steps, batch, monkeypatch):
+  from tf_rnn_mnist import trainer as trainer_module
+  weights, digest = [], trainer_module.weights_sha256
+
+  def capture(model):
+    weights.extend(w.numpy().astype(np.float64) for w in model.weights)
+    return digest(model)
+
+  monkeypatch.setattr(trainer_module, "weights_sha256", capture)
+  train.run(config(variant=variant, train_steps=steps, batch_size=batch),
+            datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
+  recorded = np.array(RECORDED_WEIGHT_SUMS_AND_NORMS[(variant, steps, batch)])
+  np.testing.assert_allclose([w.sum() for w in weights], recorded[:, 0], rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose([np.linalg.norm(w) for w in weights], recorded[:, 1], rtol=1e-6)

@@ -61,14 +61,14 @@ class ProjectedGRU(keras.layers.GRU):
 
     def step(x, states):
       h = states[0]
-      x_z, x_r, x_h = ops.split(x, 3, axis=-1)
-      inner = ops.matmul(h, gates_kernel)
-      z = cell.recurrent_activation(x_z + inner[:, :units])
-      r = cell.recurrent_activation(x_r + inner[:, units:])
+      x_z, x_r, x_h = x
+      h_z, h_r = ops.split(ops.matmul(h, gates_kernel), 2, axis=-1)
+      z = cell.recurrent_activation(x_z + h_z)
+      r = cell.recurrent_activation(x_r + h_r)
       hh = cell.activation(x_h + ops.matmul(r * h, candidate_kernel))
       h = z * h + (1 - z) * hh
       return h, [h]
 
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-    return keras_backend.rnn(step, projected, states, unroll=self.unroll, input_length=steps,
+    return keras_backend.rnn(step, tuple(ops.split(projected, 3, axis=-1)), states, unroll=self.unroll, input_length=steps,
                              return_all_outputs=self.return_sequences)

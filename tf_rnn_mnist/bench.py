@@ -144,7 +144,9 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
       "examples_per_second": {name: spread(r) for name, r in rates.items()},
       "ratio_of_port_to": {name: spread([p / o for p, o in zip(rates["port"], r)])
                            for name, r in rates.items() if name != "port" and "port" in rates},
-      # process start -> the end of its first window of `window` updates (tracing included)
+      # process start -> its first update starts (interpreter, imports, data, model), and
+      # -> the end of its first window of `window` updates (tracing included)
+      "seconds_to_first_update": {s.name: s.to_ready for s in started},
       "seconds_to_first_window": {s.name: s.to_first_window for s in started},
       "recurrent_gflop_per_example": flops / 1e9,
       "port_recurrent_gflops": (statistics.median(rates["port"]) * flops / 1e9
@@ -166,7 +168,8 @@ def _number(value, spec):
 
 def table(rows):
   lines = ["| variant | side | ex/s median | ex/s min-max | port / side, per round: median "
-           "(min-max) | start to first window done (s) |", "|---|---|---|---|---|---|"]
+           "(min-max) | start to first update (s) | start to first window done (s) |",
+           "|---|---|---|---|---|---|---|"]
   for r in rows:
     for name, rate in r["examples_per_second"].items():
       ratio = r["ratio_of_port_to"].get(name)
@@ -175,9 +178,10 @@ def table(rows):
           f"| {r['variant']} | {label} | {rate['median']:,.0f} | {rate['min']:,.0f}-"
           f"{rate['max']:,.0f} | "
           + (f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "-")
+          + f" | {r['seconds_to_first_update'][name]:.1f}"
           + f" | {r['seconds_to_first_window'][name]:.1f} |")
     for name, error in r.get("errors", {}).items():
-      lines.append(f"| {r['variant']} | {name} | failed: {error} | | | |")
+      lines.append(f"| {r['variant']} | {name} | failed: {error} | | | | |")
   return "\n".join(lines)
 
 

@@ -8,8 +8,11 @@ peephole on the wrong state or a bw layer run forwards all move the outputs by f
 one such failure end to end).
 """
 
+import glob
 import os
 import pathlib
+import re
+import shutil
 import subprocess
 import sys
 
@@ -20,7 +23,7 @@ import pytest
 from tf_rnn_mnist.migrate import keras_side, verify
 from tf_rnn_mnist.migrate import spec as spec_io
 from tf_rnn_mnist.migrate.structures import RunOptions, inspect
-from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
+from tf_rnn_mnist.weight_maps import open_tf1_checkpoint, read_tf1_checkpoint, write_tf1_checkpoint
 
 GENERATOR = pathlib.Path(__file__).with_name("tf1_rnn_checkpoints.py")
 
@@ -185,8 +188,9 @@ def test_cli_to_keras_verifies_and_to_tf1_restores_in_tf1(checkpoints, tmp_path)
   model = tmp_path / "m.keras"
   done = _migrate("to-keras", _ckpt(checkpoints, "multilayer"), f"--output={model}")
   assert done.returncode == 0, done.stderr[-2000:]
-  assert f"wrote {model}: input [batch, time, 3] -> [batch, 10] (the dense head on the last " \
-         "step)" in done.stdout
+  assert "built: input [batch, time, 3] -> [batch, 10] (the dense head on the last step)" in (
+      done.stdout)
+  assert done.stdout.strip().splitlines()[-1] == f"wrote {model}"
   assert "head logits" in done.stdout and "PASS: largest difference" in done.stdout
   back = tmp_path / "back" / "model"
   done = _migrate("to-tf1", str(model), f"--output={back}", "--cell=BasicLSTMCell")
@@ -264,3 +268,59 @@ def test_cli_refuses_unknown_commands_and_a_model_of_another_network(checkpoints
   assert done.returncode == 1
   assert done.stderr.strip().splitlines()[-1] == (
       f"error: {model} takes inputs of size 3; the checkpoint's network takes 4.")
+
+
+def test_hostile_inputs_end_in_clear_errors_and_keep_earlier_outputs(checkpoints, tmp_path):
+  """Found by an outside review: a truncated checkpoint ended in IndexError from TF's reader;
+  --forget_bias=nan was accepted (to-tf1 wrote NaN biases and exited 0); a to-keras whose verify
+  failed had already replaced the existing .keras file; to-tf1 repointed the directory's
+  `checkpoint` state file to its output; a refused to-tf1 left its output directory behind."""
+  source = _ckpt(checkpoints, "multilayer")
+  corrupt = tmp_path / "corrupt"
+  corrupt.mkdir()
+  for path in glob.glob(source + ".*"):
+    shutil.copy(path, corrupt)
+  data = corrupt / (os.path.basename(source) + ".data-00000-of-00001")
+  os.truncate(data, 200)
+  done = _migrate("to-keras", str(corrupt / os.path.basename(source)),
+                  f"--output={tmp_path / 'c.keras'}")
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert re.search(r"^error: \S+ is not a readable TF checkpoint: variable \S+ cannot be read "
+                   r"\(.+\)\.$", done.stderr.strip().splitlines()[-1]), done.stderr[-500:]
+
+  model = tmp_path / "m.keras"
+  assert _migrate("to-keras", source, f"--output={model}", "--noverify").returncode == 0
+  for command, path in (("to-keras", source), ("to-tf1", str(model))):
+    done = _migrate(command, path, f"--output={tmp_path / 'x'}", "--cell=LSTMCell",
+                    "--forget_bias=nan")
+    assert done.returncode == 1
+    assert "--forget_bias must be a finite number." in done.stderr, done.stderr[-500:]
+  done = _migrate("to-keras", source, f"--output={model}", "--cell_clip=-1")
+  assert done.returncode == 1 and "--cell_clip must be a positive finite number" in done.stderr
+
+  # A head kernel of 1e8 turns float32 rounding in the LSTM outputs into logit differences far
+  # above the tolerance: a checkpoint whose verify fails for a reason no flag fixes.
+  arrays = read_tf1_checkpoint(source)
+  arrays["dense/kernel"] = arrays["dense/kernel"] * np.float32(1e8)
+  huge = str(tmp_path / "huge" / "model.ckpt")
+  write_tf1_checkpoint(arrays, huge)
+  before = model.read_bytes()
+  done = _migrate("to-keras", huge, f"--output={model}")
+  assert done.returncode == 1 and "FAIL: largest difference" in done.stdout
+  assert done.stderr.strip().splitlines()[-1].endswith(
+      f"(table above). {model} was not written (--noverify writes it unchecked).")
+  assert model.read_bytes() == before
+  assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["m.keras"]  # no staged file left
+
+  original = shutil.copytree(os.path.dirname(source), tmp_path / "original")
+  state = original / "checkpoint"
+  state.write_text('model_checkpoint_path: "model.ckpt"\n')
+  done = _migrate("to-tf1", str(model), f"--output={original / 'back'}", "--cell=BasicLSTMCell")
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert state.read_text() == 'model_checkpoint_path: "model.ckpt"\n'
+  assert (original / "back.index").exists()
+
+  done = _migrate("to-tf1", str(corrupt / "nothing.keras"), f"--output={tmp_path / 'new' / 'm'}",
+                  "--cell=LSTMCell")
+  assert done.returncode == 1 and "is not a readable Keras model" in done.stderr
+  assert not (tmp_path / "new").exists()

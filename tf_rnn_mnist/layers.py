@@ -30,7 +30,6 @@ class ReplicaDropout(keras.layers.Dropout):
                                                 noise_shape=self.noise_shape)
 
 
-
 @keras.saving.register_keras_serializable(package="tf_rnn_mnist")
 class ProjectedGRU(keras.layers.GRU):
   """keras.layers.GRU(reset_after=False), with its input projection out of the loop.
@@ -62,7 +61,7 @@ class ProjectedGRU(keras.layers.GRU):
     def step(x, states):
       h = states[0]
       x_z, x_r, x_h = x
-      h_z, h_r = ops.split(ops.matmul(h, gates_kernel), 2, axis=-1)
+      h_z, h_r = ops.split(ops.matmul(h, gates_kernel), 2, axis=-1)  # split: no StridedSliceGrad
       z = cell.recurrent_activation(x_z + h_z)
       r = cell.recurrent_activation(x_r + h_r)
       hh = cell.activation(x_h + ops.matmul(r * h, candidate_kernel))
@@ -70,5 +69,7 @@ class ProjectedGRU(keras.layers.GRU):
       return h, [h]
 
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-    return keras_backend.rnn(step, tuple(ops.split(projected, 3, axis=-1)), states, unroll=self.unroll, input_length=steps,
+    # Split once for the whole sequence: a split per step costs a ConcatV2 per step backwards.
+    by_gate = tuple(ops.split(projected, 3, axis=-1))
+    return keras_backend.rnn(step, by_gate, states, unroll=self.unroll, input_length=steps,
                              return_all_outputs=self.return_sequences)

@@ -10,6 +10,10 @@ TF1 adds forget_bias, cell_clip and proj_clip at run time; a checkpoint does not
 pass the values the graph was built with (--forget_bias defaults to TF1's 1.0).
 """
 
+import math
+import os
+import tempfile
+
 from absl import flags
 
 from tf_rnn_mnist import cli
@@ -17,7 +21,7 @@ from tf_rnn_mnist.errors import ConfigError, MismatchError
 from tf_rnn_mnist.migrate import structures as structures_lib
 from tf_rnn_mnist.migrate import verify as verify_lib
 from tf_rnn_mnist.migrate.structures import RunOptions
-from tf_rnn_mnist.weight_maps import open_tf1_checkpoint, write_tf1_checkpoint
+from tf_rnn_mnist.weight_maps import open_tf1_checkpoint, read_tf1_tensors, write_tf1_checkpoint
 
 COMMANDS = {"inspect": 1, "to-keras": 1, "verify": 2, "to-tf1": 1}
 USAGE = ("usage: python -m tf_rnn_mnist.migrate inspect CKPT | to-keras CKPT --output=M.keras | "
@@ -46,6 +50,11 @@ def define_flags():
   flags.DEFINE_string("prefix", None, "to-tf1: the scope of the network's variables (default "
                       "rnn, bidirectional_rnn or stack_bidirectional_rnn, as TF1's calls).")
   flags.DEFINE_string("head_scope", "dense", "to-tf1: the scope of the dense head's variables.")
+  flags.register_validator("forget_bias", math.isfinite, "--forget_bias must be a finite number.")
+  for clip in ("cell_clip", "proj_clip"):
+    flags.register_validator(clip, lambda v: v is None or (math.isfinite(v) and v > 0),
+                             f"--{clip} must be a positive finite number (TF1 clips to "
+                             f"[-{clip}, {clip}]), or left out for no clipping.")
 
 
 def _options():
@@ -91,14 +100,27 @@ def to_keras(path):
   reader, chosen, head = _selection(path)
   names = [n for s in chosen for c in s.cells for n in c.variables().values()]
   names += [head.kernel, head.bias] if head else []
-  arrays = {n: reader.get_tensor(n) for n in names}
-  model = keras_side.build_model(chosen, head, arrays, _options())
-  model.save(f.output)
-  what = (f"[batch, {head.outputs}] (the dense head on the last step)" if head
-          else f"[batch, time, {chosen[-1].output_size}] (the top layer's sequence)")
-  print(f"wrote {f.output}: input [batch, time, {chosen[0].input_size}] -> {what}")
-  if f.verify:
-    verify(path, f.output, chosen, head)
+  model = keras_side.build_model(chosen, head, read_tf1_tensors(reader, names, path), _options())
+  # Saved beside the output and renamed only once verified: a model that fails verify never
+  # replaces the file that was there.
+  fd, staged = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(os.path.abspath(f.output)))
+  os.close(fd)
+  try:
+    model.save(staged)
+    what = (f"[batch, {head.outputs}] (the dense head on the last step)" if head
+            else f"[batch, time, {chosen[-1].output_size}] (the top layer's sequence)")
+    print(f"built: input [batch, time, {chosen[0].input_size}] -> {what}")
+    if f.verify:
+      try:
+        verify(path, staged, chosen, head)
+      except MismatchError as e:
+        raise MismatchError(f"{e} {f.output} was not written (--noverify writes it "
+                            f"unchecked).") from None
+    os.replace(staged, f.output)
+  finally:
+    if os.path.exists(staged):
+      os.remove(staged)
+  print(f"wrote {f.output}")
 
 
 def to_tf1(model_path):
@@ -109,7 +131,6 @@ def to_tf1(model_path):
   if not f.output or not f.cell:
     raise ConfigError("to-tf1 needs --output=DIR/name (a checkpoint prefix) and --cell (the "
                       "TF1 class of the LSTM layers).")
-  cli.check_writable_file("output", f.output, "a checkpoint prefix such as DIR/model")
   try:
     model = keras.models.load_model(model_path)
   except (OSError, ValueError, TypeError) as e:
@@ -117,6 +138,8 @@ def to_tf1(model_path):
   structure, placed = keras_side.tf1_structure(model, f.cell, f.prefix)
   arrays = keras_side.tf1_arrays(placed, _options())
   head_arrays, _ = keras_side.head_arrays(model, f.head_scope)
+  # The input is checked first: a refused model leaves no output directory behind.
+  cli.check_writable_file("output", f.output, "a checkpoint prefix such as DIR/model")
   write_tf1_checkpoint({**arrays, **head_arrays}, f.output)
   print(f"wrote {f.output}: {structure.describe()}")
 

@@ -1,6 +1,6 @@
 """Training throughput of this trainer against what a user would pick instead, in one run.
 
-    python -m tf_rnn_mnist.bench --variants=all [--window=20 --rounds=5] [--json=P] [--plot=P]
+    python -m tf_rnn_mnist.bench --variants=all [--window=100 --rounds=5] [--json=P] [--plot=P]
 
 Sides, each in its own process (bench_gate.py), per variant:
 - port: this trainer's compiled loop (`Trainer.train_loop`, one call per window);
@@ -248,7 +248,9 @@ def define_flags():
   flags.DEFINE_list("sides", list(SIDES), "Which sides to run: port (this trainer), legacy "
                     "(the seed's TF1 graph or PyTorch script), torch (PyTorch's own nn.LSTM/GRU)"
                     ", fit (Keras model.fit).")
-  flags.DEFINE_integer("window", 20, "Updates per timed window.", lower_bound=1)
+  flags.DEFINE_integer("window", 100, "Updates per timed window (20-update windows of the "
+                       "small variants lasted 0.05-0.3 s and spread by up to 1.5x).",
+                       lower_bound=1)
   flags.DEFINE_integer("rounds", 5, "Rounds of one window per side; medians and spreads over "
                        "them.", lower_bound=1)
   flags.DEFINE_integer("warmup_windows", 2, "Untimed windows per side first (tracing, caches).",

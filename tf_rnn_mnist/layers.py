@@ -38,8 +38,9 @@ class ProjectedGRU(keras.layers.GRU):
   its recurrent kernel into the gate and candidate blocks on every step; each slice's gradient
   is a full-size StridedSliceGrad per step, the top op of static_gru's profile
   (docs/benchmarks.md). This layer projects the whole sequence with one matmul before the loop
-  and slices once; the loop keeps `h @ U` and the gate arithmetic in GRUCell's order, so the
-  outputs are bitwise Keras's and gradients agree to float32 rounding. Same weights and
+  and slices the kernel and splits the projection once; the loop keeps `h @ U` and the gate
+  arithmetic in GRUCell's order, so the outputs are bitwise Keras's and gradients agree to
+  float32 rounding (tests/test_models.py). Same weights and
   variable paths as keras.layers.GRU (checkpoints unchanged); exports hold the plain layer
   (models.portable_copy). The loop is keras.src.backend.rnn, the one Keras's RNN layers run
   (it has no public alias). (LSTM: the same projection measured no gain, so LSTMs stay plain.)

@@ -296,7 +296,10 @@ def test_hostile_inputs_end_in_clear_errors_and_keep_earlier_outputs(checkpoints
     assert done.returncode == 1
     assert "--forget_bias must be a finite number." in done.stderr, done.stderr[-500:]
   done = _migrate("to-keras", source, f"--output={model}", "--cell_clip=-1")
-  assert done.returncode == 1 and "--cell_clip must be a positive finite number" in done.stderr
+  assert done.returncode == 1 and "--cell_clip must be a finite number >= 0" in done.stderr
+  umask = os.umask(0)
+  os.umask(umask)
+  assert os.stat(model).st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's owner-only 0600
 
   # A head kernel of 1e8 turns float32 rounding in the LSTM outputs into logit differences far
   # above the tolerance: a checkpoint whose verify fails for a reason no flag fixes.
@@ -307,8 +310,9 @@ def test_hostile_inputs_end_in_clear_errors_and_keep_earlier_outputs(checkpoints
   before = model.read_bytes()
   done = _migrate("to-keras", huge, f"--output={model}")
   assert done.returncode == 1 and "FAIL: largest difference" in done.stdout
-  assert done.stderr.strip().splitlines()[-1].endswith(
-      f"(table above). {model} was not written (--noverify writes it unchecked).")
+  assert done.stderr.strip().splitlines()[-1] == (
+      f"error: {model} differs from {huge} by more than 1e-05 (table above). {model} was not "
+      "written (--noverify writes it unchecked).")
   assert model.read_bytes() == before
   assert sorted(p.name for p in tmp_path.glob("*.keras")) == ["m.keras"]  # no staged file left
 

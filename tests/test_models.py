@@ -202,3 +202,8 @@ def test_projected_gru_is_keras_gru_with_one_input_matmul(unroll, return_sequenc
   if unroll:  # a while loop holds its matmuls in its body function
     assert _op_count(projected, "MatMul", x) == 1 + 2 * 28
     assert _op_count(plain, "MatMul", x) == 3 * 28
+  else:  # a sequence of unknown length and batch (found by review: a symbolic input_length)
+    spec = [tf.TensorSpec([None, None, 7], tf.float32)]
+    np.testing.assert_array_equal(
+        tf.function(projected, input_signature=spec)(x[:, :9]).numpy(),
+        tf.function(plain, input_signature=spec)(x[:, :9]).numpy())

@@ -13,8 +13,9 @@ Noise: after --warmup_windows per side (tracing, caches), the sides take turns w
 window, A B C D, then B C D A, ...: a burst of load lands on every side alike. The table gives
 each side's median examples/s over the rounds and the spread (min-max); ratios are taken per
 round (the port's window against each other side's window of the same round). Start-up is
-timed from process start to the end of the side's first window (imports, data, graph building
-or tracing, and `window` updates), each side started while the others wait idle.
+timed from process start to the side's first update (imports, data, graph or model) and to the
+end of its first window (+ tracing and `window` updates), each side started while the others
+wait idle.
 GFLOP/s counts the recurrent layers' matmuls (forward x3 for training); the peak is measured:
 the best float32 GEMM rate TensorFlow reaches on the device.
 """

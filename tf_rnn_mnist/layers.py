@@ -48,7 +48,10 @@ class ProjectedGRU(keras.layers.GRU):
 
   def inner_loop(self, sequences, initial_state, mask, training=False):
     cell, units = self.cell, self.cell.units
-    if (mask is not None or self.go_backwards or cell.reset_after
+    # Keras's loop for what this one does not cover (a time axis of unknown length included:
+    # keras.src.backend.rnn reads it off a single input tensor, this loop feeds three).
+    if (mask is not None or self.go_backwards or cell.reset_after or self.use_cudnn is True
+        or sequences.shape[1] is None
         or (training and (cell.dropout or cell.recurrent_dropout))):
       return super().inner_loop(sequences, initial_state, mask, training)
     batch, steps, size = ops.shape(sequences)
@@ -72,5 +75,6 @@ class ProjectedGRU(keras.layers.GRU):
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
     # Split once for the whole sequence: a split per step costs a ConcatV2 per step backwards.
     by_gate = tuple(ops.split(projected, 3, axis=-1))
-    return keras_backend.rnn(step, by_gate, states, unroll=self.unroll, input_length=steps,
+    return keras_backend.rnn(step, by_gate, states, unroll=self.unroll,
+                             input_length=sequences.shape[1],
                              return_all_outputs=self.return_sequences)

@@ -69,8 +69,9 @@ def table(ops, wall_seconds, updates, top=15):
                  f"{ps / total:.1%} |")
   matmul = sum(ps for name, (_, ps) in ops.items() if name in MATMUL)
   n_ops = sum(c for c, _ in ops.values())
+  others = sum(c for name, (c, _) in ops.items() if name not in MATMUL)
   lines.append(f"MatMul share of op time {matmul / total:.1%}; {n_ops / updates:.0f} ops per "
-               f"update, {(total - matmul) / 1e6 / max(n_ops, 1):.1f} us per op besides MatMul")
+               f"update, {(total - matmul) / 1e6 / max(others, 1):.1f} us per op besides MatMul")
   return lines
 
 
@@ -81,6 +82,8 @@ def profile(variant, mnist, window, logdir):
   updates = tf.constant(window)
   for _ in range(2):
     trainer.train_loop(updates)
+  pattern = os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")
+  earlier = set(glob.glob(pattern))  # a reused --logdir holds earlier traces
   tf.profiler.experimental.start(logdir)
   try:
     tic = time.perf_counter()
@@ -88,9 +91,10 @@ def profile(variant, mnist, window, logdir):
     wall = time.perf_counter() - tic
   finally:
     tf.profiler.experimental.stop()
-  paths = sorted(glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")),
-                 key=os.path.getmtime)
-  return op_times(paths[-1]), wall
+  new = sorted(set(glob.glob(pattern)) - earlier)
+  if len(new) != 1:
+    raise ConfigError(f"the profiler wrote {len(new)} new traces under {logdir}, not 1.")
+  return op_times(new[0]), wall
 
 
 def define_flags():

@@ -12,6 +12,7 @@ pass the values the graph was built with (--forget_bias defaults to TF1's 1.0).
 
 import math
 import os
+import shutil
 import tempfile
 
 from absl import flags
@@ -52,8 +53,8 @@ def define_flags():
   flags.DEFINE_string("head_scope", "dense", "to-tf1: the scope of the dense head's variables.")
   flags.register_validator("forget_bias", math.isfinite, "--forget_bias must be a finite number.")
   for clip in ("cell_clip", "proj_clip"):
-    flags.register_validator(clip, lambda v: v is None or (math.isfinite(v) and v > 0),
-                             f"--{clip} must be a positive finite number (TF1 clips to "
+    flags.register_validator(clip, lambda v: v is None or (math.isfinite(v) and v >= 0),
+                             f"--{clip} must be a finite number >= 0 (TF1 clips to "
                              f"[-{clip}, {clip}]), or left out for no clipping.")
 
 
@@ -79,7 +80,7 @@ def inspect(path):
   print(read_checkpoint(path)[1].report())
 
 
-def verify(path, model_path, chosen=None, head=None):
+def verify(path, model_path, chosen=None, head=None, shown=None):
   f = flags.FLAGS
   if chosen is None:
     _, chosen, head = _selection(path)
@@ -87,8 +88,19 @@ def verify(path, model_path, chosen=None, head=None):
   lines, ok = verify_lib.report(rows, f.batch, f.timesteps)
   print("\n".join(lines))
   if not ok:
-    raise MismatchError(f"{model_path} differs from {path} by more than "
+    raise MismatchError(f"{shown or model_path} differs from {path} by more than "
                         f"{verify_lib.TOLERANCE:g} (table above).")
+
+
+def _mode_of_a_written_file(staged, output):
+  """mkstemp makes its file owner-only: give it the mode the output would have had (an
+  existing file's own, else the umask's)."""
+  if os.path.exists(output):
+    shutil.copymode(output, staged)
+  else:
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staged, 0o666 & ~umask)
 
 
 def to_keras(path):
@@ -105,6 +117,7 @@ def to_keras(path):
   # replaces the file that was there.
   fd, staged = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(os.path.abspath(f.output)))
   os.close(fd)
+  _mode_of_a_written_file(staged, f.output)
   try:
     model.save(staged)
     what = (f"[batch, {head.outputs}] (the dense head on the last step)" if head
@@ -112,7 +125,7 @@ def to_keras(path):
     print(f"built: input [batch, time, {chosen[0].input_size}] -> {what}")
     if f.verify:
       try:
-        verify(path, staged, chosen, head)
+        verify(path, staged, chosen, head, shown=f.output)
       except MismatchError as e:
         raise MismatchError(f"{e} {f.output} was not written (--noverify writes it "
                             f"unchecked).") from None

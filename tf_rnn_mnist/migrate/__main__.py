@@ -19,7 +19,7 @@ from absl import flags
 
 from tf_rnn_mnist import cli
 from tf_rnn_mnist.errors import ConfigError, MismatchError
-from tf_rnn_mnist.migrate import structures as structures_lib
+from tf_rnn_mnist.migrate import recognise
 from tf_rnn_mnist.migrate import verify as verify_lib
 from tf_rnn_mnist.migrate.structures import RunOptions
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint, read_tf1_tensors, write_tf1_checkpoint
@@ -65,7 +65,7 @@ def _options():
 
 def read_checkpoint(path):
   reader = open_tf1_checkpoint(path)
-  return reader, structures_lib.inspect(reader.get_variable_to_shape_map())
+  return reader, recognise.inspect(reader.get_variable_to_shape_map())
 
 
 def _selection(path):

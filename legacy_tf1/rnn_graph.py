@@ -140,6 +140,8 @@ def run(spec):
     except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
       sys.exit(f"error: the TF1 graph rebuilt from the recognised structure does not restore "
                f"from {spec.checkpoint}: {e.message.splitlines()[0]}")
+    except tf.errors.OpError as e:  # a damaged data file: OutOfRange, DataLoss
+      sys.exit(f"error: {spec.checkpoint} cannot be restored ({type(e).__name__}).")
     np.savez(spec.output, **sess.run(fetches, {x: inputs}))
 
 

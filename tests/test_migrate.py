@@ -272,7 +272,8 @@ def test_cli_refuses_unknown_commands_and_a_model_of_another_network(checkpoints
 
 
 def test_hostile_inputs_end_in_clear_errors_and_keep_earlier_outputs(checkpoints, tmp_path):
-  """Found by an outside review: a truncated checkpoint ended in IndexError from TF's reader;
+  """Found by outside reviews: a truncated checkpoint ended in IndexError from TF's reader
+  (to-keras) or in a line of the TF1 side's traceback (verify);
   --forget_bias=nan was accepted (to-tf1 wrote NaN biases and exited 0); a to-keras whose verify
   failed had already replaced the existing .keras file; to-tf1 repointed the directory's
   `checkpoint` state file to its output; a refused to-tf1 left its output directory behind."""
@@ -283,14 +284,15 @@ def test_hostile_inputs_end_in_clear_errors_and_keep_earlier_outputs(checkpoints
     shutil.copy(path, corrupt)
   data = corrupt / (os.path.basename(source) + ".data-00000-of-00001")
   os.truncate(data, 200)
-  done = _migrate("to-keras", str(corrupt / os.path.basename(source)),
-                  f"--output={tmp_path / 'c.keras'}")
-  assert done.returncode == 1 and "Traceback" not in done.stderr
-  assert re.search(r"^error: \S+ is not a readable TF checkpoint: variable \S+ cannot be read "
-                   r"\(.+\)\.$", done.stderr.strip().splitlines()[-1]), done.stderr[-500:]
-
+  # verify too: it read only the names, and the TF1 side's restore ended in a traceback line
   model = tmp_path / "m.keras"
   assert _migrate("to-keras", source, f"--output={model}", "--noverify").returncode == 0
+  for args in (("to-keras", f"--output={tmp_path / 'c.keras'}"), ("verify", str(model))):
+    done = _migrate(args[0], str(corrupt / os.path.basename(source)), *args[1:])
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert re.search(r"^error: \S+ is not a readable TF checkpoint: variable \S+ cannot be "
+                     r"read \(.+\)\.$", done.stderr.strip().splitlines()[-1]), done.stderr[-500:]
+
   for command, path in (("to-keras", source), ("to-tf1", str(model))):
     done = _migrate(command, path, f"--output={tmp_path / 'x'}", "--cell=LSTMCell",
                     "--forget_bias=nan")

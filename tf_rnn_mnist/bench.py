@@ -163,10 +163,6 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
   return row
 
 
-def _number(value, spec):
-  return "n/a" if value is None else format(value, spec)
-
-
 def table(rows):
   lines = ["| variant | side | ex/s median | ex/s min-max | port / side, per round: median "
            "(min-max) | start to first update (s) | start to first window done (s) |",

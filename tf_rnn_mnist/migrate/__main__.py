@@ -69,11 +69,15 @@ def read_checkpoint(path):
 
 
 def _selection(path):
+  """The chosen structures, head, and their arrays (every one read, so that a corrupt data file
+  is reported here by name rather than by the TF1 side's restore)."""
   f = flags.FLAGS
   reader, inspection = read_checkpoint(path)
   chosen = inspection.choose(f.scope, path)
   head = inspection.choose_head(chosen[-1], f.head)
-  return reader, chosen, head
+  names = [n for s in chosen for c in s.cells for n in c.variables().values()]
+  names += [head.kernel, head.bias] if head else []
+  return chosen, head, read_tf1_tensors(reader, names, path)
 
 
 def inspect(path):
@@ -83,7 +87,7 @@ def inspect(path):
 def verify(path, model_path, chosen=None, head=None, shown=None):
   f = flags.FLAGS
   if chosen is None:
-    _, chosen, head = _selection(path)
+    chosen, head, _ = _selection(path)
   rows = verify_lib.compare(path, chosen, head, _options(), model_path, f.batch, f.timesteps)
   lines, ok = verify_lib.report(rows, f.batch, f.timesteps)
   print("\n".join(lines))
@@ -109,10 +113,8 @@ def to_keras(path):
   if not f.output or not f.output.endswith(".keras"):
     raise ConfigError("to-keras needs --output=PATH.keras.")
   cli.check_writable_file("output", f.output, "a path ending in .keras")
-  reader, chosen, head = _selection(path)
-  names = [n for s in chosen for c in s.cells for n in c.variables().values()]
-  names += [head.kernel, head.bias] if head else []
-  model = keras_side.build_model(chosen, head, read_tf1_tensors(reader, names, path), _options())
+  chosen, head, arrays = _selection(path)
+  model = keras_side.build_model(chosen, head, arrays, _options())
   # Saved beside the output and renamed only once verified: a model that fails verify never
   # replaces the file that was there.
   fd, staged = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(os.path.abspath(f.output)))

@@ -207,3 +207,85 @@ def test_projected_gru_is_keras_gru_with_one_input_matmul(unroll, return_sequenc
     np.testing.assert_array_equal(
         tf.function(projected, input_signature=spec)(x[:, :9]).numpy(),
         tf.function(plain, input_signature=spec)(x[:, :9]).numpy())
+
+
+def _matmul_count(fn, *args):
+  graph = tf.function(fn).get_concrete_function(*args).graph
+  return sum(op.type in ("MatMul", "BatchMatMulV2") for op in graph.get_operations())
+
+
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_sequence_lstm_is_keras_lstm_with_one_matmul_per_step_each_way(return_sequences):
+  """SequenceLSTM (multilayer's layer) against keras.layers.LSTM with the same weights and
+  initial state: outputs and final states bitwise equal; the gradients of a loss on outputs
+  and final c, for the weights, the input and the initial h and c, to float32 rounding.
+  Catches gates swapped or a derivative wrong, dU summed against h_t instead of h_(t-1), the
+  output or c gradient not carried back (each moves some gradient by far more than rounding),
+  and a silent fallback to Keras's loop (the matmul count: 1 + 28 forward, 28 + 3 backward,
+  against Keras's 2 x 28 and 4 x 28)."""
+  from tf_rnn_mnist.layers import SequenceLSTM
+  keras.utils.set_random_seed(3)
+  kw = dict(return_sequences=return_sequences, return_state=True,
+            bias_initializer="random_uniform")
+  plain, mine = keras.layers.LSTM(16, **kw), SequenceLSTM(16, **kw)
+  rng = np.random.default_rng(0)
+  x, h0, c0 = (tf.constant(rng.normal(size=s).astype(np.float32))
+               for s in [(5, 28, 7), (5, 16), (5, 16)])
+  plain(x), mine(x)
+  mine.set_weights(plain.get_weights())
+  assert [w.path.split("/", 1)[1] for w in mine.weights] == [
+      w.path.split("/", 1)[1] for w in plain.weights]  # checkpoints address the same variables
+  for call in (lambda layer: layer(x, initial_state=[h0, c0]),
+               lambda layer: tf.function(layer)(x, initial_state=[h0, c0])):
+    for a, b in zip(call(mine), call(plain)):
+      np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+  def gradients(layer):
+    with tf.GradientTape() as tape:
+      tape.watch([x, h0, c0])
+      output, _, c = layer(x, initial_state=[h0, c0])
+      loss = tf.reduce_sum(tf.sin(3 * output)) + tf.reduce_sum(tf.cos(2 * c))
+    return tape.gradient(loss, [x, h0, c0] + layer.trainable_variables)
+
+  for mine_g, plain_g in zip(gradients(mine), gradients(plain)):  # rounding scales with |g|
+    np.testing.assert_allclose(mine_g.numpy(), plain_g.numpy(), rtol=1e-5,
+                               atol=1e-6 * np.abs(plain_g.numpy()).max())
+  assert _matmul_count(lambda: mine(x)[0]) == 1 + 28
+  assert _matmul_count(lambda: gradients(mine)) == (1 + 28) + (28 + 3)
+  unrolled = keras.layers.LSTM(16, unroll=True, **kw)
+  unrolled(x)
+  assert _matmul_count(lambda: gradients(unrolled)) == 6 * 28
+
+
+def test_sequence_lstm_leaves_to_keras_what_it_does_not_compute():
+  """Masks, dropout while training and a time axis of unknown length run Keras's own loop,
+  with Keras's results (dropout's masks come from each layer's own seed generator, so only
+  its path is compared)."""
+  from tf_rnn_mnist.layers import SequenceLSTM
+  keras.utils.set_random_seed(4)
+  plain, mine = keras.layers.LSTM(8, dropout=0.5), SequenceLSTM(8, dropout=0.5)
+  x = tf.constant(np.random.default_rng(1).normal(size=(4, 28, 7)).astype(np.float32))
+  plain(x), mine(x)
+  mine.set_weights(plain.get_weights())
+  mask = tf.constant(np.arange(28)[None, :] < np.array([28, 20, 5, 1])[:, None])
+  np.testing.assert_array_equal(mine(x, mask=mask).numpy(), plain(x, mask=mask).numpy())
+  spec = [tf.TensorSpec([None, None, 7], tf.float32)]
+  np.testing.assert_array_equal(tf.function(mine, input_signature=spec)(x[:, :9]).numpy(),
+                                tf.function(plain, input_signature=spec)(x[:, :9]).numpy())
+  # Keras's loop is a while loop, whose matmuls sit in its body function, not 1 + 28 outside.
+  for call in (lambda layer: layer(x, mask=mask), lambda layer: layer(x, training=True)):
+    assert _matmul_count(call, mine) == _matmul_count(call, plain) < 28
+  assert _matmul_count(lambda layer: layer(x), mine) == 1 + 28
+
+
+def test_only_the_variants_that_gain_get_sequence_lstm():
+  """multilayer's three layers are SequenceLSTM; the small LSTMs, where it measured slower,
+  keep keras.layers.LSTM; exports hold the plain layer either way."""
+  from tf_rnn_mnist.layers import SequenceLSTM
+  from tf_rnn_mnist.models import portable_copy, rnn_layer_name
+  for name, variant in VARIANTS.items():
+    model = build_model(variant)
+    layers = [model.get_layer(rnn_layer_name(i)) for i in range(variant.layers)]
+    assert all(isinstance(layer, SequenceLSTM) == (name == "multilayer") for layer in layers)
+  copy = portable_copy(build_model(VARIANTS["multilayer"]), VARIANTS["multilayer"])
+  assert {type(copy.get_layer(rnn_layer_name(i))) for i in range(3)} == {keras.layers.LSTM}

@@ -78,3 +78,98 @@ class ProjectedGRU(keras.layers.GRU):
     return keras_backend.rnn(step, by_gate, states, unroll=self.unroll,
                              input_length=sequences.shape[1],
                              return_all_outputs=self.return_sequences)
+
+
+def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequences):
+  """Keras LSTMCell's function over a whole (batch, steps, input) sequence, with its own gradient.
+
+  Returns (outputs (batch, steps, units) or None, h, c). Forward: `x @ W` for every step in one
+  matmul, then per step `(xw_t + h @ U) + b` and the gates in LSTMCell's order (so the outputs
+  are bitwise Keras's). Backward: per step only the gate derivatives and `dz @ U^T`; the weight,
+  bias and input gradients are one matmul each over all steps (cuDNN's and oneDNN's RNN
+  backward does the same), where autodiff of the loop runs four small matmuls per step.
+  """
+  steps, units = x.shape[1], recurrent_kernel.shape[0]
+
+  @tf.custom_gradient
+  def run(x, h0, c0, kernel, recurrent_kernel, bias):
+    batch, size = tf.shape(x)[0], tf.shape(x)[2]
+    projected = tf.reshape(tf.matmul(tf.reshape(x, (-1, size)), kernel), (batch, steps, -1))
+    h, c, saved = h0, c0, []  # saved: per step what the backward needs
+    for xw in tf.unstack(projected, axis=1):
+      z = tf.add(tf.add(xw, tf.matmul(h, recurrent_kernel)), bias)
+      z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
+      i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
+      h_prev, c_prev = h, c
+      c = f * c_prev + i * g
+      tanh_c = tf.tanh(c)
+      h = o * tanh_c
+      saved.append((h_prev, c_prev, i, f, g, o, tanh_c))
+
+    def gradient(*upstream):
+      upstream = [tf.zeros_like(h) if u is None else u for u in upstream]
+      d_outputs = tf.unstack(upstream[0], axis=1) if return_sequences else None
+      dh, dc = upstream[-2:]
+      dz_by_step = [None] * steps
+      for t in reversed(range(steps)):
+        h_prev, c_prev, i, f, g, o, tanh_c = saved[t]
+        if d_outputs is not None:
+          dh = dh + d_outputs[t]
+        dc = dc + tf.raw_ops.TanhGrad(y=tanh_c, dy=dh * o)
+        dz = tf.concat([tf.raw_ops.SigmoidGrad(y=i, dy=dc * g),
+                        tf.raw_ops.SigmoidGrad(y=f, dy=dc * c_prev),
+                        tf.raw_ops.TanhGrad(y=g, dy=dc * i),
+                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=1)
+        dz_by_step[t] = dz
+        dc = dc * f
+        # BatchMatMulV2(adj_y) rather than matmul(U, transpose_b=True) or a transposed copy
+        # (Grappler folds that back into transpose_b): oneDNN runs MatMul's transpose_b at half
+        # the speed for these shapes (measured 291 vs 148 us for 100x1024 @ 1024x256).
+        dh = tf.raw_ops.BatchMatMulV2(x=dz, y=recurrent_kernel, adj_y=True)
+      dz = tf.reshape(tf.stack(dz_by_step, axis=1), (-1, 4 * units))
+      h_prevs = tf.reshape(tf.stack([s[0] for s in saved], axis=1), (-1, units))
+      dx = tf.reshape(tf.raw_ops.BatchMatMulV2(x=dz, y=kernel, adj_y=True), tf.shape(x))
+      d_kernel = tf.matmul(tf.reshape(x, (-1, size)), dz, transpose_a=True)
+      d_recurrent_kernel = tf.matmul(h_prevs, dz, transpose_a=True)
+      return dx, dh, dc, d_kernel, d_recurrent_kernel, tf.raw_ops.BiasAddGrad(out_backprop=dz)
+
+    outputs = tf.stack([s[0] for s in saved[1:]] + [h], axis=1) if return_sequences else None
+    return ((outputs, h, c) if return_sequences else (h, c)), gradient
+
+  result = run(x, h0, c0, kernel, recurrent_kernel, bias)
+  return result if return_sequences else (None, *result)
+
+
+@keras.saving.register_keras_serializable(package="tf_rnn_mnist")
+class SequenceLSTM(keras.layers.LSTM):
+  """keras.layers.LSTM whose weight matmuls run once over the whole sequence, forward and back.
+
+  Autodiff of Keras's loop runs four small matmuls per step backwards (dh, dx, dW, dU), with
+  MatMul's transposed operands, which oneDNN runs at half speed for these shapes; 3 x LSTM(256)
+  spent 68% of its op time there (docs/benchmarks.md). This layer keeps one matmul per step
+  each way (`h @ U`, `dz @ U^T`) and does the rest over all steps at once
+  (_lstm_over_sequence). Outputs are bitwise Keras's, gradients agree to float32 rounding
+  (tests/test_models.py); same weights and variable paths (checkpoints unchanged); exports hold
+  the plain layer (models.portable_copy). The 28 steps are unrolled in Python either way.
+
+  Keras's own path runs what this one does not cover: a GPU (cuDNN), masks, go_backwards,
+  dropout, other activations, no bias, another dtype, a time axis of unknown length.
+  (Measured slower than Keras's loop for the small single layers: variants.Variant's
+  sequence_gemms_on_cpu.)
+  """
+
+  def inner_loop(self, sequences, initial_state, mask, training=False):
+    cell = self.cell
+    if (mask is not None or self.go_backwards or sequences.shape[1] is None
+        or sequences.dtype != tf.float32 or not cell.use_bias
+        or cell.activation is not keras.activations.tanh
+        or cell.recurrent_activation is not keras.activations.sigmoid
+        or (training and (cell.dropout or cell.recurrent_dropout))
+        or self.use_cudnn is True or tf.config.list_logical_devices("GPU")):
+      return super().inner_loop(sequences, initial_state, mask, training)
+    # Read as tensors here: custom_gradient would otherwise see the variables read inside.
+    weights = [tf.convert_to_tensor(w.value)
+               for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
+    outputs, h, c = _lstm_over_sequence(sequences, *initial_state, *weights,
+                                        return_sequences=self.return_sequences)
+    return h, (outputs if self.return_sequences else ops.expand_dims(h, 1)), [h, c]

@@ -9,7 +9,7 @@ softmax inside its loss, which a Keras loss would silently "fix".
 import keras
 
 from tf_rnn_mnist import initializers
-from tf_rnn_mnist.layers import ProjectedGRU, ReplicaDropout
+from tf_rnn_mnist.layers import ProjectedGRU, ReplicaDropout, SequenceLSTM
 from tf_rnn_mnist.variants import Cell
 
 TIME_STEPS = INPUT_SIZE = 28
@@ -49,19 +49,25 @@ def cudnn_eligible(variant):
   return variant.cell is not Cell.GRU and not variant.unroll
 
 
-def _tf1_lstm(units, input_size, **common):
-  return keras.layers.LSTM(units, **common, **initializers.tf1_lstm(input_size, units))
+def _lstm_layer(variant):
+  # SequenceLSTM: keras.layers.LSTM's function, faster where the variant says so (layers.py).
+  return SequenceLSTM if variant.sequence_matmuls else keras.layers.LSTM
 
 
-def _tf1_gru(units, input_size, use_cudnn, **common):
+def _tf1_lstm(variant, input_size, **common):
+  return _lstm_layer(variant)(variant.units, **common,
+                              **initializers.tf1_lstm(input_size, variant.units))
+
+
+def _tf1_gru(variant, input_size, use_cudnn, **common):
   # TF1 GRUCell applies the reset gate before the matmul: reset_after=False, which cuDNN lacks.
   # ProjectedGRU: keras.layers.GRU's function, faster (layers.py).
-  return ProjectedGRU(units, reset_after=False, **common,
-                          **initializers.tf1_gru(input_size, units))
+  return ProjectedGRU(variant.units, reset_after=False, **common,
+                      **initializers.tf1_gru(input_size, variant.units))
 
 
-def _torch_lstm(units, input_size, **common):
-  return keras.layers.LSTM(units, **common, **initializers.torch_lstm(units))
+def _torch_lstm(variant, input_size, **common):
+  return _lstm_layer(variant)(variant.units, **common, **initializers.torch_lstm(variant.units))
 
 
 _RECURRENT_LAYERS = {Cell.LSTM: _tf1_lstm, Cell.GRU: _tf1_gru, Cell.TORCH_LSTM: _torch_lstm}
@@ -107,7 +113,7 @@ def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=Fa
     common = dict(return_sequences=not last, name=rnn_layer_name(layer), use_cudnn=use_cudnn,
                   dtype=dtype, unroll=unroll)
     x = (_portable_recurrent_layer(variant, **common) if portable else
-         _RECURRENT_LAYERS[variant.cell](variant.units, input_size, **common))(x)
+         _RECURRENT_LAYERS[variant.cell](variant, input_size, **common))(x)
     if keep < 1.0:
       # DropoutWrapper(output_keep_prob) in dynamic_rnn: a fresh mask per time step, unit and
       # example on each layer's output; the state itself is not dropped. (Not LSTM(dropout=):

@@ -17,7 +17,7 @@ from tf_rnn_mnist import distribute
 from tf_rnn_mnist import losses
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.models import build_model, cudnn_eligible, rnn_layer_name
-from tf_rnn_mnist.optimizers import TorchAdam
+from tf_rnn_mnist.optimizers import TF1Adam, TorchAdam
 
 EVAL_BATCH_SIZE = 1000
 
@@ -30,7 +30,7 @@ def optimizer_groups(plan, model, loss_scale=False):
   Adam moves each by the same step and their sum, the one bias Keras keeps, by twice that step.
   Adam with twice the learning rate on the summed bias is exactly that update.
   """
-  adam_class = TorchAdam if plan.variant.adam == "torch" else keras.optimizers.Adam
+  adam_class = TorchAdam if plan.variant.adam == "torch" else TF1Adam
 
   def adam(learning_rate, variables):
     optimizer = adam_class(learning_rate, epsilon=plan.variant.adam_epsilon)

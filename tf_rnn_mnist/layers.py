@@ -94,9 +94,12 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
   @tf.custom_gradient
   def run(x, h0, c0, kernel, recurrent_kernel, bias):
     batch, size = tf.shape(x)[0], tf.shape(x)[2]
-    projected = tf.reshape(tf.matmul(tf.reshape(x, (-1, size)), kernel), (batch, steps, -1))
+    # Time-major inside: a step's slice is then contiguous, and unstack along axis 0 shares
+    # its buffer instead of copying strided rows (measured 1.06x, 1.02-1.10, on multilayer).
+    x_by_time = tf.reshape(tf.transpose(x, (1, 0, 2)), (-1, size))
+    projected = tf.reshape(tf.matmul(x_by_time, kernel), (steps, batch, -1))
     h, c, saved = h0, c0, []  # saved: per step what the backward needs
-    for xw in tf.unstack(projected, axis=1):
+    for xw in tf.unstack(projected):
       z = tf.add(tf.add(xw, tf.matmul(h, recurrent_kernel)), bias)
       z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
       i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
@@ -108,7 +111,7 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
 
     def gradient(*upstream):
       upstream = [tf.zeros_like(h) if u is None else u for u in upstream]
-      d_outputs = tf.unstack(upstream[0], axis=1) if return_sequences else None
+      d_outputs = tf.unstack(tf.transpose(upstream[0], (1, 0, 2))) if return_sequences else None
       dh, dc = upstream[-2:]
       dz_by_step = [None] * steps
       for t in reversed(range(steps)):
@@ -126,10 +129,11 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
         # (Grappler folds that back into transpose_b): oneDNN runs MatMul's transpose_b at half
         # the speed for these shapes (measured 291 vs 148 us for 100x1024 @ 1024x256).
         dh = tf.raw_ops.BatchMatMulV2(x=dz, y=recurrent_kernel, adj_y=True)
-      dz = tf.reshape(tf.stack(dz_by_step, axis=1), (-1, 4 * units))
-      h_prevs = tf.reshape(tf.stack([s[0] for s in saved], axis=1), (-1, units))
-      dx = tf.reshape(tf.raw_ops.BatchMatMulV2(x=dz, y=kernel, adj_y=True), tf.shape(x))
-      d_kernel = tf.matmul(tf.reshape(x, (-1, size)), dz, transpose_a=True)
+      dz = tf.concat(dz_by_step, axis=0)  # (steps * batch, 4 units), time-major
+      h_prevs = tf.concat([s[0] for s in saved], axis=0)
+      dx = tf.reshape(tf.raw_ops.BatchMatMulV2(x=dz, y=kernel, adj_y=True), (steps, batch, size))
+      dx = tf.transpose(dx, (1, 0, 2))
+      d_kernel = tf.matmul(x_by_time, dz, transpose_a=True)
       d_recurrent_kernel = tf.matmul(h_prevs, dz, transpose_a=True)
       return dx, dh, dc, d_kernel, d_recurrent_kernel, tf.raw_ops.BiasAddGrad(out_backprop=dz)
 

@@ -148,10 +148,10 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
 class SequenceLSTM(keras.layers.LSTM):
   """keras.layers.LSTM whose weight matmuls run once over the whole sequence, forward and back.
 
-  Autodiff of Keras's loop runs four small matmuls per step backwards (dh, dx, dW, dU), with
-  MatMul's transposed operands, which oneDNN runs at half speed for these shapes; 3 x LSTM(256)
-  spent 68% of its op time there (docs/benchmarks.md). This layer keeps one matmul per step
-  each way (`h @ U`, `dz @ U^T`) and does the rest over all steps at once
+  Autodiff of Keras's loop runs four small matmuls per step backwards (dh, dx, dW, dU), dh's
+  and dx's with MatMul's transpose_b, which oneDNN runs at half speed for these shapes; 3 x
+  LSTM(256) spent 68% of its op time in matmuls (docs/benchmarks.md). This layer keeps one
+  matmul per step each way (`h @ U`, `dz @ U^T`) and does the rest over all steps at once
   (_lstm_over_sequence). Outputs are bitwise Keras's, gradients agree to float32 rounding
   (tests/test_models.py); same weights and variable paths (checkpoints unchanged); exports hold
   the plain layer (models.portable_copy). The 28 steps are unrolled in Python either way.

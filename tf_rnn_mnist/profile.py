@@ -21,8 +21,8 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
 
-MATMUL = {"MatMul", "BatchMatMulV2", "_MklMatMul", "_FusedMatMul", "_MklFusedMatMul",
-          "_MklNativeFusedMatMul"}
+MATMUL = {"MatMul", "BatchMatMulV2", "_MklMatMul", "_MklBatchMatMulV2", "_FusedMatMul",
+          "_MklFusedMatMul", "_MklNativeFusedMatMul"}  # SequenceLSTM's dz @ U^T: BatchMatMulV2
 # Ops whose events enclose other ops' events (a loop runs its body inside): counted once, inside.
 ENCLOSING = {"While", "StatelessWhile", "PartitionedCall", "StatefulPartitionedCall", "If",
              "StatelessIf"}

@@ -257,24 +257,53 @@ def test_sequence_lstm_is_keras_lstm_with_one_matmul_per_step_each_way(return_se
   assert _matmul_count(lambda: gradients(unrolled)) == 6 * 28
 
 
-def test_sequence_lstm_leaves_to_keras_what_it_does_not_compute():
-  """Masks, dropout while training and a time axis of unknown length run Keras's own loop,
-  with Keras's results (dropout's masks come from each layer's own seed generator, so only
-  its path is compared)."""
+_KERAS_PATH_CASES = {  # layer arguments, call arguments; what SequenceLSTM leaves to Keras
+    "mask": ({}, {"mask": np.arange(28)[None, :] < np.array([28, 20, 5, 1])[:, None]}),
+    "go_backwards": ({"go_backwards": True}, {}),
+    "relu": ({"activation": "relu"}, {}),
+    "hard_sigmoid": ({"recurrent_activation": "hard_sigmoid"}, {}),
+    "implementation_1": ({"implementation": 1}, {}),  # adds the bias before h @ U
+    "no_bias": ({"use_bias": False}, {}),
+    "float16": ({"dtype": "mixed_float16"}, {}),
+    "dropout": ({"dropout": 0.5}, {"training": True}),
+    "recurrent_dropout": ({"recurrent_dropout": 0.5}, {"training": True}),
+}
+
+
+@pytest.mark.parametrize("case", list(_KERAS_PATH_CASES))
+def test_sequence_lstm_leaves_to_keras_what_it_does_not_compute(case):
+  """Each case runs Keras's own loop (its matmul count, not SequenceLSTM's 1 + 28) with
+  Keras's results, bitwise (dropout's masks come from each layer's own seed generator, so
+  there only the path is compared, and that the masks applied). A review found go_backwards,
+  other activations, implementation=1 and recurrent dropout untested: removing their checks
+  passed the earlier test, while the fast path was wrong for them (by up to 0.8) or, for
+  recurrent dropout, silently did not drop."""
   from tf_rnn_mnist.layers import SequenceLSTM
+  layer_kw, call_kw = _KERAS_PATH_CASES[case]
   keras.utils.set_random_seed(4)
-  plain, mine = keras.layers.LSTM(8, dropout=0.5), SequenceLSTM(8, dropout=0.5)
+  plain, mine = keras.layers.LSTM(8, **layer_kw), SequenceLSTM(8, **layer_kw)
   x = tf.constant(np.random.default_rng(1).normal(size=(4, 28, 7)).astype(np.float32))
   plain(x), mine(x)
   mine.set_weights(plain.get_weights())
-  mask = tf.constant(np.arange(28)[None, :] < np.array([28, 20, 5, 1])[:, None])
-  np.testing.assert_array_equal(mine(x, mask=mask).numpy(), plain(x, mask=mask).numpy())
+  call_kw = {k: tf.constant(v) if isinstance(v, np.ndarray) else v for k, v in call_kw.items()}
+  call = lambda layer: layer(x, **call_kw)
+  assert _matmul_count(call, mine) == _matmul_count(call, plain) != 1 + 28
+  if call_kw.get("training"):
+    assert not np.array_equal(call(mine).numpy(), mine(x).numpy())
+  else:
+    np.testing.assert_array_equal(call(mine).numpy(), call(plain).numpy())
+
+
+def test_sequence_lstm_leaves_an_unknown_time_length_to_keras():
+  from tf_rnn_mnist.layers import SequenceLSTM
+  keras.utils.set_random_seed(4)
+  plain, mine = keras.layers.LSTM(8), SequenceLSTM(8)
+  x = tf.constant(np.random.default_rng(1).normal(size=(4, 28, 7)).astype(np.float32))
+  plain(x), mine(x)
+  mine.set_weights(plain.get_weights())
   spec = [tf.TensorSpec([None, None, 7], tf.float32)]
   np.testing.assert_array_equal(tf.function(mine, input_signature=spec)(x[:, :9]).numpy(),
                                 tf.function(plain, input_signature=spec)(x[:, :9]).numpy())
-  # Keras's loop is a while loop, whose matmuls sit in its body function, not 1 + 28 outside.
-  for call in (lambda layer: layer(x, mask=mask), lambda layer: layer(x, training=True)):
-    assert _matmul_count(call, mine) == _matmul_count(call, plain) < 28
   assert _matmul_count(lambda layer: layer(x), mine) == 1 + 28
 
 

@@ -47,3 +47,35 @@ def test_fused_adam_is_the_seed_update_in_one_op_per_variable(adam_class, torch)
   assert [op.type for op in ops].count("ResourceApplyAdam") == 2
   # Keras's own update computes sqrt(v), a tensor the variable's size, as an op of its own.
   assert not [op for op in ops if op.type == "Sqrt" and op.outputs[0].shape.rank]
+
+
+def test_amsgrad_and_sparse_gradients_keep_keras_adam_results():
+  """Found by review: amsgrad=True was accepted and silently ignored. TF1Adam's AMSGrad is
+  Keras's own update, bitwise; TorchAdam refuses it; a sparse (IndexedSlices) gradient is
+  applied densely, as Keras's update applies it."""
+  rng = np.random.default_rng(1)
+  initial = rng.normal(size=(6, 5)).astype(np.float32)
+  gradients = [10.0 * np.ones((6, 5), np.float32)] + [
+      rng.normal(size=(6, 5)).astype(np.float32) * 0.01 for _ in range(4)]
+
+  def run(optimizer, sparse=False):
+    variable = keras.Variable(initial)
+    optimizer.build([variable])
+    for g in gradients:
+      g = tf.constant(g)
+      if sparse:
+        g = tf.IndexedSlices(g[1:4], tf.constant([1, 2, 3]), tf.constant([6, 5]))
+      optimizer.apply_gradients([(g, variable)])
+    return variable.numpy()
+
+  np.testing.assert_array_equal(run(TF1Adam(1e-3, epsilon=1e-8, amsgrad=True)),
+                                run(keras.optimizers.Adam(1e-3, epsilon=1e-8, amsgrad=True)))
+  assert not np.allclose(run(TF1Adam(1e-3, epsilon=1e-8, amsgrad=True)),
+                         run(TF1Adam(1e-3, epsilon=1e-8)))
+  np.testing.assert_allclose(run(TF1Adam(1e-3, epsilon=1e-8), sparse=True),
+                             run(keras.optimizers.Adam(1e-3, epsilon=1e-8), sparse=True),
+                             rtol=1e-6)
+  with pytest.raises(ValueError) as e:
+    TorchAdam(1e-3, amsgrad=True)
+  assert str(e.value) == ("TorchAdam: amsgrad=True is not implemented (only torch.optim.Adam's "
+                          "default form is); use amsgrad=False")

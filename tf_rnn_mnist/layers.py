@@ -110,7 +110,7 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
       saved.append((h_prev, c_prev, i, f, g, o, tanh_c))
 
     def gradient(*upstream):
-      upstream = [tf.zeros_like(h) if u is None else u for u in upstream]
+      upstream = [tf.zeros_like(y) if u is None else u for u, y in zip(upstream, results)]
       d_outputs = tf.unstack(tf.transpose(upstream[0], (1, 0, 2))) if return_sequences else None
       dh, dc = upstream[-2:]
       dz_by_step = [None] * steps
@@ -137,8 +137,9 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
       d_recurrent_kernel = tf.matmul(h_prevs, dz, transpose_a=True)
       return dx, dh, dc, d_kernel, d_recurrent_kernel, tf.raw_ops.BiasAddGrad(out_backprop=dz)
 
-    outputs = tf.stack([s[0] for s in saved[1:]] + [h], axis=1) if return_sequences else None
-    return ((outputs, h, c) if return_sequences else (h, c)), gradient
+    results = ((tf.stack([s[0] for s in saved[1:]] + [h], axis=1), h, c) if return_sequences
+               else (h, c))
+    return results, gradient
 
   result = run(x, h0, c0, kernel, recurrent_kernel, bias)
   return result if return_sequences else (None, *result)
@@ -155,9 +156,12 @@ class SequenceLSTM(keras.layers.LSTM):
   (_lstm_over_sequence). Outputs are bitwise Keras's, gradients agree to float32 rounding
   (tests/test_models.py); same weights and variable paths (checkpoints unchanged); exports hold
   the plain layer (models.portable_copy). The 28 steps are unrolled in Python either way.
+  (Keras's .weights.h5 files key layers by class name, so those do not cross to a plain LSTM;
+  tf.train.Checkpoint, which the trainer uses, does.)
 
   Keras's own path runs what this one does not cover: a GPU (cuDNN), masks, go_backwards,
-  dropout, other activations, no bias, another dtype, a time axis of unknown length.
+  dropout or recurrent dropout, other activations, no bias, another dtype, a time axis of
+  unknown length, and LSTMCell's implementation=1 (its bias is added in another order).
   (Measured slower than Keras's loop for the small single layers: variants.Variant's
   sequence_gemms_on_cpu.)
   """
@@ -165,7 +169,7 @@ class SequenceLSTM(keras.layers.LSTM):
   def inner_loop(self, sequences, initial_state, mask, training=False):
     cell = self.cell
     if (mask is not None or self.go_backwards or sequences.shape[1] is None
-        or sequences.dtype != tf.float32 or not cell.use_bias
+        or sequences.dtype != tf.float32 or not cell.use_bias or cell.implementation != 2
         or cell.activation is not keras.activations.tanh
         or cell.recurrent_activation is not keras.activations.sigmoid
         or (training and (cell.dropout or cell.recurrent_dropout))

@@ -30,8 +30,9 @@ class TF1Adam(keras.optimizers.Adam):
     return ops.cast(self.epsilon, dtype)
 
   def update_step(self, gradient, variable, learning_rate):
-    if isinstance(gradient, tf.IndexedSlices):  # no fused sparse form: Keras's own update
+    if self.amsgrad:  # ResourceApplyAdam has no AMSGrad: Keras's own update (TF1Adam only)
       return super().update_step(gradient, variable, learning_rate)
+    gradient = tf.convert_to_tensor(gradient)  # IndexedSlices: dense, as Keras's update does
     dtype = variable.dtype
     step = ops.cast(self.iterations + 1, dtype)
     beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
@@ -48,6 +49,12 @@ class TF1Adam(keras.optimizers.Adam):
 @keras.saving.register_keras_serializable(package="tf_rnn_mnist")
 class TorchAdam(TF1Adam):
   """torch.optim.Adam (no weight decay, no amsgrad): TF1Adam with epsilon * sqrt(1 - beta2^t)."""
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    if self.amsgrad:
+      raise ValueError("TorchAdam: amsgrad=True is not implemented (only torch.optim.Adam's "
+                       "default form is); use amsgrad=False")
 
   def _epsilon(self, beta_2_power, dtype):
     return ops.multiply(ops.cast(self.epsilon, dtype), ops.sqrt(1 - beta_2_power))

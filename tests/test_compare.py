@@ -116,6 +116,40 @@ def test_failing_run_is_reported_and_the_rest_go_on_then_resume_reuses(tmp_path)
   assert report["failures"] == []
 
 
+def test_a_code_change_makes_that_sides_runs_stale(tmp_path, monkeypatch):
+  """Found while checking this round's SequenceLSTM: the spec held the package's version, which
+  a code change leaves as it is, so a rerun reused results the old code computed. A change of
+  the port's code reruns the v2 runs and says why; the v1 runs, whose code did not change, are
+  reused."""
+  out, said = str(tmp_path / "cmp"), []
+  compare.compare(["static_lstm"], 2, out, runner=FakeRunner(), say=said.append)
+  real = compare.code_digest
+  monkeypatch.setattr(compare, "code_digest", lambda packages: (
+      "0123456789abcdef" if packages == ("tf_rnn_mnist",) else real(packages)))
+  again = FakeRunner()
+  compare.compare(["static_lstm"], 2, out, runner=again, say=said.append)
+  assert again.calls == [("static_lstm", 0, "v2"), ("static_lstm", 1, "v2")]
+  old = real(("tf_rnn_mnist",))
+  assert (f"[2/4] static_lstm seed 0 v2: not reusing its earlier result (code {old!r} there, "
+          "'0123456789abcdef' now); running it again") in said
+
+
+def test_code_digest_follows_every_source_file(tmp_path, monkeypatch):
+  package = tmp_path / "somepkg"
+  (package / "sub").mkdir(parents=True)
+  (package / "__init__.py").write_text("")
+  (package / "sub" / "cell.py").write_text("GATE = 1\n")
+  monkeypatch.syspath_prepend(str(tmp_path))
+  first = compare.code_digest(["somepkg"])
+  assert compare.code_digest(["somepkg"]) == first and len(first) == 16
+  (package / "sub" / "cell.py").write_text("GATE = 2\n")
+  second = compare.code_digest(["somepkg"])
+  (package / "sub" / "extra.py").write_text("")
+  assert len({first, second, compare.code_digest(["somepkg"])}) == 3
+  assert variants.VARIANTS["static_gru"].legacy.code == ("legacy_tf1", "tf_rnn_mnist.data")
+  assert variants.VARIANTS["torch_lstm"].legacy.code == ("legacy_torch", "tf_rnn_mnist.data")
+
+
 def test_half_written_results_are_not_reused(tmp_path):
   out = str(tmp_path / "cmp")
   compare.compare(["static_lstm"], 1, out, runner=FakeRunner(), say=lambda line: None)

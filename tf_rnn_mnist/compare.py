@@ -7,14 +7,17 @@ Keras port), several seeds each, with statistics a reviewer can check.
 Every run is its own process (the TF1 graphs need TF_USE_LEGACY_KERAS before TensorFlow is
 imported). Writes DIR/compare.md, DIR/compare.json, DIR/compare.png and TensorBoard logs of both
 sides under DIR/tb (`tensorboard --logdir DIR/tb` overlays them). Rerunning with the same DIR
-reuses the runs that finished under the same settings and versions (the others run again, and
-it says why); a run that fails is reported with its error, the others go on.
+reuses the runs that finished under the same settings, versions and code (the others run again,
+and it says why); a run that fails is reported with its error, the others go on.
 
 independent mode: each side initialises itself (its own seed). matched mode: v1 saves its initial
 weights and both sides start from them and consume the same recorded batch order.
 """
 
 import dataclasses
+import glob
+import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -83,12 +86,29 @@ def read_results(path):
 VERSIONED = ("tensorflow", "keras", "tf-keras", "numpy", "torch", "tf_rnn_mnist")
 
 
+def code_digest(packages):
+  """sha256 (16 hex digits) of the .py files of `packages` (import names), path by path.
+
+  The package's version does not change when its code does: without this, a rerun after a
+  code change reused the results the old code computed."""
+  digest = hashlib.sha256()
+  for package in packages:
+    root = os.path.dirname(importlib.util.find_spec(package).origin)
+    for path in sorted(glob.glob(os.path.join(root, "**", "*.py"), recursive=True)):
+      digest.update(f"{package}/{os.path.relpath(path, root)}\0".encode())
+      with open(path, "rb") as f:
+        digest.update(f.read())
+  return digest.hexdigest()[:16]
+
+
 def run_spec(run, train_steps, mode, data):
   """Everything that defines a run's result; a finished run is reused only under an equal
   spec (saved beside it as SIDE.spec.json)."""
+  legacy = variants.get_variant(run.variant).legacy
   return {"variant": run.variant, "side": run.side, "seed": run.seed,
           "train_steps": train_steps, "mode": mode, "data": data.args(),
-          "versions": results_io.versions(*VERSIONED)}
+          "versions": results_io.versions(*VERSIONED),
+          "code": code_digest(legacy.code if run.side == "v1" else ("tf_rnn_mnist",))}
 
 
 def _spec_path(run, out):
@@ -229,7 +249,7 @@ def define_flags():
                     "independent: each side initialises itself; matched: same initial weights "
                     "and batch order on both sides.")
   flags.DEFINE_string("out", None, "Output directory; rerunning with it reuses the runs "
-                      "that finished under the same settings and versions.")
+                      "that finished under the same settings, versions and code.")
   data_flags.define_data_flags()
   flags.mark_flag_as_required("out")
 

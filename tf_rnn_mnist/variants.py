@@ -42,6 +42,11 @@ class LegacyScript:
   def framework(self):
     return "tf1-graph" if self.tf1_cell else "pytorch"
 
+  @property
+  def code(self):
+    """The packages whose code computes this script's results: its own and the data's."""
+    return (self.module.split(".")[0], "tf_rnn_mnist.data")
+
   def command(self, *args):
     return [sys.executable, "-m", self.module, *self.args, *args]
 

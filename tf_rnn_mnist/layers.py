@@ -43,7 +43,8 @@ class ProjectedGRU(keras.layers.GRU):
   float32 rounding (tests/test_models.py). Same weights and
   variable paths as keras.layers.GRU (checkpoints unchanged); exports hold the plain layer
   (models.portable_copy). The loop is keras.src.backend.rnn, the one Keras's RNN layers run
-  (it has no public alias). (LSTM: the same projection measured no gain, so LSTMs stay plain.)
+  (it has no public alias). (LSTMs: this projection alone measured no gain; SequenceLSTM
+  batches the backward's matmuls too.)
   """
 
   def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -163,7 +164,7 @@ class SequenceLSTM(keras.layers.LSTM):
   dropout or recurrent dropout, other activations, no bias, another dtype, a time axis of
   unknown length, and LSTMCell's implementation=1 (its bias is added in another order).
   (Measured slower than Keras's loop for the small single layers: variants.Variant's
-  sequence_gemms_on_cpu.)
+  sequence_matmuls says which variants use it.)
   """
 
   def inner_loop(self, sequences, initial_state, mask, training=False):

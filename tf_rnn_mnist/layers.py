@@ -110,8 +110,7 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
       h = o * tanh_c
       saved.append((h_prev, c_prev, i, f, g, o, tanh_c))
 
-    def gradient(*upstream):
-      upstream = [tf.zeros_like(y) if u is None else u for u, y in zip(upstream, results)]
+    def gradient(*upstream):  # TensorFlow passes zeros, not None, for an output left unused
       d_outputs = tf.unstack(tf.transpose(upstream[0], (1, 0, 2))) if return_sequences else None
       dh, dc = upstream[-2:]
       dz_by_step = [None] * steps

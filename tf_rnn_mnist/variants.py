@@ -92,7 +92,8 @@ class Variant:
   legacy: LegacyScript
   published_accuracy: str  # what the seed's text reports
   # Speed only (the math is the same): on CPUs, unroll the 28 steps instead of a while loop.
-  # Measured faster for the small layers; 3 x LSTM(256) is matmul-bound and ~4% slower unrolled.
+  # Measured faster for the small layers; 3 x LSTM(256) measured ~4% slower unrolled (its
+  # SequenceLSTM unrolls its own loop; this then only sets Keras's path where it falls back).
   unroll_on_cpu: bool = True
   # Speed only (the same function): the LSTM's weight matmuls over the whole sequence at once,
   # forward and backward (layers.SequenceLSTM; a GPU runs cuDNN). Measured 1.3x faster for

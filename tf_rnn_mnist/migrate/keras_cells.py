@@ -19,8 +19,9 @@ class TF1LSTMCell(keras.layers.Layer):
   projected after the output gate, then clipped."""
 
   def __init__(self, units, num_proj=None, use_peepholes=False, cell_clip=None,
-               proj_clip=None, **kwargs):
+               proj_clip=None, activation="tanh", **kwargs):
     super().__init__(**kwargs)
+    self.activation = keras.activations.get(activation)
     self.units, self.num_proj, self.use_peepholes = units, num_proj, use_peepholes
     self.cell_clip, self.proj_clip = cell_clip, proj_clip
     self.output_size = num_proj or units
@@ -44,12 +45,12 @@ class TF1LSTMCell(keras.layers.Layer):
     if self.use_peepholes:
       i = i + self.peepholes[0] * c
       f = f + self.peepholes[1] * c
-    c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+    c = ops.sigmoid(f) * c + ops.sigmoid(i) * self.activation(g)
     if self.cell_clip is not None:
       c = ops.clip(c, -self.cell_clip, self.cell_clip)
     if self.use_peepholes:
       o = o + self.peepholes[2] * c
-    h = ops.sigmoid(o) * ops.tanh(c)
+    h = ops.sigmoid(o) * self.activation(c)
     if self.num_proj:
       h = ops.matmul(h, self.projection)
       if self.proj_clip is not None:
@@ -59,4 +60,5 @@ class TF1LSTMCell(keras.layers.Layer):
   def get_config(self):
     return {**super().get_config(), "units": self.units, "num_proj": self.num_proj,
             "use_peepholes": self.use_peepholes, "cell_clip": self.cell_clip,
-            "proj_clip": self.proj_clip}
+            "proj_clip": self.proj_clip,
+            "activation": keras.activations.serialize(self.activation)}

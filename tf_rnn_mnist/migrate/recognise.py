@@ -86,7 +86,7 @@ def _keras_layer(scope, shapes):
   return None, f"bias {list(bias)} does not fit kernel {list(kernel)}"
 
 
-def _find_cells(shapes):
+def find_cells(shapes):
   """({scope: Cell}, {scope: reason}) of every cell-like variable set."""
   cells, rejected = {}, {}
   for name in shapes:
@@ -221,7 +221,7 @@ def _unknown(name, shapes, rest, outputs):
 def inspect(shapes):
   """An Inspection of a checkpoint's {variable name: shape}."""
   shapes = {name: tuple(shape) for name, shape in shapes.items()}
-  cells, rejected = _find_cells(shapes)
+  cells, rejected = find_cells(shapes)
   groups, clash = _group(cells)
   unrecognised = [(scope, reason) for scope, reason in rejected.items()]
   structures = []

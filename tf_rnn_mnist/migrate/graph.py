@@ -1,0 +1,228 @@
+"""A TF1 program's own graph, read from `CKPT.meta` (what `Saver.save` writes beside every
+checkpoint) or `--graph=FILE` (.meta, .pb, .pbtxt), and indexed for the walks `migrate` makes:
+nodes by name, tensors' producers and consumers, constants' values, the subgraph that lies
+between the tensors a user names as the model's inputs and outputs.
+
+Only protobuf parsing and `tf.make_ndarray` are used: nothing of the graph runs here.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from tf_rnn_mnist.errors import ConfigError
+
+# Ops that hold or read a variable (ref variables: VariableV2 + Identity ".../read";
+# resource variables: VarHandleOp + ReadVariableOp).
+VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
+PLACEHOLDERS = ("Placeholder", "PlaceholderWithDefault")
+
+
+def tensor_name(name):
+  """'scope/op' or 'scope/op:k' -> 'scope/op:k' (an op's first output when no index)."""
+  return name if ":" in name else f"{name}:0"
+
+
+def split_tensor(name):
+  op, _, index = tensor_name(name).rpartition(":")
+  return op, int(index)
+
+
+@dataclasses.dataclass
+class Node:
+  name: str
+  op: str
+  inputs: list          # data inputs as 'op:k'
+  control: list         # control inputs, op names
+  attr: dict            # the NodeDef's AttrValue map
+  consumers: list = dataclasses.field(default_factory=list)  # (node name, input index)
+
+  def attr_value(self, key, default=None):
+    if key not in self.attr:
+      return default
+    value = self.attr[key]
+    field = value.WhichOneof("value")
+    if field == "list":
+      lst = value.list
+      return list(lst.i) or list(lst.s) or list(lst.f) or list(lst.type) or []
+    if field == "s":
+      return value.s.decode()
+    return getattr(value, field)
+
+
+class Graph:
+  """A GraphDef's nodes, with the meta graph's saver and variables when there is one."""
+
+  def __init__(self, graph_def, source, meta_graph=None):
+    self.source, self.meta_graph, self.graph_def = source, meta_graph, graph_def
+    self.nodes = {}
+    for nd in graph_def.node:
+      data = [tensor_name(i) for i in nd.input if not i.startswith("^")]
+      control = [i[1:] for i in nd.input if i.startswith("^")]
+      self.nodes[nd.name] = Node(nd.name, nd.op, data, control, dict(nd.attr))
+    for node in self.nodes.values():
+      for index, tensor in enumerate(node.inputs):
+        producer = split_tensor(tensor)[0]
+        if producer in self.nodes:
+          self.nodes[producer].consumers.append((node.name, index))
+    self._constants = {}
+    self.active = None  # when set: the only ops consumers() sees (the model's subgraph)
+
+  def restrict(self, names):
+    """Make consumers() see only the ops `names`: a training graph's gradient and optimizer
+    ops read the forward tensors too, and are no part of the model."""
+    self.active = set(names)
+
+  def node(self, tensor):
+    return self.nodes[split_tensor(tensor)[0]]
+
+  def has(self, tensor):
+    op, index = split_tensor(tensor)
+    return op in self.nodes
+
+  def consumers(self, tensor):
+    """[(node, input index)] that read `tensor`."""
+    op, index = split_tensor(tensor)
+    return [(self.nodes[n], i) for n, i in self.nodes[op].consumers
+            if self.nodes[n].inputs[i] == tensor_name(tensor)
+            and (self.active is None or n in self.active)]
+
+  def dtype(self, tensor):
+    """The tensor's dtype as a tf.DType name ('float32', 'int32', ...), or None."""
+    import tensorflow as tf
+    node = self.node(tensor)
+    for key in ("dtype", "T", "out_type", "DstT", "Tparams"):
+      if key in node.attr and node.attr[key].WhichOneof("value") == "type":
+        return tf.dtypes.as_dtype(node.attr[key].type).name
+    return None
+
+  def shape(self, tensor):
+    """The tensor's static shape as a list (None for an unknown dimension), or None."""
+    node = self.node(tensor)
+    index = split_tensor(tensor)[1]
+    shapes = node.attr.get("_output_shapes")
+    if shapes is not None and index < len(shapes.list.shape):
+      proto = shapes.list.shape[index]
+    elif "shape" in node.attr and index == 0:
+      proto = node.attr["shape"].shape
+    else:
+      return None
+    if proto.unknown_rank:
+      return None
+    return [d.size if d.size >= 0 else None for d in proto.dim]
+
+  def constant(self, tensor):
+    """The value of a Const (through Identity ops), or None."""
+    node = self.node(tensor)
+    while node.op == "Identity" and node.inputs:
+      node = self.node(node.inputs[0])
+    if node.op != "Const":
+      return None
+    if node.name not in self._constants:
+      import tensorflow as tf
+      self._constants[node.name] = tf.make_ndarray(node.attr["value"].tensor)
+    return self._constants[node.name]
+
+  def variable_of(self, tensor):
+    """The variable node's name a tensor reads (through read/Identity/ReadVariableOp/Enter),
+    or None."""
+    node = self.node(tensor)
+    for _ in range(8):
+      if node.op in VARIABLE_OPS:
+        return node.name
+      if node.op not in ("Identity", "ReadVariableOp", "Enter") or not node.inputs:
+        return None
+      node = self.node(node.inputs[0])
+    return None
+
+  def placeholders(self):
+    return [n for n in self.nodes.values() if n.op in PLACEHOLDERS]
+
+  def upstream(self, outputs, stop):
+    """The names of every op the tensors `outputs` depend on through data inputs, not going
+    past the tensors in `stop` (their producers are not included unless reached otherwise)."""
+    seen, todo = set(), [tensor_name(t) for t in outputs]
+    stop = {tensor_name(t) for t in stop}
+    while todo:
+      tensor = todo.pop()
+      if tensor in stop:
+        continue
+      op = split_tensor(tensor)[0]
+      if op in seen:
+        continue
+      seen.add(op)
+      todo.extend(self.nodes[op].inputs)
+    return seen
+
+
+def _read_proto(path, message):
+  from google.protobuf import text_format
+  with open(path, "rb") as f:
+    data = f.read()
+  try:
+    message.ParseFromString(data)
+    return message
+  except Exception:  # noqa: BLE001  (then it may be the text form)
+    message.Clear()
+  try:
+    text_format.Parse(data.decode("utf-8"), message)
+  except (UnicodeDecodeError, text_format.ParseError) as e:
+    raise ConfigError(f"{path} is not a TF1 graph ({type(message).__name__}, binary or "
+                      f"text): {str(e).splitlines()[0]}") from None
+  return message
+
+
+def load(path):
+  """The Graph in `path`: a MetaGraphDef (.meta, what Saver writes) or a GraphDef (.pb,
+  .pbtxt)."""
+  from tensorflow.core.framework import graph_pb2
+  from tensorflow.core.protobuf import meta_graph_pb2
+  if not os.path.isfile(path):
+    raise ConfigError(f"--graph={path}: no such file (pass the checkpoint's .meta file, or a "
+                      ".pb / .pbtxt GraphDef).")
+  if path.endswith(".meta"):
+    meta = _read_proto(path, meta_graph_pb2.MetaGraphDef())
+    if not meta.graph_def.node:
+      raise ConfigError(f"{path} holds a MetaGraphDef without a graph.")
+    return Graph(meta.graph_def, path, meta)
+  graph_def = _read_proto(path, graph_pb2.GraphDef())
+  if not graph_def.node:
+    meta = _read_proto(path, meta_graph_pb2.MetaGraphDef())
+    if meta.graph_def.node:
+      return Graph(meta.graph_def, path, meta)
+    raise ConfigError(f"{path} holds no graph nodes (a GraphDef or MetaGraphDef was expected).")
+  return Graph(graph_def, path)
+
+
+def find(checkpoint_prefix, graph_flag=None):
+  """The graph of a checkpoint: --graph if given, else PREFIX.meta if Saver wrote one, else
+  None (the cell-level check is all that can be done then)."""
+  if graph_flag:
+    return load(graph_flag)
+  meta = f"{checkpoint_prefix}.meta"
+  return load(meta) if os.path.isfile(meta) else None
+
+
+def check_tensors(graph, names, flag):
+  """The tensors `names` (as 'op:k') exist in `graph`, or a ConfigError naming the flag."""
+  out = []
+  for name in names:
+    op, index = split_tensor(name)
+    if op not in graph.nodes:
+      near = sorted(n for n in graph.nodes if n.rpartition("/")[2] == op.rpartition("/")[2])[:5]
+      hint = f" (ops of that name elsewhere: {', '.join(near)})" if near else ""
+      raise ConfigError(f"--{flag}={name}: the graph {graph.source} has no op {op!r}{hint}.")
+    out.append(tensor_name(name))
+  return out
+
+
+def describe_tensor(graph, tensor):
+  shape = graph.shape(tensor)
+  shown = "?" if shape is None else "[" + ", ".join("?" if d is None else str(d)
+                                                    for d in shape) + "]"
+  return f"{tensor} {graph.dtype(tensor) or '?'} {shown}"
+
+
+def as_array(value, dtype):
+  return np.asarray(value, dtype=dtype)

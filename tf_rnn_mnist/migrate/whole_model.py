@@ -1,0 +1,347 @@
+"""A whole TF1 model as a Keras 3 model: the subgraph between the tensors the user names as
+inputs and outputs, translated op by op, each recurrent call becoming one `TF1Recurrent`.
+
+Every op on the way is accounted for: a recurrent call's ops by its cells, wrappers and loop
+bookkeeping (rnn_calls.py), each other op by one Keras layer (graph_ops.py), ops whose inputs
+are all constants folded at conversion time. An op with no translation is refused with its
+name and type, with every other such op of the subgraph: nothing is silently dropped.
+"""
+
+import dataclasses
+import re
+
+import keras
+import numpy as np
+
+from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.migrate import cell_maps, graph_ops, recognise, rnn_calls
+from tf_rnn_mnist.migrate.graph import PLACEHOLDERS, split_tensor, tensor_name
+
+# Ops whose output is random: folding or translating them would fix a dropout mask forever.
+_RANDOM = {"RandomUniform", "RandomStandardNormal", "TruncatedNormal", "Multinomial",
+           "RandomShuffle"}
+
+
+@dataclasses.dataclass
+class Interface:
+  inputs: list           # tensor names, the Keras model's inputs in order
+  outputs: list          # tensor names, its outputs in order
+  feed: dict             # {tensor name: value} fixed placeholders
+
+
+@dataclasses.dataclass
+class Conversion:
+  """What to-keras built: the model, the calls it found, what it reports."""
+  model: object
+  calls: list
+  notes: list
+
+
+def _layer_name(name, taken):
+  base = re.sub(r"[^A-Za-z0-9_.-]", ".", name)
+  candidate, k = base, 1
+  while candidate in taken:
+    candidate, k = f"{base}_{k}", k + 1
+  taken.add(candidate)
+  return candidate
+
+
+def _cell_spec(run):
+  cell, settings = run.cell, run.settings
+  needs_tf1 = cell.is_lstm and (cell.peepholes or cell.num_proj or
+                                settings.get("cell_clip") is not None)
+  kind = "gru" if not cell.is_lstm else ("tf1_lstm" if needs_tf1 else "lstm")
+  spec = {"kind": kind, "units": cell.units, "activation": settings["activation"],
+          "residual": run.residual, "tf1_scope": cell.scope, "tf1_kind": cell.kind,
+          "input_size": cell.input_size}
+  if cell.is_lstm:
+    spec.update(forget_bias=settings["forget_bias"], tf1_class=cell.describe_class())
+  if kind == "tf1_lstm":
+    spec.update(num_proj=cell.num_proj, peepholes=cell.peepholes,
+                cell_clip=settings.get("cell_clip"), proj_clip=settings.get("proj_clip"))
+  return spec
+
+
+class Translator:
+  """Walks the subgraph from the outputs back to the inputs, building Keras tensors."""
+
+  def __init__(self, g, arrays, interface, calls):
+    self.g, self.arrays, self.interface = g, arrays, interface
+    self.values = {}        # tensor -> ("keras", t) | ("const", array) | ("var", name)
+    self.taken = set()
+    self.keras_inputs = []
+    self.refused = []
+    self.placed = []        # (keras layer, assign weights callable)
+    self.call_of = {}
+    self.dropouts = []
+    for call in calls:
+      for tensor in self._call_outputs(call):
+        self.call_of[tensor] = call
+
+  @staticmethod
+  def _call_outputs(call):
+    outs = call.outputs if isinstance(call.outputs, list) else [call.outputs]
+    return outs + [s for s in call.states if s]
+
+  def build_inputs(self):
+    for tensor in self.interface.inputs:
+      shape = self.g.shape(tensor)
+      if shape is None or not shape:
+        raise ConfigError(f"--inputs={tensor}: the graph gives it no known rank; a model "
+                          "input needs one (name a tensor of known rank).")
+      dtype = self.g.dtype(tensor)
+      layer = keras.Input(shape=tuple(shape[1:]), batch_size=shape[0], dtype=dtype,
+                          name=_layer_name(split_tensor(tensor)[0], self.taken))
+      self.keras_inputs.append(layer)
+      self.values[tensor] = ("keras", layer)
+
+  def value(self, tensor):
+    tensor = tensor_name(tensor)
+    if tensor not in self.values:
+      self.values[tensor] = self._compute(tensor)
+    return self.values[tensor]
+
+  def _compute(self, tensor):
+    g = self.g
+    if tensor in self.interface.feed:
+      dtype = g.dtype(tensor) or "float32"
+      return ("const", np.asarray(self.interface.feed[tensor], dtype=dtype))
+    if tensor in self.call_of:
+      self._place_call(self.call_of[tensor])
+      return self.values[tensor]
+    node = g.node(tensor)
+    if node.op == "Const":
+      return ("const", g.constant(tensor))
+    variable = g.variable_of(tensor)
+    if variable is not None:
+      if variable not in self.arrays:
+        raise ConfigError(f"the graph reads variable {variable}, which the checkpoint does "
+                          "not hold.")
+      return ("var", variable)
+    if node.op == "Rank" and g.shape(node.inputs[0]) is not None:
+      return ("const", np.asarray(len(g.shape(node.inputs[0])), np.int32))
+    if node.op == "PlaceholderWithDefault":
+      return self.value(node.inputs[0])
+    if node.op in PLACEHOLDERS:
+      raise ConfigError(f"the outputs depend on placeholder {tensor}, which is neither in "
+                        f"--inputs nor in --feed (give it as an input, or fix it with "
+                        f"--feed={tensor}=VALUE).")
+    if node.op in ("Identity", "Snapshot", "StopGradient"):
+      return self.value(node.inputs[0])
+    if rnn_calls.dropout_group(node.name):
+      # tf.nn.dropout outside the cells: identity at inference (keep probability fed 1).
+      try:
+        data, evidence, _ = rnn_calls.through_dropout(g, tensor)
+      except rnn_calls.NotRecognised:
+        data = None
+      if data is not None and evidence is not None:
+        self.dropouts.append(evidence)
+        return self.value(data)
+    if node.op not in graph_ops.SUPPORTED_OPS and node.op != "ResourceGather" or \
+        node.op in _RANDOM:
+      self.refused.append(node)
+      return ("refused", node.name)
+    if node.op in ("BiasAdd", "Add", "AddV2") and self._fusable_dense(node):
+      return self._dense(node, fused_bias=True)
+    args = [self.value(t) for t in node.inputs]
+    if any(a[0] == "refused" for a in args):
+      return ("refused", node.name)
+    if node.op in ("GatherV2", "ResourceGather", "Gather") and args[0][0] == "var" and \
+        (len(args) < 3 or args[2][0] == "const" and int(args[2][1]) == 0):
+      return self._embedding(node, args)
+    if node.op == "MatMul" and args[1][0] == "var" and args[0][0] == "keras" and \
+        not node.attr_value("transpose_a") and not node.attr_value("transpose_b"):
+      return self._dense(node)
+    return self._op(node, args, tensor)
+
+  def _fusable_dense(self, node):
+    g = self.g
+    matmul = g.node(node.inputs[0])
+    bias = g.variable_of(node.inputs[1])
+    return (matmul.op == "MatMul" and bias is not None and len(matmul.consumers) == 1 and
+            g.variable_of(matmul.inputs[1]) is not None and
+            not matmul.attr_value("transpose_a") and not matmul.attr_value("transpose_b") and
+            self.arrays[bias].ndim == 1)
+
+  def _embedding(self, node, args):
+    name = args[0][1]
+    table = self.arrays[name]
+    layer = graph_ops.TF1Embedding(table.shape[0], table.shape[1], tf1_name=name,
+                                   name=_layer_name(name.rpartition("/")[0] or name, self.taken))
+    ids = args[1]
+    if ids[0] != "keras":
+      raise ConfigError(f"{node.name}: an embedding lookup of constant ids is not a model.")
+    out = layer(ids[1])
+    self.placed.append((layer, [table]))
+    return ("keras", out)
+
+  def _dense(self, node, fused_bias=False):
+    g = self.g
+    matmul = g.node(node.inputs[0]) if fused_bias else node
+    kernel = g.variable_of(matmul.inputs[1])
+    bias = g.variable_of(node.inputs[1]) if fused_bias else None
+    x = self.value(matmul.inputs[0])
+    if x[0] != "keras":
+      return self._op(node, [self.value(t) for t in node.inputs], f"{node.name}:0")
+    weights = [self.arrays[kernel]] + ([self.arrays[bias]] if bias else [])
+    layer = graph_ops.TF1Dense(weights[0].shape[1], tf1_names=[kernel, bias],
+                               use_bias=bool(bias),
+                               name=_layer_name(kernel.rpartition("/")[0] or kernel,
+                                                self.taken))
+    out = layer(x[1])
+    self.placed.append((layer, weights))
+    return ("keras", out)
+
+  def _op(self, node, args, tensor):
+    if all(a[0] == "const" for a in args):
+      result = graph_ops.run_op(node.op, _attrs(node), [a[1] for a in args])
+      return self._output(node, tensor, result, folded=True)
+    constants = {i: a[1] for i, a in enumerate(args) if a[0] == "const"}
+    weights_at = {i: a[1] for i, a in enumerate(args) if a[0] == "var"}
+    layer = graph_ops.TF1Op(node.op, _attrs(node), len(args), constants, weights_at,
+                            outputs=_output_count(node), tf1_name=node.name,
+                            name=_layer_name(node.name, self.taken))
+    inputs = [a[1] for a in args if a[0] == "keras"]
+    for index, name in weights_at.items():
+      layer.make_weight(index, self.arrays[name])
+    result = layer(inputs if len(inputs) != 1 else inputs[0])
+    self.placed.append((layer, [self.arrays[n] for _, n in sorted(weights_at.items())]))
+    return self._output(node, tensor, result)
+
+  def _output(self, node, tensor, result, folded=False):
+    kind = "const" if folded else "keras"
+    convert = (lambda v: keras.ops.convert_to_numpy(v)) if folded else (lambda v: v)
+    if isinstance(result, (list, tuple)):
+      for k, item in enumerate(result):
+        self.values[f"{node.name}:{k}"] = (kind, convert(item))
+      return self.values[tensor]
+    return (kind, convert(result))
+
+  def _place_call(self, call):
+    if call.kind == "dynamic":
+      sequence = self.value(call.sequence)
+    else:
+      steps = [self.value(t) for t in call.sequence]
+      if any(s[0] != "keras" for s in steps):
+        raise ConfigError(f"static_rnn {call.scope}: an input step is not computed from "
+                          "the model's inputs.")
+      pack = graph_ops.TF1Op("Pack", {"axis": 0}, len(steps),
+                             name=_layer_name(f"{call.scope}/stack_steps", self.taken))
+      sequence = ("keras", pack([s[1] for s in steps]))
+    inputs = [sequence]
+    if call.lengths:
+      inputs.append(self.value(call.lengths))
+    inputs += [self.value(t) for _, t in sorted(call.initial.items())]
+    if any(i[0] == "refused" for i in inputs):
+      for t in self._call_outputs(call):
+        self.values[t] = ("refused", call.scope)
+      return
+    if any(i[0] != "keras" for i in inputs):
+      raise ConfigError(f"recurrent call {call.scope}: its input, lengths or initial state "
+                        "is a constant; name the tensors it is computed from in --inputs.")
+    specs = [_cell_spec(run) for run in call.cells]
+    layer = graph_ops.TF1Recurrent(specs, with_lengths=bool(call.lengths),
+                                   initial_states=sorted(call.initial), tf1_scope=call.scope,
+                                   name=_layer_name(call.scope, self.taken))
+    outputs = layer([i[1] for i in inputs] if len(inputs) > 1 else inputs[0][1])
+    weights = []
+    for run in call.cells:
+      arrays = {role: self.arrays[name] for role, name in run.cell.variables().items()}
+      weights += cell_maps.to_keras(run.cell, arrays, run.settings.get("forget_bias", 0.0))
+    self.placed.append((layer, weights))
+    sequence_out, states = outputs[0], outputs[1:]
+    if call.kind == "dynamic":
+      self.values[call.outputs] = ("keras", sequence_out)
+    else:
+      unpack = graph_ops.TF1Op("Unpack", {"num": len(call.outputs), "axis": 0}, 1,
+                               outputs=len(call.outputs),
+                               name=_layer_name(f"{call.scope}/unstack_steps", self.taken))
+      for tensor, step in zip(call.outputs, unpack(sequence_out)):
+        self.values[tensor] = ("keras", step)
+    for tensor, state in zip(call.states, states):
+      if tensor:  # (None: a final state the outputs do not need)
+        self.values[tensor] = ("keras", state)
+
+
+def _attrs(node):
+  keep = {}
+  for key in ("axis", "num", "num_split", "transpose_a", "transpose_b", "adj_x", "adj_y",
+              "keep_dims", "squeeze_dims", "seq_dim", "batch_dim", "begin_mask", "end_mask",
+              "ellipsis_mask", "new_axis_mask", "shrink_axis_mask", "DstT", "output_type"):
+    if key in node.attr:
+      value = node.attr_value(key)
+      if key in ("DstT", "output_type"):
+        import tensorflow as tf
+        value = tf.dtypes.as_dtype(value).name
+      keep[key] = value if not isinstance(value, list) else [int(v) for v in value]
+  return keep
+
+
+def _output_count(node):
+  if node.op == "Unpack":
+    return node.attr_value("num")
+  if node.op in ("Split", "SplitV"):
+    return node.attr_value("num_split")
+  return 1
+
+
+def convert(g, reader_shapes, arrays, interface):
+  """The Conversion of the subgraph between `interface`'s inputs and outputs."""
+  cells, _ = recognise.find_cells({n: tuple(s) for n, s in reader_shapes.items()})
+  stop = list(interface.inputs) + list(interface.feed)
+  needed = g.upstream(interface.outputs, stop=stop)
+  g.restrict(needed)
+  try:
+    calls = rnn_calls.find_calls(g, list(cells.values()))
+  except rnn_calls.NotRecognised as e:
+    raise ConfigError(f"refused: {e}.") from None
+  translator = Translator(g, arrays, interface, calls)
+  translator.build_inputs()
+  outputs = [translator.value(t) for t in interface.outputs]
+  if translator.refused:
+    ops = sorted({(n.op, n.name) for n in translator.refused})
+    raise ConfigError(
+        "refused: between the inputs and the outputs the graph runs ops this tool does not "
+        "convert (attention, decoders, custom ops...), and it drops nothing silently:\n"
+        + "\n".join(f"  {name} ({op})" for op, name in ops[:20])
+        + (f"\n  ... and {len(ops) - 20} more" if len(ops) > 20 else ""))
+  for tensor, out in zip(interface.outputs, outputs):
+    if out[0] != "keras":
+      raise ConfigError(f"--outputs={tensor} does not depend on --inputs (it is a constant "
+                        "of the graph).")
+  model = keras.Model(translator.keras_inputs if len(translator.keras_inputs) > 1
+                      else translator.keras_inputs[0],
+                      [o[1] for o in outputs] if len(outputs) > 1 else outputs[0][1],
+                      name="migrated")
+  for layer, weights in translator.placed:
+    if isinstance(layer, graph_ops.TF1Recurrent):
+      flat = layer.rnn.cell.cells
+      offset = 0
+      for cell in flat:
+        count = len(cell.weights)
+        cell.set_weights(weights[offset:offset + count])
+        offset += count
+    elif weights:
+      layer.set_weights(weights)
+  notes = _notes(calls)
+  return Conversion(model, calls, notes)
+
+
+def _notes(calls):
+  notes = []
+  for call in calls:
+    cells = ", ".join(
+        f"{r.cell.describe()}"
+        + (f" forget_bias={r.settings['forget_bias']:g}" if r.cell.is_lstm else "")
+        + (f" cell_clip={r.settings['cell_clip']:g}" if r.settings.get("cell_clip") else "")
+        + (f" proj_clip={r.settings['proj_clip']:g}" if r.settings.get("proj_clip") else "")
+        + (f" activation={r.settings['activation']}" if r.settings["activation"] != "tanh"
+           else "")
+        + (" + residual" if r.residual else "") for r in call.cells)
+    lengths = f", sequence_length {call.lengths}" if call.lengths else ""
+    notes.append(f"{call.kind}_rnn {call.scope}: {cells}{lengths}")
+    for run in call.cells:
+      for keep in run.keep_probs:
+        notes.append(f"  DropoutWrapper {keep['where']}: identity in the Keras model "
+                     f"(inference); keep probability from {keep['keep_from']}")
+  return notes

@@ -81,12 +81,13 @@ class Graph:
     op, index = split_tensor(tensor)
     return op in self.nodes
 
-  def consumers(self, tensor):
-    """[(node, input index)] that read `tensor`."""
+  def consumers(self, tensor, everywhere=False):
+    """[(node, input index)] that read `tensor` (within the model's subgraph once
+    restricted, unless `everywhere`)."""
     op, index = split_tensor(tensor)
     return [(self.nodes[n], i) for n, i in self.nodes[op].consumers
             if self.nodes[n].inputs[i] == tensor_name(tensor)
-            and (self.active is None or n in self.active)]
+            and (everywhere or self.active is None or n in self.active)]
 
   def dtype(self, tensor):
     """The tensor's dtype as a tf.DType name ('float32', 'int32', ...), or None."""

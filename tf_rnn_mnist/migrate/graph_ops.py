@@ -107,7 +107,7 @@ _ELEMENTWISE = {
     "Maximum": ops.maximum, "Minimum": ops.minimum, "Neg": ops.negative, "Exp": ops.exp,
     "Log": ops.log, "Tanh": ops.tanh, "Sigmoid": ops.sigmoid, "Relu": ops.relu,
     "Relu6": ops.relu6, "Elu": ops.elu, "Softplus": ops.softplus, "Square": ops.square,
-    "Sqrt": ops.sqrt, "Rsqrt": ops.rsqrt, "Pow": ops.power, "Abs": ops.abs,
+    "Sqrt": ops.sqrt, "Rsqrt": ops.rsqrt, "Sign": ops.sign, "Pow": ops.power, "Abs": ops.abs,
     "Softmax": lambda x: ops.softmax(x, axis=-1),
     "LogSoftmax": lambda x: ops.log_softmax(x, axis=-1),
     "Equal": ops.equal, "NotEqual": ops.not_equal, "Less": ops.less,
@@ -150,8 +150,8 @@ def run_op(op, attrs, args):
   if op == "ExpandDims":
     return ops.expand_dims(args[0], int(_static(args[1])))
   if op == "Squeeze":
-    dims = attrs.get("squeeze_dims") or None
-    return ops.squeeze(args[0], axis=tuple(dims) if dims else None)
+    dims = attrs.get("squeeze_dims") or [i for i, d in enumerate(args[0].shape) if d == 1]
+    return ops.squeeze(args[0], axis=tuple(dims))
   if op == "GatherV2":
     return ops.take(args[0], args[1], axis=int(_static(args[2])))
   if op == "Gather":

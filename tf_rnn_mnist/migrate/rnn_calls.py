@@ -301,24 +301,32 @@ def strip_dropouts(g, tensor):
     tensor = before
 
 
-def _wrap(g, step, source):
-  """The cell's output after its wrappers: (output, CellRun fields, ops). `source` is the
-  tensor the cell's input came from before any input dropout (ResidualWrapper adds it)."""
-  out, keep_probs, ops = step.new_h, [], set()
-  while True:
+def _slot(step):
+  """The scope of the cell's place in its MultiRNNCell as this step's ops are named
+  ('.../multi_rnn_cell/cell_0'): wrappers of that place sit beside the cell's own scope."""
+  name = split_tensor(step.new_h)[0]
+  return name[:name.rfind(f"/{step.cell.cell_name}/")]
+
+
+def _wrap(g, step, sources):
+  """The cell's output after its wrappers: (output, residual, keep-probability evidence, ops).
+  `sources` are the tensors on the way from the wire into the cell's input (ResidualWrapper
+  adds one of them: the wrapper's own input)."""
+  out, chain, keep_probs, ops = step.new_h, [step.new_h], [], set()
+  own = re.compile(re.escape(_slot(step)) + r"(_\d+)?/")
+  while True:  # output dropouts of this cell's own DropoutWrapper (not the next cell's input)
     after, evidence, claimed = dropout_after(g, out)
-    if evidence is None:
+    if evidence is None or not own.match(evidence["where"] + "/"):
       break
     keep_probs.append(evidence)
     ops |= claimed
     out = after
-  residual = False
-  for add in _consumers(g, out, ADDS):
-    if _other(add, out) in (source, step.x):
-      residual, ops = True, ops | {add.name}
-      out = f"{add.name}:0"
-      break
-  return out, residual, keep_probs, ops
+    chain.append(out)
+  for tensor in chain:
+    for add in _consumers(g, tensor, ADDS):
+      if _other(add, tensor) in sources:
+        return f"{add.name}:0", True, keep_probs, ops | {add.name}
+  return out, False, keep_probs, ops
 
 
 def _is_zero(g, tensor):
@@ -333,14 +341,15 @@ def _is_zero(g, tensor):
 def _back_to(g, x, wire):
   """(keep-probability evidence, ops) of the input dropouts between `wire` and a cell's
   input `x`, or None when `x` does not come from `wire` through dropouts only."""
-  evidence, ops = [], set()
+  evidence, ops, passed = [], set(), [x]
   while x != wire:
     x, found, members = through_dropout(g, x)
     if found is None:
       return None
     evidence.append(found)
     ops |= members
-  return evidence, ops
+    passed.append(x)
+  return evidence, ops, passed
 
 
 def _stack_order(g, steps, first_source, where):
@@ -354,8 +363,8 @@ def _stack_order(g, steps, first_source, where):
       raise NotRecognised(f"{where}: after {wire} the graph does not continue into exactly "
                           f"one recognised cell (found {len(matches)}); something else runs "
                           "between the cells")
-    step, (keep_in, ops_in) = matches[0]
-    out, residual, keep_out, ops_out = _wrap(g, step, wire)
+    step, (keep_in, ops_in, passed) = matches[0]
+    out, residual, keep_out, ops_out = _wrap(g, step, passed)
     run = CellRun(step.cell, step.settings, residual, keep_in + keep_out)
     ordered.append((step, out, run, ops_in | ops_out))
     remaining.remove(step)
@@ -394,8 +403,10 @@ def _loop_vars(g, prefix):
   rows = []
   for merge in merges:
     enter, next_iteration = (g.node(t) for t in merge.inputs)
-    switch = _one(g, f"{merge.name}:0", ("Switch",), "Switch", prefix)
-    identity = next(n for n, _ in g.consumers(f"{switch.name}:1") if n.op == "Identity")
+    switch = next(n for n, _ in g.consumers(f"{merge.name}:0", everywhere=True)
+                  if n.op == "Switch")
+    identity = next(n for n, _ in g.consumers(f"{switch.name}:1", everywhere=True)
+                    if n.op == "Identity")
     exits = [n for n, _ in g.consumers(f"{switch.name}:0") if n.op == "Exit"]
     rows.append((merge, enter.inputs[0], f"{identity.name}:0", next_iteration.inputs[0],
                  f"{exits[0].name}:0" if exits else None))
@@ -526,7 +537,7 @@ def static_calls(g, steps):
     source = strip_dropouts(g, chain[0].x)[0]
     for other, other_chain in chains.items():
       if other != scope:
-        out = _wrap(g, other_chain[0], None)[0]
+        out = _wrap(g, other_chain[0], ())[0]
         if source == out or source == other_chain[0].new_h:
           below[scope] = other
   bottoms = [s for s in chains if s not in below]

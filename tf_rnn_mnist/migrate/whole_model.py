@@ -150,6 +150,7 @@ class Translator:
         (len(args) < 3 or args[2][0] == "const" and int(args[2][1]) == 0):
       return self._embedding(node, args)
     if node.op == "MatMul" and args[1][0] == "var" and args[0][0] == "keras" and \
+        args[0][1].shape[-1] is not None and \
         not node.attr_value("transpose_a") and not node.attr_value("transpose_b"):
       return self._dense(node)
     return self._op(node, args, tensor)
@@ -181,7 +182,7 @@ class Translator:
     kernel = g.variable_of(matmul.inputs[1])
     bias = g.variable_of(node.inputs[1]) if fused_bias else None
     x = self.value(matmul.inputs[0])
-    if x[0] != "keras":
+    if x[0] != "keras" or x[1].shape[-1] is None:  # (Dense needs its input's width)
       return self._op(node, [self.value(t) for t in node.inputs], f"{node.name}:0")
     weights = [self.arrays[kernel]] + ([self.arrays[bias]] if bias else [])
     layer = graph_ops.TF1Dense(weights[0].shape[1], tf1_names=[kernel, bias],
@@ -193,8 +194,12 @@ class Translator:
     return ("keras", out)
 
   def _op(self, node, args, tensor):
-    if all(a[0] == "const" for a in args):
-      result = graph_ops.run_op(node.op, _attrs(node), [a[1] for a in args])
+    if any(a[0] == "refused" for a in args):
+      return ("refused", node.name)
+    if all(a[0] in ("const", "var") for a in args):
+      # A function of constants and weights only (a transposed embedding, say): folded.
+      values = [a[1] if a[0] == "const" else self.arrays[a[1]] for a in args]
+      result = graph_ops.run_op(node.op, _attrs(node), values)
       return self._output(node, tensor, result, folded=True)
     constants = {i: a[1] for i, a in enumerate(args) if a[0] == "const"}
     weights_at = {i: a[1] for i, a in enumerate(args) if a[0] == "var"}

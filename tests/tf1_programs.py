@@ -1,0 +1,915 @@
+"""A corpus of small TF1 programs, each written from a reading of one public TF1 project (its
+scopes, wrappers, placeholders, heads and training part, not only its cell), checkpointed with
+its meta graph so that `migrate` can be tried on graphs as users actually wrote them.
+
+    python tests/tf1_programs.py OUTDIR [NAME ...]
+
+Writes, for each program NAME (all of them when no NAME is given):
+- OUTDIR/NAME/model.ckpt* by `tf.train.Saver().save`, so model.ckpt.meta holds the MetaGraphDef,
+  optimizer slots and gradient ops included. Every float variable holds random values (biases
+  are not zero); integer ones (global_step) keep their initial value;
+- OUTDIR/NAME/program.json: {"inputs", "outputs", "feed", "expect", "refuse_mentions", "source"}:
+  the placeholders a user would name as inputs, the inference tensors a user would fetch, the
+  values fixing the other placeholders at inference, whether `migrate` should "convert",
+  "refuse" or may do either ("refuse_or_convert"), what a refusal must name, and where the
+  program comes from;
+- OUTDIR/NAME/reference.npz: the graph's own outputs on inputs drawn here (ids in [0, vocab),
+  lengths in [1, T] with one == T and one < T, floats N(0, 1)), keyed by tensor name with ':'
+  and '/' replaced by '__': an independent record of what the program computes.
+
+Sizes are tiny (vocab <= 50, units <= 16, time <= 7) so the whole corpus builds in seconds.
+
+Programs, their public sources (each builder's docstring and its "source" say what was taken):
+
+  ptb_lm                    tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py
+  char_rnn_gru              sherjilozair/char-rnn-tensorflow model.py
+  bi_classifier             dennybritz/cnn-text-classification-tf text_cnn.py, train.py
+                            + aymericdamien/TensorFlow-Examples 3_NeuralNetworks/dynamic_rnn.py
+  peephole_projection_flat  MorvanZhou/Tensorflow-Tutorial 402_RNN_classification.py
+                            + dave-chatmost/TF-punctuator src/model/lstm.py
+  nmt_residual_encoder      tensorflow/nmt nmt/model.py, nmt/model_helper.py
+  one_cell_multi            ageron/handson-ml 14_recurrent_neural_networks.ipynb
+  attention_pooled          ilivans/tf-rnn-attention attention.py, train.py
+  nmt_projection            tensorflow/nmt nmt/model.py, nmt/model_helper.py
+  punctuator_bi_perstep     dave-chatmost/TF-punctuator src/model/blstm.py
+                            + guillaumegenthial/sequence_tagging model/ner_model.py
+  saturated                 MorvanZhou/Tensorflow-Tutorial 403_RNN_regression.py
+  decoder_with_helper       tensorflow/nmt nmt/model.py (infer_mode greedy)
+  raw_rnn_decoder           ematvey/tensorflow-seq2seq-tutorials 2-seq2seq-advanced.ipynb
+  toy_seqlen_static         aymericdamien/TensorFlow-Examples 3_NeuralNetworks/dynamic_rnn.py
+  text_length_from_ids      roomylee/rnn-text-classification-tf rnn.py, train.py
+
+and the constructs they exercise:
+
+  program                   emb  run    bi  len  cells and wrappers             head        tm  opt
+  ptb_lm                    cpu  loop   -   -    Drop(out) 2 BasicLSTM fb=0     step+smax   -   SGD
+  char_rnn_gru              get  dyn    -   -    2 GRU, fixed batch             flat+smax   -   Adam
+  bi_classifier             Var  dyn    bi  ph   LSTMCell                       gather      -   Adam
+  peephole_projection_flat  -    dyn    -   -    LSTMCell peep proj clips fb=.5 last        -   Adam
+  nmt_residual_encoder      cpu  dyn    -   ph   Drop(in) Res Dev 4 BasicLSTM   seq+h       out -
+  one_cell_multi            -    dyn    -   -    MultiRNNCell([BasicLSTM])      state h     -   Adam
+  attention_pooled          Var  dyn    bi  ph   GRU                            attention   -   Adam
+  nmt_projection            cpu  dyn    -   ph   Res Dev 2 GRU                  step 3-D    -   Adam
+  punctuator_bi_perstep     cpu  dyn    2bi ph   LSTMCell peep proj fb=0        step+smax   -   Adam
+  saturated                 -    dyn    -   -    BasicLSTM, weights std 20      step dense  -   Adam
+  decoder_with_helper       cpu  while  -   ph   BasicLSTM encoder + decoder    greedy      out -
+  raw_rnn_decoder           Var  raw    bi  ph   one LSTMCell as fw and bw      greedy      yes Adam
+  toy_seqlen_static         -    static -   ph   BasicLSTM                      gather      -   SGD
+  text_length_from_ids      Var  dyn    -   ids  Drop(out) GRU                  gather      -   Adam
+
+emb: get = tf.get_variable, cpu = the same on /cpu:0, Var = tf.Variable, - = float inputs.
+run: loop = the cell called per step by hand, static = tf.nn.static_rnn, dyn = dynamic_rnn (or
+  bidirectional_dynamic_rnn), while = tf.while_loop, raw = tf.nn.raw_rnn.
+len: ph = a lengths placeholder, ids = lengths computed in the graph from the ids.
+Drop(in|out) = DropoutWrapper(input|output_keep_prob), Res = ResidualWrapper, Dev =
+  DeviceWrapper, fb = forget_bias, peep/proj/clips = use_peepholes/num_proj/cell+proj_clip.
+head: step+smax = a projection at every step then softmax; flat = over [batch * time] rows;
+  gather = tf.gather of each sequence's step len - 1; last = outputs[:, -1]; state h = the
+  final state's h; seq+h = all outputs and each layer's final h; step 3-D = tf.layers.Dense on
+  the 3-D outputs (Tensordot); greedy = its own ArgMax fed back as the next input (refused).
+tm: time-major; out = time-major outputs of a batch-major input transposed in the graph,
+  yes = time-major placeholder too.
+opt: the optimizer of the training part kept in the graph and checkpoint (- = none).
+"""
+
+import json
+import os
+import sys
+import time
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+tf.disable_v2_behavior()
+import tf_keras  # noqa: E402,F401  (tf.nn.rnn_cell and tf.layers live in tf_keras under TF 2.16+)
+
+R = tf.nn.rnn_cell
+BATCH = 4  # the batch the references are computed on
+PROGRAMS = {}
+
+
+def _program(source, expect="convert", refuse_mentions=(), stddev=None):
+  """Registers a builder under its function name. A builder builds its graph in the default
+  graph and returns dict(inputs=[...], outputs=[...], feed={placeholder: value}, draw=f) where
+  f(rng) gives {input placeholder: value}. `stddev(variable name)` is the spread of the random
+  values saved (0.3 unless given)."""
+  def register(build):
+    PROGRAMS[build.__name__] = dict(build=build, source=source, expect=expect,
+                                    refuse_mentions=list(refuse_mentions),
+                                    stddev=stddev or (lambda name: 0.3))
+    return build
+  return register
+
+
+def _lengths(rng, batch, time_steps):
+  """Lengths in [1, T], the first == T and the second < T, so padding is always exercised."""
+  lengths = rng.integers(1, time_steps + 1, batch)
+  lengths[0], lengths[1] = time_steps, rng.integers(1, time_steps)
+  return lengths.astype(np.int32)
+
+
+def _padded_ids(rng, lengths, time_steps, low, vocab, pad=0):
+  """Ids in [low, vocab) up to each length, `pad` after it, as the programs' data helpers pad."""
+  ids = rng.integers(low, vocab, (len(lengths), time_steps)).astype(np.int32)
+  ids[np.arange(time_steps)[None, :] >= lengths[:, None]] = pad
+  return ids
+
+
+@_program("tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py: PTBModel with rnn_mode BASIC "
+          "(embedding on /cpu:0, input dropout, DropoutWrapper(output_keep_prob) over "
+          "BasicLSTMCell(forget_bias=0.0) in a MultiRNNCell, the unrolled loop in scope RNN with "
+          "reuse_variables, softmax_w/softmax_b xw_plus_b, logits reshaped to [batch, num_steps, "
+          "vocab], sequence loss, SGD on a lr variable with clip_by_global_norm and "
+          "get_or_create_global_step, new_learning_rate/lr_update, the Train name scope and "
+          "the Model variable scope with a uniform initializer); keep_prob is a placeholder "
+          "here (the original bakes config.keep_prob in) and the batch is None")
+def ptb_lm():
+  """tensorflow/models ptb_word_lm.py's PTBModel (rnn_mode BASIC), as main() builds it under
+  name_scope("Train") and variable_scope("Model"). The unrolled loop is the file's own
+  "simplified version of tf.nn.static_rnn()"; softmax on the 3-D logits is added because a user
+  sampling from the model fetches probabilities."""
+  num_layers, num_steps, size, vocab_size, max_grad_norm = 2, 5, 8, 30, 5
+  with tf.name_scope("Train"):
+    input_data = tf.placeholder(tf.int32, [None, num_steps], name="input_data")
+    targets = tf.placeholder(tf.int32, [None, num_steps], name="targets")
+    keep_prob = tf.placeholder(tf.float32, [], name="keep_prob")
+    initializer = tf.random_uniform_initializer(-0.1, 0.1)
+    with tf.variable_scope("Model", reuse=None, initializer=initializer):
+      with tf.device("/cpu:0"):
+        embedding = tf.get_variable("embedding", [vocab_size, size], dtype=tf.float32)
+        inputs = tf.nn.embedding_lookup(embedding, input_data)
+      inputs = tf.nn.dropout(inputs, keep_prob)
+
+      def make_cell():
+        cell = R.BasicLSTMCell(size, forget_bias=0.0, state_is_tuple=True)
+        return R.DropoutWrapper(cell, output_keep_prob=keep_prob)
+
+      cell = R.MultiRNNCell([make_cell() for _ in range(num_layers)], state_is_tuple=True)
+      state = cell.zero_state(tf.shape(input_data)[0], tf.float32)
+      outputs = []
+      with tf.variable_scope("RNN"):
+        for time_step in range(num_steps):
+          if time_step > 0:
+            tf.get_variable_scope().reuse_variables()
+          cell_output, state = cell(inputs[:, time_step, :], state)
+          outputs.append(cell_output)
+      output = tf.reshape(tf.concat(outputs, 1), [-1, size])
+      softmax_w = tf.get_variable("softmax_w", [size, vocab_size], dtype=tf.float32)
+      softmax_b = tf.get_variable("softmax_b", [vocab_size], dtype=tf.float32)
+      logits = tf.nn.xw_plus_b(output, softmax_w, softmax_b)
+      logits = tf.reshape(logits, [-1, num_steps, vocab_size])
+      probabilities = tf.nn.softmax(logits, name="probabilities")
+      # contrib.seq2seq.sequence_loss(average_across_timesteps=False, average_across_batch=True)
+      crossent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=logits)
+      cost = tf.reduce_sum(tf.reduce_mean(crossent, 0))
+      lr = tf.Variable(0.0, trainable=False)
+      tvars = tf.trainable_variables()
+      grads, _ = tf.clip_by_global_norm(tf.gradients(cost, tvars), max_grad_norm)
+      optimizer = tf.train.GradientDescentOptimizer(lr)
+      optimizer.apply_gradients(zip(grads, tvars),
+                                global_step=tf.train.get_or_create_global_step())
+      new_lr = tf.placeholder(tf.float32, shape=[], name="new_learning_rate")
+      tf.assign(lr, new_lr)
+  final_state = [t for layer in state for t in (layer.c, layer.h)]
+  return dict(inputs=[input_data], outputs=[probabilities, *final_state], feed={keep_prob: 1.0},
+              draw=lambda rng: {input_data: rng.integers(0, vocab_size, (BATCH, num_steps))})
+
+
+@_program("sherjilozair/char-rnn-tensorflow model.py: Model(args, training=True) with "
+          "model=gru, num_layers=2 and the default keep probabilities of 1.0 (no "
+          "DropoutWrapper): unnamed fixed-size placeholders, zero_state(batch_size), "
+          "rnnlm/softmax_w, embedding, the per-step outputs reshaped to [-1, rnn_size], flat "
+          "softmax probs, cost name scope, Adam on a lr variable with clip_by_global_norm in "
+          "name scope optimizer, no global_step, summaries; legacy_seq2seq.rnn_decoder (gone) "
+          "is replaced by dynamic_rnn in the same scope rnnlm, which names the variables the "
+          "same")
+def char_rnn_gru():
+  """sherjilozair/char-rnn-tensorflow's Model, training graph (train.py saves it). Its
+  placeholders have no names and a fixed batch, its probs are flat [batch * seq_length, vocab],
+  its initial state is zero_state (sample() feeds that tensor; it is left at zeros here)."""
+  batch_size, seq_length, rnn_size, vocab_size, num_layers, grad_clip = BATCH, 6, 8, 26, 2, 5.0
+  cells = [R.GRUCell(rnn_size) for _ in range(num_layers)]
+  cell = R.MultiRNNCell(cells, state_is_tuple=True)
+  input_data = tf.placeholder(tf.int32, [batch_size, seq_length])
+  targets = tf.placeholder(tf.int32, [batch_size, seq_length])
+  initial_state = cell.zero_state(batch_size, tf.float32)
+  with tf.variable_scope("rnnlm"):
+    softmax_w = tf.get_variable("softmax_w", [rnn_size, vocab_size])
+    softmax_b = tf.get_variable("softmax_b", [vocab_size])
+  embedding = tf.get_variable("embedding", [vocab_size, rnn_size])
+  inputs = tf.nn.embedding_lookup(embedding, input_data)
+  outputs, last_state = tf.nn.dynamic_rnn(cell, inputs, initial_state=initial_state,
+                                          scope="rnnlm")
+  output = tf.reshape(outputs, [-1, rnn_size])
+  logits = tf.matmul(output, softmax_w) + softmax_b
+  probs = tf.nn.softmax(logits)
+  loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.reshape(targets, [-1]),
+                                                        logits=logits)
+  with tf.name_scope("cost"):
+    cost = tf.reduce_sum(loss) / batch_size / seq_length
+  lr = tf.Variable(0.0, trainable=False)
+  tvars = tf.trainable_variables()
+  grads, _ = tf.clip_by_global_norm(tf.gradients(cost, tvars), grad_clip)
+  with tf.name_scope("optimizer"):
+    optimizer = tf.train.AdamOptimizer(lr)
+  optimizer.apply_gradients(zip(grads, tvars))
+  tf.summary.histogram("logits", logits)
+  tf.summary.histogram("loss", loss)
+  tf.summary.scalar("train_loss", cost)
+  return dict(inputs=[input_data], outputs=[probs, *last_state], feed={},
+              draw=lambda rng: {input_data: rng.integers(0, vocab_size, (batch_size, seq_length))})
+
+
+@_program("dennybritz/cnn-text-classification-tf text_cnn.py and train.py: input_x/input_y/"
+          "dropout_keep_prob placeholders, embedding/W tf.Variable on /cpu:0, dropout, output/W "
+          "by get_variable (so named W at the top level) and output/b, scores by xw_plus_b, "
+          "predictions, l2 loss, Adam compute_gradients/apply_gradients with a global_step "
+          "variable; the convolutions replaced by bidirectional_dynamic_rnn(LSTMCell, LSTMCell, "
+          "sequence_length) and aymericdamien/TensorFlow-Examples examples/3_NeuralNetworks/"
+          "dynamic_rnn.py's gather at range(batch) * max_len + (seqlen - 1) on the concatenated "
+          "outputs")
+def bi_classifier():
+  """A text classifier as dennybritz's TextCNN is scaffolded, with a bidirectional LSTM and
+  aymericdamien's "last relevant output" gather. Gathering the concatenated outputs at len - 1
+  takes the backward direction after a single step: what such programs compute, bug or not."""
+  max_len, num_classes, vocab_size, embedding_size, units = 6, 3, 40, 8, 6
+  input_x = tf.placeholder(tf.int32, [None, max_len], name="input_x")
+  input_y = tf.placeholder(tf.float32, [None, num_classes], name="input_y")
+  seqlen = tf.placeholder(tf.int32, [None], name="seqlen")
+  dropout_keep_prob = tf.placeholder(tf.float32, name="dropout_keep_prob")
+  l2_loss = tf.constant(0.0)
+  with tf.device("/cpu:0"), tf.name_scope("embedding"):
+    embedding = tf.Variable(tf.random_uniform([vocab_size, embedding_size], -1.0, 1.0), name="W")
+    embedded_chars = tf.nn.embedding_lookup(embedding, input_x)
+  (output_fw, output_bw), _ = tf.nn.bidirectional_dynamic_rnn(
+      R.LSTMCell(units), R.LSTMCell(units), embedded_chars, sequence_length=seqlen,
+      dtype=tf.float32)
+  outputs = tf.concat([output_fw, output_bw], axis=-1)
+  batch_size = tf.shape(outputs)[0]
+  index = tf.range(0, batch_size) * max_len + (seqlen - 1)
+  last = tf.gather(tf.reshape(outputs, [-1, 2 * units]), index)
+  with tf.name_scope("dropout"):
+    h_drop = tf.nn.dropout(last, dropout_keep_prob)
+  with tf.name_scope("output"):
+    w = tf.get_variable("W", shape=[2 * units, num_classes],
+                        initializer=tf.glorot_uniform_initializer())
+    b = tf.Variable(tf.constant(0.1, shape=[num_classes]), name="b")
+    l2_loss += tf.nn.l2_loss(w) + tf.nn.l2_loss(b)
+    scores = tf.nn.xw_plus_b(h_drop, w, b, name="scores")
+    predictions = tf.argmax(scores, 1, name="predictions")
+  with tf.name_scope("loss"):
+    losses = tf.nn.softmax_cross_entropy_with_logits_v2(logits=scores, labels=input_y)
+    loss = tf.reduce_mean(losses) + 0.1 * l2_loss
+  with tf.name_scope("accuracy"):
+    correct = tf.equal(predictions, tf.argmax(input_y, 1))
+    tf.reduce_mean(tf.cast(correct, "float"), name="accuracy")
+  global_step = tf.Variable(0, name="global_step", trainable=False)
+  optimizer = tf.train.AdamOptimizer(1e-3)
+  grads_and_vars = optimizer.compute_gradients(loss)
+  optimizer.apply_gradients(grads_and_vars, global_step=global_step)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, max_len)
+    return {input_x: _padded_ids(rng, lengths, max_len, 1, vocab_size), seqlen: lengths}
+  return dict(inputs=[input_x, seqlen], outputs=[scores], feed={dropout_keep_prob: 1.0},
+              draw=draw)
+
+
+@_program("MorvanZhou/Tensorflow-Tutorial tutorial-contents/402_RNN_classification.py: the "
+          "flat [None, TIME_STEP * INPUT_SIZE] placeholder divided by 255. in the graph and "
+          "reshaped to [-1, TIME_STEP, INPUT_SIZE], dynamic_rnn(time_major=False), "
+          "tf.layers.dense(outputs[:, -1, :], 10), tf.losses.softmax_cross_entropy, "
+          "AdamOptimizer(LR).minimize, tf.metrics.accuracy; its BasicLSTMCell replaced by "
+          "dave-chatmost/TF-punctuator src/model/lstm.py's LSTMCell(use_peepholes=True, "
+          "num_proj=...) with cell_clip, proj_clip and forget_bias=0.5")
+def peephole_projection_flat():
+  """MorvanZhou's MNIST RNN classifier (flat pixels scaled by 1/255 inside the graph) with the
+  peephole-and-projection LSTMCell of TF-punctuator, plus both clips. The reference feeds
+  pixel-like values in [0, 255)."""
+  time_step, input_size, units, num_proj, classes = 5, 4, 8, 5, 10
+  tf_x_placeholder = tf.placeholder(tf.float32, [None, time_step * input_size])
+  tf_x = tf_x_placeholder / 255.
+  image = tf.reshape(tf_x, [-1, time_step, input_size])
+  tf_y = tf.placeholder(tf.int32, [None, classes])
+  rnn_cell = R.LSTMCell(units, use_peepholes=True, num_proj=num_proj, cell_clip=0.7,
+                        proj_clip=0.4, forget_bias=0.5)
+  outputs, _ = tf.nn.dynamic_rnn(rnn_cell, image, initial_state=None, dtype=tf.float32,
+                                 time_major=False)
+  output = tf.layers.dense(outputs[:, -1, :], classes)
+  loss = tf.losses.softmax_cross_entropy(onehot_labels=tf_y, logits=output)
+  tf.train.AdamOptimizer(0.01).minimize(loss)
+  tf.metrics.accuracy(labels=tf.argmax(tf_y, axis=1), predictions=tf.argmax(output, axis=1))
+  return dict(inputs=[tf_x_placeholder], outputs=[output], feed={},
+              draw=lambda rng: {tf_x_placeholder: rng.uniform(
+                  0, 255, (BATCH, time_step * input_size)).astype(np.float32)})
+
+
+def _nmt_embedding(name, vocab_size, embed_size):
+  """model_helper.create_emb_for_encoder_and_decoder without share_vocab: embeddings/encoder/
+  embedding_encoder and embeddings/decoder/embedding_decoder (small vocab: /gpu:0 is asked for
+  there; /cpu:0 here, this machine has no GPU)."""
+  with tf.variable_scope("embeddings", dtype=tf.float32):
+    with tf.variable_scope(name.split("_")[1]):
+      with tf.device("/cpu:0"):
+        return tf.get_variable(name, [vocab_size, embed_size], tf.float32)
+
+
+def _nmt_cell_list(unit_type, num_units, num_layers, num_residual_layers, forget_bias, dropout):
+  """model_helper._cell_list / _single_cell with num_gpus=0 (DeviceWrapper on /cpu:0). The
+  DropoutWrapper is built when `dropout` is a tensor (a placeholder here) or a float > 0."""
+  cells = []
+  for i in range(num_layers):
+    if unit_type == "lstm":
+      single_cell = R.BasicLSTMCell(num_units, forget_bias=forget_bias)
+    else:
+      single_cell = R.GRUCell(num_units)
+    if isinstance(dropout, tf.Tensor) or dropout > 0.0:
+      single_cell = R.DropoutWrapper(cell=single_cell, input_keep_prob=(1.0 - dropout))
+    if i >= num_layers - num_residual_layers:
+      single_cell = R.ResidualWrapper(single_cell)
+    single_cell = R.DeviceWrapper(single_cell, "/cpu:0")
+    cells.append(single_cell)
+  return cells[0] if len(cells) == 1 else R.MultiRNNCell(cells)
+
+
+@_program("tensorflow/nmt nmt/model.py (BaseModel/Model _build_encoder_from_sequence, "
+          "encoder_type uni, time_major=True, extract_encoder_layers: only the encoder is "
+          "built) and nmt/model_helper.py (create_emb_for_encoder_and_decoder, _single_cell, "
+          "_cell_list: BasicLSTMCell(forget_bias=1.0), DropoutWrapper(input_keep_prob=1 - "
+          "dropout), ResidualWrapper on the last num_residual_layers, DeviceWrapper, "
+          "MultiRNNCell); the dropout hparam is a placeholder here, the iterator's source and "
+          "source_sequence_length are placeholders")
+def nmt_residual_encoder():
+  """tensorflow/nmt's encoder as its extract_encoder_layers mode builds it: 4 layers, the top 2
+  residual. The source arrives batch-major (as nmt's iterator gives it) and is transposed to
+  time-major inside, so the encoder outputs are [time, batch, units]."""
+  num_units, num_layers, num_residual_layers, src_vocab_size = 8, 4, 2, 40
+  source = tf.placeholder(tf.int32, [None, None], name="source")
+  source_sequence_length = tf.placeholder(tf.int32, [None], name="source_sequence_length")
+  dropout = tf.placeholder(tf.float32, [], name="dropout")
+  embedding_encoder = _nmt_embedding("embedding_encoder", src_vocab_size, num_units)
+  with tf.variable_scope("dynamic_seq2seq", dtype=tf.float32):
+    sequence = tf.transpose(source)
+    with tf.variable_scope("encoder") as scope:
+      encoder_emb_inp = tf.nn.embedding_lookup(embedding_encoder, sequence)
+      cell = _nmt_cell_list("lstm", num_units, num_layers, num_residual_layers, 1.0, dropout)
+      encoder_outputs, encoder_state = tf.nn.dynamic_rnn(
+          cell, encoder_emb_inp, dtype=scope.dtype, sequence_length=source_sequence_length,
+          time_major=True, swap_memory=True)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, 7)
+    return {source: _padded_ids(rng, lengths, 7, 3, src_vocab_size, pad=2),
+            source_sequence_length: lengths}
+  return dict(inputs=[source, source_sequence_length],
+              outputs=[encoder_outputs, *[layer.h for layer in encoder_state]],
+              feed={dropout: 0.0}, draw=draw)
+
+
+@_program("ageron/handson-ml 14_recurrent_neural_networks.ipynb: the MNIST LSTM cell "
+          "(BasicLSTMCell list in a MultiRNNCell, dynamic_rnn, top_layer_h_state = "
+          "states[-1][1], tf.layers.dense(..., name=\"softmax\"), sparse softmax loss, "
+          "AdamOptimizer.minimize, in_top_k accuracy) with n_layers = 1")
+def one_cell_multi():
+  """ageron's MNIST LSTM with one layer: a MultiRNNCell holding a single cell (names
+  rnn/multi_rnn_cell/cell_0/...), the head reading the final state's h, not the outputs."""
+  n_steps, n_inputs, n_neurons, n_outputs, n_layers = 6, 5, 7, 10, 1
+  x = tf.placeholder(tf.float32, [None, n_steps, n_inputs])
+  y = tf.placeholder(tf.int32, [None])
+  lstm_cells = [R.BasicLSTMCell(num_units=n_neurons) for layer in range(n_layers)]
+  multi_cell = R.MultiRNNCell(lstm_cells)
+  _, states = tf.nn.dynamic_rnn(multi_cell, x, dtype=tf.float32)
+  top_layer_h_state = states[-1][1]
+  logits = tf.layers.dense(top_layer_h_state, n_outputs, name="softmax")
+  xentropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+  loss = tf.reduce_mean(xentropy, name="loss")
+  tf.train.AdamOptimizer(learning_rate=0.001).minimize(loss)
+  correct = tf.nn.in_top_k(logits, y, 1)
+  tf.reduce_mean(tf.cast(correct, tf.float32))
+  return dict(inputs=[x], outputs=[logits], feed={},
+              draw=lambda rng: {x: rng.standard_normal((BATCH, n_steps, n_inputs))})
+
+
+def _attention(inputs, attention_size):
+  """ilivans/tf-rnn-attention attention.py (the tensordot version), return_alphas=True."""
+  if isinstance(inputs, tuple):
+    inputs = tf.concat(inputs, 2)
+  hidden_size = tf.compat.dimension_value(inputs.shape[2])
+  w_omega = tf.Variable(tf.random_normal([hidden_size, attention_size], stddev=0.1))
+  b_omega = tf.Variable(tf.random_normal([attention_size], stddev=0.1))
+  u_omega = tf.Variable(tf.random_normal([attention_size], stddev=0.1))
+  with tf.name_scope("v"):
+    v = tf.tanh(tf.tensordot(inputs, w_omega, axes=1) + b_omega)
+  vu = tf.tensordot(v, u_omega, axes=1, name="vu")
+  alphas = tf.nn.softmax(vu, name="alphas")
+  output = tf.reduce_sum(inputs * tf.expand_dims(alphas, -1), 1)
+  return output, alphas
+
+
+@_program("ilivans/tf-rnn-attention train.py and attention.py: Inputs/batch_ph, target_ph, "
+          "seq_len_ph, keep_prob_ph; Embedding_layer tf.Variable; bidirectional_dynamic_rnn("
+          "GRUCell, GRUCell, sequence_length=seq_len_ph); Attention_layer (w_omega, b_omega, "
+          "u_omega tf.Variables; tensordot, tanh, softmax over time named alphas, weighted "
+          "reduce_sum); dropout; Fully_connected_layer xw_plus_b squeezed; sigmoid loss; "
+          "AdamOptimizer(1e-3).minimize in Metrics",
+          expect="refuse_or_convert", refuse_mentions=["Attention_layer"])
+def attention_pooled():
+  """ilivans/tf-rnn-attention: a bidirectional GRU pooled by additive attention over time.
+  Every weight outside the GRUs is a bare tf.Variable (Variable, Variable_1, ...)."""
+  sequence_length, vocabulary_size, embedding_dim, hidden_size, attention_size = 6, 30, 6, 5, 4
+  with tf.name_scope("Inputs"):
+    batch_ph = tf.placeholder(tf.int32, [None, sequence_length], name="batch_ph")
+    target_ph = tf.placeholder(tf.float32, [None], name="target_ph")
+    seq_len_ph = tf.placeholder(tf.int32, [None], name="seq_len_ph")
+    keep_prob_ph = tf.placeholder(tf.float32, name="keep_prob_ph")
+  with tf.name_scope("Embedding_layer"):
+    embeddings_var = tf.Variable(tf.random_uniform([vocabulary_size, embedding_dim], -1.0, 1.0),
+                                 trainable=True)
+    tf.summary.histogram("embeddings_var", embeddings_var)
+    batch_embedded = tf.nn.embedding_lookup(embeddings_var, batch_ph)
+  rnn_outputs, _ = tf.nn.bidirectional_dynamic_rnn(
+      R.GRUCell(hidden_size), R.GRUCell(hidden_size), inputs=batch_embedded,
+      sequence_length=seq_len_ph, dtype=tf.float32)
+  with tf.name_scope("Attention_layer"):
+    attention_output, alphas = _attention(rnn_outputs, attention_size)
+    tf.summary.histogram("alphas", alphas)
+  drop = tf.nn.dropout(attention_output, keep_prob_ph)
+  with tf.name_scope("Fully_connected_layer"):
+    w = tf.Variable(tf.truncated_normal([hidden_size * 2, 1], stddev=0.1))
+    b = tf.Variable(tf.constant(0., shape=[1]))
+    y_hat = tf.squeeze(tf.nn.xw_plus_b(drop, w, b))
+  with tf.name_scope("Metrics"):
+    loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(logits=y_hat, labels=target_ph))
+    tf.summary.scalar("loss", loss)
+    tf.train.AdamOptimizer(learning_rate=1e-3).minimize(loss)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.round(tf.sigmoid(y_hat)), target_ph),
+                                      tf.float32))
+    tf.summary.scalar("accuracy", accuracy)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, sequence_length)
+    return {batch_ph: _padded_ids(rng, lengths, sequence_length, 1, vocabulary_size),
+            seq_len_ph: lengths}
+  return dict(inputs=[batch_ph, seq_len_ph], outputs=[y_hat, alphas],
+              feed={keep_prob_ph: 1.0}, draw=draw)
+
+
+def _nmt_training(train_loss, learning_rate=0.001, warmup_steps=10, max_gradient_norm=5.0):
+  """BaseModel's training part: global_step, the t2t warm-up and the decay tf.conds, Adam,
+  gradients clipped by global norm (model_helper.gradient_clip, with its summaries)."""
+  global_step = tf.Variable(0, trainable=False)
+  params = tf.trainable_variables()
+  learning_rate = tf.constant(learning_rate)
+  warmup_factor = tf.exp(tf.log(0.01) / warmup_steps)
+  inv_decay = warmup_factor ** (tf.to_float(warmup_steps - global_step))
+  learning_rate = tf.cond(global_step < warmup_steps, lambda: inv_decay * learning_rate,
+                          lambda: learning_rate, name="learning_rate_warump_cond")
+  learning_rate = tf.cond(
+      global_step < 100, lambda: learning_rate,
+      lambda: tf.train.exponential_decay(learning_rate, global_step - 100, 20, 0.5,
+                                         staircase=True),
+      name="learning_rate_decay_cond")
+  opt = tf.train.AdamOptimizer(learning_rate)
+  gradients = tf.gradients(train_loss, params, colocate_gradients_with_ops=True)
+  clipped_grads, gradient_norm = tf.clip_by_global_norm(gradients, max_gradient_norm)
+  tf.summary.scalar("grad_norm", gradient_norm)
+  tf.summary.scalar("clipped_gradient", tf.global_norm(clipped_grads))
+  opt.apply_gradients(zip(clipped_grads, params), global_step=global_step)
+  tf.summary.scalar("lr", learning_rate)
+  tf.summary.scalar("train_loss", train_loss)
+
+
+@_program("tensorflow/nmt nmt/model.py (build_graph's output_layer = tf.layers.Dense("
+          "tgt_vocab_size, use_bias=False, name=\"output_projection\") made under "
+          "build_network/decoder/output_projection, language_model=True: no encoder and "
+          "zero_state as the decoder's initial state, time_major=False, the train-mode "
+          "TrainingHelper decoding = dynamic_rnn over the embedded target_input in scope "
+          "dynamic_seq2seq/decoder, logits = output_layer(rnn_output) on all steps at once, "
+          "_compute_loss with sequence_mask weights, Adam with warm-up/decay conds, "
+          "gradient_clip, global_step) and nmt/model_helper.py (unit_type gru, 2 layers, 1 "
+          "residual, dropout 0 so no DropoutWrapper, DeviceWrapper)")
+def nmt_projection():
+  """tensorflow/nmt as a language model (hparams.language_model, time_major=False): a residual
+  GRU decoder whose 3-D outputs go through a bias-free Dense, which builds Tensordot ops. Its
+  kernel is named dynamic_seq2seq/decoder/output_projection/kernel: tf.layers take their
+  variable scope where they are first called, not where they are made."""
+  num_units, tgt_vocab_size, max_time = 8, 35, 6
+  target_input = tf.placeholder(tf.int32, [None, None], name="target_input")
+  target_output = tf.placeholder(tf.int32, [None, None], name="target_output")
+  target_sequence_length = tf.placeholder(tf.int32, [None], name="target_sequence_length")
+  embedding_decoder = _nmt_embedding("embedding_decoder", tgt_vocab_size, num_units)
+  with tf.variable_scope("build_network"):
+    with tf.variable_scope("decoder/output_projection"):
+      output_layer = tf.layers.Dense(tgt_vocab_size, use_bias=False, name="output_projection")
+  with tf.variable_scope("dynamic_seq2seq", dtype=tf.float32):
+    with tf.variable_scope("decoder") as decoder_scope:
+      cell = _nmt_cell_list("gru", num_units, 2, 1, 1.0, 0.0)
+      batch_size = tf.size(target_sequence_length)
+      decoder_initial_state = cell.zero_state(batch_size, tf.float32)
+      decoder_emb_inp = tf.nn.embedding_lookup(embedding_decoder, target_input)
+      rnn_output, _ = tf.nn.dynamic_rnn(
+          cell, decoder_emb_inp, sequence_length=target_sequence_length,
+          initial_state=decoder_initial_state, time_major=False, swap_memory=True,
+          scope=decoder_scope)
+      logits = output_layer(rnn_output)
+    crossent = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target_output,
+                                                              logits=logits)
+    target_weights = tf.sequence_mask(target_sequence_length, tf.shape(target_output)[1],
+                                      dtype=tf.float32)
+    train_loss = tf.reduce_sum(crossent * target_weights) / tf.to_float(batch_size)
+  _nmt_training(train_loss)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, max_time)
+    return {target_input: _padded_ids(rng, lengths, max_time, 3, tgt_vocab_size, pad=2),
+            target_sequence_length: lengths}
+  return dict(inputs=[target_input, target_sequence_length], outputs=[logits], feed={},
+              draw=draw)
+
+
+def _stack_bidirectional_dynamic_rnn(cells_fw, cells_bw, inputs, sequence_length):
+  """contrib.rnn.stack_bidirectional_dynamic_rnn (gone from TF 2): one bidirectional_dynamic_rnn
+  per layer in stack_bidirectional_rnn/cell_K, each layer's concatenated outputs feeding the
+  next."""
+  states_fw, states_bw = [], []
+  prev_layer = inputs
+  with tf.variable_scope("stack_bidirectional_rnn"):
+    for i, (cell_fw, cell_bw) in enumerate(zip(cells_fw, cells_bw)):
+      with tf.variable_scope("cell_%d" % i):
+        outputs, (state_fw, state_bw) = tf.nn.bidirectional_dynamic_rnn(
+            cell_fw, cell_bw, prev_layer, sequence_length=sequence_length, dtype=tf.float32)
+        prev_layer = tf.concat(outputs, 2)
+      states_fw.append(state_fw)
+      states_bw.append(state_bw)
+  return prev_layer, tuple(states_fw), tuple(states_bw)
+
+
+@_program("dave-chatmost/TF-punctuator src/model/blstm.py: BLSTMPunctuator (LSTMCell("
+          "hidden_size, use_peepholes=True, num_proj=num_proj, forget_bias=0.0), embedding on "
+          "/cpu:0, contrib.rnn.stack_bidirectional_dynamic_rnn in scope BRNN with "
+          "sequence_length=seq_len, outputs reshaped to [-1, num_proj * 2], softmax_w/"
+          "softmax_b, softmax, the matrix_band_part mask gathered at seq_len - 1, masked loss, "
+          "Adam on a lr variable with clip_by_global_norm and get_or_create_global_step); the "
+          "logits reshaped back to [-1, nsteps, classes] before the softmax as "
+          "guillaumegenthial/sequence_tagging model/ner_model.py's proj scope does")
+def punctuator_bi_perstep():
+  """TF-punctuator's bidirectional punctuation model: two stacked bidirectional layers of
+  peephole-and-projection LSTMCells, a per-step softmax applied by flattening the time axis
+  into the batch and back (nsteps taken from tf.shape, as ner_model.py does)."""
+  vocab_size, embedding_size, hidden_size, num_proj, punc_size, num_layers = 45, 6, 7, 4, 5, 2
+  max_time, max_grad_norm = 7, 5
+  input_batch = tf.placeholder(tf.int32, [None, None], name="input_batch")
+  label_batch = tf.placeholder(tf.int32, [None, None], name="label_batch")
+  seq_len = tf.placeholder(tf.int32, [None], name="seq_len")
+
+  def lstm_cell():
+    return R.LSTMCell(hidden_size, use_peepholes=True, num_proj=num_proj, forget_bias=0.0,
+                      state_is_tuple=True, reuse=tf.get_variable_scope().reuse)
+  cells_fw = [lstm_cell() for _ in range(num_layers)]
+  cells_bw = [lstm_cell() for _ in range(num_layers)]
+  with tf.device("/cpu:0"):
+    embedding = tf.get_variable("embedding", [vocab_size, embedding_size], dtype=tf.float32)
+    inputs = tf.nn.embedding_lookup(embedding, input_batch)
+  with tf.variable_scope("BRNN"):
+    outputs, _, _ = _stack_bidirectional_dynamic_rnn(cells_fw, cells_bw, inputs, seq_len)
+  nsteps = tf.shape(outputs)[1]
+  output = tf.reshape(outputs, [-1, num_proj * 2])
+  softmax_w = tf.get_variable("softmax_w", [num_proj * 2, punc_size], dtype=tf.float32)
+  softmax_b = tf.get_variable("softmax_b", [punc_size], dtype=tf.float32)
+  logits = tf.matmul(output, softmax_w) + softmax_b
+  logits = tf.reshape(logits, [-1, nsteps, punc_size])
+  predicts = tf.nn.softmax(logits)
+  maxlen = tf.cast(tf.reduce_max(seq_len), tf.int32)
+  low_triangular_ones = tf.matrix_band_part(tf.ones([maxlen, maxlen], dtype=tf.float32), -1, 0)
+  mask_flat = tf.reshape(tf.gather(low_triangular_ones, seq_len - 1), [-1])
+  loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      logits=tf.reshape(logits, [-1, punc_size]), labels=tf.reshape(label_batch, [-1]))
+  cost = tf.reduce_sum(mask_flat * loss) / tf.reduce_sum(mask_flat)
+  lr = tf.Variable(0.0, trainable=False)
+  tvars = tf.trainable_variables()
+  grads, _ = tf.clip_by_global_norm(tf.gradients(cost, tvars), max_grad_norm)
+  optimizer = tf.train.AdamOptimizer(lr)
+  optimizer.apply_gradients(zip(grads, tvars), global_step=tf.train.get_or_create_global_step())
+  new_lr = tf.placeholder(tf.float32, shape=[], name="new_learning_rate")
+  tf.assign(lr, new_lr)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, max_time)
+    return {input_batch: _padded_ids(rng, lengths, max_time, 1, vocab_size), seq_len: lengths}
+  return dict(inputs=[input_batch, seq_len], outputs=[predicts], feed={}, draw=draw)
+
+
+@_program("MorvanZhou/Tensorflow-Tutorial tutorial-contents/403_RNN_regression.py: float "
+          "[None, TIME_STEP, INPUT_SIZE] input, dynamic_rnn, outputs reshaped to [-1, "
+          "CELL_SIZE], tf.layers.dense, reshaped back to [-1, TIME_STEP, INPUT_SIZE], "
+          "tf.losses.mean_squared_error, AdamOptimizer(LR).minimize; BasicLSTMCell instead "
+          "of its BasicRNNCell, and the cell's weights drawn with std 20 so its gates saturate",
+          stddev=lambda name: 20.0 if "basic_lstm_cell" in name else 0.3)
+def saturated():
+  """MorvanZhou's sin -> cos regression with an LSTM whose kernel and bias have std 20: every
+  gate sits at 0 or 1 and tanh at +-1, where float rounding and tiny input changes move the
+  outputs most. A conversion must still match."""
+  time_step, input_size, cell_size = 7, 1, 6
+  tf_x = tf.placeholder(tf.float32, [None, time_step, input_size])
+  tf_y = tf.placeholder(tf.float32, [None, time_step, input_size])
+  rnn_cell = R.BasicLSTMCell(num_units=cell_size)
+  outputs, _ = tf.nn.dynamic_rnn(rnn_cell, tf_x, dtype=tf.float32, time_major=False)
+  outs2d = tf.reshape(outputs, [-1, cell_size])
+  net_outs2d = tf.layers.dense(outs2d, input_size)
+  outs = tf.reshape(net_outs2d, [-1, time_step, input_size])
+  loss = tf.losses.mean_squared_error(labels=tf_y, predictions=outs)
+  tf.train.AdamOptimizer(0.02).minimize(loss)
+  return dict(inputs=[tf_x], outputs=[outs, outputs], feed={},
+              draw=lambda rng: {tf_x: rng.standard_normal((BATCH, time_step, input_size))})
+
+
+@_program("tensorflow/nmt nmt/model.py: the INFER graph with infer_mode greedy (encoder_type "
+          "uni, time_major=True, pass_hidden_state, GreedyEmbeddingHelper(embedding_decoder, "
+          "start_tokens = fill(batch, sos), eos) in a BasicDecoder with output_layer, "
+          "dynamic_decode(maximum_iterations = round(max source length * 2), "
+          "output_time_major=True, swap_memory=True, scope=decoder_scope)); contrib.seq2seq "
+          "is gone, so the decoding loop is the tf.while_loop dynamic_decode builds: the cell "
+          "and output_projection stepped inside, ArgMax cast to int32 fed back through "
+          "embedding_lookup",
+          expect="refuse", refuse_mentions=["ArgMax"])
+def decoder_with_helper():
+  """tensorflow/nmt's greedy inference graph: the decoder's next input is the embedding of its
+  own previous ArgMax, inside a tf.while_loop that stops on EOS. No Keras RNN layer computes
+  that from the given inputs, so `migrate` must refuse it."""
+  num_units, src_vocab_size, tgt_vocab_size, sos, eos, max_time = 8, 30, 25, 1, 2, 6
+  source = tf.placeholder(tf.int32, [None, None], name="source")
+  source_sequence_length = tf.placeholder(tf.int32, [None], name="source_sequence_length")
+  embedding_encoder = _nmt_embedding("embedding_encoder", src_vocab_size, num_units)
+  embedding_decoder = _nmt_embedding("embedding_decoder", tgt_vocab_size, num_units)
+  with tf.variable_scope("build_network"):
+    with tf.variable_scope("decoder/output_projection"):
+      output_layer = tf.layers.Dense(tgt_vocab_size, use_bias=False, name="output_projection")
+  with tf.variable_scope("dynamic_seq2seq", dtype=tf.float32):
+    with tf.variable_scope("encoder") as scope:
+      encoder_emb_inp = tf.nn.embedding_lookup(embedding_encoder, tf.transpose(source))
+      _, encoder_state = tf.nn.dynamic_rnn(
+          _nmt_cell_list("lstm", num_units, 1, 0, 1.0, 0.0), encoder_emb_inp, dtype=scope.dtype,
+          sequence_length=source_sequence_length, time_major=True, swap_memory=True)
+    with tf.variable_scope("decoder") as decoder_scope:
+      cell = _nmt_cell_list("lstm", num_units, 1, 0, 1.0, 0.0)
+      batch_size = tf.size(source_sequence_length)
+      maximum_iterations = tf.to_int32(tf.round(
+          tf.to_float(tf.reduce_max(source_sequence_length)) * 2.0))
+      start_tokens = tf.fill([batch_size], sos)
+      with tf.variable_scope(decoder_scope, "decoder"):
+        def condition(unused_time, unused_inputs, unused_state, finished, *unused_arrays):
+          return tf.logical_not(tf.reduce_all(finished))
+
+        def body(time, inputs, state, finished, logits_ta, ids_ta):
+          with tf.name_scope("BasicDecoderStep"):
+            cell_outputs, cell_state = cell(inputs, state)
+            cell_outputs = output_layer(cell_outputs)
+            sample_ids = tf.cast(tf.argmax(cell_outputs, axis=-1), tf.int32)
+            next_finished = tf.logical_or(finished, tf.equal(sample_ids, eos))
+            next_inputs = tf.nn.embedding_lookup(embedding_decoder, sample_ids)
+          return (time + 1, next_inputs, cell_state, next_finished,
+                  logits_ta.write(time, cell_outputs), ids_ta.write(time, sample_ids))
+
+        loop_vars = (tf.constant(0, tf.int32), tf.nn.embedding_lookup(embedding_decoder,
+                                                                      start_tokens),
+                     encoder_state, tf.tile([False], [batch_size]),
+                     tf.TensorArray(tf.float32, size=0, dynamic_size=True),
+                     tf.TensorArray(tf.int32, size=0, dynamic_size=True))
+        results = tf.while_loop(condition, body, loop_vars, maximum_iterations=maximum_iterations,
+                                swap_memory=True)
+        logits = results[4].stack()
+        sample_id = results[5].stack()
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, max_time)
+    return {source: _padded_ids(rng, lengths, max_time, 3, src_vocab_size, pad=eos),
+            source_sequence_length: lengths}
+  return dict(inputs=[source, source_sequence_length], outputs=[logits, sample_id], feed={},
+              draw=draw)
+
+
+@_program("ematvey/tensorflow-seq2seq-tutorials 2-seq2seq-advanced.ipynb: time-major "
+          "encoder_inputs [max_time, batch] placeholders, one tf.Variable embeddings, a single "
+          "LSTMCell object passed as both cell_fw and cell_bw of bidirectional_dynamic_rnn("
+          "time_major=True), fw/bw final states concatenated into the decoder's LSTMStateTuple, "
+          "tf.nn.raw_rnn with loop_fn_initial/loop_fn_transition (decoder_lengths = "
+          "encoder_inputs_length + 3, EOS/PAD slices, tf.cond on all finished, ArgMax of the "
+          "previous output through W, b fed back through embedding_lookup), logits flattened, "
+          "projected and reshaped, argmax predictions, Adam minimize",
+          expect="refuse", refuse_mentions=["ArgMax"])
+def raw_rnn_decoder():
+  """ematvey's seq2seq with a raw_rnn decoder that feeds back its own predictions. The encoder
+  passes one LSTMCell object as both directions, so the backward pass reuses the forward
+  weights and the checkpoint holds no bidirectional_rnn/bw variables."""
+  pad, eos_id, vocab_size, input_embedding_size = 0, 1, 12, 6
+  encoder_hidden_units, max_time = 5, 6
+  decoder_hidden_units = encoder_hidden_units * 2
+  encoder_inputs = tf.placeholder(shape=(None, None), dtype=tf.int32, name="encoder_inputs")
+  encoder_inputs_length = tf.placeholder(shape=(None,), dtype=tf.int32,
+                                         name="encoder_inputs_length")
+  decoder_targets = tf.placeholder(shape=(None, None), dtype=tf.int32, name="decoder_targets")
+  embeddings = tf.Variable(tf.random_uniform([vocab_size, input_embedding_size], -1.0, 1.0),
+                           dtype=tf.float32)
+  encoder_inputs_embedded = tf.nn.embedding_lookup(embeddings, encoder_inputs)
+  encoder_cell = R.LSTMCell(encoder_hidden_units)
+  (_, _), (encoder_fw_final_state, encoder_bw_final_state) = tf.nn.bidirectional_dynamic_rnn(
+      cell_fw=encoder_cell, cell_bw=encoder_cell, inputs=encoder_inputs_embedded,
+      sequence_length=encoder_inputs_length, dtype=tf.float32, time_major=True)
+  encoder_final_state = R.LSTMStateTuple(
+      c=tf.concat((encoder_fw_final_state.c, encoder_bw_final_state.c), 1),
+      h=tf.concat((encoder_fw_final_state.h, encoder_bw_final_state.h), 1))
+  decoder_cell = R.LSTMCell(decoder_hidden_units)
+  _, batch_size = tf.unstack(tf.shape(encoder_inputs))
+  decoder_lengths = encoder_inputs_length + 3
+  w = tf.Variable(tf.random_uniform([decoder_hidden_units, vocab_size], -1, 1), dtype=tf.float32)
+  b = tf.Variable(tf.zeros([vocab_size]), dtype=tf.float32)
+  eos_step_embedded = tf.nn.embedding_lookup(embeddings, tf.ones([batch_size], tf.int32,
+                                                                 name="EOS"))
+  pad_step_embedded = tf.nn.embedding_lookup(embeddings, tf.zeros([batch_size], tf.int32,
+                                                                  name="PAD"))
+
+  def loop_fn(time, previous_output, previous_state, previous_loop_state):
+    if previous_state is None:  # time == 0
+      return (0 >= decoder_lengths, eos_step_embedded, encoder_final_state, None, None)
+
+    def get_next_input():
+      output_logits = tf.add(tf.matmul(previous_output, w), b)
+      prediction = tf.argmax(output_logits, axis=1)
+      return tf.nn.embedding_lookup(embeddings, prediction)
+    elements_finished = time >= decoder_lengths
+    finished = tf.reduce_all(elements_finished)
+    next_input = tf.cond(finished, lambda: pad_step_embedded, get_next_input)
+    return elements_finished, next_input, previous_state, previous_output, None
+
+  decoder_outputs_ta, _, _ = tf.nn.raw_rnn(decoder_cell, loop_fn)
+  decoder_outputs = decoder_outputs_ta.stack()
+  decoder_max_steps, decoder_batch_size, decoder_dim = tf.unstack(tf.shape(decoder_outputs))
+  decoder_outputs_flat = tf.reshape(decoder_outputs, (-1, decoder_dim))
+  decoder_logits_flat = tf.add(tf.matmul(decoder_outputs_flat, w), b)
+  decoder_logits = tf.reshape(decoder_logits_flat,
+                              (decoder_max_steps, decoder_batch_size, vocab_size))
+  decoder_prediction = tf.argmax(decoder_logits, 2)
+  stepwise_cross_entropy = tf.nn.softmax_cross_entropy_with_logits_v2(
+      labels=tf.one_hot(decoder_targets, depth=vocab_size, dtype=tf.float32),
+      logits=decoder_logits)
+  tf.train.AdamOptimizer().minimize(tf.reduce_mean(stepwise_cross_entropy))
+
+  def draw(rng):  # helpers.batch: time-major, PAD after each sequence, ids in [2, vocab)
+    lengths = _lengths(rng, BATCH, max_time)
+    return {encoder_inputs: _padded_ids(rng, lengths, max_time, 2, vocab_size, pad).T.copy(),
+            encoder_inputs_length: lengths}
+  return dict(inputs=[encoder_inputs, encoder_inputs_length],
+              outputs=[decoder_logits, decoder_prediction], feed={}, draw=draw)
+
+
+@_program("aymericdamien/TensorFlow-Examples examples/3_NeuralNetworks/dynamic_rnn.py: x "
+          "[None, seq_max_len, 1] and seqlen placeholders, weights/biases dicts of "
+          "tf.Variable(tf.random_normal), tf.unstack(x, seq_max_len, 1), static_rnn("
+          "BasicLSTMCell, sequence_length=seqlen), tf.stack + transpose, the gather at "
+          "range(batch) * seq_max_len + (seqlen - 1), matmul + bias, softmax cross entropy, "
+          "GradientDescentOptimizer.minimize")
+def toy_seqlen_static():
+  """aymericdamien's "dynamic" RNN, which is a static_rnn given sequence_length: past each
+  length the outputs are zeros and the state is carried, and the head gathers each sequence's
+  last valid output from the flattened [batch * time, units] outputs."""
+  seq_max_len, n_hidden, n_classes = 7, 8, 2
+  x = tf.placeholder("float", [None, seq_max_len, 1])
+  y = tf.placeholder("float", [None, n_classes])
+  seqlen = tf.placeholder(tf.int32, [None])
+  weights = {"out": tf.Variable(tf.random_normal([n_hidden, n_classes]))}
+  biases = {"out": tf.Variable(tf.random_normal([n_classes]))}
+  inputs = tf.unstack(x, seq_max_len, 1)
+  lstm_cell = R.BasicLSTMCell(n_hidden)
+  outputs, _ = tf.nn.static_rnn(lstm_cell, inputs, dtype=tf.float32, sequence_length=seqlen)
+  outputs = tf.transpose(tf.stack(outputs), [1, 0, 2])
+  batch_size = tf.shape(outputs)[0]
+  index = tf.range(0, batch_size) * seq_max_len + (seqlen - 1)
+  outputs = tf.gather(tf.reshape(outputs, [-1, n_hidden]), index)
+  pred = tf.matmul(outputs, weights["out"]) + biases["out"]
+  cost = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(logits=pred, labels=y))
+  tf.train.GradientDescentOptimizer(learning_rate=0.01).minimize(cost)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, seq_max_len)
+    values = rng.standard_normal((BATCH, seq_max_len, 1)).astype(np.float32)
+    values[np.arange(seq_max_len)[None, :] >= lengths[:, None]] = 0.0  # ToySequenceData pads
+    return {x: values, seqlen: lengths}
+  return dict(inputs=[x, seqlen], outputs=[pred], feed={}, draw=draw)
+
+
+@_program("roomylee/rnn-text-classification-tf rnn.py and train.py: input_text/input_y/"
+          "dropout_keep_prob placeholders, text_length = reduce_sum(sign(abs(input_text))), "
+          "text-embedding/W_text tf.Variable on /cpu:0, DropoutWrapper(output_keep_prob) over "
+          "the cell (cell_type gru) in name scope rnn, dynamic_rnn(sequence_length="
+          "text_length), last_relevant gather, output W (get_variable) and output/b, "
+          "output/logits by xw_plus_b, predictions, l2 loss, Adam minimize with global_step",
+          expect="refuse_or_convert", refuse_mentions=["Sign"])
+def text_length_from_ids():
+  """roomylee's RNN text classifier: no lengths placeholder, the lengths are the count of
+  non-zero ids, computed in the graph. A conversion needs Keras masking of id 0 to match (the
+  same here, where zeros only pad the end)."""
+  sequence_length, num_classes, vocab_size, embedding_size, hidden_size = 7, 2, 50, 6, 5
+  input_text = tf.placeholder(tf.int32, shape=[None, sequence_length], name="input_text")
+  input_y = tf.placeholder(tf.float32, shape=[None, num_classes], name="input_y")
+  dropout_keep_prob = tf.placeholder(tf.float32, name="dropout_keep_prob")
+  l2_loss = tf.constant(0.0)
+  text_length = tf.cast(tf.reduce_sum(tf.sign(tf.abs(input_text)), reduction_indices=1),
+                        tf.int32)
+  with tf.device("/cpu:0"), tf.name_scope("text-embedding"):
+    w_text = tf.Variable(tf.random_uniform([vocab_size, embedding_size], -1.0, 1.0),
+                         name="W_text")
+    embedded_chars = tf.nn.embedding_lookup(w_text, input_text)
+  with tf.name_scope("rnn"):
+    cell = R.DropoutWrapper(R.GRUCell(hidden_size), output_keep_prob=dropout_keep_prob)
+    all_outputs, _ = tf.nn.dynamic_rnn(cell=cell, inputs=embedded_chars,
+                                       sequence_length=text_length, dtype=tf.float32)
+    batch_size = tf.shape(all_outputs)[0]
+    max_length = int(all_outputs.get_shape()[1])
+    input_size = int(all_outputs.get_shape()[2])
+    index = tf.range(0, batch_size) * max_length + (text_length - 1)
+    h_outputs = tf.gather(tf.reshape(all_outputs, [-1, input_size]), index)
+  with tf.name_scope("output"):
+    w = tf.get_variable("W", shape=[hidden_size, num_classes],
+                        initializer=tf.glorot_uniform_initializer())
+    b = tf.Variable(tf.constant(0.1, shape=[num_classes]), name="b")
+    l2_loss += tf.nn.l2_loss(w) + tf.nn.l2_loss(b)
+    logits = tf.nn.xw_plus_b(h_outputs, w, b, name="logits")
+    predictions = tf.argmax(logits, 1, name="predictions")
+  with tf.name_scope("loss"):
+    losses = tf.nn.softmax_cross_entropy_with_logits_v2(logits=logits, labels=input_y)
+    loss = tf.reduce_mean(losses) + 3.0 * l2_loss
+  with tf.name_scope("accuracy"):
+    correct_predictions = tf.equal(predictions, tf.argmax(input_y, axis=1))
+    tf.reduce_mean(tf.cast(correct_predictions, tf.float32), name="accuracy")
+  global_step = tf.Variable(0, name="global_step", trainable=False)
+  tf.train.AdamOptimizer(1e-3).minimize(loss, global_step=global_step)
+
+  def draw(rng):  # VocabularyProcessor pads with id 0 after the words
+    lengths = _lengths(rng, BATCH, sequence_length)
+    return {input_text: _padded_ids(rng, lengths, sequence_length, 1, vocab_size)}
+  return dict(inputs=[input_text], outputs=[logits], feed={dropout_keep_prob: 1.0}, draw=draw)
+
+
+def _key(tensor_name):
+  return tensor_name.replace(":", "__").replace("/", "__")
+
+
+def _random_values(variable, stddev, rng):
+  """What training could have left in `variable`: Adam's second moments are >= 0 and its beta
+  powers lie in (0, 1); everything else N(0, stddev)."""
+  name, shape = variable.op.name, variable.shape.as_list()
+  if name.endswith("/Adam_1"):
+    return np.abs(rng.normal(0.0, 0.3, shape)).astype(np.float32)
+  if name.split("/")[-1].startswith(("beta1_power", "beta2_power")):
+    return rng.uniform(0.5, 0.99, shape).astype(np.float32)
+  return rng.normal(0.0, stddev(name), shape).astype(np.float32)
+
+
+def save(out, name):
+  """Builds program `name` in a fresh graph, fills its variables, saves checkpoint + meta graph,
+  then runs it once for reference.npz. The variables are filled by feeding each one's own
+  initializer, so no op is added to the graph that the meta graph records."""
+  spec = PROGRAMS[name]
+  directory = os.path.join(out, name)
+  os.makedirs(directory, exist_ok=True)
+  rng = np.random.default_rng(sorted(PROGRAMS).index(name))
+  with tf.Graph().as_default():
+    tf.set_random_seed(1)
+    program = spec["build"]()
+    saver = tf.train.Saver()
+    with tf.Session() as sess:  # local variables (tf.metrics') are neither saved nor run here
+      for v in tf.global_variables():
+        if v.dtype.base_dtype.is_floating:
+          sess.run(v.initializer, {v.initializer.inputs[1]: _random_values(v, spec["stddev"], rng)})
+        else:
+          sess.run(v.initializer)
+      saver.save(sess, os.path.join(directory, "model.ckpt"))
+      inputs = {t: np.asarray(value, t.dtype.as_numpy_dtype)
+                for t, value in program["draw"](rng).items()}
+      results = sess.run(program["outputs"], {**inputs, **program["feed"]})
+  np.savez(os.path.join(directory, "reference.npz"),
+           **{_key(t.name): value for t, value in inputs.items()},
+           **{_key(t.name): value for t, value in zip(program["outputs"], results)})
+  description = {
+      "inputs": [t.name for t in program["inputs"]],
+      "outputs": [t.name for t in program["outputs"]],
+      "feed": {t.name: value for t, value in program["feed"].items()},
+      "expect": spec["expect"],
+      "refuse_mentions": spec["refuse_mentions"],
+      "source": spec["source"],
+  }
+  with open(os.path.join(directory, "program.json"), "w") as f:
+    json.dump(description, f, indent=2)
+
+
+if __name__ == "__main__":
+  if len(sys.argv) < 2:
+    sys.exit(f"usage: {sys.argv[0]} OUTDIR [NAME ...] (NAME in {', '.join(PROGRAMS)})")
+  unknown = [n for n in sys.argv[2:] if n not in PROGRAMS]
+  if unknown:
+    sys.exit(f"unknown program(s) {', '.join(unknown)}; known: {', '.join(PROGRAMS)}")
+  for program_name in sys.argv[2:] or PROGRAMS:
+    started = time.time()
+    save(sys.argv[1], program_name)
+    print(f"{program_name}: {time.time() - started:.1f}s")

@@ -1,12 +1,20 @@
-"""Migrate a TF1 RNN checkpoint to Keras 3 and back, and prove the two compute the same.
+"""Migrate a TF1 RNN model to Keras 3 and back, and prove the two compute the same.
+
+Whole models, proved against the program's own graph (CKPT.meta, or --graph):
 
     python -m tf_rnn_mnist.migrate inspect CKPT
+    python -m tf_rnn_mnist.migrate to-keras CKPT --inputs=T[,T] --outputs=T[,T] \
+        [--feed=T=VALUE,...] --output=model.keras
+    python -m tf_rnn_mnist.migrate verify CKPT model.keras --inputs=... --outputs=... [--feed=...]
+    python -m tf_rnn_mnist.migrate to-tf1 model.keras --output=DIR/ckpt
+
+Cells only, when there is no graph (a cell-level check: exit status 3, "not proved"):
+
     python -m tf_rnn_mnist.migrate to-keras CKPT --output=rnn.keras [--scope=S[,S2]] [--head=...]
-    python -m tf_rnn_mnist.migrate verify CKPT rnn.keras [--timesteps=T --batch=B]
     python -m tf_rnn_mnist.migrate to-tf1 rnn.keras --output=DIR/ckpt --cell=LSTMCell [--prefix=P]
 
 CKPT is a checkpoint prefix (DIR/model.ckpt-1000) or a directory with a `checkpoint` file.
-TF1 adds forget_bias, cell_clip and proj_clip at run time; a checkpoint does not store them, so
+With a graph, forget_bias, cell_clip, proj_clip and activations are read from it; without one
 pass the values the graph was built with (--forget_bias defaults to TF1's 1.0).
 """
 
@@ -19,6 +27,7 @@ from absl import flags
 
 from tf_rnn_mnist import cli
 from tf_rnn_mnist.errors import ConfigError, MismatchError
+from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate import recognise
 from tf_rnn_mnist.migrate import verify as verify_lib
 from tf_rnn_mnist.migrate.structures import RunOptions
@@ -30,6 +39,15 @@ USAGE = ("usage: python -m tf_rnn_mnist.migrate inspect CKPT | to-keras CKPT --o
 
 
 def define_flags():
+  flags.DEFINE_string("graph", None, "The program's graph: a .meta (MetaGraphDef, what Saver "
+                      "writes beside each checkpoint; CKPT.meta is used by default), .pb or "
+                      ".pbtxt (GraphDef).")
+  flags.DEFINE_list("inputs", None, "to-keras/verify: the graph tensors (name:0) that become "
+                    "the Keras model's inputs, in order.")
+  flags.DEFINE_list("outputs", None, "to-keras/verify: the graph tensors (name:0) the Keras "
+                    "model computes, in order.")
+  flags.DEFINE_list("feed", [], "to-keras/verify: placeholders fixed to constants, "
+                    "T=VALUE,... (keep probabilities 1.0, is_training false).")
   flags.DEFINE_string("output", None, "to-keras: the .keras file to write; to-tf1: the "
                       "checkpoint prefix to write (DIR/name).")
   flags.DEFINE_list("scope", None, "to-keras/verify: the recurrent network(s) to convert, by "
@@ -58,6 +76,62 @@ def define_flags():
                              f"[-{clip}, {clip}]), or left out for no clipping.")
 
 
+def _value(text):
+  lowered = text.strip().lower()
+  if lowered in ("true", "false"):
+    return lowered == "true"
+  try:
+    value = float(text)
+  except ValueError:
+    raise ConfigError(f"--feed value {text!r} is not a number, true or false.") from None
+  if not math.isfinite(value):
+    raise ConfigError(f"--feed value {text!r} is not finite.")
+  return int(value) if value.is_integer() and "." not in text and "e" not in lowered else value
+
+
+def _interface(g):
+  """The Interface --inputs/--outputs/--feed name, checked against the graph `g`."""
+  from tf_rnn_mnist.migrate.whole_model import Interface
+  f = flags.FLAGS
+  if not f.inputs or not f.outputs:
+    raise ConfigError("--inputs and --outputs go together: name the graph tensors the model "
+                      "takes and gives (`inspect` lists placeholders and candidate outputs).")
+  feed = {}
+  for item in f.feed:
+    name, sep, text = item.partition("=")
+    if not sep:
+      raise ConfigError(f"--feed={item}: expected TENSOR=VALUE, e.g. keep_prob:0=1.0.")
+    feed[graph_lib.check_tensors(g, [name], "feed")[0]] = _value(text)
+  inputs = graph_lib.check_tensors(g, f.inputs, "inputs")
+  outputs = graph_lib.check_tensors(g, f.outputs, "outputs")
+  for tensor in inputs:
+    if tensor in feed:
+      raise ConfigError(f"{tensor} is both in --inputs and in --feed.")
+  return Interface(inputs, outputs, feed)
+
+
+def _graph(path, required):
+  g = graph_lib.find(open_tf1_checkpoint_prefix(path), flags.FLAGS.graph)
+  if g is None and required:
+    raise ConfigError(f"{path}: no graph to read the model from ({path}.meta does not exist; "
+                      "pass --graph=FILE.meta, .pb or .pbtxt).")
+  return g
+
+
+def open_tf1_checkpoint_prefix(path):
+  """The checkpoint prefix of `path` (a prefix, or a directory with a `checkpoint` file)."""
+  import tensorflow as tf
+  if os.path.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    return latest or path
+  return path
+
+
+def _whole_mode():
+  f = flags.FLAGS
+  return bool(f.inputs or f.outputs)
+
+
 def _options():
   f = flags.FLAGS
   return RunOptions(f.forget_bias, f.cell_clip, f.proj_clip)
@@ -82,10 +156,40 @@ def _selection(path):
 
 def inspect(path):
   print(read_checkpoint(path)[1].report())
+  g = _graph(path, required=False)
+  if g is None:
+    print(f"graph: none ({path}.meta not found; --graph=FILE reads one): only the "
+          "checkpoint's cells can be converted, and only checked cell by cell.")
+    return
+  print(f"graph {g.source}:")
+  print("  placeholders (candidate --inputs / --feed):")
+  for node in g.placeholders():
+    default = " (has a default)" if node.op == "PlaceholderWithDefault" else ""
+    print(f"    {graph_lib.describe_tensor(g, node.name + ':0')}{default}")
+  print("  candidate --outputs (what the recurrent outputs flow into):")
+  for tensor in graph_lib.candidate_outputs(g):
+    print(f"    {graph_lib.describe_tensor(g, tensor)}")
+
+
+def _whole_verify(path, model, g, interface, shown):
+  f = flags.FLAGS
+  user = verify_lib.UserGraph(g, open_tf1_checkpoint_prefix(path))
+  rows, shapes = verify_lib.compare_graph(user, g, interface, model, f.batch, f.timesteps)
+  lines, ok = verify_lib.graph_report(rows, shapes)
+  print("\n".join(lines))
+  if not ok:
+    raise MismatchError(f"{shown} differs from the program's graph {g.source} (table above).")
 
 
 def verify(path, model_path, chosen=None, head=None, shown=None):
   f = flags.FLAGS
+  if _whole_mode():
+    g = _graph(path, required=True)
+    interface = _interface(g)
+    from tf_rnn_mnist.migrate import graph_ops  # noqa: F401  (registers the layers)
+    model = verify_lib.load_model(model_path)
+    _whole_verify(path, model, g, interface, shown or model_path)
+    return 0
   if chosen is None:
     chosen, head, _ = _selection(path)
   rows = verify_lib.compare(path, chosen, head, _options(), model_path, f.batch, f.timesteps)
@@ -94,6 +198,9 @@ def verify(path, model_path, chosen=None, head=None, shown=None):
   if not ok:
     raise MismatchError(f"{shown or model_path} differs from {path} by more than "
                         f"{verify_lib.TOLERANCE:g} (table above).")
+  print(f"{verify_lib.CELL_LEVEL_ONLY}: the TF1 side was rebuilt from the checkpoint's "
+        "names, not run from the program's graph (give --inputs/--outputs with its .meta).")
+  return verify_lib.CELL_LEVEL_EXIT
 
 
 def _mode_of_a_written_file(staged, output):
@@ -113,21 +220,63 @@ def to_keras(path):
   if not f.output or not f.output.endswith(".keras"):
     raise ConfigError("to-keras needs --output=PATH.keras.")
   cli.check_writable_file("output", f.output, "a path ending in .keras")
+  if _whole_mode():
+    return _stage(path, *_whole_model(path))
   chosen, head, arrays = _selection(path)
   model = keras_side.build_model(chosen, head, arrays, _options())
+  what = (f"[batch, {head.outputs}] (the dense head on the last step)" if head
+          else f"[batch, time, {chosen[-1].output_size}] (the top layer's sequence)")
+  print(f"built: input [batch, time, {chosen[0].input_size}] -> {what}")
+  return _stage(path, model, lambda staged: verify(path, staged, chosen, head, shown=f.output))
+
+
+def _whole_model(path):
+  """(model, its verification) of the subgraph --inputs/--outputs name."""
+  from tf_rnn_mnist.migrate import whole_model
+  g = _graph(path, required=True)
+  interface = _interface(g)
+  reader = open_tf1_checkpoint(path)
+  shapes = reader.get_variable_to_shape_map()
+  arrays = read_tf1_tensors(reader, list(shapes), path)
+  conversion = whole_model.convert(g, shapes, arrays, interface)
+  print("converted:")
+  print("\n".join(f"  {note}" for note in conversion.notes))
+  _refuse_contradicting_flags(conversion)
+  return conversion.model, lambda staged: _whole_verify(
+      path, verify_lib.load_model(staged), g, interface, flags.FLAGS.output)
+
+
+def _refuse_contradicting_flags(conversion):
+  """--forget_bias / --cell_clip / --proj_clip given on the command line must agree with the
+  graph's constants."""
+  f = flags.FLAGS
+  for flag in ("forget_bias", "cell_clip", "proj_clip"):
+    if not f[flag].present:
+      continue
+    given = f[flag].value
+    for call in conversion.calls:
+      for run in call.cells:
+        if flag == "forget_bias" and not run.cell.is_lstm:
+          continue
+        graph_value = run.settings.get(flag)
+        if graph_value != given:
+          raise ConfigError(f"--{flag}={given} contradicts the graph: {run.cell.scope} runs "
+                            f"with {flag}={graph_value}.")
+
+
+def _stage(path, model, check):
+  f = flags.FLAGS
   # Saved beside the output and renamed only once verified: a model that fails verify never
   # replaces the file that was there.
   fd, staged = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(os.path.abspath(f.output)))
   os.close(fd)
   _mode_of_a_written_file(staged, f.output)
+  status = 0
   try:
     model.save(staged)
-    what = (f"[batch, {head.outputs}] (the dense head on the last step)" if head
-            else f"[batch, time, {chosen[-1].output_size}] (the top layer's sequence)")
-    print(f"built: input [batch, time, {chosen[0].input_size}] -> {what}")
     if f.verify:
       try:
-        verify(path, staged, chosen, head, shown=f.output)
+        status = check(staged)
       except MismatchError as e:
         raise MismatchError(f"{e} {f.output} was not written (--noverify writes it "
                             f"unchecked).") from None
@@ -136,6 +285,7 @@ def to_keras(path):
     if os.path.exists(staged):
       os.remove(staged)
   print(f"wrote {f.output}")
+  return status
 
 
 def to_tf1(model_path):
@@ -165,7 +315,8 @@ def main(argv):
   command, args = argv[1], argv[2:]
   if len(args) != COMMANDS[command]:
     raise ConfigError(f"{command} takes {COMMANDS[command]} path(s), got {len(args)}. {USAGE}")
-  {"inspect": inspect, "to-keras": to_keras, "verify": verify, "to-tf1": to_tf1}[command](*args)
+  return {"inspect": inspect, "to-keras": to_keras, "verify": verify,
+          "to-tf1": to_tf1}[command](*args)
 
 
 def run_main():

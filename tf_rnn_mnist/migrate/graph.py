@@ -8,6 +8,7 @@ Only protobuf parsing and `tf.make_ndarray` are used: nothing of the graph runs 
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 
@@ -155,6 +156,49 @@ class Graph:
       seen.add(op)
       todo.extend(self.nodes[op].inputs)
     return seen
+
+
+_TRAINING = re.compile(r"(^|/)(gradients|clip_by_global_norm|Adam|GradientDescent|Momentum|"
+                       r"RMSProp|Adagrad|save|report_uninitialized|init)(_\d+)?(/|$)")
+_NOT_OUTPUTS = {"Assign", "AssignAdd", "AssignSub", "NoOp", "Assert", "ApplyAdam",
+                "ApplyGradientDescent", "ScalarSummary", "HistogramSummary", "Const",
+                "Identity", "Shape", "Exit", "Enter", "Switch", "Merge", "NextIteration"}
+
+
+_HEADS = {"Softmax", "LogSoftmax", "BiasAdd", "Sigmoid", "Tanh", "Squeeze", "Reshape",
+          "Transpose"}
+
+
+def candidate_outputs(g, limit=16):
+  """Float tensors the recurrent cells' outputs flow into and nothing of the model reads
+  further (probabilities, logits, final states), outside the training ops."""
+  starts = [n for n in g.nodes.values() if n.op == "MatMul" and not _TRAINING.search(n.name)
+            and any(g.variable_of(t) for t in n.inputs[1:])
+            and g.node(n.inputs[0]).op == "ConcatV2"]
+  seen, todo, ends = set(), [f"{n.name}:0" for n in starts], []
+  while todo:
+    tensor = todo.pop()
+    op = split_tensor(tensor)[0]
+    if op in seen:
+      continue
+    seen.add(op)
+    forward = [n for n, _ in g.consumers(tensor, everywhere=True)
+               if not _TRAINING.search(n.name) and n.op not in ("Assign", "NoOp")]
+    node = g.nodes[op]
+    in_loop = "/while/" in op and node.op != "Exit"
+    floating = (g.dtype(tensor) or "").startswith("float")
+    leaving_loop = node.op == "Exit" and any("/while/" not in n.name for n in forward)
+    if not in_loop and floating and (node.op in _HEADS or leaving_loop or node.op ==
+                                     "TensorArrayGatherV3" or (not forward and node.op
+                                                               not in _NOT_OUTPUTS)):
+      ends.append(tensor)
+    for n in forward:
+      todo.extend(f"{n.name}:{k}" for k in range(max(1, _outputs_of(n))))
+  return sorted(ends)[:limit]
+
+
+def _outputs_of(node):
+  return node.attr_value("num") or node.attr_value("num_split") or 1
 
 
 def _read_proto(path, message):

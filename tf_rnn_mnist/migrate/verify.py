@@ -9,7 +9,7 @@ import tempfile
 
 import numpy as np
 
-from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.errors import ConfigError, MismatchError
 from tf_rnn_mnist.migrate import spec as spec_io
 
 TOLERANCE = 1e-5
@@ -44,6 +44,16 @@ def _labels(structures):
     for cell in structure.cells:
       labels += [f"{cell.scope} final h"] + ([f"{cell.scope} final c"] if cell.is_lstm else [])
   return labels
+
+
+def load_model(model_path):
+  """The .keras file at `model_path`, with this package's layers registered."""
+  import keras
+  from tf_rnn_mnist.migrate import graph_ops, keras_cells  # noqa: F401  (registers layers)
+  try:
+    return keras.models.load_model(model_path)
+  except (OSError, ValueError, TypeError) as e:
+    raise ConfigError(f"{model_path} is not a readable Keras model ({e}).") from None
 
 
 def load_checked(model_path, structures):
@@ -100,4 +110,177 @@ def report(rows, batch, timesteps, tolerance=TOLERANCE):
   ok = worst <= tolerance
   lines.append(f"{'PASS' if ok else 'FAIL'}: largest difference {worst:.2e} "
                f"({'within' if ok else 'above'} {tolerance:g})")
+  return lines, ok
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole model against the user's own graph: the program's MetaGraphDef imported, the
+# checkpoint restored, both sides fed the same values.
+
+CELL_LEVEL_ONLY = "cell-level check only: the model is not proved"
+# Exit status of a cell-level pass: not 0, which means proved against the user's own graph.
+CELL_LEVEL_EXIT = 3
+_SEARCH_THROUGH = ("Identity", "Transpose", "Reshape", "Cast", "StridedSlice", "ExpandDims",
+                   "Squeeze", "Unpack", "Pack", "ReverseSequence", "ReverseV2")
+
+
+class UserGraph:
+  """The user's graph in a TF1 session with the checkpoint restored."""
+
+  def __init__(self, g, checkpoint):
+    import tensorflow as tf
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      if g.meta_graph is not None:
+        saver = tf.compat.v1.train.import_meta_graph(g.meta_graph, clear_devices=True)
+      else:
+        tf.graph_util.import_graph_def(g.graph_def, name="")
+        names = [n.name for n in g.nodes.values() if n.op in ("VariableV2", "VarHandleOp")]
+        saver = tf.compat.v1.train.Saver(
+            {n: self.graph.get_tensor_by_name(f"{n}:0") for n in names}) if names else None
+      self.session = tf.compat.v1.Session(graph=self.graph)
+      try:
+        if saver is None:
+          raise ConfigError(f"{g.source} holds no variables to restore {checkpoint} into.")
+        saver.restore(self.session, checkpoint)
+      except tf.errors.OpError as e:
+        raise ConfigError(f"the program's graph {g.source} does not restore {checkpoint}: "
+                          f"{e.message.splitlines()[0]}") from None
+
+  def run(self, fetches, feed):
+    return self.session.run(fetches, feed)
+
+
+def _gather_rows(g, tensor, depth=6):
+  """The rows of the embedding variable `tensor` indexes (through reshapes), or None."""
+  frontier = [tensor]
+  for _ in range(depth):
+    nxt = []
+    for t in frontier:
+      for node, index in g.consumers(t, everywhere=True):
+        if node.op in ("GatherV2", "Gather", "ResourceGather") and index == 1:
+          variable = g.variable_of(node.inputs[0])
+          shape = g.shape(node.inputs[0])
+          if variable and shape and shape[0]:
+            return shape[0]
+        if node.op in _SEARCH_THROUGH:
+          nxt.append(f"{node.name}:0")
+    frontier = nxt
+  return None
+
+
+def input_values(g, interface, sizes, rng):
+  """{tensor: array} for the model's inputs: ids within the embedding's rows, lengths in
+  [1, time] with one equal to the time axis and one shorter, floats N(0, 1)."""
+  batch, time = sizes["batch"], sizes["time"]
+  values = {}
+  for tensor in interface.inputs:
+    shape = [sizes["dims"][tensor][k] if d is None else d
+             for k, d in enumerate(g.shape(tensor))]
+    dtype = np.dtype(g.dtype(tensor))
+    if dtype.kind == "f":
+      values[tensor] = rng.standard_normal(shape).astype(dtype)
+      continue
+    rows = _gather_rows(g, tensor)
+    if rows:
+      values[tensor] = rng.integers(0, rows, shape).astype(dtype)
+    elif len(shape) == 1:  # lengths
+      lengths = rng.integers(1, time + 1, shape)
+      lengths[0] = time
+      lengths[-1] = max(1, time // 2)
+      values[tensor] = lengths.astype(dtype)
+    else:
+      values[tensor] = rng.integers(0, 2, shape).astype(dtype)
+  return values
+
+
+def _assignments(g, interface, batch, time):
+  """Ways to size the inputs' unknown dimensions, most likely first (batch-major)."""
+  import itertools
+  unknown = [(t, k) for t in interface.inputs for k, d in enumerate(g.shape(t)) if d is None]
+  first = {(t, k): batch if k == 0 else time for t, k in unknown}
+  yield first
+  for values in itertools.islice(itertools.product((batch, time), repeat=len(unknown)), 32):
+    choice = dict(zip(unknown, values))
+    if choice != first:
+      yield choice
+
+
+def graph_reference(user, g, interface, batch, time, seed=0):
+  """(inputs, outputs) of the user's graph on inputs it accepts, its outputs on the same
+  inputs once more (randomness) and on inputs 1 ulp away (sensitivity)."""
+  import tensorflow as tf
+  last = None
+  # The time axis lengths must fit: a dimension the graph fixes, else --timesteps.
+  fixed = [d for t in interface.inputs for d in (g.shape(t) or [])[1:] if d and d > 1]
+  for time, choice in ((t, c) for t in dict.fromkeys(fixed + [time])
+                       for c in _assignments(g, interface, batch, t)):
+    dims = {t: {} for t in interface.inputs}
+    for (t, k), size in choice.items():
+      dims[t][k] = size
+    rng = np.random.default_rng(seed)
+    inputs = input_values(g, interface, {"batch": batch, "time": time, "dims": dims}, rng)
+    feed = {**inputs, **{t: v for t, v in interface.feed.items()}}
+    try:
+      outputs = user.run(list(interface.outputs), feed)
+    except (tf.errors.OpError, ValueError) as e:
+      last = e
+      continue
+    again = user.run(list(interface.outputs), feed)
+    nudged = {t: (np.nextafter(v, np.inf).astype(v.dtype) if v.dtype.kind == "f" else v)
+              for t, v in inputs.items()}
+    moved = user.run(list(interface.outputs), {**feed, **nudged})
+    return inputs, outputs, again, moved
+  message = [l for l in getattr(last, "message", str(last)).splitlines()
+             if l.strip() and "Graph execution error" not in l][:1]
+  message = message[0].strip() if message else type(last).__name__
+  raise ConfigError(f"the program's graph does not run on inputs of batch {batch} and time "
+                    f"{time} in any layout tried ({message}); pass --batch/--timesteps.")
+
+
+def compare_graph(user, g, interface, model, batch=8, timesteps=28, seed=0):
+  """[(tensor, max |diff|, bound, sensitivity, random)] of the Keras model against the
+  user's graph on the same inputs."""
+  inputs, reference, again, moved = graph_reference(user, g, interface, batch, timesteps,
+                                                    seed)
+  ordered = [inputs[t] for t in interface.inputs]
+  ours = model(ordered if len(ordered) > 1 else ordered[0], training=False)
+  ours = ours if isinstance(ours, (list, tuple)) else [ours]
+  rows = []
+  for tensor, mine, ref, ref2, nudged in zip(interface.outputs, ours, reference, again, moved):
+    mine = np.asarray(mine)
+    if mine.shape != ref.shape:
+      raise MismatchError(f"{tensor}: the Keras model gives shape {list(mine.shape)}, the "
+                          f"program's graph {list(ref.shape)}.")
+    ref = ref.astype(np.float64)
+    bound = TOLERANCE * max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
+    rows.append((tensor, float(np.abs(mine - ref).max()) if ref.size else 0.0, bound,
+                 float(np.abs(nudged - ref).max()) if ref.size else 0.0,
+                 not np.array_equal(ref, ref2.astype(np.float64))))
+  return rows, {t: v.shape for t, v in inputs.items()}
+
+
+def graph_report(rows, shapes):
+  """Lines and whether every output is within its bound, or within the graph's own
+  sensitivity to a 1-ulp change of its inputs."""
+  shown = ", ".join(f"{t} {list(s)}" for t, s in shapes.items())
+  lines = [f"verify: the program's own graph vs the Keras model, inputs {shown}"]
+  ok = True
+  for tensor, diff, bound, sensitivity, random in rows:
+    if random:
+      verdict, ok = ("FAIL: the graph gives other values on the same inputs (dropout or "
+                     "sampling still on: --feed its keep probability 1.0)"), False
+    elif diff <= bound:
+      verdict = "ok"
+    elif sensitivity > bound and diff <= 10 * sensitivity:
+      verdict = (f"ok within the graph's own sensitivity (a 1-ulp input change moves it "
+                 f"{sensitivity:.2e})")
+    else:
+      verdict, ok = "FAIL", False
+    lines.append(f"  {tensor:<56} max |diff| {diff:.2e}  bound {bound:.1e}  "
+                 f"1-ulp input change {sensitivity:.2e}  {verdict}")
+  worst = max((d for _, d, _, _, _ in rows), default=0.0)
+  lines.append(f"{'PASS' if ok else 'FAIL'}: proved against the program's own graph, largest "
+               f"difference {worst:.2e} (bound 1e-5 * max(1, max|ref|))" if ok else
+               f"FAIL: largest difference {worst:.2e}")
   return lines, ok

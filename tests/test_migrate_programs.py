@@ -1,0 +1,262 @@
+"""migrate on whole TF1 programs (tests/tf1_programs.py: 14 programs after public TF1 code),
+proved against each program's own graph: its MetaGraphDef imported, its checkpoint restored,
+both sides fed the same ids, lengths (shorter than the time axis and equal to it) and
+features. The mutation tests show that a conversion which drops what the graph does fails.
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.migrate import graph as graph_lib
+from tf_rnn_mnist.migrate import rnn_calls, verify, whole_model
+from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
+
+PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
+CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "nmt_projection",
+             "nmt_residual_encoder", "one_cell_multi", "peephole_projection_flat", "ptb_lm",
+             "punctuator_bi_perstep", "saturated", "text_length_from_ids"]
+# program -> what the refusal must name (the op or construct it does not convert)
+REFUSED = {"decoder_with_helper": "TensorArrays is not dynamic_rnn's",
+           "raw_rnn_decoder": "refused",
+           "toy_seqlen_static": "rnn/cond/Merge (Merge)"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+  out = tmp_path_factory.mktemp("programs")
+  done = subprocess.run([sys.executable, str(PROGRAMS), str(out)], capture_output=True,
+                        text=True, timeout=900)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return out
+
+
+def _program(corpus, name):
+  spec = json.loads((corpus / name / "program.json").read_text())
+  g = graph_lib.load(str(corpus / name / "model.ckpt.meta"))
+  interface = whole_model.Interface(
+      [graph_lib.tensor_name(t) for t in spec["inputs"]],
+      [graph_lib.tensor_name(t) for t in spec["outputs"]],
+      {graph_lib.tensor_name(k): v for k, v in spec["feed"].items()})
+  return g, interface, str(corpus / name / "model.ckpt")
+
+
+def _convert(g, interface, checkpoint):
+  reader = open_tf1_checkpoint(checkpoint)
+  shapes = reader.get_variable_to_shape_map()
+  arrays = {n: reader.get_tensor(n) for n in shapes}
+  return whole_model.convert(g, shapes, arrays, interface)
+
+
+def _verdict(corpus, name, model=None, batch=5, timesteps=6):
+  g, interface, checkpoint = _program(corpus, name)
+  model = model or _convert(g, interface, checkpoint).model
+  rows, shapes = verify.compare_graph(verify.UserGraph(g, checkpoint), g, interface, model,
+                                      batch, timesteps)
+  return verify.graph_report(rows, shapes)
+
+
+def test_the_corpus_has_the_constructs_the_issue_names():
+  source = PROGRAMS.read_text()
+  for construct in ("BasicLSTMCell(", "forget_bias=0.0", "GRUCell(", "bidirectional_dynamic_rnn(",
+                    "use_peepholes=True", "num_proj=", "ResidualWrapper(", "time_major",
+                    "sequence_length=", "tf.gather(", "embedding_lookup(", "DropoutWrapper(",
+                    "use_bias=False"):
+    assert construct in source, construct
+  assert len(CONVERTED) + len(REFUSED) >= 8
+
+
+@pytest.mark.parametrize("name", CONVERTED)
+def test_program_converts_and_matches_its_own_graph(corpus, name):
+  """Every requested output within 1e-5 * max(1, max|ref|) of the program's graph."""
+  lines, ok = _verdict(corpus, name)
+  assert ok, "\n".join(lines)
+  assert lines[-1].startswith("PASS: proved against the program's own graph")
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_program_beyond_the_tool_is_refused_by_name(corpus, name):
+  g, interface, checkpoint = _program(corpus, name)
+  with pytest.raises(ConfigError, match="refused") as caught:
+    _convert(g, interface, checkpoint)
+  assert REFUSED[name] in str(caught.value)
+
+
+def test_run_time_settings_come_from_the_graph(corpus):
+  g, interface, checkpoint = _program(corpus, "peephole_projection_flat")
+  (call,) = _convert(g, interface, checkpoint).calls
+  (run,) = call.cells
+  assert run.settings == {"forget_bias": 0.5, "cell_clip": pytest.approx(0.7),
+                          "proj_clip": pytest.approx(0.4), "activation": "tanh"}
+  g, interface, checkpoint = _program(corpus, "ptb_lm")
+  (call,) = _convert(g, interface, checkpoint).calls
+  assert [r.settings["forget_bias"] for r in call.cells] == [0.0, 0.0]
+  assert call.kind == "static" and len(call.sequence) == 5
+
+
+def test_residual_wrappers_and_sequence_lengths_are_read(corpus):
+  g, interface, checkpoint = _program(corpus, "nmt_residual_encoder")
+  (call,) = _convert(g, interface, checkpoint).calls
+  assert [r.residual for r in call.cells] == [False, False, True, True]
+  assert call.lengths == "source_sequence_length:0"
+
+
+# ---------------------------------------------------------------------------------------------
+# Mutations: each conversion mistake the issue names fails verify against the program.
+
+def _fails(corpus, name):
+  lines, ok = _verdict(corpus, name)
+  assert not ok, "\n".join(lines)
+
+
+def test_mutation_residual_add_dropped_fails(corpus, monkeypatch):
+  """In the Keras model (the cells' wiring then no longer matches: recognition refuses)."""
+  original = whole_model._cell_spec
+  monkeypatch.setattr(whole_model, "_cell_spec", lambda run: {**original(run),
+                                                                "residual": False})
+  _fails(corpus, "nmt_residual_encoder")
+  original_wrap = rnn_calls._wrap
+  monkeypatch.setattr(rnn_calls, "_wrap", lambda g, step, sources: original_wrap(g, step, ()))
+  with pytest.raises(ConfigError, match="does not continue into exactly one recognised cell"):
+    _program_conversion(corpus, "nmt_residual_encoder")
+
+
+def _program_conversion(corpus, name):
+  return _convert(*_program(corpus, name))
+
+
+def test_mutation_forget_bias_from_the_default_fails(corpus, monkeypatch):
+  original = rnn_calls.lstm_step
+
+  def default_forget_bias(g, matmul, cell):
+    step = original(g, matmul, cell)
+    step.settings["forget_bias"] = 1.0
+    return step
+  monkeypatch.setattr(rnn_calls, "lstm_step", default_forget_bias)
+  _fails(corpus, "ptb_lm")
+
+
+def test_mutation_sequence_lengths_ignored_fails(corpus, monkeypatch):
+  original = whole_model.Translator._place_call
+
+  def without_lengths(self, call):
+    call.lengths = None
+    return original(self, call)
+  monkeypatch.setattr(whole_model.Translator, "_place_call", without_lengths)
+  # (bi_classifier would not show it: its gather at seqlen - 1 reads only valid steps of
+  # both directions, so its logits do not depend on the masking; the encoder's outputs past
+  # each length and its final states do.)
+  _fails(corpus, "nmt_residual_encoder")
+
+
+def test_mutation_per_step_head_on_the_last_step_only_fails(corpus):
+  import keras
+  g, interface, checkpoint = _program(corpus, "punctuator_bi_perstep")
+  model = _convert(g, interface, checkpoint).model
+  last_only = keras.layers.Lambda(
+      lambda p: keras.ops.repeat(p[:, -1:], keras.ops.shape(p)[1], axis=1))(model.outputs[0])
+  lines, ok = _verdict(corpus, "punctuator_bi_perstep",
+                       keras.Model(model.inputs, last_only))
+  assert not ok, "\n".join(lines)
+
+
+def test_mutation_verify_against_a_rebuilt_graph_passes_what_the_program_refutes(
+    corpus, tmp_path):
+  """The old check (TF1 rebuilt from the checkpoint's names, forget_bias at its default)
+  passes ptb_lm's cells converted with forget_bias 1.0, and says it proves nothing; the
+  same cells, judged by the program's own graph (forget_bias 0.0), fail."""
+  checkpoint = str(corpus / "ptb_lm" / "model.ckpt")
+  model = tmp_path / "cells.keras"
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.migrate", "to-keras", checkpoint,
+                         f"--output={model}", "--head=none", "--timesteps=5"],
+                        capture_output=True, text=True, timeout=600)
+  assert done.returncode == verify.CELL_LEVEL_EXIT, done.stderr[-2000:]
+  assert verify.CELL_LEVEL_ONLY in done.stdout
+  assert "PASS" in done.stdout
+  # The program's own graph refutes those cells: its states differ from the cells' run.
+  import keras
+  cells = verify.load_model(str(model))
+  g, interface, _ = _program(corpus, "ptb_lm")
+  from tf_rnn_mnist.migrate import graph_ops
+  embedded = graph_ops.TF1Embedding(30, 8)
+  ids = keras.Input((5,), dtype="int32")
+  sequence = cells(embedded(ids))
+  wrong = keras.Model(ids, sequence)
+  embedded.set_weights([open_tf1_checkpoint(checkpoint).get_tensor("Model/embedding")])
+  states = [t for t in interface.outputs if "cell_1/basic_lstm_cell/Mul_14" in t]
+  top = whole_model.Interface(interface.inputs, states, interface.feed)
+  last_h = keras.Model(ids, wrong.outputs[0][:, -1])
+  rows, shapes = verify.compare_graph(verify.UserGraph(g, checkpoint), g, top, last_h, 4, 5)
+  lines, ok = verify.graph_report(rows, shapes)
+  assert not ok, "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line, as a user runs it.
+
+def _migrate(*args):
+  return subprocess.run([sys.executable, "-m", "tf_rnn_mnist.migrate", *args],
+                        capture_output=True, text=True, timeout=600)
+
+
+def test_cli_inspect_lists_placeholders_and_candidate_outputs(corpus):
+  done = _migrate("inspect", str(corpus / "bi_classifier" / "model.ckpt"))
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert "    input_x:0 int32 [?, 6]" in done.stdout
+  assert "    seqlen:0 int32 [?]" in done.stdout
+  assert "    output/scores:0 float32 [?, 3]" in done.stdout
+
+
+def test_cli_to_keras_proves_against_the_program_and_refuses_contradicting_flags(corpus,
+                                                                                 tmp_path):
+  checkpoint = str(corpus / "nmt_residual_encoder" / "model.ckpt")
+  spec = json.loads((corpus / "nmt_residual_encoder" / "program.json").read_text())
+  common = [f"--inputs={','.join(spec['inputs'])}", f"--outputs={','.join(spec['outputs'])}",
+            *[f"--feed={k}={v}" for k, v in spec["feed"].items()]]
+  out = tmp_path / "encoder.keras"
+  done = _migrate("to-keras", checkpoint, *common, f"--output={out}")
+  assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+  assert "+ residual" in done.stdout and "sequence_length source_sequence_length:0" in (
+      done.stdout)
+  assert "PASS: proved against the program's own graph" in done.stdout and out.exists()
+  done = _migrate("verify", checkpoint, str(out), *common)
+  assert done.returncode == 0 and "PASS: proved" in done.stdout, done.stderr[-2000:]
+  refused = _migrate("to-keras", checkpoint, *common, "--forget_bias=0",
+                     f"--output={tmp_path / 'x.keras'}")
+  assert refused.returncode == 1
+  assert ("error: --forget_bias=0.0 contradicts the graph: dynamic_seq2seq/encoder/rnn/"
+          "multi_rnn_cell/cell_0/basic_lstm_cell runs with forget_bias=1.0.") in refused.stderr
+  assert not (tmp_path / "x.keras").exists()
+
+
+def test_cli_refusal_names_the_ops_and_writes_nothing(corpus, tmp_path):
+  spec = json.loads((corpus / "toy_seqlen_static" / "program.json").read_text())
+  done = _migrate("to-keras", str(corpus / "toy_seqlen_static" / "model.ckpt"),
+                  f"--inputs={','.join(spec['inputs'])}",
+                  f"--outputs={','.join(spec['outputs'])}", f"--output={tmp_path / 'm.keras'}")
+  assert done.returncode == 1
+  assert "rnn/cond/Merge (Merge)" in done.stderr and "Traceback" not in done.stderr
+  assert list(tmp_path.iterdir()) == []
+
+
+def test_saturated_graph_is_measured_not_failed(corpus):
+  """saturated: weights of std 20, so the program's own outputs move under a 1-ulp input
+  change; verify states that sensitivity next to each difference."""
+  lines, ok = _verdict(corpus, "saturated")
+  assert ok, "\n".join(lines)
+  assert all("1-ulp input change" in line for line in lines[1:-1])
+
+
+def test_keep_probability_left_below_one_is_caught(corpus):
+  g, interface, checkpoint = _program(corpus, "bi_classifier")
+  model = _convert(g, interface, checkpoint).model
+  dropping = whole_model.Interface(interface.inputs, interface.outputs,
+                                   {"dropout_keep_prob:0": 0.5})
+  rows, shapes = verify.compare_graph(verify.UserGraph(g, checkpoint), g, dropping, model, 5, 6)
+  lines, ok = verify.graph_report(rows, shapes)
+  assert not ok and "dropout or sampling still on" in "\n".join(lines)

@@ -183,12 +183,14 @@ def _migrate(*args, env=None):
 
 
 def test_cli_to_keras_verifies_and_to_tf1_restores_in_tf1(checkpoints, tmp_path):
-  """The commands as a user runs them: to-keras prints verify's table and exits 0; the Keras
+  """The commands as a user runs them: to-keras prints verify's table, says the cell-level
+  check proves nothing about the program and exits 3 (no graph was saved); the Keras
   model reloaded in a process that only imported keras and the cell module gives the same
   logits; to-tf1's checkpoint passes verify against the same model."""
   model = tmp_path / "m.keras"
   done = _migrate("to-keras", _ckpt(checkpoints, "multilayer"), f"--output={model}")
-  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.returncode == 3, done.stderr[-2000:]
+  assert "cell-level check only: the model is not proved" in done.stdout
   assert "built: input [batch, time, 3] -> [batch, 10] (the dense head on the last step)" in (
       done.stdout)
   assert done.stdout.strip().splitlines()[-1] == f"wrote {model}"
@@ -200,7 +202,7 @@ def test_cli_to_keras_verifies_and_to_tf1_restores_in_tf1(checkpoints, tmp_path)
       f"wrote {back}: rnn/multi_rnn_cell/cell_{{0,1,2}}/basic_lstm_cell: 3 x LSTM(8), input 3, "
       "output 8 [BasicLSTMCell]")
   done = _migrate("verify", str(back), str(model), "--timesteps=3", "--batch=2")
-  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.returncode == 3, done.stderr[-2000:]
   assert "verify: TF1 graph vs Keras model on random inputs [2, 3, ...]" in done.stdout
 
 
@@ -228,7 +230,9 @@ def test_unsupported_cells_are_listed_not_guessed(checkpoints):
       "  gru_net/gru_cell: GRU(3), input 3, output 3 [GRUCell]",
       "not recognised:",
       "  rnn/basic_rnn_cell: a recurrent cell this tool does not convert (it converts LSTM and "
-      "GRU cells)"]
+      "GRU cells)",
+      f"graph: none ({_ckpt(checkpoints, 'unsupported')}.meta not found; --graph=FILE reads "
+      "one): only the checkpoint's cells can be converted, and only checked cell by cell."]
 
 
 def test_no_rnn_and_wrong_scope_say_what_exists(checkpoints, tmp_path):

@@ -260,3 +260,29 @@ def test_keep_probability_left_below_one_is_caught(corpus):
   rows, shapes = verify.compare_graph(verify.UserGraph(g, checkpoint), g, dropping, model, 5, 6)
   lines, ok = verify.graph_report(rows, shapes)
   assert not ok and "dropout or sampling still on" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", ["ptb_lm", "one_cell_multi", "nmt_projection"])
+def test_to_tf1_writes_what_the_program_restores(corpus, tmp_path, name):
+  """Keras -> TF1 under the program's own variable names (embeddings, heads, a one-cell
+  MultiRNNCell's multi_rnn_cell/cell_0): restored into the program's graph, it gives the
+  original checkpoint's outputs to float32 rounding of the folded forget bias."""
+  g, interface, checkpoint = _program(corpus, name)
+  model_path = tmp_path / "m.keras"
+  _convert(g, interface, checkpoint).model.save(model_path)
+  done = _migrate("to-tf1", str(model_path), f"--output={tmp_path / 'back' / 'model'}")
+  assert done.returncode == 0, done.stderr[-2000:]
+  written = open_tf1_checkpoint(str(tmp_path / "back" / "model")).get_variable_to_shape_map()
+  original = open_tf1_checkpoint(checkpoint).get_variable_to_shape_map()
+  assert set(written) <= set(original)
+  if name == "one_cell_multi":
+    assert "rnn/multi_rnn_cell/cell_0/basic_lstm_cell/kernel" in written
+  user = verify.UserGraph(g, checkpoint)
+  back = verify.UserGraph(g, str(tmp_path / "back" / "model"))
+  assert back.not_restored and all(
+      n.endswith(("Adam", "Adam_1", "_power", "global_step")) or "Variable" in n
+      or n.startswith(("Model/global_step", "Train/")) for n in back.not_restored)
+  inputs, reference, _, _ = verify.graph_reference(user, g, interface, 3, 6)
+  feed = {**inputs, **interface.feed}
+  for ours, theirs in zip(back.run(interface.outputs, feed), reference):
+    np.testing.assert_allclose(ours, theirs, atol=1e-5 * max(1, np.abs(theirs).max()), rtol=0)

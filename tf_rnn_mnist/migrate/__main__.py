@@ -289,17 +289,22 @@ def _stage(path, model, check):
 
 
 def to_tf1(model_path):
-  import keras
   from tf_rnn_mnist.migrate import keras_cells  # noqa: F401  (registers TF1LSTMCell)
   from tf_rnn_mnist.migrate import keras_side
+  from tf_rnn_mnist.migrate import whole_model
   f = flags.FLAGS
-  if not f.output or not f.cell:
-    raise ConfigError("to-tf1 needs --output=DIR/name (a checkpoint prefix) and --cell (the "
-                      "TF1 class of the LSTM layers).")
-  try:
-    model = keras.models.load_model(model_path)
-  except (OSError, ValueError, TypeError) as e:
-    raise ConfigError(f"{model_path} is not a readable Keras model ({e}).") from None
+  if not f.output:
+    raise ConfigError("to-tf1 needs --output=DIR/name (a checkpoint prefix).")
+  model = verify_lib.load_model(model_path)
+  arrays = whole_model.tf1_variables(model)
+  if arrays is not None:  # a whole model: every variable under the program's own name
+    cli.check_writable_file("output", f.output, "a checkpoint prefix such as DIR/model")
+    write_tf1_checkpoint(arrays, f.output)
+    print(f"wrote {f.output}: {len(arrays)} variables under the program's own names")
+    return 0
+  if not f.cell:
+    raise ConfigError("to-tf1 of a cell-level model needs --cell (the TF1 class of the LSTM "
+                      "layers).")
   structure, placed = keras_side.tf1_structure(model, f.cell, f.prefix)
   arrays = keras_side.tf1_arrays(placed, _options())
   head_arrays, _ = keras_side.head_arrays(model, f.head_scope)

@@ -210,16 +210,15 @@ class TF1Op(keras.layers.Layer):
     self.tf1_name = tf1_name
     self.constants = {int(k): (v if isinstance(v, dict) else _encode(v))
                       for k, v in (constants or {}).items()}
-    self.weights_at = {int(k): v for k, v in (weights_at or {}).items()}
+    # {index: {"name": TF1 variable, "shape": [...], "dtype": ...}}: made here, so that a
+    # reloaded model has them before its weights are read back.
+    self.weights_at = {int(k): dict(v) for k, v in (weights_at or {}).items()}
     self._values = {k: _decode(v) for k, v in self.constants.items()}
     self._variables = {}
-    for index, name in sorted(self.weights_at.items()):
-      self._variables[index] = None  # made in build (shapes come with set_weights' arrays)
-
-  def make_weight(self, index, value):
-    self._variables[index] = self.add_weight(
-        shape=value.shape, dtype=str(value.dtype), name=self.weights_at[index].replace("/", "."),
-        initializer="zeros", trainable=value.dtype.kind == "f")
+    for index, spec in sorted(self.weights_at.items()):
+      self._variables[index] = self.add_weight(
+          shape=tuple(spec["shape"]), dtype=spec["dtype"], initializer="zeros",
+          name=spec["name"].replace("/", "."), trainable=spec["dtype"].startswith("float"))
 
   def build(self, input_shape=None):
     self.built = True

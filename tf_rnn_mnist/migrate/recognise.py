@@ -25,7 +25,8 @@ from tf_rnn_mnist.migrate.structures import (PEEPHOLES, TF1_LSTM_NAME, Cell, Hea
 # Suffixes of variables an optimizer or a moving average keeps beside each weight.
 _SLOT = re.compile(r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|Ftrl|Ftrl_1|"
                    r"ExponentialMovingAverage)$")
-_GLOBAL_STATE = re.compile(r"^(global_step|beta1_power|beta2_power)(_\d+)?$")
+# Step counters and Adam's powers, at the top level or inside the model's scopes.
+_GLOBAL_STATE = re.compile(r"(^|/)(global_step|beta1_power|beta2_power)(_\d+)?$")
 # The scope of any other TF1 cell class (BasicRNNCell's basic_rnn_cell, contrib's ...).
 _OTHER_CELL = re.compile(r"(^|/)\w*_cell(_\d+)?$")
 
@@ -236,7 +237,7 @@ def inspect(shapes):
         unrecognised += [(c.scope, f"{c.describe()} not converted: {e}") for c in slot.values()]
   used = {name for s in structures for c in s.cells for name in c.variables().values()}
   used |= {name for scope, _ in unrecognised for name in shapes if name.startswith(scope + "/")}
-  optimizer = sorted(n for n in shapes if _SLOT.search(n) or _GLOBAL_STATE.match(n))
+  optimizer = sorted(n for n in shapes if _SLOT.search(n) or _GLOBAL_STATE.search(n))
   other_cells = sorted({n.rpartition("/")[0] for n in shapes if n not in used
                         and n not in optimizer and _OTHER_CELL.search(n.rpartition("/")[0])})
   unrecognised += [(scope, "a recurrent cell this tool does not convert (it converts LSTM "

@@ -139,10 +139,19 @@ class UserGraph:
         saver = tf.compat.v1.train.Saver(
             {n: self.graph.get_tensor_by_name(f"{n}:0") for n in names}) if names else None
       self.session = tf.compat.v1.Session(graph=self.graph)
+      self.not_restored = []
       try:
         if saver is None:
           raise ConfigError(f"{g.source} holds no variables to restore {checkpoint} into.")
         saver.restore(self.session, checkpoint)
+      except tf.errors.NotFoundError:
+        # A checkpoint to-tf1 wrote holds the model's variables, not the optimizer's: restore
+        # what it holds; running a variable it lacks then fails as uninitialised.
+        held = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
+        present = [v for v in tf.compat.v1.global_variables() if v.op.name in held]
+        self.not_restored = [v.op.name for v in tf.compat.v1.global_variables()
+                             if v.op.name not in held]
+        tf.compat.v1.train.Saver(present).restore(self.session, checkpoint)
       except tf.errors.OpError as e:
         raise ConfigError(f"the program's graph {g.source} does not restore {checkpoint}: "
                           f"{e.message.splitlines()[0]}") from None

@@ -202,15 +202,15 @@ class Translator:
       result = graph_ops.run_op(node.op, _attrs(node), values)
       return self._output(node, tensor, result, folded=True)
     constants = {i: a[1] for i, a in enumerate(args) if a[0] == "const"}
-    weights_at = {i: a[1] for i, a in enumerate(args) if a[0] == "var"}
+    weights_at = {i: {"name": a[1], "shape": list(self.arrays[a[1]].shape),
+                      "dtype": str(self.arrays[a[1]].dtype)}
+                  for i, a in enumerate(args) if a[0] == "var"}
     layer = graph_ops.TF1Op(node.op, _attrs(node), len(args), constants, weights_at,
                             outputs=_output_count(node), tf1_name=node.name,
                             name=_layer_name(node.name, self.taken))
     inputs = [a[1] for a in args if a[0] == "keras"]
-    for index, name in weights_at.items():
-      layer.make_weight(index, self.arrays[name])
     result = layer(inputs if len(inputs) != 1 else inputs[0])
-    self.placed.append((layer, [self.arrays[n] for _, n in sorted(weights_at.items())]))
+    self.placed.append((layer, [self.arrays[w["name"]] for _, w in sorted(weights_at.items())]))
     return self._output(node, tensor, result)
 
   def _output(self, node, tensor, result, folded=False):
@@ -350,3 +350,33 @@ def _notes(calls):
         notes.append(f"  DropoutWrapper {keep['where']}: identity in the Keras model "
                      f"(inference); keep probability from {keep['keep_from']}")
   return notes
+
+
+def tf1_variables(model):
+  """{TF1 variable name: array} of a model to-keras wrote from a whole graph (the names are
+  in its layers' configs), or None for a model of another kind."""
+  from tf_rnn_mnist.migrate.structures import Cell
+  layers = [l for l in model.layers if isinstance(
+      l, (graph_ops.TF1Recurrent, graph_ops.TF1Embedding, graph_ops.TF1Dense, graph_ops.TF1Op))]
+  if not any(isinstance(l, graph_ops.TF1Recurrent) for l in layers):
+    return None
+  arrays = {}
+  for layer in layers:
+    if isinstance(layer, graph_ops.TF1Embedding):
+      arrays[layer.tf1_name] = layer.embeddings.numpy()
+    elif isinstance(layer, graph_ops.TF1Dense):
+      kernel, bias = layer.tf1_names
+      arrays[kernel] = layer.kernel.numpy()
+      if bias:
+        arrays[bias] = layer.bias.numpy()
+    elif isinstance(layer, graph_ops.TF1Op):
+      for (_, spec), weight in zip(sorted(layer.weights_at.items()), layer.weights):
+        arrays[spec["name"]] = weight.numpy()
+    else:
+      for spec, cell in zip(layer.cell_specs, layer.rnn.cell.cells):
+        tf1_cell = Cell(spec["tf1_kind"], spec["tf1_scope"], spec["input_size"], spec["units"],
+                        spec.get("num_proj"), bool(spec.get("peepholes")))
+        by_role = cell_maps.to_tf1(tf1_cell, [w.numpy() for w in cell.weights],
+                                   spec.get("forget_bias", 0.0))
+        arrays.update({tf1_cell.variables()[role]: a for role, a in by_role.items()})
+  return arrays

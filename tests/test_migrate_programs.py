@@ -286,3 +286,72 @@ def test_to_tf1_writes_what_the_program_restores(corpus, tmp_path, name):
   feed = {**inputs, **interface.feed}
   for ours, theirs in zip(back.run(interface.outputs, feed), reference):
     np.testing.assert_allclose(ours, theirs, atol=1e-5 * max(1, np.abs(theirs).max()), rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras 3 everywhere: what migrate writes runs on JAX and PyTorch without TensorFlow.
+
+BACKEND_RUN = pathlib.Path(__file__).with_name("keras_backend_run.py")
+
+
+def _installed(module):
+  import importlib.util
+  return importlib.util.find_spec(module) is not None
+
+
+@pytest.fixture(scope="module")
+def written_models(corpus, tmp_path_factory):
+  """Every converted program's .keras file (and one cell-level model: a peephole +
+  projection LSTM with clipping, TF1LSTMCell), its inputs and the TensorFlow side's
+  outputs, which the program's own graph proved."""
+  out = tmp_path_factory.mktemp("backends")
+  triples = []
+  for name in CONVERTED:
+    g, interface, checkpoint = _program(corpus, name)
+    model = _convert(g, interface, checkpoint).model
+    inputs, _, _, _ = verify.graph_reference(verify.UserGraph(g, checkpoint), g, interface, 3, 6)
+    ordered = [inputs[t] for t in interface.inputs]
+    reference = model(ordered if len(ordered) > 1 else ordered[0])
+    reference = reference if isinstance(reference, (list, tuple)) else [reference]
+    model.save(out / f"{name}.keras")
+    np.savez(out / f"{name}_in.npz", **{f"in{i}": x for i, x in enumerate(ordered)})
+    np.savez(out / f"{name}_ref.npz", **{f"out{i}": np.asarray(r)
+                                         for i, r in enumerate(reference)})
+    triples.append(name)
+  cells = out / "cells.keras"
+  done = _migrate("to-keras", str(corpus / "peephole_projection_flat" / "model.ckpt"),
+                  f"--output={cells}", "--head=none", "--forget_bias=0.5", "--cell_clip=0.7",
+                  "--proj_clip=0.4", "--noverify")
+  assert done.returncode == 0, done.stderr[-2000:]
+  x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+  model = verify.load_model(str(cells))
+  np.savez(out / "cells_in.npz", in0=x)
+  reference = model(x)
+  reference = reference if isinstance(reference, (list, tuple)) else [reference]
+  np.savez(out / "cells_ref.npz", **{f"out{i}": np.asarray(r) for i, r in enumerate(reference)})
+  return out, triples + ["cells"]
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_every_written_model_predicts_the_same_on_jax_and_torch(written_models, backend):
+  """Each model loaded and run (model.predict: compiled on JAX) under KERAS_BACKEND, in a
+  process that never imports TensorFlow (the script exits 3 if it did); outputs within
+  1e-5 * max(1, max|ref|) of the TensorFlow side's."""
+  if not _installed(backend):
+    pytest.skip(f"{backend} is not installed (pip install -e '.[{backend}]')")
+  out, names = written_models
+  args = []
+  for name in names:
+    args += [str(out / f"{name}.keras"), str(out / f"{name}_in.npz"),
+             str(out / f"{name}_{backend}.npz")]
+  import os
+  done = subprocess.run([sys.executable, str(BACKEND_RUN), *args], capture_output=True,
+                        text=True, timeout=900, env={**os.environ, "KERAS_BACKEND": backend})
+  assert done.returncode == 0, done.stderr[-3000:]
+  for name in names:
+    with np.load(out / f"{name}_ref.npz") as ref, np.load(out / f"{name}_{backend}.npz") as got:
+      assert sorted(ref.files) == sorted(got.files), name
+      for key in ref.files:
+        bound = 1e-5 * max(1.0, float(np.abs(ref[key]).max()))
+        np.testing.assert_allclose(got[key], ref[key], atol=bound, rtol=0,
+                                   err_msg=f"{name} {key} on {backend}")

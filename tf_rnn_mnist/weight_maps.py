@@ -1,11 +1,9 @@
 """Weights between the seeds and the Keras port: TF1 checkpoints and PyTorch state_dicts.
 
-The mappings (DESIGN.md):
-- TF1 LSTM cells: kernel [in+U, 4U] with gate columns i, j, f, o; Keras wants i, f, c(=j), o
-  split into kernel (in, 4U) and recurrent kernel (U, 4U); TF1 adds forget_bias=1.0 at run time,
-  Keras holds it in the bias's f block.
-- TF1 GRUCell: gates [in+U, 2U] (r, u) and candidate [in+U, U]; Keras GRU(reset_after=False)
-  columns z(=u), r, h(=candidate).
+- TF1: each seed's recurrent layers are described as migrate's cells (`tf1_cells`:
+  structures.Cell, the same objects `migrate` finds in any checkpoint) and moved by
+  migrate/cell_maps.py, the one place that knows TF1's layouts (gate order, the forget bias
+  folded into the bias, GRU's gates and candidate, peepholes, projection).
 - PyTorch LSTM: weight_ih (4H, in), weight_hh (4H, H), gates i, f, g, o (Keras's order), two
   biases whose sum Keras keeps; Linear weight (out, in) is Keras's kernel transposed.
 Every variable must be consumed and every shape must match, or the error names the variable.
@@ -18,7 +16,7 @@ import numpy as np
 
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.migrate import cell_maps
+from tf_rnn_mnist.migrate import cell_maps, structures
 from tf_rnn_mnist.models import OUTPUT_LAYER, rnn_layer_name
 from tf_rnn_mnist.variants import Cell
 
@@ -37,39 +35,36 @@ def _as_variant(variant):
   return variants.get_variant(variant) if isinstance(variant, str) else variant
 
 
-def tf1_names(variant):
-  """The TF1 variable names of `variant`'s graph: (per recurrent layer, output kernel, bias)."""
+def tf1_cells(variant):
+  """The TF1 cells of `variant`'s graph, one per recurrent layer, as migrate describes any
+  checkpoint's cells (structures.Cell): their scopes, sizes and variables."""
   v = _as_variant(variant)
   if not v.legacy.tf1_cell:
     raise ConfigError(f"{v.name} comes from PyTorch: convert it with --torch_state_dict.")
   scope = _TF1_CELL_SCOPES[v.legacy.tf1_cell]
   if v.layers > 1:  # MultiRNNCell
-    cells = [f"rnn/multi_rnn_cell/cell_{i}/{scope}" for i in range(v.layers)]
+    scopes = [f"rnn/multi_rnn_cell/cell_{i}/{scope}" for i in range(v.layers)]
   else:
-    cells = [f"rnn/{scope}"]
-  if v.cell is Cell.GRU:
-    layers = [[f"{c}/gates/kernel", f"{c}/gates/bias", f"{c}/candidate/kernel",
-               f"{c}/candidate/bias"] for c in cells]
-  else:
-    layers = [[f"{c}/kernel", f"{c}/bias"] for c in cells]
+    scopes = [f"rnn/{scope}"]
+  kind = "tf1_gru" if v.cell is Cell.GRU else "tf1_lstm"
+  return [structures.Cell(kind, s, in_size, v.units)
+          for s, in_size in zip(scopes, [28] + [v.units] * (v.layers - 1))]
+
+
+def tf1_names(variant):
+  """The TF1 variable names of `variant`'s graph: (per recurrent layer, output kernel, bias)."""
+  v = _as_variant(variant)
+  layers = [list(c.variables().values()) for c in tf1_cells(v)]
   output = (["Variable", "Variable_1"] if v.output_layer == "truncated_normal"
             else ["dense/kernel", "dense/bias"])
   return layers, output
 
 
-def _rnn_input_sizes(v):
-  return [28] + [v.units] * (v.layers - 1)
-
-
 def _expected_tf1_shapes(v):
-  layers, output = tf1_names(v)
   shapes = {}
-  for names, in_size in zip(layers, _rnn_input_sizes(v)):
-    rows, u = in_size + v.units, v.units
-    if v.cell is Cell.GRU:
-      shapes.update(zip(names, [(rows, 2 * u), (2 * u,), (rows, u), (u,)]))
-    else:
-      shapes.update(zip(names, [(rows, 4 * u), (4 * u,)]))
+  for cell in tf1_cells(v):
+    shapes.update(cell_maps.tf1_shapes(cell))
+  _, output = tf1_names(v)
   shapes.update(zip(output, [(v.units, 10), (10,)]))
   return shapes
 
@@ -97,16 +92,15 @@ def _check_tf1_variables(v, tf1_vars, source):
 
 
 def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
-  """Keras weights {layer name: [arrays]} from TF1 variables {name: array}."""
+  """Keras weights {layer name: [arrays]} from TF1 variables {name: array}, through
+  migrate's cell maps (the one place that knows TF1's layouts)."""
   v = _as_variant(variant)
   _check_tf1_variables(v, tf1_vars, source)
-  layers, output = tf1_names(v)
+  _, output = tf1_names(v)
   weights = {}
-  for index, (names, in_size) in enumerate(zip(layers, _rnn_input_sizes(v))):
-    arrays = [tf1_vars[n] for n in names]
-    weights[rnn_layer_name(index)] = (
-        cell_maps.gru_to_keras(*arrays, in_size) if v.cell is Cell.GRU
-        else cell_maps.lstm_to_keras(*arrays, in_size, FORGET_BIAS))
+  for index, cell in enumerate(tf1_cells(v)):
+    arrays = {role: tf1_vars[name] for role, name in cell.variables().items()}
+    weights[rnn_layer_name(index)] = cell_maps.to_keras(cell, arrays, FORGET_BIAS)
   weights[OUTPUT_LAYER] = [tf1_vars[output[0]], tf1_vars[output[1]]]
   return weights
 
@@ -114,12 +108,11 @@ def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
 def keras_to_tf1(variant, weights):
   """TF1 variables {name: array} from Keras weights {layer name: [arrays]}."""
   v = _as_variant(variant)
-  layers, output = tf1_names(v)
+  _, output = tf1_names(v)
   tf1_vars = {}
-  for index, names in enumerate(layers):
-    arrays = weights[rnn_layer_name(index)]
-    tf1_vars.update(zip(names, cell_maps.gru_to_tf1(*arrays) if v.cell is Cell.GRU
-                        else cell_maps.lstm_to_tf1(*arrays, FORGET_BIAS)))
+  for index, cell in enumerate(tf1_cells(v)):
+    by_role = cell_maps.to_tf1(cell, weights[rnn_layer_name(index)], FORGET_BIAS)
+    tf1_vars.update({cell.variables()[role]: a for role, a in by_role.items()})
   tf1_vars.update(zip(output, weights[OUTPUT_LAYER]))
   return tf1_vars
 

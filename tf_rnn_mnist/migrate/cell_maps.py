@@ -55,6 +55,24 @@ def gru_to_tf1(kernel, recurrent, bias):
   return (np.concatenate([r, z], axis=-1), np.concatenate([r_bias, z_bias]), h, h_bias)
 
 
+def tf1_shapes(cell):
+  """{checkpoint name: shape} of a TF1 cell's variables (structures.Cell)."""
+  rows, units = cell.input_size + cell.output_size, cell.units
+  if cell.kind == "tf1_gru":
+    shapes = {"gates/kernel": (rows, 2 * units), "gates/bias": (2 * units,),
+              "candidate/kernel": (rows, units), "candidate/bias": (units,)}
+  elif cell.kind == "tf1_lstm":
+    shapes = {"kernel": (rows, 4 * units), "bias": (4 * units,),
+              **{d: (units,) for d in ("w_i_diag", "w_f_diag", "w_o_diag")},
+              "projection/kernel": (units, cell.num_proj)}
+  else:
+    gates = 4 if cell.is_lstm else 3
+    shapes = {"kernel": (cell.input_size, gates * units),
+              "recurrent_kernel": (units, gates * units),
+              "bias": (2, gates * units) if cell.reset_after else (gates * units,)}
+  return {name: shapes[role] for role, name in cell.variables().items()}
+
+
 def keras_weight_count(cell):
   """How many arrays `cell` has in Keras: kernel, recurrent kernel, bias, [peepholes],
   [projection]."""

@@ -39,12 +39,141 @@ def _dtype(name):
   return {"bool": "bool"}.get(name, name)
 
 
-def _shape(x):
-  return ops.stack([ops.cast(d, "int32") for d in ops.shape(x)])
+def _shape(x, dtype="int32"):
+  """tf.shape: numpy when every dim is static (always so within JAX's jit, on PyTorch, and in
+  TensorFlow's eager mode), so that what a graph computes from it (a Reshape's target, a
+  Range's limit, a Gather's offsets) stays static too: JAX and PyTorch need Python ints there."""
+  dims = tuple(x.shape)
+  if all(isinstance(d, (int, np.integer)) for d in dims):
+    return np.asarray(dims, dtype=dtype)
+  return ops.stack([ops.cast(d, dtype) for d in ops.shape(x)])
+
+
+class _Unknown(Exception):
+  """A value the numpy evaluation below cannot compute (an unknown dim, a float, an op)."""
+
+
+def _is_static(value):
+  """Known before the run: a constant of the config, or what was computed from static dims."""
+  return isinstance(value, (np.ndarray, np.generic, int, bool))
+
+
+def _known(value):
+  """An index, axis or shape argument's values, all known (ints), else _Unknown."""
+  value = np.asarray(value)
+  if value.dtype == object:
+    if any(v is None for v in value.reshape(-1)):
+      raise _Unknown("an unknown dim")
+    return value.astype(np.int64)
+  return value
+
+
+def _finish(value, dtype):
+  """A numpy result in the op's dtype; kept an object array while a value is unknown (None)."""
+  value = np.asarray(value)
+  if value.dtype == object and any(v is None for v in value.reshape(-1)):
+    return value
+  return value.astype(dtype)
+
+
+_FOLD_UFUNCS = {
+    "Add": np.add, "AddV2": np.add, "Sub": np.subtract, "Mul": np.multiply,
+    "FloorDiv": np.floor_divide, "Maximum": np.maximum, "Minimum": np.minimum,
+    "Neg": np.negative, "Abs": np.abs, "Sign": np.sign, "Equal": np.equal,
+    "NotEqual": np.not_equal, "Less": np.less, "LessEqual": np.less_equal,
+    "Greater": np.greater, "GreaterEqual": np.greater_equal, "LogicalAnd": np.logical_and,
+    "LogicalOr": np.logical_or, "LogicalNot": np.logical_not}
+_FOLD_REDUCE = {"Sum": (np.add, 0), "Prod": (np.multiply, 1), "Max": (np.maximum, None),
+                "Min": (np.minimum, None)}
+_BOOL_OPS = {"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
+             "LogicalAnd", "LogicalOr", "LogicalNot"}
+# What _fold evaluates: the integer arithmetic TF1 graphs do on shapes.
+_FOLDABLE = set(_FOLD_UFUNCS) | set(_FOLD_REDUCE) | {
+    "Identity", "StopGradient", "Snapshot", "Cast", "Pack", "ConcatV2", "GatherV2", "Gather",
+    "StridedSlice", "Slice", "Reshape", "ExpandDims", "Squeeze", "Range", "Fill", "Tile"}
+
+
+def _elementwise(ufunc, args):
+  if all(a.dtype != object for a in args):
+    return ufunc(*args)
+  partial = np.frompyfunc(lambda *v: None if any(e is None for e in v) else ufunc(*v),
+                          len(args), 1)
+  return np.asarray(partial(*args), dtype=object)
+
+
+def _fold_reduce(op, x, axis, keep):
+  ufunc, identity = _FOLD_REDUCE[op]
+  axes = sorted({int(a) % max(x.ndim, 1) for a in np.reshape(axis, -1)}, reverse=True)
+  initial = {} if identity is None else {"initial": identity}
+  if x.dtype != object:
+    return ufunc.reduce(x, axis=tuple(axes), keepdims=keep, **initial)
+  partial = np.frompyfunc(lambda a, b: None if a is None or b is None else ufunc(a, b), 2, 1)
+  for a in axes:  # one axis at a time: numpy reduces an object ufunc over one axis only
+    x = np.asarray(partial.reduce(x, axis=a, keepdims=True, **initial), dtype=object)
+  return x if keep else np.squeeze(x, axis=tuple(axes))
+
+
+def _common(arrays):
+  return [a.astype(object) for a in arrays] if any(a.dtype == object for a in arrays) else arrays
+
+
+def _fold(op, attrs, args):
+  """`run_op` in numpy on integer values known before the run (None where one is unknown, at
+  shape-inference time), as TensorFlow folds shape arithmetic; _Unknown where it cannot."""
+  args = [np.asarray(a) for a in args]
+  if not all(a.dtype == object or a.dtype.kind in "iub" for a in args):
+    raise _Unknown(op)
+  x = args[0]
+  if op in ("Identity", "StopGradient", "Snapshot", "Cast"):
+    return x
+  if op in _FOLD_UFUNCS:
+    return _elementwise(_FOLD_UFUNCS[op], args)
+  if op in _FOLD_REDUCE:
+    return _fold_reduce(op, x, _known(args[1]), bool(attrs.get("keep_dims")))
+  if op == "Pack":
+    return np.stack(_common(args), axis=attrs.get("axis", 0))
+  if op == "ConcatV2":
+    return np.concatenate(_common(args[:-1]), axis=int(_known(args[-1])))
+  if op in ("GatherV2", "Gather"):
+    return np.take(x, _known(args[1]), axis=int(_known(args[2])) if op == "GatherV2" else 0)
+  if op == "StridedSlice":
+    return x[_slice_index(*(_known(a).reshape(-1) for a in args[1:4]), attrs)]
+  if op == "Slice":
+    begin, size = (_known(a).reshape(-1) for a in args[1:3])
+    return x[tuple(slice(int(b), None if s == -1 else int(b + s)) for b, s in zip(begin, size))]
+  if op == "Reshape":
+    return np.reshape(x, _known(args[1]).reshape(-1).tolist())
+  if op == "ExpandDims":
+    return np.expand_dims(x, int(_known(args[1])))
+  if op == "Squeeze":
+    dims = attrs.get("squeeze_dims") or [i for i, d in enumerate(x.shape) if d == 1]
+    return np.squeeze(x, axis=tuple(dims))
+  if op == "Range":
+    start, limit, delta = (_known(a).item() for a in args)
+    return np.arange(start, limit, delta)
+  if op == "Fill":
+    return np.full(_known(x).reshape(-1).tolist(), args[1], dtype=args[1].dtype)
+  if op == "Tile":
+    return np.tile(x, _known(args[1]).reshape(-1).tolist())
+  raise _Unknown(op)
+
+
+def _fold_dtype(op, attrs, dtypes):
+  if op == "Cast":
+    return _dtype(attrs["DstT"])
+  if op in _BOOL_OPS:
+    return "bool"
+  if op == "Range":
+    return _dtype(attrs.get("Tidx", dtypes[0]))
+  return dtypes[1] if op == "Fill" else dtypes[0]
 
 
 def _strided_slice(x, begin, end, strides, attrs):
   begin, end, strides = (np.asarray(_static(v)).reshape(-1) for v in (begin, end, strides))
+  return x[_slice_index(begin, end, strides, attrs)]
+
+
+def _slice_index(begin, end, strides, attrs):
   masks = {k: attrs.get(k, 0) for k in ("begin_mask", "end_mask", "ellipsis_mask",
                                         "new_axis_mask", "shrink_axis_mask")}
   index = []
@@ -59,9 +188,7 @@ def _strided_slice(x, begin, end, strides, attrs):
     else:
       index.append(slice(None if masks["begin_mask"] & bit else int(begin[i]),
                          None if masks["end_mask"] & bit else int(end[i]), int(strides[i])))
-  if ops.is_tensor(x) and not hasattr(x, "numpy") and keras.backend.backend() == "jax":
-    return x[tuple(index)]
-  return x[tuple(index)]
+  return tuple(index)
 
 
 def _reverse_sequence(x, lengths, seq_axis, batch_axis):
@@ -120,6 +247,12 @@ _ELEMENTWISE = {
 
 def run_op(op, attrs, args):
   """TF1 op `op` with NodeDef attributes `attrs` on `args` (its inputs, in order)."""
+  if op in _FOLDABLE and all(_is_static(a) for a in args):
+    try:  # shape arithmetic on static values: numpy, so that the result stays static
+      dtypes = [str(np.asarray(a).dtype) for a in args]
+      return _finish(_fold(op, attrs, args), _fold_dtype(op, attrs, dtypes))
+    except _Unknown:
+      pass
   if op in _ELEMENTWISE:
     return _ELEMENTWISE[op](*args)
   if op == "BiasAdd":
@@ -142,7 +275,7 @@ def run_op(op, attrs, args):
     begin, size = (np.asarray(_static(v)).reshape(-1) for v in args[1:])
     return ops.slice(args[0], begin.tolist(), size.tolist())
   if op == "Shape":
-    return _shape(args[0])
+    return _shape(args[0], _dtype(attrs.get("out_type", "int32")))
   if op == "Range":
     return ops.arange(*args)
   if op == "Cast":
@@ -197,8 +330,112 @@ def _decode(spec):
   return np.asarray(spec["value"], dtype=spec["dtype"]).reshape(spec["shape"])
 
 
+def _variable_name(tf1_name):
+  """Keras refuses a '/' in a variable's name, PyTorch a '.' in a parameter's."""
+  if keras.backend.backend() == "torch":
+    return tf1_name.replace("/", "_").replace(".", "_")
+  return tf1_name.replace("/", ".")
+
+
+class _TorchSafeScope:
+  """Keras names a variable by the layers it is made in ("layer/cell/kernel"), and PyTorch
+  refuses a '.' in a parameter's name, which these layers' names (TF1 scopes) have: on PyTorch
+  the scope is the name with '_' for '.'."""
+
+  def _open_name_scope(self):
+    scope = super()._open_name_scope()
+    if keras.backend.backend() == "torch":
+      scope.name = scope.name.replace(".", "_")
+    return scope
+
+
+_STATIC_VALUE = "_tf1_static_value"  # on a KerasTensor: its value where known before the run
+
+
+def _static_tensor(value, dtype):
+  value = _finish(value, dtype)
+  tensor = keras.KerasTensor(value.shape, dtype=dtype)
+  setattr(tensor, _STATIC_VALUE, value)
+  return tensor
+
+
+def _partial_value(value, shape, dtype):
+  """An argument's value for _fold at shape-inference time: known, or None in each place of a
+  small integer tensor of known shape, or None when neither."""
+  if value is not None:
+    return np.asarray(value)
+  if shape is not None and None not in shape and str(dtype).startswith(("int", "uint", "bool")) \
+      and int(np.prod(shape, dtype=np.int64)) <= 64:
+    return np.full(shape, None, dtype=object)
+  return None
+
+
+def _reshape_shape(in_shape, target):
+  value = _partial_value(*target)
+  if value is None:
+    if not target[1] or target[1][0] is None:
+      raise ValueError("Reshape to a shape of unknown rank")
+    return (None,) * target[1][0]
+  dims = [None if d is None else int(d) for d in value.reshape(-1)]
+  if -1 in dims:
+    rest = [d for d in dims if d != -1]
+    known = None not in in_shape and None not in rest
+    dims[dims.index(-1)] = (int(np.prod(in_shape, dtype=np.int64))
+                            // max(1, int(np.prod(rest, dtype=np.int64)))) if known else None
+  return tuple(dims)
+
+
+def _spec_without_weight(op, attrs, specs):
+  """The output of an op on a weight whose shape the model's file does not hold (saved before
+  `weights_at` kept shapes: the weight is made when its array is read back): what the weight
+  decides (a matmul's columns) stays unknown, a bias-like weight broadcasts into the other."""
+  shapes = [s[1] for s in specs]
+  dtype = next(s[2] for s in specs if s[2] is not None)
+  if op in ("MatMul", "BatchMatMul", "BatchMatMulV2"):
+    a, b = (None if shape is None else tuple(shape[:-2]) + (
+        tuple(shape[-2:])[::-1] if attrs.get(t) or attrs.get(adj) else tuple(shape[-2:]))
+            for shape, t, adj in zip(shapes, ("transpose_a", "transpose_b"), ("adj_x", "adj_y")))
+    if a is not None:
+      return keras.KerasTensor(a[:-1] + (None if b is None else b[-1],), dtype=dtype)
+    return keras.KerasTensor(b[:-2] + (None, b[-1]), dtype=dtype)
+  if op in _ELEMENTWISE or op == "BiasAdd":
+    shape = max((s for s in shapes if s is not None), key=len)
+    return keras.KerasTensor(shape, dtype="bool" if op in _BOOL_OPS else dtype)
+  raise ValueError(f"TF1 op {op} on a weight of unknown shape: convert the model again "
+                   "(its weights_at then keep the weights' shapes).")
+
+
+def _static_spec(op, attrs, specs):
+  """The output spec of `op` where shapes decide it, worked out as TensorFlow's shape inference
+  does: values known before the run (constants, shapes from static dims) travel on the
+  KerasTensors, so a Reshape to a computed shape gets its static dims on every backend (JAX
+  traces with symbolic dims, PyTorch with stand-in ones). None: left to the backend."""
+  dtypes = [s[2] for s in specs]
+  if op == "Shape":
+    dims = np.array([None if d is None else int(d) for d in specs[0][1]], dtype=object)
+    return _static_tensor(dims, _dtype(attrs.get("out_type", "int32")))
+  if op in _FOLDABLE:
+    values = [_partial_value(*s) for s in specs]
+    if all(v is not None for v in values):
+      try:
+        return _static_tensor(_fold(op, attrs, values), _fold_dtype(op, attrs, dtypes))
+      except _Unknown:
+        pass
+  if op == "Reshape":
+    return keras.KerasTensor(_reshape_shape(specs[0][1], specs[1]), dtype=dtypes[0])
+  if op == "Range":
+    return keras.KerasTensor((None,), dtype=_fold_dtype(op, attrs, dtypes))
+  if op == "Fill":
+    return keras.KerasTensor(_reshape_shape((None,), specs[0]), dtype=dtypes[1])
+  if op == "ReverseSequence":
+    return keras.KerasTensor(specs[0][1], dtype=dtypes[0])
+  if any(shape is None for shape in (s[1] for s in specs)):
+    return _spec_without_weight(op, attrs, specs)
+  return None
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class TF1Op(keras.layers.Layer):
+class TF1Op(_TorchSafeScope, keras.layers.Layer):
   """One op of the user's TF1 graph. `arity` inputs in the graph's order; those in
   `constants` ({index: array}) are part of the config, the others are the layer's inputs, and
   those in `weights_at` ({index: TF1 variable name}) are the layer's weights."""
@@ -206,22 +443,81 @@ class TF1Op(keras.layers.Layer):
   def __init__(self, op, attrs=None, arity=1, constants=None, weights_at=None, outputs=1,
                tf1_name=None, **kwargs):
     super().__init__(**kwargs)
+    # Values computed from static dims stay numpy from op to op (JAX's jit and PyTorch need
+    # them as Python ints): Keras would make them tensors.
+    self._convert_input_args = False
+    self._allow_non_tensor_positional_args = True
+    self._spec_values = None
     self.op, self.attrs, self.arity, self.outputs = op, dict(attrs or {}), arity, outputs
     self.tf1_name = tf1_name
     self.constants = {int(k): (v if isinstance(v, dict) else _encode(v))
                       for k, v in (constants or {}).items()}
     # {index: {"name": TF1 variable, "shape": [...], "dtype": ...}}: made here, so that a
-    # reloaded model has them before its weights are read back.
-    self.weights_at = {int(k): dict(v) for k, v in (weights_at or {}).items()}
+    # reloaded model has them before its weights are read back. A model saved before shapes
+    # were kept has the TF1 name alone: its weights are made from the arrays read back.
+    self.weights_at = {int(k): dict(v) if isinstance(v, dict) else {"name": v}
+                       for k, v in (weights_at or {}).items()}
     self._values = {k: _decode(v) for k, v in self.constants.items()}
     self._variables = {}
     for index, spec in sorted(self.weights_at.items()):
-      self._variables[index] = self.add_weight(
-          shape=tuple(spec["shape"]), dtype=spec["dtype"], initializer="zeros",
-          name=spec["name"].replace("/", "."), trainable=spec["dtype"].startswith("float"))
+      self._variables[index] = None
+      if "shape" in spec:
+        self._make_weight(index, spec["shape"], spec["dtype"])
+
+  def _make_weight(self, index, shape, dtype):
+    spec = self.weights_at[index]
+    spec.update(shape=[int(d) for d in shape], dtype=str(dtype))
+    self._variables[index] = self.add_weight(
+        shape=tuple(spec["shape"]), dtype=spec["dtype"], initializer="zeros",
+        name=_variable_name(spec["name"]), trainable=spec["dtype"].startswith("float"))
 
   def build(self, input_shape=None):
     self.built = True
+
+  def load_own_variables(self, store):
+    missing = sorted(i for i, v in self._variables.items() if v is None)
+    if missing:  # weights_at without shapes: Keras saved the arrays in the weights' order
+      arrays = [store[str(k)] for k in range(len(store.keys()))]
+      if len(arrays) != len(missing) or len({a.dtype.kind == "f" for a in arrays}) > 1:
+        raise ValueError(f"{self.name}: the saved arrays do not tell which is which of the "
+                         f"weights {[self.weights_at[i]['name'] for i in missing]}.")
+      locked = self._tracker.locked
+      self._tracker.unlock()
+      try:
+        for index, array in zip(missing, arrays):
+          self._make_weight(index, array.shape, array.dtype)
+      finally:
+        if locked:
+          self._tracker.lock()
+    super().load_own_variables(store)
+
+  def compute_output_spec(self, inputs):
+    if keras.backend.backend() == "tensorflow" and None not in self._variables.values():
+      return super().compute_output_spec(inputs)  # TensorFlow's graph infers it, as always
+    pending = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    specs = []  # (value if known, shape, dtype) of each argument
+    for index in range(self.arity):
+      if index in self._values:
+        value = self._values[index]
+        specs.append((value, value.shape, str(value.dtype)))
+      elif index in self._variables:
+        weight = self._variables[index]
+        specs.append((None, None, None) if weight is None else
+                     (None, tuple(weight.shape), weight.dtype))
+      else:
+        x = pending.pop(0)
+        specs.append((getattr(x, _STATIC_VALUE, None), tuple(x.shape), x.dtype))
+    spec = _static_spec(self.op, self.attrs, specs)
+    if spec is not None:
+      return spec
+    # The backend's own inference, with the values known ahead given as they are.
+    self._spec_values = {i: s[0] for i, s in enumerate(specs)
+                         if i not in self._values and s[0] is not None
+                         and _finish(s[0], "int64").dtype != object}
+    try:
+      return super().compute_output_spec(inputs)
+    finally:
+      self._spec_values = None
 
   def call(self, inputs):
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -233,6 +529,8 @@ class TF1Op(keras.layers.Layer):
         args.append(self._variables[index].value)
       else:
         args.append(inputs.pop(0))
+        if self._spec_values and index in self._spec_values:
+          args[-1] = self._spec_values[index]
     result = run_op(self.op, self.attrs, args)
     return list(result) if isinstance(result, (list, tuple)) else result
 
@@ -243,7 +541,7 @@ class TF1Op(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class TF1Embedding(keras.layers.Embedding):
+class TF1Embedding(_TorchSafeScope, keras.layers.Embedding):
   """keras.layers.Embedding that remembers its TF1 variable (`tf1_name`) for to-tf1; the
   TF1 lookup (`embedding_lookup`, a Gather of axis 0) is exactly Embedding's."""
 
@@ -256,7 +554,7 @@ class TF1Embedding(keras.layers.Embedding):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class TF1Dense(keras.layers.Dense):
+class TF1Dense(_TorchSafeScope, keras.layers.Dense):
   """keras.layers.Dense for `matmul(x, W) (+ b)` on TF1 variables (`xw_plus_b`,
   tf.layers.dense, bias-free projections); `tf1_names` are [kernel, bias or None]."""
 
@@ -269,7 +567,7 @@ class TF1Dense(keras.layers.Dense):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class TF1StackedCells(keras.layers.Layer):
+class TF1StackedCells(_TorchSafeScope, keras.layers.Layer):
   """MultiRNNCell: cells one after the other within a step, each cell's output optionally
   added to its input (ResidualWrapper). States flat, Keras's per-cell order ([h, c])."""
 
@@ -328,7 +626,7 @@ def make_cell(spec):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class TF1Recurrent(keras.layers.Layer):
+class TF1Recurrent(_TorchSafeScope, keras.layers.Layer):
   """One dynamic_rnn / static_rnn call. Inputs: the time-major sequence [T, B, D], then the
   lengths [B] if `with_lengths`, then the initial states given in `initial_states` (their
   positions in TF1's flat state order; the others start at zero). Outputs: the time-major

@@ -355,3 +355,35 @@ def test_every_written_model_predicts_the_same_on_jax_and_torch(written_models, 
         bound = 1e-5 * max(1.0, float(np.abs(ref[key]).max()))
         np.testing.assert_allclose(got[key], ref[key], atol=bound, rtol=0,
                                    err_msg=f"{name} {key} on {backend}")
+
+
+def test_graph_flag_reads_a_pbtxt_graph_def_and_the_inputs_keep_dtype_and_shape(corpus,
+                                                                               tmp_path):
+  """--graph=FILE.pbtxt (a GraphDef, no saver in it): the checkpoint is restored by the
+  graph's own variables; the Keras inputs have the graph tensors' dtypes and shapes, the
+  batch free where the graph's is."""
+  from google.protobuf import text_format
+  g, interface, checkpoint = _program(corpus, "bi_classifier")
+  pbtxt = tmp_path / "graph.pbtxt"
+  pbtxt.write_text(text_format.MessageToString(g.graph_def))
+  text_graph = graph_lib.load(str(pbtxt))
+  assert text_graph.meta_graph is None
+  model = _convert(text_graph, interface, checkpoint).model
+  assert [(tuple(t.shape), t.dtype) for t in model.inputs] == [((None, 6), "int32"),
+                                                               ((None,), "int32")]
+  rows, shapes = verify.compare_graph(verify.UserGraph(text_graph, checkpoint), text_graph,
+                                      interface, model, 4, 6)
+  lines, ok = verify.graph_report(rows, shapes)
+  assert ok, "\n".join(lines)
+  bad = tmp_path / "bad.pb"
+  bad.write_bytes(b"\x00\x01not a graph")
+  with pytest.raises(ConfigError, match="is not a TF1 graph"):
+    graph_lib.load(str(bad))
+
+
+def test_optimizer_state_inside_scopes_is_listed_as_such(corpus):
+  done = _migrate("inspect", str(corpus / "ptb_lm" / "model.ckpt"))
+  assert done.returncode == 0, done.stderr[-2000:]
+  report = done.stdout.split("graph ")[0]
+  assert "Model/global_step" not in report.split("optimizer state")[1].split("\n", 1)[1]
+  assert "optimizer state (not converted)" in report

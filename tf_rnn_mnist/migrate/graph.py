@@ -139,7 +139,9 @@ class Graph:
     return None
 
   def placeholders(self):
-    return [n for n in self.nodes.values() if n.op in PLACEHOLDERS]
+    """The graph's placeholders, but the Saver's and the optimizer's own."""
+    return [n for n in self.nodes.values() if n.op in PLACEHOLDERS
+            and not _TRAINING.search(n.name)]
 
   def upstream(self, outputs, stop):
     """The names of every op the tensors `outputs` depend on through data inputs, not going
@@ -165,6 +167,7 @@ _NOT_OUTPUTS = {"Assign", "AssignAdd", "AssignSub", "NoOp", "Assert", "ApplyAdam
                 "Identity", "Shape", "Exit", "Enter", "Switch", "Merge", "NextIteration"}
 
 
+_INSIDE_CELL = re.compile(r"(^|/)\w*_cell(_\d+)?/")
 _HEADS = {"Softmax", "LogSoftmax", "BiasAdd", "Sigmoid", "Tanh", "Squeeze", "Reshape",
           "Transpose"}
 
@@ -185,7 +188,7 @@ def candidate_outputs(g, limit=16):
     forward = [n for n, _ in g.consumers(tensor, everywhere=True)
                if not _TRAINING.search(n.name) and n.op not in ("Assign", "NoOp")]
     node = g.nodes[op]
-    in_loop = "/while/" in op and node.op != "Exit"
+    in_loop = ("/while/" in op and node.op != "Exit") or _INSIDE_CELL.search(op)
     floating = (g.dtype(tensor) or "").startswith("float")
     leaving_loop = node.op == "Exit" and any("/while/" not in n.name for n in forward)
     if not in_loop and floating and (node.op in _HEADS or leaving_loop or node.op ==

@@ -22,8 +22,9 @@ CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "nmt_projectio
              "nmt_residual_encoder", "one_cell_multi", "peephole_projection_flat", "ptb_lm",
              "punctuator_bi_perstep", "saturated", "text_length_from_ids"]
 # program -> what the refusal must name (the op or construct it does not convert)
-REFUSED = {"decoder_with_helper": "TensorArrays is not dynamic_rnn's",
-           "raw_rnn_decoder": "refused",
+REFUSED = {"decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
+                                  "not a dynamic_rnn loop",
+           "raw_rnn_decoder": "the while loop rnn/while/ is not a dynamic_rnn loop",
            "toy_seqlen_static": "rnn/cond/Merge (Merge)"}
 
 
@@ -387,3 +388,22 @@ def test_optimizer_state_inside_scopes_is_listed_as_such(corpus):
   report = done.stdout.split("graph ")[0]
   assert "Model/global_step" not in report.split("optimizer state")[1].split("\n", 1)[1]
   assert "optimizer state (not converted)" in report
+
+
+def test_one_cell_shared_by_both_directions_on_time_major_ids(corpus):
+  """raw_rnn_decoder's encoder (ematvey's seq2seq tutorial): one LSTMCell object for both
+  directions of bidirectional_dynamic_rnn (the bw loop's ops are named after the fw scope),
+  time-major token ids [T, B]: converted up to the decoder, which is refused."""
+  g, _, checkpoint = _program(corpus, "raw_rnn_decoder")
+  interface = whole_model.Interface(
+      ["encoder_inputs:0", "encoder_inputs_length:0"],
+      ["bidirectional_rnn/fw/fw/TensorArrayStack/TensorArrayGatherV3:0", "ReverseSequence:0",
+       "bidirectional_rnn/fw/fw/while/Exit_4:0", "bidirectional_rnn/bw/bw/while/Exit_4:0"], {})
+  conversion = _convert(g, interface, checkpoint)
+  assert [c.scope for c in conversion.calls] == ["bidirectional_rnn/fw/fw",
+                                                 "bidirectional_rnn/bw/bw"]
+  rows, shapes = verify.compare_graph(verify.UserGraph(g, checkpoint), g, interface,
+                                      conversion.model, 4, 6)
+  lines, ok = verify.graph_report(rows, shapes)
+  assert ok, "\n".join(lines)
+  assert list(shapes.values()) == [(6, 4), (4,)]  # time-major ids, found by trying layouts

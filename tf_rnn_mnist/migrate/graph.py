@@ -94,7 +94,7 @@ class Graph:
     """The tensor's dtype as a tf.DType name ('float32', 'int32', ...), or None."""
     import tensorflow as tf
     node = self.node(tensor)
-    for key in ("dtype", "T", "out_type", "DstT", "Tparams"):
+    for key in ("output_type", "out_type", "DstT", "dtype", "T", "Tparams"):
       if key in node.attr and node.attr[key].WhichOneof("value") == "type":
         return tf.dtypes.as_dtype(node.attr[key].type).name
     return None
@@ -190,7 +190,8 @@ def candidate_outputs(g, limit=16):
     node = g.nodes[op]
     in_loop = ("/while/" in op and node.op != "Exit") or _INSIDE_CELL.search(op)
     floating = (g.dtype(tensor) or "").startswith("float")
-    leaving_loop = node.op == "Exit" and any("/while/" not in n.name for n in forward)
+    leaving_loop = node.op == "Exit" and any("/while/" not in n.name for n in forward) and \
+        g.shape(tensor) != []  # (not a TensorArray's flow)
     if not in_loop and floating and (node.op in _HEADS or leaving_loop or node.op ==
                                      "TensorArrayGatherV3" or (not forward and node.op
                                                                not in _NOT_OUTPUTS)):

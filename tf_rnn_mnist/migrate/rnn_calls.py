@@ -431,8 +431,10 @@ def dynamic_call(g, prefix, steps):
   writes = [n for n in g.nodes.values() if n.op == "TensorArrayWriteV3" and
             n.name.startswith(prefix)]
   if len(reads) != 1 or len(writes) != 1:
-    raise NotRecognised(f"{where}: a while loop that reads {len(reads)} and writes "
-                        f"{len(writes)} TensorArrays is not dynamic_rnn's")
+    raise NotRecognised(f"the while loop {prefix} is not a dynamic_rnn loop (it reads "
+                        f"{len(reads)} and writes {len(writes)} TensorArrays, dynamic_rnn one "
+                        "each): a decoder feeding its outputs back, raw_rnn or a custom "
+                        "tf.while_loop, which this tool does not convert")
   scatter = g.node(g.node(reads[0].inputs[2]).inputs[0])
   if scatter.op != "TensorArrayScatterV3":
     raise NotRecognised(f"{where}: the loop does not read a scattered input sequence")
@@ -595,12 +597,15 @@ def find_calls(g, cells):
   by_kernel, matmuls = kernel_matmuls(g, cells)
   loops = _loop_prefixes(g)
   in_loop, static = {}, []
+  prefix_of = {frame: prefix for prefix, frame in loops.items()}
   for matmul in matmuls:
-    prefix = next((p for p in loops if matmul.name.startswith(p)), None)
     step = step_at(g, matmul, by_kernel)
-    if prefix:
-      in_loop.setdefault(prefix, []).append(step)
-    elif not matmul.name.startswith(tuple(loops)):
+    # The loop a step runs in is the frame its kernel enters, not its name: a cell object
+    # shared by two calls (one LSTMCell for both directions) names its ops after the first.
+    kernel = g.node(matmul.inputs[1])
+    if kernel.op == "Enter":
+      in_loop.setdefault(prefix_of[kernel.attr_value("frame_name")], []).append(step)
+    else:
       static.append(step)
   calls = [dynamic_call(g, prefix, steps) for prefix, steps in in_loop.items()]
   if static:

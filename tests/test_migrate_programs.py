@@ -310,8 +310,12 @@ def written_models(corpus, tmp_path_factory):
   for name in CONVERTED:
     g, interface, checkpoint = _program(corpus, name)
     model = _convert(g, interface, checkpoint).model
-    inputs, _, _, _ = verify.graph_reference(verify.UserGraph(g, checkpoint), g, interface, 3, 6)
+    inputs, graph_out, _, moved = verify.graph_reference(verify.UserGraph(g, checkpoint), g,
+                                                          interface, 3, 6)
     ordered = [inputs[t] for t in interface.inputs]
+    np.savez(out / f"{name}_sensitivity.npz", **{
+        f"out{i}": np.abs(m.astype(np.float64) - r).max() for i, (m, r) in
+        enumerate(zip(moved, graph_out))})
     reference = model(ordered if len(ordered) > 1 else ordered[0])
     reference = reference if isinstance(reference, (list, tuple)) else [reference]
     model.save(out / f"{name}.keras")
@@ -324,9 +328,10 @@ def written_models(corpus, tmp_path_factory):
                   f"--output={cells}", "--head=none", "--forget_bias=0.5", "--cell_clip=0.7",
                   "--proj_clip=0.4", "--noverify")
   assert done.returncode == 0, done.stderr[-2000:]
-  x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+  x = np.random.default_rng(0).standard_normal((3, 5, 4)).astype(np.float32)
   model = verify.load_model(str(cells))
   np.savez(out / "cells_in.npz", in0=x)
+  np.savez(out / "cells_sensitivity.npz", out0=0.0)
   reference = model(x)
   reference = reference if isinstance(reference, (list, tuple)) else [reference]
   np.savez(out / "cells_ref.npz", **{f"out{i}": np.asarray(r) for i, r in enumerate(reference)})
@@ -337,7 +342,8 @@ def written_models(corpus, tmp_path_factory):
 def test_every_written_model_predicts_the_same_on_jax_and_torch(written_models, backend):
   """Each model loaded and run (model.predict: compiled on JAX) under KERAS_BACKEND, in a
   process that never imports TensorFlow (the script exits 3 if it did); outputs within
-  1e-5 * max(1, max|ref|) of the TensorFlow side's."""
+  1e-5 * max(1, max|ref|) of the TensorFlow side's, or, where the program's graph itself moves
+  by more under a 1-ulp input change (`saturated`), within 10 times that (verify's rule)."""
   if not _installed(backend):
     pytest.skip(f"{backend} is not installed (pip install -e '.[{backend}]')")
   out, names = written_models
@@ -350,10 +356,12 @@ def test_every_written_model_predicts_the_same_on_jax_and_torch(written_models, 
                         text=True, timeout=900, env={**os.environ, "KERAS_BACKEND": backend})
   assert done.returncode == 0, done.stderr[-3000:]
   for name in names:
-    with np.load(out / f"{name}_ref.npz") as ref, np.load(out / f"{name}_{backend}.npz") as got:
+    with np.load(out / f"{name}_ref.npz") as ref, np.load(out / f"{name}_{backend}.npz") as got, \
+        np.load(out / f"{name}_sensitivity.npz") as sensitivity:
       assert sorted(ref.files) == sorted(got.files), name
       for key in ref.files:
-        bound = 1e-5 * max(1.0, float(np.abs(ref[key]).max()))
+        bound = max(1e-5 * max(1.0, float(np.abs(ref[key]).max())),
+                    10 * float(sensitivity[key]))
         np.testing.assert_allclose(got[key], ref[key], atol=bound, rtol=0,
                                    err_msg=f"{name} {key} on {backend}")
 

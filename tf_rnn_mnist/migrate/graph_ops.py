@@ -35,6 +35,14 @@ def _static(value):
     return value
 
 
+def _scalar(value):
+  """A 0-d argument as a Python number when its value can be had (not in a traced function)."""
+  try:
+    return np.asarray(keras.ops.convert_to_numpy(value)).item()
+  except Exception:  # noqa: BLE001  (traced: the backend takes the tensor, or says why not)
+    return value
+
+
 def _dtype(name):
   return {"bool": "bool"}.get(name, name)
 
@@ -276,8 +284,9 @@ def run_op(op, attrs, args):
     return ops.slice(args[0], begin.tolist(), size.tolist())
   if op == "Shape":
     return _shape(args[0], _dtype(attrs.get("out_type", "int32")))
-  if op == "Range":
-    return ops.arange(*args)
+  if op == "Range":  # bounds as Python numbers where they can be had (PyTorch takes no tensor)
+    dtype = _dtype(attrs.get("Tidx") or keras.backend.standardize_dtype(args[0].dtype))
+    return ops.arange(*(_scalar(a) for a in args), dtype=dtype)
   if op == "Cast":
     return ops.cast(args[0], _dtype(attrs["DstT"]))
   if op == "ExpandDims":
@@ -340,13 +349,23 @@ def _variable_name(tf1_name):
 class _TorchSafeScope:
   """Keras names a variable by the layers it is made in ("layer/cell/kernel"), and PyTorch
   refuses a '.' in a parameter's name, which these layers' names (TF1 scopes) have: on PyTorch
-  the scope is the name with '_' for '.'."""
+  the scopes of a layer's weights and sublayers use its name with '_' for '.'."""
 
   def _open_name_scope(self):
     scope = super()._open_name_scope()
     if keras.backend.backend() == "torch":
       scope.name = scope.name.replace(".", "_")
     return scope
+
+  def add_weight(self, *args, **kwargs):  # Layer.add_weight opens a scope of self.name
+    name = self.name
+    if keras.backend.backend() != "torch" or "." not in name:
+      return super().add_weight(*args, **kwargs)
+    self.name = name.replace(".", "_")
+    try:
+      return super().add_weight(*args, **kwargs)
+    finally:
+      self.name = name
 
 
 _STATIC_VALUE = "_tf1_static_value"  # on a KerasTensor: its value where known before the run
@@ -438,15 +457,11 @@ def _static_spec(op, attrs, specs):
 class TF1Op(_TorchSafeScope, keras.layers.Layer):
   """One op of the user's TF1 graph. `arity` inputs in the graph's order; those in
   `constants` ({index: array}) are part of the config, the others are the layer's inputs, and
-  those in `weights_at` ({index: TF1 variable name}) are the layer's weights."""
+  those in `weights_at` ({index: {"name", "shape", "dtype"}}) are the layer's weights."""
 
   def __init__(self, op, attrs=None, arity=1, constants=None, weights_at=None, outputs=1,
                tf1_name=None, **kwargs):
     super().__init__(**kwargs)
-    # Values computed from static dims stay numpy from op to op (JAX's jit and PyTorch need
-    # them as Python ints): Keras would make them tensors.
-    self._convert_input_args = False
-    self._allow_non_tensor_positional_args = True
     self._spec_values = None
     self.op, self.attrs, self.arity, self.outputs = op, dict(attrs or {}), arity, outputs
     self.tf1_name = tf1_name
@@ -466,7 +481,7 @@ class TF1Op(_TorchSafeScope, keras.layers.Layer):
 
   def _make_weight(self, index, shape, dtype):
     spec = self.weights_at[index]
-    spec.update(shape=[int(d) for d in shape], dtype=str(dtype))
+    spec["shape"], spec["dtype"] = [int(d) for d in shape], str(dtype)
     self._variables[index] = self.add_weight(
         shape=tuple(spec["shape"]), dtype=spec["dtype"], initializer="zeros",
         name=_variable_name(spec["name"]), trainable=spec["dtype"].startswith("float"))
@@ -491,8 +506,17 @@ class TF1Op(_TorchSafeScope, keras.layers.Layer):
           self._tracker.lock()
     super().load_own_variables(store)
 
+  def __call__(self, inputs, *args, **kwargs):
+    if any(_is_static(x) for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs])):
+      # Values computed from static dims (numpy) are how a shape stays static from op to op,
+      # as JAX's jit and PyTorch need it; Layer.__call__ would make them tensors, or refuse a
+      # list mixing them with tensors: the op runs on them as they are.
+      return self.call(inputs)
+    return super().__call__(inputs, *args, **kwargs)
+
   def compute_output_spec(self, inputs):
-    if keras.backend.backend() == "tensorflow" and None not in self._variables.values():
+    made = all(v is not None for v in self._variables.values())
+    if keras.backend.backend() == "tensorflow" and made:
       return super().compute_output_spec(inputs)  # TensorFlow's graph infers it, as always
     pending = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     specs = []  # (value if known, shape, dtype) of each argument

@@ -14,7 +14,7 @@ import pytest
 
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.migrate import graph as graph_lib
-from tf_rnn_mnist.migrate import rnn_calls, verify, whole_model
+from tf_rnn_mnist.migrate import cell_steps, verify, whole_model, wrappers
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
@@ -121,8 +121,8 @@ def test_mutation_residual_add_dropped_fails(corpus, monkeypatch):
   monkeypatch.setattr(whole_model, "_cell_spec", lambda run: {**original(run),
                                                                 "residual": False})
   _fails(corpus, "nmt_residual_encoder")
-  original_wrap = rnn_calls._wrap
-  monkeypatch.setattr(rnn_calls, "_wrap", lambda g, step, sources: original_wrap(g, step, ()))
+  original_wrap = wrappers.wrap
+  monkeypatch.setattr(wrappers, "wrap", lambda g, step, sources: original_wrap(g, step, ()))
   with pytest.raises(ConfigError, match="does not continue into exactly one recognised cell"):
     _program_conversion(corpus, "nmt_residual_encoder")
 
@@ -132,13 +132,13 @@ def _program_conversion(corpus, name):
 
 
 def test_mutation_forget_bias_from_the_default_fails(corpus, monkeypatch):
-  original = rnn_calls.lstm_step
+  original = cell_steps.lstm_step
 
   def default_forget_bias(g, matmul, cell):
     step = original(g, matmul, cell)
     step.settings["forget_bias"] = 1.0
     return step
-  monkeypatch.setattr(rnn_calls, "lstm_step", default_forget_bias)
+  monkeypatch.setattr(cell_steps, "lstm_step", default_forget_bias)
   _fails(corpus, "ptb_lm")
 
 

@@ -1,4 +1,13 @@
-"""Migrating any TF1 RNN checkpoint to Keras 3 and back (`python -m tf_rnn_mnist.migrate`):
-structures.py recognises what a checkpoint holds, cell_maps.py moves one cell's weights,
-keras_side.py builds the Keras model (keras_cells.py: TF1's LSTMCell where Keras has none),
-verify.py runs both sides (the TF1 side: legacy_tf1/rnn_graph.py)."""
+"""Migrating TF1 recurrent models to Keras 3 and back (`python -m tf_rnn_mnist.migrate`).
+
+Whole models, from the program's own graph: graph.py reads and indexes it; cell_steps.py
+matches each cell's step, wrappers.py the Dropout/ResidualWrappers around it, rnn_calls.py
+chains them into dynamic_rnn / static_rnn calls; whole_model.py translates the subgraph
+between the named inputs and outputs into Keras layers (graph_ops.py; what each TF1 op
+computes: tf1_ops.py); verify.py runs the program's graph beside the Keras model.
+
+Cells only, from a checkpoint's names: recognise.py (structures.py holds what it finds),
+keras_side.py builds the model, verify.py checks it against TF1 cells rebuilt from those names
+(legacy_tf1/rnn_graph.py). cell_maps.py moves one cell's weights for both, and for the
+tutorials' conversions (weight_maps.py).
+"""

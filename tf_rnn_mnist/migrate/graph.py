@@ -10,7 +10,6 @@ import dataclasses
 import os
 import re
 
-import numpy as np
 
 from tf_rnn_mnist.errors import ConfigError
 
@@ -271,7 +270,3 @@ def describe_tensor(graph, tensor):
   shown = "?" if shape is None else "[" + ", ".join("?" if d is None else str(d)
                                                     for d in shape) + "]"
   return f"{tensor} {graph.dtype(tensor) or '?'} {shown}"
-
-
-def as_array(value, dtype):
-  return np.asarray(value, dtype=dtype)

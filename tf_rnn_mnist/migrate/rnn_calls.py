@@ -4,42 +4,20 @@ run-time settings as the graph holds them (forget_bias, cell_clip, proj_clip, ac
 the wrappers around each cell (DropoutWrapper, ResidualWrapper), `sequence_length`, and the
 tensors where each call starts and ends.
 
-A step of a cell is matched from its kernel's MatMul along the ops the TF1 cell class builds
-(`rnn_cell_impl` of TF 1.15: BasicLSTMCell, LSTMCell with peepholes / projection / clips,
-GRUCell); then every op between the step's inputs and outputs must be one the match
-visited, so an op the tool does not understand inside a cell is refused, never dropped.
+Each cell's steps come from cell_steps.py, the wrappers between them from wrappers.py; here
+they are chained into calls, and every op of a loop that neither covers must be the loop's
+own bookkeeping, or the call is refused.
 """
 
 import dataclasses
 import re
 
-from tf_rnn_mnist.migrate.graph import split_tensor
+from tf_rnn_mnist.migrate import wrappers
+from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, kernel_matmuls, step_at
 
-ADDS = ("Add", "AddV2")
-ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Elu": "elu",
-               "Relu6": "relu6", "Softsign": "softsign"}
-# Ops of a while loop's frame and of dynamic_rnn's bookkeeping that compute no model value.
 LOOP_MACHINERY = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "Less",
                   "LogicalAnd", "Identity", "TensorArrayReadV3", "TensorArrayWriteV3",
-                  "GreaterEqual", "Const", "Select", "SelectV2", "AddV2", "Add", "Maximum",
-                  "Minimum"}
-
-
-class NotRecognised(ValueError):
-  """The graph does something here the tool does not convert; the message says what."""
-
-
-@dataclasses.dataclass
-class Step:
-  """One application of one cell: its boundary tensors, settings and the ops it covers."""
-  cell: object           # structures.Cell
-  x: str
-  h_prev: str
-  c_prev: str | None
-  new_h: str
-  new_c: str | None
-  settings: dict
-  ops: set
+                  "GreaterEqual", "Const", "Select", "SelectV2", "AddV2", "Add"}
 
 
 @dataclasses.dataclass
@@ -67,268 +45,6 @@ class RecurrentCall:
   ops: set
 
 
-def _consumers(g, tensor, types):
-  return [n for n, _ in g.consumers(tensor) if n.op in types]
-
-
-def _one(g, tensor, types, what, where, check=None):
-  found = [n for n in _consumers(g, tensor, types) if check is None or check(n)]
-  if len(found) != 1:
-    raise NotRecognised(f"{where}: expected one {what} reading {tensor}, found "
-                        f"{len(found)} ({', '.join(n.name for n in found) or 'none'})")
-  return found[0]
-
-
-def _other(node, tensor):
-  ins = node.inputs
-  return ins[1] if ins[0] == tensor else ins[0]
-
-
-def _const_operand(g, node):
-  for index, tensor in enumerate(node.inputs):
-    value = g.constant(tensor)
-    if value is not None:
-      return float(value), node.inputs[1 - index]
-  return None, None
-
-
-def _clip(g, tensor, claimed):
-  """(clipped tensor, clip value or None): clip_by_value(t, -v, v) is Minimum then Maximum."""
-  for low in _consumers(g, tensor, ("Minimum",)):
-    value, _ = _const_operand(g, low)
-    highs = _consumers(g, f"{low.name}:0", ("Maximum",))
-    if value is not None and len(highs) == 1:
-      lower, _ = _const_operand(g, highs[0])
-      if lower is not None and lower == -value:
-        claimed |= {low.name, highs[0].name}
-        return f"{highs[0].name}:0", value
-  return tensor, None
-
-
-def _variable_input(g, node, index):
-  return g.variable_of(node.inputs[index])
-
-
-def _peephole(g, gate, var, claimed, where):
-  """The Add of `gate` and `var * c`: (its output, c)."""
-  for add in _consumers(g, gate, ADDS):
-    mul = g.node(_other(add, gate))
-    if mul.op == "Mul" and any(g.variable_of(t) == var for t in mul.inputs):
-      c = next(t for t in mul.inputs if g.variable_of(t) != var)
-      claimed |= {add.name, mul.name}
-      return f"{add.name}:0", c
-  raise NotRecognised(f"{where}: no peephole {var} found on the gate")
-
-
-def lstm_step(g, matmul, cell):
-  """The Step of a TF1 LSTM cell (BasicLSTMCell, LSTMCell) from its kernel's MatMul."""
-  where = cell.scope
-  claimed = {matmul.name}
-  concat = g.node(matmul.inputs[0])
-  if concat.op != "ConcatV2" or len(concat.inputs) != 3:
-    raise NotRecognised(f"{where}: the kernel's MatMul does not read concat([inputs, h])")
-  claimed.add(concat.name)
-  x, h_prev = concat.inputs[:2]
-  bias_add = _one(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where)
-  split = _one(g, f"{bias_add.name}:0", ("Split",), "Split into 4 gates", where)
-  claimed |= {bias_add.name, split.name}
-  i, j, f, o = (f"{split.name}:{k}" for k in range(4))
-  forget = _one(g, f, ADDS, "forget-bias Add", where,
-                lambda n: _const_operand(g, n)[0] is not None)
-  forget_bias = _const_operand(g, forget)[0]
-  claimed.add(forget.name)
-  f_pre, c_prev, i_pre = f"{forget.name}:0", None, i
-  variables = cell.variables()
-  if cell.peepholes:
-    f_pre, c_prev = _peephole(g, f_pre, variables["w_f_diag"], claimed, where)
-    i_pre, _ = _peephole(g, i, variables["w_i_diag"], claimed, where)
-  sig_f = _one(g, f_pre, ("Sigmoid",), "Sigmoid of the forget gate", where)
-  mul_f = _one(g, f"{sig_f.name}:0", ("Mul",), "Mul by c", where)
-  c_prev = c_prev or _other(mul_f, f"{sig_f.name}:0")
-  sig_i = _one(g, i_pre, ("Sigmoid",), "Sigmoid of the input gate", where)
-  act_j = _one(g, j, tuple(ACTIVATIONS), "activation of j", where)
-  mul_i = _one(g, f"{sig_i.name}:0", ("Mul",), "Mul of i and j", where)
-  new_c_node = _one(g, f"{mul_f.name}:0", ADDS, "Add making the new c", where)
-  claimed |= {sig_f.name, mul_f.name, sig_i.name, act_j.name, mul_i.name, new_c_node.name}
-  new_c, cell_clip = _clip(g, f"{new_c_node.name}:0", claimed)
-  o_pre = o
-  if cell.peepholes:
-    o_pre, _ = _peephole(g, o, variables["w_o_diag"], claimed, where)
-  sig_o = _one(g, o_pre, ("Sigmoid",), "Sigmoid of the output gate", where)
-  act_c = _one(g, new_c, (act_j.op,), f"{act_j.op} of the new c", where)
-  new_h_node = _one(g, f"{act_c.name}:0", ("Mul",), "Mul making the new h", where)
-  claimed |= {sig_o.name, act_c.name, new_h_node.name}
-  new_h, proj_clip = f"{new_h_node.name}:0", None
-  if cell.num_proj:
-    projection = _one(g, new_h, ("MatMul",), "projection MatMul", where)
-    claimed.add(projection.name)
-    new_h, proj_clip = _clip(g, f"{projection.name}:0", claimed)
-  settings = dict(forget_bias=forget_bias, cell_clip=cell_clip, proj_clip=proj_clip,
-                  activation=ACTIVATIONS[act_j.op])
-  return Step(cell, x, h_prev, c_prev, new_h, new_c, settings,
-              _checked(g, claimed, [new_h, new_c], [x, h_prev, c_prev], where))
-
-
-def gru_step(g, matmul, cell):
-  """The Step of a TF1 GRUCell from its gates kernel's MatMul."""
-  where = cell.scope
-  concat = g.node(matmul.inputs[0])
-  if concat.op != "ConcatV2" or len(concat.inputs) != 3:
-    raise NotRecognised(f"{where}: the gates MatMul does not read concat([inputs, h])")
-  x, h_prev = concat.inputs[:2]
-  bias_add = _one(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where)
-  sigmoid = _one(g, f"{bias_add.name}:0", ("Sigmoid",), "Sigmoid of the gates", where)
-  split = _one(g, f"{sigmoid.name}:0", ("Split",), "Split into r, u", where)
-  r, u = f"{split.name}:0", f"{split.name}:1"
-  r_h = _one(g, r, ("Mul",), "r * h", where, lambda n: _other(n, r) == h_prev)
-  concat_1 = _one(g, f"{r_h.name}:0", ("ConcatV2",), "concat([inputs, r * h])", where,
-                  lambda n: n.inputs[0] == x)
-  candidate = _one(g, f"{concat_1.name}:0", ("MatMul",), "candidate MatMul", where)
-  bias_add_1 = _one(g, f"{candidate.name}:0", ("BiasAdd",), "candidate BiasAdd", where)
-  act = _one(g, f"{bias_add_1.name}:0", tuple(ACTIVATIONS), "candidate activation", where)
-  u_h = _one(g, u, ("Mul",), "u * h", where, lambda n: _other(n, u) == h_prev)
-  one_minus_u = _one(g, u, ("Sub",), "1 - u", where)
-  u_c = _one(g, f"{one_minus_u.name}:0", ("Mul",), "(1 - u) * c", where)
-  new_h = _one(g, f"{u_h.name}:0", ADDS, "Add making the new h", where,
-               lambda n: _other(n, f"{u_h.name}:0") == f"{u_c.name}:0")
-  claimed = {n.name for n in (matmul, concat, bias_add, sigmoid, split, r_h, concat_1,
-                              candidate, bias_add_1, act, u_h, one_minus_u, u_c, new_h)}
-  settings = dict(activation=ACTIVATIONS[act.op])
-  return Step(cell, x, h_prev, None, f"{new_h.name}:0", None, settings,
-              _checked(g, claimed, [f"{new_h.name}:0"], [x, h_prev], where))
-
-
-def _checked(g, claimed, outputs, inputs, where):
-  """`claimed`, once every op between the step's inputs and outputs is in it (or reads a
-  variable or a constant)."""
-  between = g.upstream(outputs, stop=inputs)
-  stray = sorted(n for n in between - claimed
-                 if g.nodes[n].op not in ("Const", "Enter", "Identity", "VariableV2",
-                                          "VarHandleOp", "ReadVariableOp"))
-  if stray:
-    raise NotRecognised(f"{where}: ops inside the cell that no TF1 cell class builds: "
-                        + ", ".join(f"{n} ({g.nodes[n].op})" for n in stray[:8]))
-  return claimed | {n for n in between if g.nodes[n].op in ("Const",)}
-
-
-def step_at(g, matmul, cells_by_kernel):
-  cell = cells_by_kernel[g.variable_of(matmul.inputs[1])]
-  return gru_step(g, matmul, cell) if cell.kind == "tf1_gru" else lstm_step(g, matmul, cell)
-
-
-def kernel_matmuls(g, cells):
-  """{kernel variable: Cell} and every MatMul that applies one of those kernels."""
-  by_kernel = {}
-  for cell in cells:
-    if cell.kind in ("tf1_lstm", "tf1_gru"):
-      by_kernel[cell.variables()["kernel" if cell.kind == "tf1_lstm" else "gates/kernel"]] = cell
-  # (A training graph's gradients read the kernel too, transposed: not a step.)
-  matmuls = [n for n in g.nodes.values() if n.op == "MatMul" and len(n.inputs) == 2
-             and g.variable_of(n.inputs[1]) in by_kernel
-             and not n.attr_value("transpose_a") and not n.attr_value("transpose_b")
-             and (g.active is None or n.name in g.active)]
-  return by_kernel, matmuls
-
-
-# ---------------------------------------------------------------------------------------------
-# Wrappers between cells: DropoutWrapper (identity at keep probability 1) and ResidualWrapper.
-
-_DROPOUT_SCOPE = re.compile(r"(^|/)dropout(_\d+)?/")
-
-
-def dropout_group(name):
-  match = list(_DROPOUT_SCOPE.finditer(name))
-  return name[:match[-1].end()] if match else None
-
-
-def _group_output(g, members):
-  outside = [f"{n}:0" for n in members
-             if any(c.name not in members for c, _ in g.consumers(f"{n}:0"))]
-  return outside[0] if len(outside) == 1 else None
-
-
-def through_dropout(g, tensor):
-  """(the tensor a DropoutWrapper's dropout was applied to, the keep probability's source
-  (placeholders, or the constants of a built-in rate), the ops it covers), or
-  (tensor, None, set()) when `tensor` is no dropout's output."""
-  group = dropout_group(split_tensor(tensor)[0])
-  if group is None:
-    return tensor, None, set()
-  members = {n for n in g.nodes if n.startswith(group)}
-  shapes = [g.nodes[n] for n in members if g.nodes[n].op == "Shape"]
-  if len(shapes) != 1 or _group_output(g, members) != tensor:
-    raise NotRecognised(f"{group}: a dropout this tool does not read (no single Shape of its "
-                        "input, or more than one output)")
-  data = shapes[0].inputs[0]
-  rates = {t for n in members for t in g.nodes[n].inputs
-           if split_tensor(t)[0] not in members and t != data and g.constant(t) is None}
-  rate_ops = g.upstream(rates, stop=()) if rates else set()
-  sources = sorted(n for n in rate_ops if g.nodes[n].op in ("Placeholder",
-                                                           "PlaceholderWithDefault"))
-  claimed = members | {n for n in rate_ops if g.nodes[n].op in ("Sub", "Enter", "Identity",
-                                                               "Const", "Cast")}
-  evidence = sources or sorted({float(g.constant(t)) for n in members
-                                for t in g.nodes[n].inputs
-                                if g.constant(t) is not None and g.constant(t).size == 1})
-  return data, {"where": group.rstrip("/"), "keep_from": evidence}, claimed
-
-
-def dropout_after(g, tensor):
-  """The output of the dropout applied to `tensor`, if one is (DropoutWrapper's output or
-  state dropout), with its evidence and ops; else (tensor, None, set())."""
-  for consumer, _ in g.consumers(tensor):
-    group = dropout_group(consumer.name)
-    if group is None:
-      continue
-    members = {n for n in g.nodes if n.startswith(group)}
-    out = _group_output(g, members)
-    if out is not None:
-      before, evidence, claimed = through_dropout(g, out)
-      if before == tensor:
-        return out, evidence, claimed
-  return tensor, None, set()
-
-
-def strip_dropouts(g, tensor):
-  """(tensor before any dropouts, [evidence], ops)."""
-  evidence, ops = [], set()
-  while True:
-    before, found, members = through_dropout(g, tensor)
-    if found is None:
-      return tensor, evidence, ops
-    evidence.append(found)
-    ops |= members
-    tensor = before
-
-
-def _slot(step):
-  """The scope of the cell's place in its MultiRNNCell as this step's ops are named
-  ('.../multi_rnn_cell/cell_0'): wrappers of that place sit beside the cell's own scope."""
-  name = split_tensor(step.new_h)[0]
-  return name[:name.rfind(f"/{step.cell.cell_name}/")]
-
-
-def _wrap(g, step, sources):
-  """The cell's output after its wrappers: (output, residual, keep-probability evidence, ops).
-  `sources` are the tensors on the way from the wire into the cell's input (ResidualWrapper
-  adds one of them: the wrapper's own input)."""
-  out, chain, keep_probs, ops = step.new_h, [step.new_h], [], set()
-  own = re.compile(re.escape(_slot(step)) + r"(_\d+)?/")
-  while True:  # output dropouts of this cell's own DropoutWrapper (not the next cell's input)
-    after, evidence, claimed = dropout_after(g, out)
-    if evidence is None or not own.match(evidence["where"] + "/"):
-      break
-    keep_probs.append(evidence)
-    ops |= claimed
-    out = after
-    chain.append(out)
-  for tensor in chain:
-    for add in _consumers(g, tensor, ADDS):
-      if _other(add, tensor) in sources:
-        return f"{add.name}:0", True, keep_probs, ops | {add.name}
-  return out, False, keep_probs, ops
-
-
 def _is_zero(g, tensor):
   node = g.node(tensor)
   if node.op == "Fill":
@@ -338,33 +54,19 @@ def _is_zero(g, tensor):
   return value is not None and not value.any()
 
 
-def _back_to(g, x, wire):
-  """(keep-probability evidence, ops) of the input dropouts between `wire` and a cell's
-  input `x`, or None when `x` does not come from `wire` through dropouts only."""
-  evidence, ops, passed = [], set(), [x]
-  while x != wire:
-    x, found, members = through_dropout(g, x)
-    if found is None:
-      return None
-    evidence.append(found)
-    ops |= members
-    passed.append(x)
-  return evidence, ops, passed
-
-
 def _stack_order(g, steps, first_source, where):
   """The steps of one time step in their MultiRNNCell order, with their wrappers:
   [(step, output, CellRun, ops)]; `first_source` is what the first cell reads."""
   remaining, wire, ordered = list(steps), first_source, []
   while remaining:
-    matches = [(step, _back_to(g, step.x, wire)) for step in remaining]
+    matches = [(step, wrappers.back_to(g, step.x, wire)) for step in remaining]
     matches = [(step, found) for step, found in matches if found is not None]
     if len(matches) != 1:
       raise NotRecognised(f"{where}: after {wire} the graph does not continue into exactly "
                           f"one recognised cell (found {len(matches)}); something else runs "
                           "between the cells")
     step, (keep_in, ops_in, passed) = matches[0]
-    out, residual, keep_out, ops_out = _wrap(g, step, passed)
+    out, residual, keep_out, ops_out = wrappers.wrap(g, step, passed)
     run = CellRun(step.cell, step.settings, residual, keep_in + keep_out)
     ordered.append((step, out, run, ops_in | ops_out))
     remaining.remove(step)
@@ -442,7 +144,7 @@ def dynamic_call(g, prefix, steps):
   ordered = _stack_order(g, steps, f"{reads[0].name}:0", where)
   top = ordered[-1][1]
   written = writes[0].inputs[2]
-  lengths, claimed = None, set()
+  lengths = None
   if g.node(written).op in ("Select", "SelectV2") and g.node(written).inputs[2] == top:
     select = g.node(written)
     condition = g.node(select.inputs[0])
@@ -472,7 +174,6 @@ def dynamic_call(g, prefix, steps):
   if found != expected:
     raise NotRecognised(f"{where}: the loop carries states {found}, not the cells' own "
                         f"{expected}")
-  outputs = [n for n, _ in g.consumers(writes[0].inputs[0])]  # noqa: F841
   gathers = [n for n in g.nodes.values() if n.op == "TensorArrayGatherV3" and
              n.name.startswith(scope + "/") and g.node(n.inputs[0]).name ==
              g.node(g.node(writes[0].inputs[0]).inputs[0]).name]
@@ -483,7 +184,7 @@ def dynamic_call(g, prefix, steps):
   inner = set().union(*(step.ops | extra for step, _, _, extra in ordered))
   _check_machinery(g, ops - inner, prefix, where)
   return RecurrentCall(scope, "dynamic", runs, sequence, f"{gathers[0].name}:0", states,
-                       lengths, initial, ops | claimed)
+                       lengths, initial, ops)
 
 
 def _check_machinery(g, ops, prefix, where):
@@ -496,7 +197,7 @@ def _check_machinery(g, ops, prefix, where):
     if node.op in ADDS:
       if not any(g.constant(t) is not None for t in node.inputs):
         stray.append(node)
-    elif node.op not in LOOP_MACHINERY or node.op in ("Maximum", "Minimum"):
+    elif node.op not in LOOP_MACHINERY:
       stray.append(node)
   if stray:
     raise NotRecognised(f"{where}: the loop computes what no recognised cell or wrapper "
@@ -536,10 +237,10 @@ def static_calls(g, steps):
   # A chain is stacked above another when its first step reads that chain's first output.
   below = {}
   for scope, chain in chains.items():
-    source = strip_dropouts(g, chain[0].x)[0]
+    source = wrappers.strip_dropouts(g, chain[0].x)[0]
     for other, other_chain in chains.items():
       if other != scope:
-        out = _wrap(g, other_chain[0], ())[0]
+        out = wrappers.wrap(g, other_chain[0], ())[0]
         if source == out or source == other_chain[0].new_h:
           below[scope] = other
   bottoms = [s for s in chains if s not in below]
@@ -561,7 +262,7 @@ def _static_call(g, chains, length):
   sequence, outputs, ops, runs = [], [], set(), None
   for t in range(length):
     steps = [chain[t] for chain in chains]
-    source = strip_dropouts(g, steps[0].x)[0]
+    source = wrappers.strip_dropouts(g, steps[0].x)[0]
     ordered = _stack_order(g, steps, source, where)
     sequence.append(source)
     outputs.append(ordered[-1][1])

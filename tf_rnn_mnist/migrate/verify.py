@@ -181,7 +181,7 @@ def _gather_rows(g, tensor, depth=6):
 def input_values(g, interface, sizes, rng):
   """{tensor: array} for the model's inputs: ids within the embedding's rows, lengths in
   [1, time] with one equal to the time axis and one shorter, floats N(0, 1)."""
-  batch, time = sizes["batch"], sizes["time"]
+  time = sizes["time"]
   values = {}
   for tensor in interface.inputs:
     shape = [sizes["dims"][tensor][k] if d is None else d

@@ -14,7 +14,8 @@ import keras
 import numpy as np
 
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.migrate import cell_maps, graph_ops, recognise, rnn_calls
+from tf_rnn_mnist.migrate import cell_maps, graph_ops, recognise, rnn_calls, tf1_ops, wrappers
+from tf_rnn_mnist.migrate.cell_steps import NotRecognised
 from tf_rnn_mnist.migrate.graph import PLACEHOLDERS, split_tensor, tensor_name
 
 # Ops whose output is random: folding or translating them would fix a dropout mask forever.
@@ -128,16 +129,16 @@ class Translator:
                         f"--feed={tensor}=VALUE).")
     if node.op in ("Identity", "Snapshot", "StopGradient"):
       return self.value(node.inputs[0])
-    if rnn_calls.dropout_group(node.name):
+    if wrappers.dropout_group(node.name):
       # tf.nn.dropout outside the cells: identity at inference (keep probability fed 1).
       try:
-        data, evidence, _ = rnn_calls.through_dropout(g, tensor)
-      except rnn_calls.NotRecognised:
+        data, evidence, _ = wrappers.through_dropout(g, tensor)
+      except NotRecognised:
         data = None
       if data is not None and evidence is not None:
         self.dropouts.append(evidence)
         return self.value(data)
-    if node.op not in graph_ops.SUPPORTED_OPS and node.op != "ResourceGather" or \
+    if node.op not in tf1_ops.SUPPORTED_OPS and node.op != "ResourceGather" or \
         node.op in _RANDOM:
       self.refused.append(node)
       return ("refused", node.name)
@@ -199,7 +200,7 @@ class Translator:
     if all(a[0] in ("const", "var") for a in args):
       # A function of constants and weights only (a transposed embedding, say): folded.
       values = [a[1] if a[0] == "const" else self.arrays[a[1]] for a in args]
-      result = graph_ops.run_op(node.op, _attrs(node), values)
+      result = tf1_ops.run_op(node.op, _attrs(node), values)
       return self._output(node, tensor, result, folded=True)
     constants = {i: a[1] for i, a in enumerate(args) if a[0] == "const"}
     weights_at = {i: {"name": a[1], "shape": list(self.arrays[a[1]].shape),
@@ -298,7 +299,7 @@ def convert(g, reader_shapes, arrays, interface):
   g.restrict(needed)
   try:
     calls = rnn_calls.find_calls(g, list(cells.values()))
-  except rnn_calls.NotRecognised as e:
+  except NotRecognised as e:
     raise ConfigError(f"refused: {e}.") from None
   translator = Translator(g, arrays, interface, calls)
   translator.build_inputs()

@@ -57,7 +57,9 @@ def _cell(cell, options):
 
 def _stack(cells, options):
   made = [_cell(c, options) for c in cells]
-  return made[0] if len(made) == 1 else tf.nn.rnn_cell.MultiRNNCell(made)
+  # A one-cell MultiRNNCell names its cell multi_rnn_cell/cell_0/...: rebuilt as one too.
+  in_multi = "/multi_rnn_cell/cell_0/" in f"/{cells[0].scope}/"
+  return made[0] if len(made) == 1 and not in_multi else tf.nn.rnn_cell.MultiRNNCell(made)
 
 
 def _flat_states(state):
@@ -138,8 +140,11 @@ def run(spec):
     try:
       saver.restore(sess, spec.checkpoint)
     except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+      # TF's message opens with a paragraph of advice; the missing key is further down.
+      lines = [l.strip() for l in e.message.splitlines() if l.strip()]
+      key = next((l for l in lines if "not found in checkpoint" in l), lines[0])
       sys.exit(f"error: the TF1 graph rebuilt from the recognised structure does not restore "
-               f"from {spec.checkpoint}: {e.message.splitlines()[0]}")
+               f"from {spec.checkpoint}: {key}")
     except tf.errors.OpError as e:  # a damaged data file: OutOfRange, DataLoss
       sys.exit(f"error: {spec.checkpoint} cannot be restored ({type(e).__name__}).")
     np.savez(spec.output, **sess.run(fetches, {x: inputs}))

@@ -34,6 +34,10 @@ KINDS = {
                    None, "auto", RunOptions()),
     "multilayer": ("rnn/multi_rnn_cell/cell_{0,1,2}/basic_lstm_cell: 3 x LSTM(8), input 3, "
                    "output 8 [BasicLSTMCell]", None, "auto", RunOptions()),
+    # A MultiRNNCell of one cell: the rebuilt graph must name it multi_rnn_cell/cell_0 too
+    # (it was rebuilt as a bare cell, and the restore failed).
+    "one_cell_multi": ("rnn/multi_rnn_cell/cell_0/basic_lstm_cell: LSTM(5), input 3, output 5 "
+                       "[BasicLSTMCell]", None, "auto", RunOptions()),
     "lstm_stack": ("rnn/multi_rnn_cell/cell_{0,1}/lstm_cell: LSTM(4) -> LSTM(6), input 3, "
                    "output 6 [LSTMCell or contrib LSTMBlockCell]", None, "auto", RunOptions()),
     "peephole_projection": ("rnn/lstm_cell: LSTM(6, peepholes, projection 4), input 3, output 4 "

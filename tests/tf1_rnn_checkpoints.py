@@ -104,6 +104,7 @@ def _unsupported(x):
 KINDS = {
     "basic_lstm": _dynamic(lambda: R.BasicLSTMCell(5)),
     "multilayer": _with_dense(_multi(*[lambda: R.BasicLSTMCell(8)] * 3), 10),
+    "one_cell_multi": _multi(lambda: R.BasicLSTMCell(5)),
     "lstm_stack": _multi(lambda: R.LSTMCell(4), lambda: R.LSTMCell(6)),
     "peephole_projection": _dynamic(lambda: R.LSTMCell(
         6, use_peepholes=True, num_proj=4, cell_clip=0.5, proj_clip=0.3)),

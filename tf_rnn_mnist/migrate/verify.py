@@ -153,8 +153,11 @@ class UserGraph:
                              if v.op.name not in held]
         tf.compat.v1.train.Saver(present).restore(self.session, checkpoint)
       except tf.errors.OpError as e:
+        lines = [l.strip() for l in e.message.splitlines() if l.strip()]
+        key = next((l for l in lines if "not found in checkpoint" in l or "shape" in l),
+                   lines[0] if lines else type(e).__name__)
         raise ConfigError(f"the program's graph {g.source} does not restore {checkpoint}: "
-                          f"{e.message.splitlines()[0]}") from None
+                          f"{key}") from None
 
   def run(self, fetches, feed):
     return self.session.run(fetches, feed)

@@ -18,9 +18,10 @@ from tf_rnn_mnist.migrate import cell_steps, verify, whole_model, wrappers
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
-CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "nmt_projection",
-             "nmt_residual_encoder", "one_cell_multi", "peephole_projection_flat", "ptb_lm",
-             "punctuator_bi_perstep", "saturated", "text_length_from_ids"]
+CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "mnist_static_rnn",
+             "nmt_projection", "nmt_residual_encoder", "one_cell_multi",
+             "peephole_projection_flat", "ptb_lm", "punctuator_bi_perstep", "saturated",
+             "text_length_from_ids", "tied_lm"]
 # program -> what the refusal must name (the op or construct it does not convert)
 REFUSED = {"decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
                                   "not a dynamic_rnn loop",
@@ -415,3 +416,19 @@ def test_one_cell_shared_by_both_directions_on_time_major_ids(corpus):
   lines, ok = verify.graph_report(rows, shapes)
   assert ok, "\n".join(lines)
   assert list(shapes.values()) == [(6, 4), (4,)]  # time-major ids, found by trying layouts
+
+
+def test_a_tied_embedding_is_said_and_goes_back_as_one_variable(corpus, tmp_path):
+  g, interface, checkpoint = _program(corpus, "tied_lm")
+  conversion = _convert(g, interface, checkpoint)
+  assert any(n.startswith("tied: lm/embedding is read by ") for n in conversion.notes)
+  path = tmp_path / "tied.keras"
+  conversion.model.save(path)
+  arrays = whole_model.tf1_variables(verify.load_model(str(path)))
+  original = open_tf1_checkpoint(checkpoint).get_tensor("lm/embedding")
+  np.testing.assert_array_equal(arrays["lm/embedding"], original)
+  model = verify.load_model(str(path))
+  copy = next(l for l in model.layers if type(l).__name__ == "TF1Op" and l.weights)
+  copy.weights[0].assign(copy.weights[0].numpy() + 1.0)
+  with pytest.raises(ConfigError, match="lm/embedding is held by two layers of the model"):
+    whole_model.tf1_variables(model)

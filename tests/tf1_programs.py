@@ -851,6 +851,49 @@ def text_length_from_ids():
   return dict(inputs=[input_text], outputs=[logits], feed={dropout_keep_prob: 1.0}, draw=draw)
 
 
+@_program("aymericdamien/TensorFlow-Examples examples/3_NeuralNetworks/recurrent_network.py "
+          "(the MNIST tutorial this project ports): tf.unstack of [batch, timesteps, "
+          "num_input] into static_rnn over a BasicLSTMCell(forget_bias=1.0), the last output "
+          "times weights['out'] + biases['out'] (bare tf.Variables), softmax prediction")
+def mnist_static_rnn():
+  """The MNIST tutorial's own graph: `tf.nn.static_rnn` on `tf.unstack(x, timesteps, 1)`,
+  head on outputs[-1] through bare tf.Variable weights, prediction = softmax."""
+  timesteps, num_input, num_hidden, num_classes = 6, 5, 7, 10
+  X = tf.placeholder("float", [None, timesteps, num_input])
+  Y = tf.placeholder("float", [None, num_classes])
+  weights = {"out": tf.Variable(tf.random_normal([num_hidden, num_classes]))}
+  biases = {"out": tf.Variable(tf.random_normal([num_classes]))}
+  x = tf.unstack(X, timesteps, 1)
+  lstm_cell = R.BasicLSTMCell(num_hidden, forget_bias=1.0)
+  outputs, _ = tf.nn.static_rnn(lstm_cell, x, dtype=tf.float32)
+  logits = tf.matmul(outputs[-1], weights["out"]) + biases["out"]
+  prediction = tf.nn.softmax(logits)
+  loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(logits=logits, labels=Y))
+  tf.train.GradientDescentOptimizer(learning_rate=1.0).minimize(loss_op)
+  return dict(inputs=[X], outputs=[prediction], feed={},
+              draw=lambda rng: {X: rng.standard_normal((BATCH, timesteps, num_input))})
+
+
+@_program("Press & Wolf's weight tying as language models written for TF1 do it (e.g. "
+          "tensorflow/models research/lm_1b's softmax over the embedding, many PTB variants): "
+          "the output projection is tf.matmul(h, embedding, transpose_b=True) + softmax_b, "
+          "reusing the input embedding; a GRU under dynamic_rnn")
+def tied_lm():
+  """An LM whose softmax weights are its embedding (tied): logits on every step."""
+  vocab, size, steps = 23, 6, 5
+  ids = tf.placeholder(tf.int32, [None, steps], name="ids")
+  with tf.variable_scope("lm"):
+    embedding = tf.get_variable("embedding", [vocab, size])
+    inputs = tf.nn.embedding_lookup(embedding, ids)
+    outputs, _ = tf.nn.dynamic_rnn(R.GRUCell(size), inputs, dtype=tf.float32)
+    softmax_b = tf.get_variable("softmax_b", [vocab])
+    flat = tf.reshape(outputs, [-1, size])
+    logits = tf.matmul(flat, embedding, transpose_b=True) + softmax_b
+    probabilities = tf.reshape(tf.nn.softmax(logits), [-1, steps, vocab], name="probabilities")
+  return dict(inputs=[ids], outputs=[probabilities], feed={},
+              draw=lambda rng: {ids: rng.integers(0, vocab, (BATCH, steps))})
+
+
 def _key(tensor_name):
   return tensor_name.replace(":", "__").replace("/", "__")
 

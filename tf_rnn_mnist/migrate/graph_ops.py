@@ -247,7 +247,7 @@ class TF1Op(_TorchSafeScope, keras.layers.Layer):
       if index in self._values:  # numpy: shapes and axes stay static on every backend
         args.append(self._values[index])
       elif index in self._variables:
-        args.append(self._variables[index].value)
+        args.append(ops.convert_to_tensor(self._variables[index]))
       else:
         args.append(inputs.pop(0))
         if self._spec_values and index in self._spec_values:

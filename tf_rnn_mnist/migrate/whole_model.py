@@ -329,8 +329,31 @@ def convert(g, reader_shapes, arrays, interface):
         offset += count
     elif weights:
       layer.set_weights(weights)
-  notes = _notes(calls)
+  notes = _notes(calls) + _shared_notes(translator.placed)
   return Conversion(model, calls, notes)
+
+
+def _tf1_names(layer):
+  """The TF1 variables a placed layer holds."""
+  if isinstance(layer, graph_ops.TF1Embedding):
+    return [layer.tf1_name]
+  if isinstance(layer, graph_ops.TF1Dense):
+    return [n for n in layer.tf1_names if n]
+  if isinstance(layer, graph_ops.TF1Op):
+    return [w["name"] for _, w in sorted(layer.weights_at.items())]
+  return []
+
+
+def _shared_notes(placed):
+  """A variable the graph reads in two places (a tied embedding and softmax) becomes a copy
+  in each Keras layer: said, so that nobody trains them apart unknowingly."""
+  users = {}
+  for layer, _ in placed:
+    for name in _tf1_names(layer):
+      users.setdefault(name, []).append(layer.name)
+  return [f"tied: {name} is read by {', '.join(layers)}; the Keras model holds one copy in "
+          "each (equal now; to-tf1 refuses them once they differ)"
+          for name, layers in users.items() if len(layers) > 1]
 
 
 def _notes(calls):
@@ -362,17 +385,23 @@ def tf1_variables(model):
   if not any(isinstance(l, graph_ops.TF1Recurrent) for l in layers):
     return None
   arrays = {}
+
+  def put(name, value):
+    if name in arrays and not np.array_equal(arrays[name], value):
+      raise ConfigError(f"{name} is held by two layers of the model (tied in the TF1 graph) "
+                        "with different values now: one TF1 variable cannot take both.")
+    arrays[name] = value
   for layer in layers:
     if isinstance(layer, graph_ops.TF1Embedding):
-      arrays[layer.tf1_name] = layer.embeddings.numpy()
+      put(layer.tf1_name, layer.embeddings.numpy())
     elif isinstance(layer, graph_ops.TF1Dense):
       kernel, bias = layer.tf1_names
-      arrays[kernel] = layer.kernel.numpy()
+      put(kernel, layer.kernel.numpy())
       if bias:
-        arrays[bias] = layer.bias.numpy()
+        put(bias, layer.bias.numpy())
     elif isinstance(layer, graph_ops.TF1Op):
       for (_, spec), weight in zip(sorted(layer.weights_at.items()), layer.weights):
-        arrays[spec["name"]] = weight.numpy()
+        put(spec["name"], weight.numpy())
     else:
       for spec, cell in zip(layer.cell_specs, layer.rnn.cell.cells):
         tf1_cell = Cell(spec["tf1_kind"], spec["tf1_scope"], spec["input_size"], spec["units"],

@@ -274,6 +274,15 @@ def test_to_tf1_writes_what_the_program_restores(corpus, tmp_path, name):
   _convert(g, interface, checkpoint).model.save(model_path)
   done = _migrate("to-tf1", str(model_path), f"--output={tmp_path / 'back' / 'model'}")
   assert done.returncode == 0, done.stderr[-2000:]
+  if name == "ptb_lm":  # with the program's graph: the written checkpoint is run in it
+    spec = json.loads((corpus / name / "program.json").read_text())
+    done = _migrate("to-tf1", str(model_path), f"--output={tmp_path / 'checked' / 'model'}",
+                    f"--graph={corpus / name / 'model.ckpt.meta'}",
+                    f"--inputs={','.join(spec['inputs'])}",
+                    f"--outputs={','.join(spec['outputs'])}",
+                    *[f"--feed={k}={v}" for k, v in spec["feed"].items()])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "PASS: proved against the program's own graph" in done.stdout
   written = open_tf1_checkpoint(str(tmp_path / "back" / "model")).get_variable_to_shape_map()
   original = open_tf1_checkpoint(checkpoint).get_variable_to_shape_map()
   assert set(written) <= set(original)

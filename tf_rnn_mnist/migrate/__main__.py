@@ -298,9 +298,18 @@ def to_tf1(model_path):
   model = verify_lib.load_model(model_path)
   arrays = whole_model.tf1_variables(model)
   if arrays is not None:  # a whole model: every variable under the program's own name
+    g, interface = None, None
+    if _whole_mode() or f.graph:  # the written checkpoint is then run in the program's graph
+      if not f.graph:
+        raise ConfigError("to-tf1 checks the written checkpoint in your program's graph: "
+                          "pass it with --graph=PROGRAM.meta (with --inputs/--outputs).")
+      g = graph_lib.load(f.graph)
+      interface = _interface(g)
     cli.check_writable_file("output", f.output, "a checkpoint prefix such as DIR/model")
     write_tf1_checkpoint(arrays, f.output)
     print(f"wrote {f.output}: {len(arrays)} variables under the program's own names")
+    if g is not None:
+      _whole_verify(f.output, model, g, interface, model_path)
     return 0
   if not f.cell:
     raise ConfigError("to-tf1 of a cell-level model needs --cell (the TF1 class of the LSTM "

@@ -441,3 +441,75 @@ def test_a_tied_embedding_is_said_and_goes_back_as_one_variable(corpus, tmp_path
   copy.weights[0].assign(copy.weights[0].numpy() + 1.0)
   with pytest.raises(ConfigError, match="lm/embedding is held by two layers of the model"):
     whole_model.tf1_variables(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile inputs (found by an outside attack): each ends in one clear error, before any work.
+
+@pytest.mark.parametrize("inputs,outputs,feed,message", [
+    (["input_x:0", "seqlen:0"], ["output/scores:0"], {},
+     "placeholder dropout_keep_prob:0 feeds the outputs but is in neither --inputs nor --feed"),
+    (["input_x:0", "seqlen:0", "input_y:0"], ["output/scores:0"],
+     {"dropout_keep_prob:0": 1.0}, "--inputs=input_y:0: no --outputs tensor depends on it."),
+])
+def test_interface_mistakes_are_named_before_any_work(corpus, inputs, outputs, feed, message):
+  g, _, _ = _program(corpus, "bi_classifier")
+  with pytest.raises(ConfigError) as caught:
+    graph_lib.check_interface(g, inputs, outputs, feed)
+  assert message in str(caught.value)
+
+
+def test_tensor_names_are_checked_against_the_graph(corpus):
+  g, _, _ = _program(corpus, "bi_classifier")
+  with pytest.raises(ConfigError, match=r"output/scores \(BiasAdd\) has 1 output \(:0\)"):
+    graph_lib.check_tensors(g, ["output/scores:5"], "outputs")
+  with pytest.raises(ConfigError, match="is a RealDiv, not a placeholder"):
+    graph_lib.check_tensors(g, ["dropout/dropout/RealDiv:0"], "feed")
+
+
+def test_verify_refuses_a_model_of_other_inputs_and_a_missing_checkpoint(corpus, tmp_path):
+  g, interface, checkpoint = _program(corpus, "bi_classifier")
+  other = _convert(*_program(corpus, "one_cell_multi")).model
+  with pytest.raises(ConfigError, match=r"takes 1 input\(s\) and gives 1 output\(s\); --inputs "
+                                        "names 2"):
+    verify.compare_graph(verify.UserGraph(g, checkpoint), g, interface, other, 4, 6)
+  with pytest.raises(ConfigError, match="is not a readable TF checkpoint"):
+    verify.UserGraph(g, str(tmp_path / "nothing"))
+
+
+def test_a_graph_of_other_shapes_than_the_checkpoint_is_refused(corpus):
+  g, interface, checkpoint = _program(corpus, "bi_classifier")
+  reader = open_tf1_checkpoint(checkpoint)
+  shapes = reader.get_variable_to_shape_map()
+  arrays = {n: reader.get_tensor(n) for n in shapes}
+  arrays["W"] = np.zeros((14, 3), np.float32)
+  with pytest.raises(ConfigError, match=r"the graph's W is \[12, 3\], the checkpoint's "
+                                        r"\[14, 3\]: not this graph's checkpoint"):
+    whole_model.convert(g, shapes, arrays, interface)
+
+
+def test_cli_to_tf1_never_writes_over_a_checkpoint_and_ctrl_c_is_one_line(corpus, tmp_path):
+  import shutil
+  import signal
+  import time
+  g, interface, checkpoint = _program(corpus, "one_cell_multi")
+  model = tmp_path / "m.keras"
+  _convert(g, interface, checkpoint).model.save(model)
+  kept = shutil.copytree(corpus / "one_cell_multi", tmp_path / "training")
+  before = {p.name: p.read_bytes() for p in kept.iterdir()}
+  done = _migrate("to-tf1", str(model), f"--output={kept / 'model.ckpt'}")
+  assert done.returncode == 1
+  assert done.stderr.strip().splitlines()[-1] == (
+      f"error: --output={kept / 'model.ckpt'} already holds a checkpoint "
+      f"({kept / 'model.ckpt'}.index); to-tf1 writes a new one: choose another prefix.")
+  assert {p.name: p.read_bytes() for p in kept.iterdir()} == before
+  process = subprocess.Popen([sys.executable, "-m", "tf_rnn_mnist.migrate", "to-keras",
+                              checkpoint, "--inputs=Placeholder:0",
+                              "--outputs=softmax/BiasAdd:0", f"--output={tmp_path / 'x.keras'}"],
+                             stderr=subprocess.PIPE, text=True)
+  time.sleep(1.5)
+  process.send_signal(signal.SIGINT)
+  _, stderr = process.communicate(timeout=120)
+  assert process.returncode == 130, stderr[-2000:]
+  assert "Traceback" not in stderr and "error: stopped by SIGINT" in stderr
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "training"]

@@ -21,7 +21,27 @@ pass the values the graph was built with (--forget_bias defaults to TF1's 1.0).
 import math
 import os
 import shutil
+import signal
+import sys
 import tempfile
+
+
+def _stop(signum, frame):
+  """Ctrl-C (SIGINT) or SIGTERM: one line and 128 + signal, never a traceback; the staged
+  output is removed on the way out (to-keras renames it only once verified)."""
+  print(f"error: stopped by {signal.Signals(signum).name}; an output is written only once "
+        "complete, and none was left half-written.", file=sys.stderr, flush=True)
+  raise SystemExit(128 + signum)
+
+
+def _install_stop():
+  for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(signum, _stop)
+
+
+# Installed before TensorFlow's import, which takes seconds: a Ctrl-C then ends as cleanly.
+if __name__ == "__main__":
+  _install_stop()
 
 from absl import flags
 
@@ -101,12 +121,17 @@ def _interface(g):
     name, sep, text = item.partition("=")
     if not sep:
       raise ConfigError(f"--feed={item}: expected TENSOR=VALUE, e.g. keep_prob:0=1.0.")
+    if graph_lib.tensor_name(name) in feed:
+      raise ConfigError(f"--feed names {name} twice.")
     feed[graph_lib.check_tensors(g, [name], "feed")[0]] = _value(text)
   inputs = graph_lib.check_tensors(g, f.inputs, "inputs")
   outputs = graph_lib.check_tensors(g, f.outputs, "outputs")
   for tensor in inputs:
+    if inputs.count(tensor) > 1:
+      raise ConfigError(f"--inputs names {tensor} twice: each model input is one tensor.")
     if tensor in feed:
       raise ConfigError(f"{tensor} is both in --inputs and in --feed.")
+  graph_lib.check_interface(g, inputs, outputs, feed)
   return Interface(inputs, outputs, feed)
 
 
@@ -125,6 +150,15 @@ def open_tf1_checkpoint_prefix(path):
     latest = tf.train.latest_checkpoint(path)
     return latest or path
   return path
+
+
+def _check_new_checkpoint(prefix):
+  """to-tf1 never writes over a checkpoint: its other variables (optimizer slots, step) and
+  the .meta beside it would be lost or no longer match."""
+  cli.check_writable_file("output", prefix, "a checkpoint prefix such as DIR/model")
+  if os.path.exists(f"{prefix}.index"):
+    raise ConfigError(f"--output={prefix} already holds a checkpoint ({prefix}.index); "
+                      "to-tf1 writes a new one: choose another prefix.")
 
 
 def _whole_mode():
@@ -175,7 +209,7 @@ def _whole_verify(path, model, g, interface, shown):
   f = flags.FLAGS
   user = verify_lib.UserGraph(g, open_tf1_checkpoint_prefix(path))
   rows, shapes = verify_lib.compare_graph(user, g, interface, model, f.batch, f.timesteps)
-  lines, ok = verify_lib.graph_report(rows, shapes)
+  lines, ok = verify_lib.graph_report(rows, shapes, g.source)
   print("\n".join(lines))
   if not ok:
     raise MismatchError(f"{shown} differs from the program's graph {g.source} (table above).")
@@ -305,7 +339,7 @@ def to_tf1(model_path):
                           "pass it with --graph=PROGRAM.meta (with --inputs/--outputs).")
       g = graph_lib.load(f.graph)
       interface = _interface(g)
-    cli.check_writable_file("output", f.output, "a checkpoint prefix such as DIR/model")
+    _check_new_checkpoint(f.output)
     write_tf1_checkpoint(arrays, f.output)
     print(f"wrote {f.output}: {len(arrays)} variables under the program's own names")
     if g is not None:
@@ -318,7 +352,7 @@ def to_tf1(model_path):
   arrays = keras_side.tf1_arrays(placed, _options())
   head_arrays, _ = keras_side.head_arrays(model, f.head_scope)
   # The input is checked first: a refused model leaves no output directory behind.
-  cli.check_writable_file("output", f.output, "a checkpoint prefix such as DIR/model")
+  _check_new_checkpoint(f.output)
   write_tf1_checkpoint({**arrays, **head_arrays}, f.output)
   print(f"wrote {f.output}: {structure.describe()}")
 
@@ -334,6 +368,7 @@ def main(argv):
 
 
 def run_main():
+  _install_stop()
   define_flags()
   cli.run_tool(main, positional=3)
 

@@ -69,6 +69,16 @@ class Graph:
     self._constants = {}
     self.active = None  # when set: the only ops consumers() sees (the model's subgraph)
 
+  def tf_graph(self):
+    """The graph imported into TensorFlow (for what only its op registry knows: an op's
+    number of outputs)."""
+    if getattr(self, "_tf_graph", None) is None:
+      import tensorflow as tf
+      self._tf_graph = tf.Graph()
+      with self._tf_graph.as_default():
+        tf.graph_util.import_graph_def(self.graph_def, name="")
+    return self._tf_graph
+
   def restrict(self, names):
     """Make consumers() see only the ops `names`: a training graph's gradient and optimizer
     ops read the forward tensors too, and are no part of the model."""
@@ -227,7 +237,8 @@ def load(path):
   from tensorflow.core.framework import graph_pb2
   from tensorflow.core.protobuf import meta_graph_pb2
   if not os.path.isfile(path):
-    raise ConfigError(f"--graph={path}: no such file (pass the checkpoint's .meta file, or a "
+    what = "is a directory" if os.path.isdir(path) else "no such file"
+    raise ConfigError(f"--graph={path}: {what} (pass the checkpoint's .meta file, or a "
                       ".pb / .pbtxt GraphDef).")
   if path.endswith(".meta"):
     meta = _read_proto(path, meta_graph_pb2.MetaGraphDef())
@@ -261,8 +272,30 @@ def check_tensors(graph, names, flag):
       near = sorted(n for n in graph.nodes if n.rpartition("/")[2] == op.rpartition("/")[2])[:5]
       hint = f" (ops of that name elsewhere: {', '.join(near)})" if near else ""
       raise ConfigError(f"--{flag}={name}: the graph {graph.source} has no op {op!r}{hint}.")
+    count = len(graph.tf_graph().get_operation_by_name(op).outputs)
+    if index >= count:
+      raise ConfigError(f"--{flag}={name}: {op} ({graph.nodes[op].op}) has {count} "
+                        f"output{'s' if count != 1 else ''} (:0{f'..:{count - 1}' if count > 1 else ''}).")
+    if flag == "feed" and graph.nodes[op].op not in PLACEHOLDERS:
+      raise ConfigError(f"--feed={name}: {op} is a {graph.nodes[op].op}, not a placeholder; "
+                        "--feed fixes placeholders (keep probabilities, is_training).")
     out.append(tensor_name(name))
   return out
+
+
+def check_interface(graph, inputs, outputs, feed):
+  """Every placeholder the outputs need is given, and every input is needed: refused
+  otherwise, before any work."""
+  needed = graph.upstream(outputs, stop=list(inputs) + list(feed))
+  missing = sorted(n for n in needed if graph.nodes[n].op == "Placeholder")
+  if missing:
+    raise ConfigError(f"placeholder {missing[0]}:0 feeds the outputs but is in neither "
+                      f"--inputs nor --feed (give it as an input, or fix it with "
+                      f"--feed={missing[0]}:0=VALUE; a keep probability: 1.0).")
+  reached = graph.upstream(outputs, stop=())
+  for tensor in inputs:
+    if split_tensor(tensor)[0] not in reached:
+      raise ConfigError(f"--inputs={tensor}: no --outputs tensor depends on it.")
 
 
 def describe_tensor(graph, tensor):

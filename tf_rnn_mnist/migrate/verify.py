@@ -58,12 +58,12 @@ def load_model(model_path):
 
 def load_checked(model_path, structures):
   """The .keras model at `model_path`, refused unless it takes the network's inputs."""
-  import keras
-  from tf_rnn_mnist.migrate import keras_cells  # noqa: F401  (registers TF1LSTMCell)
-  try:
-    model = keras.models.load_model(model_path)
-  except (OSError, ValueError, TypeError) as e:
-    raise ConfigError(f"{model_path} is not a readable Keras model ({e}).") from None
+  from tf_rnn_mnist.migrate import graph_ops
+  model = load_model(model_path)
+  if any(isinstance(l, graph_ops.TF1Recurrent) for l in model.layers):
+    raise ConfigError(f"{model_path} is a whole model converted from a program's graph: "
+                      "verify it with --inputs/--outputs (and the graph: CKPT.meta or "
+                      "--graph).")
   if model.inputs[0].shape[-1] != structures[0].input_size:
     raise ConfigError(f"{model_path} takes inputs of size {model.inputs[0].shape[-1]}; the "
                       f"checkpoint's network takes {structures[0].input_size}.")
@@ -140,6 +140,8 @@ class UserGraph:
             {n: self.graph.get_tensor_by_name(f"{n}:0") for n in names}) if names else None
       self.session = tf.compat.v1.Session(graph=self.graph)
       self.not_restored = []
+      if not tf.compat.v1.train.checkpoint_exists(checkpoint):
+        raise ConfigError(f"{checkpoint} is not a readable TF checkpoint (no such prefix).")
       try:
         if saver is None:
           raise ConfigError(f"{g.source} holds no variables to restore {checkpoint} into.")
@@ -218,10 +220,23 @@ def _assignments(g, interface, batch, time):
       yield choice
 
 
+def _tf_message(error):
+  """The line of a TensorFlow error that says what went wrong (not its traceback)."""
+  lines = [l.strip() for l in getattr(error, "message", str(error)).splitlines()]
+  lines = [l for l in lines if l and not l.startswith(("Detected at node", "File ", "[[", "("))
+           and "Graph execution error" not in l and not l.endswith("(most recent call last):")]
+  return lines[0] if lines else type(error).__name__
+
+
 def graph_reference(user, g, interface, batch, time, seed=0):
   """(inputs, outputs) of the user's graph on inputs it accepts, its outputs on the same
   inputs once more (randomness) and on inputs 1 ulp away (sensitivity)."""
   import tensorflow as tf
+  needed = g.upstream(interface.outputs, stop=list(interface.inputs) + list(interface.feed))
+  lacking = [v for v in user.not_restored if v in needed]
+  if lacking:
+    raise ConfigError(f"the checkpoint lacks {', '.join(lacking[:3])}, which the outputs "
+                      "read.")
   last = None
   # The time axis lengths must fit: a dimension the graph fixes, else --timesteps.
   fixed = [d for t in interface.inputs for d in (g.shape(t) or [])[1:] if d and d > 1]
@@ -243,9 +258,7 @@ def graph_reference(user, g, interface, batch, time, seed=0):
               for t, v in inputs.items()}
     moved = user.run(list(interface.outputs), {**feed, **nudged})
     return inputs, outputs, again, moved
-  message = [l for l in getattr(last, "message", str(last)).splitlines()
-             if l.strip() and "Graph execution error" not in l][:1]
-  message = message[0].strip() if message else type(last).__name__
+  message = _tf_message(last)
   raise ConfigError(f"the program's graph does not run on inputs of batch {batch} and time "
                     f"{time} in any layout tried ({message}); pass --batch/--timesteps.")
 
@@ -253,6 +266,12 @@ def graph_reference(user, g, interface, batch, time, seed=0):
 def compare_graph(user, g, interface, model, batch=8, timesteps=28, seed=0):
   """[(tensor, max |diff|, bound, sensitivity, random)] of the Keras model against the
   user's graph on the same inputs."""
+  if len(model.inputs) != len(interface.inputs) or len(model.outputs) != len(
+      interface.outputs):
+    raise ConfigError(f"the Keras model takes {len(model.inputs)} input(s) and gives "
+                      f"{len(model.outputs)} output(s); --inputs names {len(interface.inputs)} "
+                      f"and --outputs {len(interface.outputs)}: not the model converted "
+                      "with these flags?")
   inputs, reference, again, moved = graph_reference(user, g, interface, batch, timesteps,
                                                     seed)
   ordered = [inputs[t] for t in interface.inputs]
@@ -272,7 +291,7 @@ def compare_graph(user, g, interface, model, batch=8, timesteps=28, seed=0):
   return rows, {t: v.shape for t, v in inputs.items()}
 
 
-def graph_report(rows, shapes):
+def graph_report(rows, shapes, source="the program's own graph"):
   """Lines and whether every output is within its bound, or within the graph's own
   sensitivity to a 1-ulp change of its inputs."""
   shown = ", ".join(f"{t} {list(s)}" for t, s in shapes.items())
@@ -281,7 +300,9 @@ def graph_report(rows, shapes):
   for tensor, diff, bound, sensitivity, random in rows:
     if random:
       verdict, ok = ("FAIL: the graph gives other values on the same inputs (dropout or "
-                     "sampling still on: --feed its keep probability 1.0)"), False
+                     "sampling still on: a keep probability below 1; feed a placeholder one "
+                     "1.0 with --feed; one built in as a constant makes this graph random at "
+                     "inference)"), False
     elif diff <= bound:
       verdict = "ok"
     elif sensitivity > bound and diff <= 10 * sensitivity:
@@ -292,7 +313,7 @@ def graph_report(rows, shapes):
     lines.append(f"  {tensor:<56} max |diff| {diff:.2e}  bound {bound:.1e}  "
                  f"1-ulp input change {sensitivity:.2e}  {verdict}")
   worst = max((d for _, d, _, _, _ in rows), default=0.0)
-  lines.append(f"{'PASS' if ok else 'FAIL'}: proved against the program's own graph, largest "
-               f"difference {worst:.2e} (bound 1e-5 * max(1, max|ref|))" if ok else
+  lines.append(f"PASS: proved against the program's own graph {source}, largest difference "
+               f"{worst:.2e} (bound 1e-5 * max(1, max|ref|))" if ok else
                f"FAIL: largest difference {worst:.2e}")
   return lines, ok

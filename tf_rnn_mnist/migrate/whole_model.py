@@ -99,6 +99,7 @@ class Translator:
   def value(self, tensor):
     tensor = tensor_name(tensor)
     if tensor not in self.values:
+      self.values[tensor] = ("refused", tensor)  # (a loop's cycle ends here)
       self.values[tensor] = self._compute(tensor)
     return self.values[tensor]
 
@@ -141,6 +142,8 @@ class Translator:
     if node.op not in tf1_ops.SUPPORTED_OPS and node.op != "ResourceGather" or \
         node.op in _RANDOM:
       self.refused.append(node)
+      for t in node.inputs:  # on, so that every such op is listed, not only the last
+        self.value(t)
       return ("refused", node.name)
     if node.op in ("BiasAdd", "Add", "AddV2") and self._fusable_dense(node):
       return self._dense(node, fused_bias=True)
@@ -297,6 +300,7 @@ def convert(g, reader_shapes, arrays, interface):
   stop = list(interface.inputs) + list(interface.feed)
   needed = g.upstream(interface.outputs, stop=stop)
   g.restrict(needed)
+  _check_variables(g, needed, arrays)
   try:
     calls = rnn_calls.find_calls(g, list(cells.values()))
   except NotRecognised as e:
@@ -305,12 +309,7 @@ def convert(g, reader_shapes, arrays, interface):
   translator.build_inputs()
   outputs = [translator.value(t) for t in interface.outputs]
   if translator.refused:
-    ops = sorted({(n.op, n.name) for n in translator.refused})
-    raise ConfigError(
-        "refused: between the inputs and the outputs the graph runs ops this tool does not "
-        "convert (attention, decoders, custom ops...), and it drops nothing silently:\n"
-        + "\n".join(f"  {name} ({op})" for op, name in ops[:20])
-        + (f"\n  ... and {len(ops) - 20} more" if len(ops) > 20 else ""))
+    raise ConfigError(_refusal(translator.refused))
   for tensor, out in zip(interface.outputs, outputs):
     if out[0] != "keras":
       raise ConfigError(f"--outputs={tensor} does not depend on --inputs (it is a constant "
@@ -331,6 +330,42 @@ def convert(g, reader_shapes, arrays, interface):
       layer.set_weights(weights)
   notes = _notes(calls) + _shared_notes(translator.placed)
   return Conversion(model, calls, notes)
+
+
+def _check_variables(g, needed, arrays):
+  """Every variable the outputs read is in the checkpoint with the graph's shape."""
+  for name in sorted(needed):
+    node = g.nodes[name]
+    if node.op not in ("VariableV2", "VarHandleOp"):
+      continue
+    if name not in arrays:
+      raise ConfigError(f"the graph reads variable {name}, which the checkpoint does not "
+                        "hold: not this graph's checkpoint?")
+    declared = node.attr_value("shape")
+    shape = [d.size for d in declared.dim] if declared is not None else None
+    if shape is not None and list(arrays[name].shape) != shape:
+      raise ConfigError(f"the graph's {name} is {shape}, the checkpoint's "
+                        f"{list(arrays[name].shape)}: not this graph's checkpoint.")
+
+
+def _refusal(nodes):
+  """What the graph runs that the tool does not convert: each op by name, the ops of a while
+  loop no recognised cell runs in as that loop."""
+  loops, ops = {}, []
+  for node in nodes:
+    name = node.name
+    if "/while/" in name or name.startswith("while/") or node.op.startswith("TensorArray"):
+      scope = name.split("/while/")[0] if "/while/" in name else name.rpartition("/")[0]
+      loops.setdefault(scope.split("/TensorArray")[0], set()).add(node.op)
+    else:
+      ops.append((node.name, node.op))
+  lines = [f"  {name} ({op})" for name, op in sorted(set(ops))]
+  lines += [f"  the loop {scope}/while: no LSTM or GRU cell this tool recognises runs in it "
+            f"(a tf.keras layer, BasicRNNCell, state_is_tuple=False, a decoder...)"
+            for scope in sorted(loops)]
+  shown = lines[:20] + ([f"  ... and {len(lines) - 20} more"] if len(lines) > 20 else [])
+  return ("refused: between the inputs and the outputs the graph runs what this tool does not "
+          "convert, and it drops nothing silently:\n" + "\n".join(shown))
 
 
 def _tf1_names(layer):

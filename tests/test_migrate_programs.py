@@ -96,9 +96,14 @@ def test_run_time_settings_come_from_the_graph(corpus):
   assert run.settings == {"forget_bias": 0.5, "cell_clip": pytest.approx(0.7),
                           "proj_clip": pytest.approx(0.4), "activation": "tanh"}
   g, interface, checkpoint = _program(corpus, "ptb_lm")
-  (call,) = _convert(g, interface, checkpoint).calls
+  conversion = _convert(g, interface, checkpoint)
+  (call,) = conversion.calls
   assert [r.settings["forget_bias"] for r in call.cells] == [0.0, 0.0]
   assert call.kind == "static" and len(call.sequence) == 5
+  # xw_plus_b in a training graph (its gradients read the MatMul too) is still one Dense,
+  # and the embedding's tf.nn.dropout is said to be identity.
+  assert [type(l).__name__ for l in conversion.model.layers].count("TF1Dense") == 1
+  assert any(n.startswith("dropout Train/Model/dropout: identity") for n in conversion.notes)
 
 
 def test_residual_wrappers_and_sequence_lengths_are_read(corpus):

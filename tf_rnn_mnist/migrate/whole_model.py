@@ -163,7 +163,9 @@ class Translator:
     g = self.g
     matmul = g.node(node.inputs[0])
     bias = g.variable_of(node.inputs[1])
-    return (matmul.op == "MatMul" and bias is not None and len(matmul.consumers) == 1 and
+    # (consumers within the model: a training graph's gradients read the MatMul too)
+    return (matmul.op == "MatMul" and bias is not None and
+            len(g.consumers(f"{matmul.name}:0")) == 1 and
             g.variable_of(matmul.inputs[1]) is not None and
             not matmul.attr_value("transpose_a") and not matmul.attr_value("transpose_b") and
             self.arrays[bias].ndim == 1)
@@ -328,7 +330,9 @@ def convert(g, reader_shapes, arrays, interface):
         offset += count
     elif weights:
       layer.set_weights(weights)
-  notes = _notes(calls) + _shared_notes(translator.placed)
+  notes = _notes(calls) + _shared_notes(translator.placed) + [
+      f"dropout {d['where']}: identity in the Keras model (inference); keep probability "
+      f"from {d['keep_from']}" for d in translator.dropouts]
   return Conversion(model, calls, notes)
 
 

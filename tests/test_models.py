@@ -319,3 +319,40 @@ def test_only_the_variants_that_gain_get_sequence_lstm():
     assert all(isinstance(layer, SequenceLSTM) == (name == "multilayer") for layer in layers)
   copy = portable_copy(build_model(VARIANTS["multilayer"]), VARIANTS["multilayer"])
   assert {type(copy.get_layer(rnn_layer_name(i))) for i in range(3)} == {keras.layers.LSTM}
+
+
+def test_a_keras_without_the_internals_falls_back_to_its_own_loop_with_one_warning():
+  """SequenceLSTM and ProjectedGRU build on keras.src.backend.rnn and RNN.inner_loop, which
+  any Keras release may change: with the internal's signature changed (as a new Keras might),
+  the import warns once and both layers compute Keras's own loop, never their own."""
+  script = r"""
+import warnings
+import keras.src.backend as kb
+original = kb.rnn
+def rnn(step_function, inputs, initial_states, **kwargs):  # another signature, as a new Keras
+  return original(step_function, inputs, initial_states, **kwargs)
+kb.rnn = rnn
+with warnings.catch_warnings(record=True) as caught:
+  warnings.simplefilter("always")
+  from tf_rnn_mnist import layers
+mine = [w for w in caught if "tf_rnn_mnist.layers" in str(w.message)]
+assert len(mine) == 1, [str(w.message) for w in caught]
+assert "keras.src.backend.rnn takes (step_function, inputs, initial_states, kwargs)" in str(
+    mine[0].message), mine[0].message
+import numpy as np, keras
+def forbidden(*args, **kwargs):
+  raise AssertionError("the layer's own loop ran")
+layers._lstm_over_sequence = forbidden
+x = np.random.default_rng(0).standard_normal((3, 5, 4)).astype("float32")
+for ours, theirs in ((layers.SequenceLSTM(6, return_sequences=True), keras.layers.LSTM(6, return_sequences=True)),
+                     (layers.ProjectedGRU(6, reset_after=False, return_sequences=True), keras.layers.GRU(6, reset_after=False, return_sequences=True))):
+  ours.build(x.shape); theirs.build(x.shape)
+  theirs.set_weights(ours.get_weights())
+  assert np.array_equal(np.asarray(ours(x)), np.asarray(theirs(x)))
+print("fallback ok")
+"""
+  import subprocess
+  import sys
+  done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                        timeout=300)
+  assert done.returncode == 0 and "fallback ok" in done.stdout, done.stderr[-3000:]

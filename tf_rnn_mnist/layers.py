@@ -1,9 +1,39 @@
 """Keras layers this project needs that Keras does not have as is."""
 
+import inspect
+import warnings
+
 import keras
 from keras import ops
-from keras.src import backend as keras_backend
 import tensorflow as tf
+
+
+def _keras_internals():
+  """(keras.src.backend.rnn, None), or (None, why not): ProjectedGRU and SequenceLSTM override
+  keras.layers.RNN.inner_loop and call keras.src.backend.rnn, which have no public alias and
+  may change in any Keras release; checked once here, so that a changed Keras falls back to
+  its own loop (same results, slower) instead of failing inside a model."""
+  try:
+    from keras.src import backend as keras_backend
+    loop = keras_backend.rnn
+  except (ImportError, AttributeError):
+    return None, "keras.src.backend.rnn is gone"
+  wanted = ["step_function", "inputs", "initial_states"]
+  params = list(inspect.signature(loop).parameters)
+  if params[:3] != wanted or not {"unroll", "input_length", "return_all_outputs"} <= set(params):
+    return None, f"keras.src.backend.rnn takes ({', '.join(params)})"
+  inner = getattr(keras.layers.RNN, "inner_loop", None)
+  inner_params = list(inspect.signature(inner).parameters) if inner else []
+  if inner_params[:5] != ["self", "sequences", "initial_state", "mask", "training"]:
+    return None, "keras.layers.RNN.inner_loop is gone or takes other arguments"
+  return loop, None
+
+
+KERAS_RNN, KERAS_INTERNALS_MISSING = _keras_internals()
+if KERAS_INTERNALS_MISSING:
+  warnings.warn(f"tf_rnn_mnist.layers: {KERAS_INTERNALS_MISSING} in Keras {keras.__version__} "
+                "(tested: 3.15); SequenceLSTM and ProjectedGRU run Keras's own loop instead "
+                "(the same results, slower).", RuntimeWarning, stacklevel=2)
 
 
 @keras.saving.register_keras_serializable(package="tf_rnn_mnist")
@@ -51,7 +81,8 @@ class ProjectedGRU(keras.layers.GRU):
     cell, units = self.cell, self.cell.units
     # Keras's loop for what this one does not cover (a time axis of unknown length included:
     # keras.src.backend.rnn reads it off a single input tensor, this loop feeds three).
-    if (mask is not None or self.go_backwards or cell.reset_after or self.use_cudnn is True
+    if (KERAS_RNN is None or mask is not None or self.go_backwards or cell.reset_after
+        or self.use_cudnn is True
         or sequences.shape[1] is None
         or (training and (cell.dropout or cell.recurrent_dropout))):
       return super().inner_loop(sequences, initial_state, mask, training)
@@ -76,9 +107,8 @@ class ProjectedGRU(keras.layers.GRU):
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
     # Split once for the whole sequence: a split per step costs a ConcatV2 per step backwards.
     by_gate = tuple(ops.split(projected, 3, axis=-1))
-    return keras_backend.rnn(step, by_gate, states, unroll=self.unroll,
-                             input_length=sequences.shape[1],
-                             return_all_outputs=self.return_sequences)
+    return KERAS_RNN(step, by_gate, states, unroll=self.unroll,
+                     input_length=sequences.shape[1], return_all_outputs=self.return_sequences)
 
 
 def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequences):
@@ -168,7 +198,7 @@ class SequenceLSTM(keras.layers.LSTM):
 
   def inner_loop(self, sequences, initial_state, mask, training=False):
     cell = self.cell
-    if (mask is not None or self.go_backwards or sequences.shape[1] is None
+    if (KERAS_RNN is None or mask is not None or self.go_backwards or sequences.shape[1] is None
         or sequences.dtype != tf.float32 or not cell.use_bias or cell.implementation != 2
         or cell.activation is not keras.activations.tanh
         or cell.recurrent_activation is not keras.activations.sigmoid

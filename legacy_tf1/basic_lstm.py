@@ -20,7 +20,7 @@ common.define_tf1_checkpoint_flags()
 
 
 # One long function on purpose: it is the seed's script, kept line for line so that it can be
-# diffed against ../shared/seeds; the additions live in common.py.
+# diffed against the tutorial it ports (named in variants.py); the additions live in common.py.
 def main(argv):
   del argv
   run = common.tf1_run(tf, "basic_lstm")

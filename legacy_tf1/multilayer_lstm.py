@@ -23,7 +23,7 @@ common.flags.register_validator("keep_prob", lambda v: 0 < v <= 1, "--keep_prob 
 
 
 # One long function on purpose: it is the seed's script, kept line for line so that it can be
-# diffed against ../shared/seeds; the additions live in common.py.
+# diffed against the tutorial it ports (named in variants.py); the additions live in common.py.
 def main(argv):
   del argv
   run = common.tf1_run(tf, "multilayer")

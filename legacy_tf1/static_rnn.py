@@ -30,7 +30,7 @@ VARIANT_OF_CELL = {"basic_lstm": "static_lstm", "lstm": "static_lstmcell", "gru"
 
 
 # One long function on purpose: it is the seed's script, kept line for line so that it can be
-# diffed against ../shared/seeds; the additions live in common.py.
+# diffed against the tutorial it ports (named in variants.py); the additions live in common.py.
 def main(argv):
   del argv
   run = common.tf1_run(tf, VARIANT_OF_CELL[FLAGS.cell])

@@ -84,7 +84,7 @@ def batches(train_data, train_loader):
 
 
 # One long function on purpose: it is the seed's script, kept line for line so that it can be
-# diffed against ../shared/seeds; the additions live in legacy_tf1/common.py.
+# diffed against the tutorial it ports (named in variants.py); the additions live in legacy_tf1/common.py.
 def main(argv):
     del argv
     run = common.Run("torch_lstm", "pytorch", torch_scalar_writer())

@@ -14,7 +14,7 @@ import pytest
 
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.migrate import graph as graph_lib
-from tf_rnn_mnist.migrate import cell_steps, verify, whole_model, wrappers
+from tf_rnn_mnist.migrate import back_to_tf1, cell_steps, verify, whole_model, wrappers
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
@@ -253,10 +253,24 @@ def test_cli_refusal_names_the_ops_and_writes_nothing(corpus, tmp_path):
 
 def test_saturated_graph_is_measured_not_failed(corpus):
   """saturated: weights of std 20, so the program's own outputs move under a 1-ulp input
-  change; verify states that sensitivity next to each difference."""
+  change; verify states that sensitivity next to each difference (here the differences stay
+  within the plain bound: the rule itself is tested below on its own figures)."""
   lines, ok = _verdict(corpus, "saturated")
   assert ok, "\n".join(lines)
   assert all("1-ulp input change" in line for line in lines[1:-1])
+
+
+@pytest.mark.parametrize("diff,sensitivity,verdict", [
+    (3e-3, 1.4e-3, "ok within the graph's own sensitivity"),  # the issue's saturated model
+    (3e-3, 0.0, "FAIL"),        # a graph that does not move: the plain bound decides
+    (3e-2, 1.4e-3, "FAIL"),     # more than 10x what the graph itself moves
+    (9e-6, 0.0, "ok")])
+def test_verify_rule_for_a_sensitive_graph(diff, sensitivity, verdict):
+  lines, ok = verify.graph_report([("y:0", diff, 1e-5, sensitivity, False)], {"x:0": (2, 3)})
+  assert lines[1].split("1-ulp input change ")[1].split("  ", 1)[1].startswith(verdict), lines
+  assert ok == (verdict != "FAIL"), lines
+  if ok:
+    assert lines[-1].startswith("PASS: proved against the program's own graph, largest"), lines
 
 
 def test_keep_probability_left_below_one_is_caught(corpus):
@@ -438,14 +452,14 @@ def test_a_tied_embedding_is_said_and_goes_back_as_one_variable(corpus, tmp_path
   assert any(n.startswith("tied: lm/embedding is read by ") for n in conversion.notes)
   path = tmp_path / "tied.keras"
   conversion.model.save(path)
-  arrays = whole_model.tf1_variables(verify.load_model(str(path)))
+  arrays = back_to_tf1.tf1_variables(verify.load_model(str(path)))
   original = open_tf1_checkpoint(checkpoint).get_tensor("lm/embedding")
   np.testing.assert_array_equal(arrays["lm/embedding"], original)
   model = verify.load_model(str(path))
   copy = next(l for l in model.layers if type(l).__name__ == "TF1Op" and l.weights)
   copy.weights[0].assign(copy.weights[0].numpy() + 1.0)
   with pytest.raises(ConfigError, match="lm/embedding is held by two layers of the model"):
-    whole_model.tf1_variables(model)
+    back_to_tf1.tf1_variables(model)
 
 
 # ---------------------------------------------------------------------------------------------

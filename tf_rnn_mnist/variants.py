@@ -62,7 +62,7 @@ class LegacyScript:
 @dataclasses.dataclass(frozen=True)
 class Variant:
   name: str
-  seeds: str  # the seed files in ../shared/seeds it reproduces
+  seeds: str  # the tutorial files it reproduces (numbered as the project has always named them)
   summary: str
   cell: Cell
   units: int

@@ -325,12 +325,12 @@ def _stage(path, model, check):
 def to_tf1(model_path):
   from tf_rnn_mnist.migrate import keras_cells  # noqa: F401  (registers TF1LSTMCell)
   from tf_rnn_mnist.migrate import keras_side
-  from tf_rnn_mnist.migrate import whole_model
+  from tf_rnn_mnist.migrate import back_to_tf1
   f = flags.FLAGS
   if not f.output:
     raise ConfigError("to-tf1 needs --output=DIR/name (a checkpoint prefix).")
   model = verify_lib.load_model(model_path)
-  arrays = whole_model.tf1_variables(model)
+  arrays = back_to_tf1.tf1_variables(model)
   if arrays is not None:  # a whole model: every variable under the program's own name
     g, interface = None, None
     if _whole_mode() or f.graph:  # the written checkpoint is then run in the program's graph

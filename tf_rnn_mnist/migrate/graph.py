@@ -274,8 +274,9 @@ def check_tensors(graph, names, flag):
       raise ConfigError(f"--{flag}={name}: the graph {graph.source} has no op {op!r}{hint}.")
     count = len(graph.tf_graph().get_operation_by_name(op).outputs)
     if index >= count:
+      shown = f":0..:{count - 1}" if count > 1 else ":0"
       raise ConfigError(f"--{flag}={name}: {op} ({graph.nodes[op].op}) has {count} "
-                        f"output{'s' if count != 1 else ''} (:0{f'..:{count - 1}' if count > 1 else ''}).")
+                        f"output{'s' if count != 1 else ''} ({shown}).")
     if flag == "feed" and graph.nodes[op].op not in PLACEHOLDERS:
       raise ConfigError(f"--feed={name}: {op} is a {graph.nodes[op].op}, not a placeholder; "
                         "--feed fixes placeholders (keep probabilities, is_training).")

@@ -14,7 +14,8 @@ import keras
 import numpy as np
 
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.migrate import cell_maps, graph_ops, recognise, rnn_calls, tf1_ops, wrappers
+from tf_rnn_mnist.migrate import (cell_maps, conversion_notes, graph_ops, recognise, rnn_calls,
+                                  tf1_ops, wrappers)
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised
 from tf_rnn_mnist.migrate.graph import PLACEHOLDERS, split_tensor, tensor_name
 
@@ -311,7 +312,7 @@ def convert(g, reader_shapes, arrays, interface):
   translator.build_inputs()
   outputs = [translator.value(t) for t in interface.outputs]
   if translator.refused:
-    raise ConfigError(_refusal(translator.refused))
+    raise ConfigError(conversion_notes.refusal(translator.refused))
   for tensor, out in zip(interface.outputs, outputs):
     if out[0] != "keras":
       raise ConfigError(f"--outputs={tensor} does not depend on --inputs (it is a constant "
@@ -330,7 +331,8 @@ def convert(g, reader_shapes, arrays, interface):
         offset += count
     elif weights:
       layer.set_weights(weights)
-  notes = _notes(calls) + _shared_notes(translator.placed) + [
+  notes = conversion_notes.call_notes(calls) + conversion_notes.shared_notes(
+      translator.placed) + [
       f"dropout {d['where']}: identity in the Keras model (inference); keep probability "
       f"from {d['keep_from']}" for d in translator.dropouts]
   return Conversion(model, calls, notes)
@@ -351,101 +353,3 @@ def _check_variables(g, needed, arrays):
       raise ConfigError(f"the graph's {name} is {shape}, the checkpoint's "
                         f"{list(arrays[name].shape)}: not this graph's checkpoint.")
 
-
-def _refusal(nodes):
-  """What the graph runs that the tool does not convert: each op by name, the ops of a while
-  loop no recognised cell runs in as that loop."""
-  loops, ops = {}, []
-  for node in nodes:
-    name = node.name
-    if "/while/" in name or name.startswith("while/") or node.op.startswith("TensorArray"):
-      scope = name.split("/while/")[0] if "/while/" in name else name.rpartition("/")[0]
-      loops.setdefault(scope.split("/TensorArray")[0], set()).add(node.op)
-    else:
-      ops.append((node.name, node.op))
-  lines = [f"  {name} ({op})" for name, op in sorted(set(ops))]
-  lines += [f"  the loop {scope}/while: no LSTM or GRU cell this tool recognises runs in it "
-            f"(a tf.keras layer, BasicRNNCell, state_is_tuple=False, a decoder...)"
-            for scope in sorted(loops)]
-  shown = lines[:20] + ([f"  ... and {len(lines) - 20} more"] if len(lines) > 20 else [])
-  return ("refused: between the inputs and the outputs the graph runs what this tool does not "
-          "convert, and it drops nothing silently:\n" + "\n".join(shown))
-
-
-def _tf1_names(layer):
-  """The TF1 variables a placed layer holds."""
-  if isinstance(layer, graph_ops.TF1Embedding):
-    return [layer.tf1_name]
-  if isinstance(layer, graph_ops.TF1Dense):
-    return [n for n in layer.tf1_names if n]
-  if isinstance(layer, graph_ops.TF1Op):
-    return [w["name"] for _, w in sorted(layer.weights_at.items())]
-  return []
-
-
-def _shared_notes(placed):
-  """A variable the graph reads in two places (a tied embedding and softmax) becomes a copy
-  in each Keras layer: said, so that nobody trains them apart unknowingly."""
-  users = {}
-  for layer, _ in placed:
-    for name in _tf1_names(layer):
-      users.setdefault(name, []).append(layer.name)
-  return [f"tied: {name} is read by {', '.join(layers)}; the Keras model holds one copy in "
-          "each (equal now; to-tf1 refuses them once they differ)"
-          for name, layers in users.items() if len(layers) > 1]
-
-
-def _notes(calls):
-  notes = []
-  for call in calls:
-    cells = ", ".join(
-        f"{r.cell.describe()}"
-        + (f" forget_bias={r.settings['forget_bias']:g}" if r.cell.is_lstm else "")
-        + (f" cell_clip={r.settings['cell_clip']:g}" if r.settings.get("cell_clip") else "")
-        + (f" proj_clip={r.settings['proj_clip']:g}" if r.settings.get("proj_clip") else "")
-        + (f" activation={r.settings['activation']}" if r.settings["activation"] != "tanh"
-           else "")
-        + (" + residual" if r.residual else "") for r in call.cells)
-    lengths = f", sequence_length {call.lengths}" if call.lengths else ""
-    notes.append(f"{call.kind}_rnn {call.scope}: {cells}{lengths}")
-    for run in call.cells:
-      for keep in run.keep_probs:
-        notes.append(f"  DropoutWrapper {keep['where']}: identity in the Keras model "
-                     f"(inference); keep probability from {keep['keep_from']}")
-  return notes
-
-
-def tf1_variables(model):
-  """{TF1 variable name: array} of a model to-keras wrote from a whole graph (the names are
-  in its layers' configs), or None for a model of another kind."""
-  from tf_rnn_mnist.migrate.structures import Cell
-  layers = [l for l in model.layers if isinstance(
-      l, (graph_ops.TF1Recurrent, graph_ops.TF1Embedding, graph_ops.TF1Dense, graph_ops.TF1Op))]
-  if not any(isinstance(l, graph_ops.TF1Recurrent) for l in layers):
-    return None
-  arrays = {}
-
-  def put(name, value):
-    if name in arrays and not np.array_equal(arrays[name], value):
-      raise ConfigError(f"{name} is held by two layers of the model (tied in the TF1 graph) "
-                        "with different values now: one TF1 variable cannot take both.")
-    arrays[name] = value
-  for layer in layers:
-    if isinstance(layer, graph_ops.TF1Embedding):
-      put(layer.tf1_name, layer.embeddings.numpy())
-    elif isinstance(layer, graph_ops.TF1Dense):
-      kernel, bias = layer.tf1_names
-      put(kernel, layer.kernel.numpy())
-      if bias:
-        put(bias, layer.bias.numpy())
-    elif isinstance(layer, graph_ops.TF1Op):
-      for (_, spec), weight in zip(sorted(layer.weights_at.items()), layer.weights):
-        put(spec["name"], weight.numpy())
-    else:
-      for spec, cell in zip(layer.cell_specs, layer.rnn.cell.cells):
-        tf1_cell = Cell(spec["tf1_kind"], spec["tf1_scope"], spec["input_size"], spec["units"],
-                        spec.get("num_proj"), bool(spec.get("peepholes")))
-        by_role = cell_maps.to_tf1(tf1_cell, [w.numpy() for w in cell.weights],
-                                   spec.get("forget_bias", 0.0))
-        arrays.update({tf1_cell.variables()[role]: a for role, a in by_role.items()})
-  return arrays

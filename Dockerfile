@@ -11,7 +11,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TF_CPP_MIN_LOG_LEVEL=1 \
     XDG_CACHE_HOME=/cache \
     TFDS_DATA_DIR=/cache/tensorflow_datasets \
     MPLCONFIGDIR=/cache/matplotlib \
@@ -26,24 +25,26 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/tf_rnn_mnist
-# The dependencies first, from the package metadata alone (empty packages stand in for the
-# sources), so that editing a source file does not reinstall gigabytes of wheels.
-COPY setup.cfg pyproject.toml README.md ./
+# The dependencies first, from setup.cfg alone (empty packages and an empty README stand in for
+# the sources), so that editing a source file or the README reuses this layer of gigabytes.
+# setuptools and wheel are installed here so that the sources' layer builds without a network.
+COPY setup.cfg pyproject.toml ./
 # The versions are pinned in setup.cfg (tensorflow~=2.21.0 and the rest).
 # hadolint ignore=DL3013
 RUN mkdir -p tf_rnn_mnist legacy_tf1 legacy_torch \
-    && touch tf_rnn_mnist/__init__.py legacy_tf1/__init__.py legacy_torch/__init__.py \
-    && pip install ".${EXTRA:+[$EXTRA]}" \
+    && touch tf_rnn_mnist/__init__.py legacy_tf1/__init__.py legacy_torch/__init__.py README.md \
+    && pip install "setuptools>=70.1" wheel ".${EXTRA:+[$EXTRA]}" \
     && pip uninstall -y tf_rnn_mnist \
-    && rm -rf tf_rnn_mnist legacy_tf1 legacy_torch build ./*.egg-info \
+    && rm -rf tf_rnn_mnist legacy_tf1 legacy_torch build ./*.egg-info README.md \
     && useradd --create-home --uid 1000 trainer \
     && mkdir -p /cache /runs \
     && chown trainer:trainer /cache /runs
+COPY README.md ./
 COPY tf_rnn_mnist ./tf_rnn_mnist
 COPY legacy_tf1 ./legacy_tf1
 COPY legacy_torch ./legacy_torch
 # hadolint ignore=DL3013
-RUN pip install --no-deps . && rm -rf build ./*.egg-info
+RUN pip install --no-deps --no-build-isolation . && rm -rf build ./*.egg-info
 
 USER 1000:1000
 # MNIST is fetched once into /cache/tf_rnn_mnist, and the GPU kernels TensorFlow JIT-compiles
@@ -53,5 +54,7 @@ USER 1000:1000
 VOLUME ["/cache", "/runs"]
 WORKDIR /runs
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["/usr/bin/tini", "--", "python", "-m", "tf_rnn_mnist.train"]
+# One entrypoint for every tool: `IMAGE compare ...`, `IMAGE migrate ...`; a first argument that
+# is a flag means the trainer (tf_rnn_mnist/__main__.py).
+ENTRYPOINT ["/usr/bin/tini", "--", "python", "-m", "tf_rnn_mnist"]
 CMD ["--variant=multilayer"]

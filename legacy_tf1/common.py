@@ -42,10 +42,11 @@ def import_tf1():
              "compat.v1 RNN cells use Keras 3 and fail. Run the legacy scripts in their own "
              "process (python -m legacy_tf1.<script>).")
   os.environ["TF_USE_LEGACY_KERAS"] = "1"
+  cli.install_stop_handlers()  # importing TensorFlow takes seconds: a Ctrl-C is one line too
   import tensorflow.compat.v1 as tf
-  tf.disable_v2_behavior()
   # The seeds ran on TF1, which printed none of TF 2's deprecation notices for these APIs.
   tf.get_logger().setLevel("ERROR")
+  tf.disable_v2_behavior()
   return tf
 
 

@@ -97,7 +97,7 @@ def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
   config = train.TrainConfig(variant=variant, train_steps=MATCHED_STEPS, dropout_keep=1.0,
                              init_from=str(directory / "initial.ckpt"), eval_every=0,
                              batch_indices=str(directory / "order.npy"), progress=False)
-  trainer, _ = loop.train_model(config, _test_data(variant, small_idx_dir), ONE_DEVICE)
+  trainer, _, _ = loop.train_model(config, _test_data(variant, small_idx_dir), ONE_DEVICE)
   keras_weights = weight_maps.model_weights(trainer.model)
   tf1_weights = weight_maps.keras_weights_from(
       variant, str(directory / f"model.ckpt-{MATCHED_STEPS}"))
@@ -248,7 +248,7 @@ def test_torch_adam_steps_equivalence(small_idx_dir, tmp_path):
   config = train.TrainConfig(variant="torch_lstm", train_steps=MATCHED_STEPS, eval_every=0,
                              init_from=str(tmp_path / "initial.pt"), progress=False,
                              batch_indices=str(tmp_path / "order.npy"))
-  trainer, _ = loop.train_model(config, _test_data("torch_lstm", small_idx_dir), ONE_DEVICE)
+  trainer, _, _ = loop.train_model(config, _test_data("torch_lstm", small_idx_dir), ONE_DEVICE)
   theirs = weight_maps.keras_weights_from("torch_lstm", str(tmp_path / "final.pt"))
   for layer, arrays in weight_maps.model_weights(trainer.model).items():
     for mine, other in zip(arrays, theirs[layer]):
@@ -287,7 +287,7 @@ def test_matched_300_step_trajectory(variant, real_mnist_dir, tmp_path):
   config = train.TrainConfig(variant=variant, train_steps=300, eval_every=0, progress=False,
                              init_from=str(tmp_path / "initial.ckpt"),
                              batch_indices=str(tmp_path / "order.npy"))
-  _, keras_results = loop.train_model(config, VARIANTS[variant].data_split.datasets(mnist),
+  _, keras_results, _ = loop.train_model(config, VARIANTS[variant].data_split.datasets(mnist),
                                        ONE_DEVICE)
   tf1_results = json.loads((tmp_path / "tf1.json").read_text())
   assert abs(keras_results["test_accuracy"] - tf1_results["test_accuracy"]) <= 0.002

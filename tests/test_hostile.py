@@ -134,7 +134,7 @@ def test_compare_reruns_matched_v2_when_its_v1_ran_again(tmp_path, small_idx_dir
      lambda d: dict(export=str(d / "saved")),
      "--export={d}/saved is a directory that is not empty; a SavedModel needs an empty"),
     (lambda d: (d / "tb").write_text(""), lambda d: dict(tensorboard_dir=str(d / "tb")),
-     "--tensorboard_dir={d}/tb is not a writable directory: "),
+     "--tensorboard_dir={d}/tb is an existing file, not a directory."),
 ])
 def test_unwritable_outputs_fail_before_training(tmp_path, make, overrides, message, monkeypatch):
   make(tmp_path)
@@ -345,7 +345,7 @@ def test_nan_stop_names_a_finite_checkpoint_and_its_advice_works(tmp_path):
 
 
 def test_a_checkpoint_is_never_written_with_non_finite_weights(tmp_path):
-  trainer, _ = loop.train_model(config(model_dir=str(tmp_path)), tiny_datasets(), ONE_DEVICE)
+  trainer, _, _ = loop.train_model(config(model_dir=str(tmp_path)), tiny_datasets(), ONE_DEVICE)
   saver = checkpoints.RunCheckpoints(str(tmp_path / "other"), {}, model_variables=list(
       trainer.model.variables))
   trainer.model.weights[0].assign(np.full(trainer.model.weights[0].shape, np.nan, np.float32))

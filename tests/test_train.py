@@ -33,7 +33,7 @@ ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 
 
 def weights_after(strategy=ONE_DEVICE, **overrides):
-  trainer, _ = loop.train_model(config(**overrides), tiny_datasets(), strategy)
+  trainer, _, _ = loop.train_model(config(**overrides), tiny_datasets(), strategy)
   return [w.numpy() for w in trainer.model.weights]
 
 

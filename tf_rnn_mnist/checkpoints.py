@@ -23,8 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_rnn_mnist.errors import ConfigError
-
-CHECKPOINT_SUBDIR = "checkpoints"
+from tf_rnn_mnist.outputs import CHECKPOINT_SUBDIR
 KEEP = 3
 _RUN_KEY = "run/.ATTRIBUTES/VARIABLE_VALUE"
 
@@ -105,9 +104,9 @@ class RunCheckpoints:
   chief into MODEL_DIR; the others write to a temporary directory and delete it.
   """
 
-  def __init__(self, model_dir, description, chief=True, **objects):
+  def __init__(self, model_dir, description, chief=True, lock=None, **objects):
     self.model_dir, self.directory = model_dir, directory_of(model_dir)
-    self.description, self.chief = description, chief
+    self.description, self.chief, self.lock = description, chief, lock
     self.model_variables = objects.get("model_variables", [])
     self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
     self.run = tf.Variable(json.dumps(description, sort_keys=True), trainable=False)
@@ -168,6 +167,8 @@ class RunCheckpoints:
     self.step.assign(step)
     self.progress.assign(json.dumps(progress))
     if self.chief:
+      if self.lock:
+        self.lock.check()  # another run must not be writing here
       return self.manager.save(checkpoint_number=step)
     scratch = tempfile.mkdtemp(prefix="tf_rnn_mnist_worker_checkpoint_")
     try:

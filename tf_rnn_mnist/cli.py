@@ -1,23 +1,105 @@
-"""What every command-line entry point shares: user errors as one line, writable outputs."""
+"""What every command-line entry point shares: user errors as one line, signals as one line,
+`--help` and `--verbose`, and outputs checked before any work."""
 
+import contextlib
+import logging
 import os
+import re
+import signal
 import sys
 import tempfile
 
 from absl import app
+from absl import flags
 
+from tf_rnn_mnist import native_logs
 from tf_rnn_mnist.data.errors import MnistDataError
 from tf_rnn_mnist.errors import (ConfigError, Interrupted, MismatchError, OutputError,
                                  TrainingError)
 
 # Mistakes a user can fix: printed as `error: ...` with exit status 1, never a traceback.
 USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError, MismatchError)
+# Stop requests: SIGTERM (docker stop, Kubernetes), SIGINT (Ctrl-C), SIGHUP (a closed terminal).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+HELP_ARGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--help=true")
+
+
+def _raise_interrupted(signum, frame):
+  del frame
+  raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name}.")
+
+
+def _runs_a_tool():
+  """Whether this process runs one of the project's tools (python -m or a console script),
+  rather than, say, a test or a notebook importing the package."""
+  spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+  return (getattr(spec, "name", "").startswith(("tf_rnn_mnist", "legacy_tf1", "legacy_torch"))
+          or os.path.basename(sys.argv[0]).startswith("tf-rnn-mnist-"))
+
+
+# At import: every tool imports this module before TensorFlow, whose notices start at import.
+if _runs_a_tool() and not {"--verbose", "--verbose=true"} & set(sys.argv[1:]):
+  native_logs.filter_stderr()
+  # TensorFlow's Python INFO lines too ("Sharding callback duration" at every checkpoint),
+  # which go through absl's logger as this project's own lines do: filtered by their source.
+  logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  logging.getLogger("absl").addFilter(
+      lambda record: record.levelno >= logging.WARNING
+      or not re.search(r"[/\\](tensorflow|keras|tf_keras)[/\\]", record.pathname))
+
+
+def _exit_now(code):
+  """Ends the process once its outputs are flushed, skipping Python's and TensorFlow's
+  teardown, which took 2.6-17 s under load: a stopped run must end inside docker's grace."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  native_logs.flush()
+  os._exit(code)  # pylint: disable=protected-access
+
+
+def print_help(main):
+  """The tool's usage (its module's docstring) and its own flags."""
+  module = sys.modules.get(main.__module__)
+  doc = (module.__doc__ or "").strip() if module else ""
+  print(doc + "\n" if doc else "", end="")
+  # absl files `python -m X`'s flags under X's path: every module but absl's own is the tool's.
+  own = [name for name in flags.FLAGS.flags_by_module_dict() if not name.startswith("absl.")]
+  print("\nflags:")
+  for name in own:
+    print(flags.FLAGS.module_help(name).strip().split("\n", 1)[-1])
+  print("  --[no]verbose: Also print TensorFlow's own C++ notices.\n    (default: 'false')")
 
 
 def run_tool(main, positional=0):
-  """absl's app.run(main), refusing arguments beyond `positional` ones and turning
-  USER_ERRORS into `error: <message>` and exit 1, and a graceful stop on a signal into
-  exit 128 + signal."""
+  """absl's app.run(main), refusing arguments beyond `positional` ones, with the project's
+  conventions: USER_ERRORS as `error: <message>` and exit 1; a stop signal (SIGTERM, SIGINT,
+  SIGHUP) as one line and exit 128 + signal, after which the process ends at once; `--help`
+  lists the tool's flags and exits 0."""
+  if any(arg in HELP_ARGS for arg in sys.argv[1:]):
+    try:
+      print_help(main)
+    except BrokenPipeError:
+      pass
+    sys.exit(0)
+  if "verbose" not in flags.FLAGS:
+    flags.DEFINE_bool("verbose", False, "Also print TensorFlow's own C++ notices.")
+  try:
+    _run_tool(main, positional)
+  except BrokenPipeError:  # `tool | head`: the reader left; nothing to say
+    sys.exit(1)
+
+
+def install_stop_handlers():
+  """A stop signal raises Interrupted (one line and 128 + signal through run_tool) rather than
+  a KeyboardInterrupt traceback or a silent death; tools that stop gracefully (the trainer)
+  install their own handlers while they train."""
+  for signum in STOP_SIGNALS:
+    signal.signal(signum, _raise_interrupted)
+
+
+def _run_tool(main, positional):
+  install_stop_handlers()
+
   def main_with_clear_errors(argv):
     if len(argv) > 1 + positional:
       raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1 + positional:])}")
@@ -25,14 +107,39 @@ def run_tool(main, positional=0):
       return main(argv)
     except USER_ERRORS as e:
       sys.exit(f"error: {e}")
-    except Interrupted as e:  # SIGTERM / SIGINT: 143 / 130, as a shell reports a signal
-      print(str(e), file=sys.stderr, flush=True)
-      sys.exit(e.exit_code)
+    except Interrupted as e:  # SIGTERM / SIGINT / SIGHUP: 143 / 130 / 129, as a shell says
+      print(str(e), file=sys.stderr)
+      _exit_now(e.exit_code)
+    except KeyboardInterrupt:  # a second Ctrl-C
+      print("Stopped by SIGINT.", file=sys.stderr)
+      _exit_now(128 + signal.SIGINT)
   app.run(main_with_clear_errors)
+
+
+@contextlib.contextmanager
+def forwarding_signals(children):
+  """While inside: a stop signal is passed on to every live process in `children()` and then
+  raises Interrupted here, so that the caller waits for them (in its `finally`) and keeps what
+  finished. Children should start in their own session (start_new_session=True): a Ctrl-C in
+  the terminal then reaches them once, through here."""
+  def forward(signum, frame):
+    for child in children():
+      if child.poll() is None:
+        child.send_signal(signum)
+    _raise_interrupted(signum, frame)
+
+  previous = {signum: signal.signal(signum, forward) for signum in STOP_SIGNALS}
+  try:
+    yield
+  finally:
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
 
 
 def check_writable_dir(flag, directory):
   """Creates `directory` if needed and proves a file can be written in it."""
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise ConfigError(f"--{flag}={directory} is an existing file, not a directory.")
   try:
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryFile(dir=directory):
@@ -46,6 +153,8 @@ def check_writable_file(flag, path, what="a file path"):
   takes files, and an existing file there may be replaced."""
   if os.path.isdir(path):
     raise ConfigError(f"--{flag}={path} is an existing directory; pass {what}.")
+  if path.endswith(os.sep):
+    raise ConfigError(f"--{flag}={path} ends in '{os.sep}', a directory; pass {what}.")
   check_writable_dir(flag, os.path.dirname(os.path.abspath(path)))
   if os.path.exists(path) and not os.access(path, os.W_OK):
     raise ConfigError(f"--{flag}={path} exists and is not writable.")
@@ -56,3 +165,20 @@ def check_optional_outputs(**outputs):
   for flag, directory in outputs.items():
     if directory:
       check_writable_dir(flag, directory)
+
+
+def check_distinct(outputs, inputs=None):
+  """Refuses two outputs on one path, or an output on an input: the later write would destroy
+  the earlier one (or the input) with no error. `outputs`, `inputs`: {flag: path or None}."""
+  written = {}
+  for flag, path in outputs.items():
+    if path:
+      other = written.setdefault(os.path.realpath(path), flag)
+      if other != flag:
+        raise ConfigError(f"--{flag}={path} is the same path as --{other}: one output would "
+                          "overwrite the other. Pass different paths.")
+  for flag, path in (inputs or {}).items():
+    other = written.get(os.path.realpath(path)) if path else None
+    if other:
+      raise ConfigError(f"--{other}={path} is the same path as the input --{flag}: writing it "
+                        "would destroy the input. Pass another output path.")

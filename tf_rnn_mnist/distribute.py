@@ -6,8 +6,7 @@ import os
 import tensorflow as tf
 
 from tf_rnn_mnist.errors import ConfigError
-
-STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+from tf_rnn_mnist.plan import STRATEGIES
 
 
 def split_cpu(num_devices):

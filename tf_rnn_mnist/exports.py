@@ -7,6 +7,7 @@ SavedModel's endpoint is `serve` (Keras's default), taking that one tensor.
 """
 
 import os
+import shutil
 import tempfile
 
 from tf_rnn_mnist.errors import OutputError
@@ -14,18 +15,43 @@ from tf_rnn_mnist.errors import OutputError
 
 def export_model(model, path, variant):
   """A `.keras` file, or a TF SavedModel directory for serving, holding only built-in Keras
-  objects (models.portable_copy): it loads without this package. If `path` cannot be written
-  at the end of a run (disk full), the model is saved as a .keras file in the temp directory
-  and an OutputError names it: the trained weights are never lost."""
+  objects (models.portable_copy): it loads without this package.
+
+  Written beside `path` and renamed onto it once complete, so an existing model there is
+  replaced only by a whole one. If `path` cannot be written at the end of a run (disk full),
+  the model is saved as a .keras file in the temp directory and an OutputError names it: the
+  trained weights are never lost."""
+  import tensorflow as tf
   from tf_rnn_mnist.models import portable_copy
   model = portable_copy(model, variant)
   try:
-    if path.endswith(".keras"):
-      model.save(path)
-    else:
-      model.export(path, format="tf_saved_model")
-  except OSError as e:
+    _save_beside_then_rename(model, path)
+  except (OSError, tf.errors.OpError) as e:
     fallback = os.path.join(tempfile.gettempdir(), f"{model.name}-{os.getpid()}.keras")
-    model.save(fallback)
-    raise OutputError(f"Could not export the model to {path} ({e}); it was saved to {fallback} "
-                      "instead.") from None
+    try:
+      model.save(fallback)
+    except OSError as again:
+      raise OutputError(f"Could not export the model to {path} ({e}), nor to {fallback} "
+                        f"({again}).") from None
+    kept = " (the file that was there is unchanged)" if os.path.exists(path) else ""
+    raise OutputError(f"Could not export the model to {path} ({type(e).__name__}: "
+                      f"{str(e).splitlines()[0] if str(e) else ''}){kept}; it was saved to "
+                      f"{fallback} instead.") from None
+
+
+def _save_beside_then_rename(model, path):
+  path = path.rstrip(os.sep)
+  directory, name = os.path.split(os.path.abspath(path))
+  staged = os.path.join(directory, f".{name}.{os.getpid()}.partial")
+  try:
+    if path.endswith(".keras"):
+      staged += ".keras"  # Keras insists on the suffix
+      model.save(staged)
+    else:
+      model.export(staged, format="tf_saved_model")
+    os.replace(staged, path)  # a directory replaces only an empty one (checked before the run)
+  finally:
+    if os.path.isdir(staged):
+      shutil.rmtree(staged, ignore_errors=True)
+    elif os.path.exists(staged):
+      os.unlink(staged)

@@ -36,9 +36,16 @@ class Progress:
   history: list = dataclasses.field(default_factory=list)
   train_seconds: float = 0.0
   saved: tuple | None = None  # (prefix, update, largest |weight| or None) of the newest checkpoint
+  save_error: str | None = None  # why the newest save failed, if it did
 
   def extras(self):
     return {"history": self.history, "train_seconds": self.train_seconds}
+
+  def kept(self):
+    """The newest checkpoint, said for a user."""
+    if not self.saved:
+      return "no checkpoint"
+    return f"the checkpoint {self.saved[0]} (after update {self.saved[1]})"
 
 
 # Trained weights of these models stay within a few units; beyond this a run is diverging.
@@ -62,12 +69,12 @@ def _nonfinite_error(loss, update, saved):
       f"--model_dir=NEW_DIR --init_from={prefix} and, e.g., a lower --learning_rate.")
 
 
-def _restore(config, plan, trainer, chief):
+def _restore(config, plan, trainer, chief, lock):
   """The run's checkpoints in --model_dir (None without one) and the progress they hold."""
   if not config.model_dir:
     return None, Progress()
   saver = checkpoints.RunCheckpoints(
-      config.model_dir, plan.description(config), chief,
+      config.model_dir, plan.description(config), chief, lock,
       # By position: Keras 3 models expose only part of their variables to tf.train, and
       # the dropout seed generators' states (needed for an exact resume) not at all.
       model_variables=list(trainer.model.variables),
@@ -87,7 +94,7 @@ def _initialise_from(path, trainer, variant):
   weight_maps.set_model_weights(trainer.model, weight_maps.keras_weights_from(variant, path))
 
 
-def start(config, plan, data, strategy, stop_requested=None):
+def start(config, plan, data, strategy, stop_requested=None, lock=None):
   """The seeded Trainer, restored from --model_dir or started from --init_from, its
   checkpoints and its progress."""
   distribute.check_divides_among_replicas(plan.batch_size, strategy)
@@ -95,7 +102,7 @@ def start(config, plan, data, strategy, stop_requested=None):
   distribute.check_mixed_precision(config.mixed_precision, strategy)
   trainer = Trainer(plan, strategy, data, plan.index_batches(config.seed, config.batch_indices),
                     mixed_precision=config.mixed_precision, stop_requested=stop_requested)
-  saver, progress = _restore(config, plan, trainer, distribute.is_chief(strategy))
+  saver, progress = _restore(config, plan, trainer, distribute.is_chief(strategy), lock)
   trainer.check_workers_agree(progress.done)
   if progress.done > plan.train_steps:
     raise ConfigError(f"--model_dir={config.model_dir} holds a checkpoint after "
@@ -107,13 +114,21 @@ def start(config, plan, data, strategy, stop_requested=None):
 
 def checkpoint(saver, progress):
   """Saves the progress, unless a weight is not finite: a checkpoint is always one that can be
-  trained from."""
+  trained from. A save that fails (a full disk) is said and recorded, and the run goes on:
+  its results and export are still written, and the older checkpoints are kept."""
   finite, largest = checkpoints.weights_summary(saver.model_variables)
   if not finite:
     logging.warning("Not saving a checkpoint after update %d: some weights are not finite.",
                     progress.done)
     return
-  progress.saved = (saver.save(progress.done, progress.extras()), progress.done, largest)
+  try:
+    progress.saved = (saver.save(progress.done, progress.extras()), progress.done, largest)
+    progress.save_error = None
+  except (OSError, tf.errors.OpError) as e:
+    progress.save_error = (f"The checkpoint after update {progress.done} could not be saved in "
+                           f"{saver.directory} ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0] if str(e) else ''}).")
+    logging.warning("%s Training goes on.", progress.save_error)
 
 
 def advance(trainer, plan, progress, target, measured):
@@ -156,6 +171,9 @@ def _stop(stop, saver, progress, plan, log):
   signum = stop.signum or signal.SIGTERM  # another worker's signal
   where = (f"Checkpoint {progress.saved[0]}: run the same command to resume."
            if saver and progress.saved else "Nothing was saved (no --model_dir).")
+  if saver and progress.save_error:
+    where = (f"{progress.save_error} Kept: {progress.kept()}; the same command resumes from "
+             "it.")
   raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name} after update "
                             f"{progress.done} of {plan.train_steps}. {where}")
 
@@ -198,25 +216,29 @@ def _follow_schedule(config, plan, trainer, saver, progress, log, stop, seed_n):
   return correct
 
 
-def train_model(config, data, strategy):
-  """The training run itself: returns the Trainer (model, optimizers) and the results dict."""
+def train_model(config, data, strategy, stop=None, lock=None):
+  """The training run itself: returns the Trainer (model, optimizers), the results dict and
+  the Progress (its newest checkpoint, and why the last save failed if it did).
+
+  stop: the StopSignals the run obeys (preemption.py); lock: --model_dir's RunLock, checked
+  before every save. Without `stop`, signals keep their handlers (a run in a test)."""
+  stop = stop or StopSignals()
   plan = plan_run(config, len(data.train_images))
-  with StopSignals(compiled_loops_break=not distribute.is_multi_worker(strategy)) as stop:
-    trainer, saver, progress = start(config, plan, data, strategy, stop.requested)
-    log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy))
-    if progress.saved:
-      log.line(f"Resuming from {progress.saved[0]} after {progress.done} of {plan.train_steps} "
-               "updates.")
-    seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
-    start_time = time.perf_counter()
-    correct = _follow_schedule(config, plan, trainer, saver, progress, log, stop, seed_n)
-    if saver and (not progress.saved or progress.saved[1] != progress.done):
-      checkpoint(saver, progress)
+  trainer, saver, progress = start(config, plan, data, strategy, stop.requested, lock)
+  log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy))
+  if progress.saved:
+    log.line(f"Resuming from {progress.saved[0]} after {progress.done} of {plan.train_steps} "
+             "updates.")
+  seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
+  start_time = time.perf_counter()
+  correct = _follow_schedule(config, plan, trainer, saver, progress, log, stop, seed_n)
+  if saver and (not progress.saved or progress.saved[1] != progress.done):
+    checkpoint(saver, progress)
   if correct is None or len(correct) < len(data.test_images):  # else the last eval was this
     correct = trainer.correct_per_example(len(data.test_images))
   accuracy = _report_accuracy(plan, log, correct, seed_n)
   return trainer, results(config, plan, trainer, progress, accuracy,
-                          time.perf_counter() - start_time)
+                          time.perf_counter() - start_time), progress
 
 
 @dataclasses.dataclass(frozen=True)

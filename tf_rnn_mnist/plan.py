@@ -5,9 +5,8 @@ Nothing here imports TensorFlow: a bad flag fails in a second, before any device
 """
 
 import dataclasses
-import os
+import math
 
-from tf_rnn_mnist import cli
 from tf_rnn_mnist import schedules
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
@@ -84,18 +83,28 @@ class Plan:
             "batch_indices": config.batch_indices, "mixed_precision": config.mixed_precision}
 
 
+# tf.distribute strategies by the name --strategy takes (distribute.make_strategy).
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+
+
 def _positive(name, value, kind=int):
-  if value is not None and (not isinstance(value, (int, float)) or value <= 0):
-    raise ConfigError(f"--{name} must be a positive {kind.__name__}, got {value}.")
+  # `not value > 0` rather than `value <= 0`: NaN fails every comparison.
+  if value is not None and (not isinstance(value, (int, float)) or not value > 0
+                            or not math.isfinite(value)):
+    raise ConfigError(f"--{name} must be a positive, finite {kind.__name__}, got {value}.")
 
 
-def _check_numbers(config):
+def check_config(config):
+  """The config's own values, before anything loads: names, ranges (NaN and inf included)."""
+  variants.get_variant(config.variant)
+  if config.strategy not in STRATEGIES:
+    raise ConfigError(f"--strategy={config.strategy}: choose one of {', '.join(STRATEGIES)}.")
   for name in ("train_steps", "epochs", "batch_size", "steps_per_loop", "checkpoint_every"):
     _positive(name, getattr(config, name))
   _positive("learning_rate", config.learning_rate, float)
   if config.eval_every is not None and config.eval_every < 0:
     raise ConfigError(f"--eval_every must be >= 0 (0 disables), got {config.eval_every}.")
-  if config.dropout_keep is not None and not 0 < config.dropout_keep <= 1:
+  if config.dropout_keep is not None and not 0 < config.dropout_keep <= 1:  # NaN fails too
     raise ConfigError(f"--dropout_keep must be in (0, 1], got {config.dropout_keep}.")
   if not isinstance(config.seed, int) or not 0 <= config.seed < 2 ** 32:
     raise ConfigError(f"--seed must be in 0..2**32-1 (numpy's and TF1's seed range), got "
@@ -123,7 +132,7 @@ def _check_order_fits(variant, train_steps, batch_size):
 def plan_run(config, num_train):
   """Applies the config's overrides to the variant's defaults and validates the result."""
   variant = variants.get_variant(config.variant)
-  _check_numbers(config)
+  check_config(config)
   batch_size = config.batch_size or variant.batch_size
   if batch_size > num_train:
     raise ConfigError(f"--batch_size={batch_size} exceeds the {num_train} training examples.")
@@ -143,28 +152,3 @@ def plan_run(config, num_train):
               dropout_keep=variant.dropout_keep if config.dropout_keep is None
               else config.dropout_keep,
               counter=schedules.Counter(variant.schedule, per_epoch))
-
-
-def check_outputs(config):
-  """Fails before training, not after it, if an output cannot be written."""
-  if config.checkpoint_every and not config.model_dir:
-    raise ConfigError("--checkpoint_every needs --model_dir (where the checkpoints go).")
-  cli.check_optional_outputs(model_dir=config.model_dir, tensorboard_dir=config.tensorboard_dir)
-  if config.results_json:
-    cli.check_writable_file("results_json", config.results_json, "a .json file path")
-  if config.export:
-    _check_export(config.export)
-
-
-def _check_export(path):
-  if path.endswith(".keras"):
-    cli.check_writable_file("export", path, "a path ending in .keras for a Keras model file, "
-                            "or a directory for a SavedModel")
-    return
-  if os.path.isfile(path):
-    raise ConfigError(f"--export={path} is an existing file; pass a path ending in .keras (a "
-                      "Keras model file) or a directory (a SavedModel).")
-  cli.check_writable_dir("export", os.path.dirname(os.path.abspath(path)))
-  if os.path.isdir(path) and os.listdir(path):
-    raise ConfigError(f"--export={path} is a directory that is not empty; a SavedModel needs an "
-                      "empty or new directory (nothing in it is overwritten).")

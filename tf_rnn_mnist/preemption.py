@@ -1,5 +1,6 @@
-"""Graceful stops: SIGTERM (docker stop, Kubernetes, Slurm) and SIGINT (Ctrl-C) end a run after
-the current update, with a checkpoint, instead of losing everything since the last one.
+"""Graceful stops: SIGTERM (docker stop, Kubernetes, Slurm), SIGINT (Ctrl-C) and SIGHUP (a
+closed terminal or ssh session) end a run after the current update, with a checkpoint, instead
+of losing everything since the last one.
 
 A Python signal handler runs only when the main thread returns to the interpreter, which it
 does not while a compiled loop of many updates runs. So the handler's C half writes the signal
@@ -20,11 +21,11 @@ import threading
 
 import tensorflow as tf
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+from tf_rnn_mnist.cli import STOP_SIGNALS  # SIGTERM, SIGINT, SIGHUP
 
 
 class StopSignals:
-  """While entered (`with`), SIGTERM and SIGINT set `requested` (a tf.Variable for compiled
+  """While entered (`with`), SIGTERM, SIGINT and SIGHUP set `requested` (a tf.Variable for compiled
   loops) and `signum`, instead of ending the process."""
 
   def __init__(self, compiled_loops_break=True):
@@ -37,8 +38,8 @@ class StopSignals:
   def _on_signal(self, signum, frame):
     del frame
     self._record(signum)
-    signal.signal(signum, signal.SIG_DFL if signum == signal.SIGTERM
-                  else signal.default_int_handler)
+    signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                  else signal.SIG_DFL)
 
   def _record(self, signum):
     if self.signum is None:

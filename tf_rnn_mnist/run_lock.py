@@ -1,12 +1,16 @@
 """One run per directory: an advisory lock held for the life of the process.
 
-`fcntl.flock` locks belong to the open file, so the kernel drops them when the process ends
-however it ends (SIGKILL included): a killed run never leaves a stale lock, and no "remove the
-lock file" step exists. The file keeps the holder's description, so a refused run can say who
-holds the directory. Advisory: only runs of this project look at it.
+The lock is `fcntl.flock` on the directory itself (an open descriptor of it), not on a file in
+it: deleting or replacing a lock file cannot free the directory for a second run. A flock
+belongs to the open descriptor, so the kernel drops it when the process ends however it ends
+(SIGKILL included): a killed run never leaves a stale lock. The file `.run.lock` only tells a
+refused run who holds the directory; the holder writes it again if it was deleted. Where a
+filesystem cannot lock a directory (NFS maps flock to POSIX locks, which need a file open for
+writing), the lock falls back to `.run.lock` itself. Advisory: only this project's runs look.
 """
 
 import datetime
+import errno
 import fcntl
 import os
 import socket
@@ -23,34 +27,81 @@ class RunLock:
   def __init__(self, directory, flag):
     self.directory, self.flag = directory, flag
     self.path = os.path.join(directory, LOCK_NAME)
-    self._file = None
+    self._fd = None
+    self._locked = None  # the path locked (the directory, or .run.lock) and its identity
+
+  def _refuse(self):
+    try:
+      with open(self.path) as f:
+        holder = f.read().strip()
+    except OSError:
+      holder = ""
+    raise ConfigError(
+        f"--{self.flag}={self.directory} is in use by another run "
+        f"({holder or 'its description file was removed'}). Two runs in one directory would "
+        f"overwrite each other's files: wait for it to end, or pass another --{self.flag}.")
+
+  def _lock(self, path, flags):
+    fd = os.open(path, flags, 0o666)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException as e:
+      os.close(fd)
+      if isinstance(e, BlockingIOError):
+        self._refuse()
+      raise
+    stat = os.fstat(fd)
+    self._fd, self._locked = fd, (path, (stat.st_dev, stat.st_ino))
 
   def acquire(self):
-    os.makedirs(self.directory, exist_ok=True)
-    lock_file = open(self.path, "a+")  # never truncated before the lock is ours
     try:
-      fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      lock_file.seek(0)
-      holder = lock_file.read().strip() or "a process that has not yet written its name"
-      lock_file.close()
-      raise ConfigError(
-          f"--{self.flag}={self.directory} is in use by another run ({holder}). Two runs in "
-          f"one directory would overwrite each other's files: wait for it to end, or pass "
-          f"another --{self.flag}.") from None
-    lock_file.seek(0)
-    lock_file.truncate()
-    started = datetime.datetime.now().isoformat(timespec="seconds")
-    lock_file.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}: "
-                    f"{' '.join(sys.argv)}\n")
-    lock_file.flush()
-    self._file = lock_file
+      os.makedirs(self.directory, exist_ok=True)
+      try:
+        self._lock(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+      except OSError as e:
+        if e.errno not in (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+          raise
+        self._lock(self.path, os.O_RDWR | os.O_CREAT)  # no directory locks on this filesystem
+    except OSError as e:
+      raise ConfigError(f"--{self.flag}={self.directory} cannot be locked for this run: "
+                        f"{e}.") from None
+    self._describe()
     return self
 
+  def _describe(self):
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    try:
+      with open(self.path, "w") as f:
+        f.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}: "
+                f"{' '.join(sys.argv)}\n")
+    except OSError as e:
+      self.release()
+      raise ConfigError(f"--{self.flag}={self.directory}: cannot write {self.path} ({e}); "
+                        "the directory must be writable.") from None
+
+  def check(self):
+    """Before each write into the directory: what was locked is still there (not deleted or
+    replaced, when another run could have locked its replacement); the description file is
+    written again if it was deleted."""
+    if self._fd is None:
+      return
+    path, identity = self._locked
+    try:
+      stat = os.stat(path)
+      same = (stat.st_dev, stat.st_ino) == identity
+    except FileNotFoundError:
+      same = False
+    if not same:
+      raise ConfigError(f"--{self.flag}={self.directory}: its lock ({path}) was removed or "
+                        "replaced during the run, so another run may be writing there; this "
+                        "run writes nothing more into it.")
+    if not os.path.exists(self.path):
+      self._describe()
+
   def release(self):
-    if self._file is not None:
-      self._file.close()  # closing drops the flock
-      self._file = None
+    if self._fd is not None:
+      os.close(self._fd)  # closing drops the flock
+      self._fd = None
 
   def __enter__(self):
     return self.acquire()

@@ -7,17 +7,18 @@ into a Plan (plan.py), trained by a Trainer (trainer.py) following the seed's sc
 
 import contextlib
 import dataclasses
+import signal
 
 from absl import flags
 from absl import logging
 
 from tf_rnn_mnist import cli
-from tf_rnn_mnist import distribute
+from tf_rnn_mnist import outputs
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.seed_splits import Datasets
-from tf_rnn_mnist.errors import OutputError
-from tf_rnn_mnist.plan import TrainConfig, check_outputs
+from tf_rnn_mnist.errors import Interrupted, OutputError
+from tf_rnn_mnist.plan import STRATEGIES, TrainConfig, check_config
 from tf_rnn_mnist.run_lock import RunLock
 
 # run()'s interface: a TrainConfig, and a Datasets to train on instead of MNIST.
@@ -33,41 +34,58 @@ def run(config, datasets_override=None, strategy_override=None):
   the results, and holds --model_dir's lock (checkpoints: see checkpoints.py).
   """
   variant = variants.get_variant(config.variant)
-  check_outputs(config)
-  strategy = strategy_override or distribute.make_strategy(config.strategy, config.tpu)
-  if datasets_override is None:
-    from tf_rnn_mnist.data import load_mnist
-    data = variant.data_split.datasets(load_mnist(config.data_source, config.data_dir,
-                                                  config.verify_digests, config.tfds_data_dir))
-  else:
-    data = datasets_override
+  check_config(config)  # before TensorFlow loads: a bad flag answers at once
+  outputs.check_train_outputs(config)
+  from tf_rnn_mnist import distribute
   from tf_rnn_mnist import loop
+  from tf_rnn_mnist.preemption import StopSignals
+  strategy = strategy_override or distribute.make_strategy(config.strategy, config.tpu)
   chief = distribute.is_chief(strategy)
   with contextlib.ExitStack() as held:
-    if config.model_dir and chief:
-      held.enter_context(RunLock(config.model_dir, "model_dir"))
-    trainer, results = loop.train_model(config, data, strategy)
-    if chief:
-      write_outputs(config, trainer.model, variant, results)
+    lock = (held.enter_context(RunLock(config.model_dir, "model_dir"))
+            if config.model_dir and chief else None)
+    if datasets_override is None:
+      from tf_rnn_mnist.data import load_mnist
+      data = variant.data_split.datasets(load_mnist(config.data_source, config.data_dir,
+                                                    config.verify_digests, config.tfds_data_dir))
+    else:
+      data = datasets_override
+    # Held until the outputs are written: a stop after the last update lets them be written.
+    stop = held.enter_context(StopSignals(
+        compiled_loops_break=not distribute.is_multi_worker(strategy)))
+    trainer, results, progress = loop.train_model(config, data, strategy, stop, lock)
+    written = write_outputs(config, trainer.model, variant, results) if chief else []
+    if progress.save_error:
+      raise OutputError(f"{progress.save_error} Kept: " + "; ".join(
+          [progress.kept()] + written) + ".")
+    if stop.signum:
+      raise Interrupted(stop.signum, (
+          f"Stopped by {signal.Signals(stop.signum).name} after the last update: the run "
+          "had finished, and its outputs were written (" + "; ".join(
+              [progress.kept()] + written) + ")."))
   return results
 
 
 def write_outputs(config, model, variant, results):
   """The export and the results JSON; if one cannot be written, the other still is, and the
-  error says where the unwritten one was saved instead."""
+  error says where the unwritten one was saved instead. Returns what was written where."""
   from tf_rnn_mnist import results as results_io
   from tf_rnn_mnist.exports import export_model
-  failures = []
-  for asked, write in ((config.export, lambda: export_model(model, config.export, variant)),
-                       (config.results_json,
-                        lambda: results_io.write_json(config.results_json, results))):
+  failures, written = [], []
+  for what, asked, write in (
+      ("the model", config.export, lambda: export_model(model, config.export, variant)),
+      ("the results", config.results_json,
+       lambda: results_io.write_json(config.results_json, results))):
     try:
       if asked:
         write()
+        written.append(f"{what} in {asked}")
     except OutputError as e:
       failures.append(str(e))
   if failures:
-    raise OutputError(" ".join(failures))
+    raise OutputError(" ".join(failures + ([f"Written: {'; '.join(written)}."] if written
+                                           else [])))
+  return written
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +120,7 @@ def define_flags():
   flags.DEFINE_string("results_json", None, "Write the results (schema in README) here.")
   flags.DEFINE_string("export", None, "Export the trained model: a path ending in .keras "
                       "(Keras model file) or a directory (TF SavedModel).")
-  flags.DEFINE_enum("strategy", "auto", list(distribute.STRATEGIES),
+  flags.DEFINE_enum("strategy", "auto", list(STRATEGIES),
                     "tf.distribute strategy. auto: mirrored over all GPUs when there are "
                     "several, else one_device. multi_worker reads TF_CONFIG.")
   flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
@@ -127,8 +145,12 @@ def config_from_flags(flag_values=flags.FLAGS):
 
 
 def main(argv):
+  config = config_from_flags()
+  check_config(config)
+  outputs.check_train_outputs(config)
+  from tf_rnn_mnist import distribute  # TensorFlow: only once the flags hold
   distribute.split_cpu(flags.FLAGS.cpu_devices)
-  results = run(config_from_flags())
+  results = run(config)
   logging.info("%s: %d steps in %.1f s (%.0f examples/s), full test accuracy %.4f, weights "
                "SHA-256 %s", results["variant"], results["steps"], results["train_seconds"],
                results["examples_per_second"], results["test_accuracy"],

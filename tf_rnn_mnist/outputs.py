@@ -1,0 +1,78 @@
+"""The trainer's outputs, checked before any work: kind, writability, no two on one path.
+
+A run that trains for an hour must not end by failing to write what it finished, nor write one
+output over another or over one of its inputs. Nothing here imports TensorFlow.
+"""
+
+import os
+
+from tf_rnn_mnist import cli
+from tf_rnn_mnist.errors import ConfigError
+
+CHECKPOINT_SUBDIR = "checkpoints"
+CHECKPOINT_STATE = "checkpoint"  # TensorFlow's state file in the checkpoint directory
+TENSORBOARD_SUBDIR = "tensorboard"
+# Suffixes of model files that are not a .keras file: Keras 3 writes none of them, and an
+# export path ending in one would silently become a SavedModel directory of that name.
+OTHER_MODEL_SUFFIXES = (".h5", ".hdf5", ".keras", ".pb", ".pbtxt", ".tflite", ".onnx", ".pt",
+                        ".pth", ".ckpt", ".npz", ".npy", ".json", ".zip", ".tar", ".gz")
+
+
+def tensorboard_dir(config):
+  """Where the run's TensorBoard scalars go, or None."""
+  if config.tensorboard_dir:
+    return config.tensorboard_dir
+  return os.path.join(config.model_dir, TENSORBOARD_SUBDIR) if config.model_dir else None
+
+
+def check_train_outputs(config):
+  """Fails before training, not after it, if an output cannot be written where asked."""
+  if config.checkpoint_every and not config.model_dir:
+    raise ConfigError("--checkpoint_every needs --model_dir (where the checkpoints go).")
+  cli.check_distinct(
+      {"model_dir": config.model_dir, "tensorboard_dir": config.tensorboard_dir,
+       "results_json": config.results_json, "export": config.export},
+      {"init_from": config.init_from, "batch_indices": config.batch_indices,
+       "data_dir": config.data_dir})
+  if config.model_dir:
+    _check_model_dir(config.model_dir)
+  cli.check_optional_outputs(tensorboard_dir=tensorboard_dir(config))
+  if config.results_json:
+    cli.check_writable_file("results_json", config.results_json, "a .json file path")
+  if config.export:
+    check_export_path("export", config.export)
+
+
+def _check_model_dir(model_dir):
+  cli.check_writable_dir("model_dir", model_dir)
+  checkpoints = os.path.join(model_dir, CHECKPOINT_SUBDIR)
+  if os.path.exists(checkpoints):
+    if not os.path.isdir(checkpoints):
+      raise ConfigError(f"--model_dir={model_dir}: {checkpoints} is a file where the run's "
+                        "checkpoint directory goes; move it away or pass another --model_dir.")
+    cli.check_writable_dir("model_dir", checkpoints)
+  state = os.path.join(checkpoints, CHECKPOINT_STATE)
+  if os.path.isdir(state):
+    raise ConfigError(f"--model_dir={model_dir}: {state} is a directory where TensorFlow "
+                      "keeps its checkpoint state file; move it away or pass another "
+                      "--model_dir.")
+
+
+def check_export_path(flag, path):
+  """A .keras file (lower case, as Keras requires) or a SavedModel directory: new, or empty."""
+  suffix = os.path.splitext(path.rstrip(os.sep))[1]
+  if path.endswith(".keras"):
+    cli.check_writable_file(flag, path, "a path ending in .keras for a Keras model file, or a "
+                            "directory for a SavedModel")
+    return
+  if suffix.lower() in OTHER_MODEL_SUFFIXES:
+    raise ConfigError(f"--{flag}={path}: a model is exported as a Keras file (a path ending in "
+                      f".keras, lower case) or as a SavedModel directory (a path without a file "
+                      f"suffix); '{suffix}' is neither.")
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise ConfigError(f"--{flag}={path} is an existing file; pass a path ending in .keras (a "
+                      "Keras model file) or a directory (a SavedModel).")
+  cli.check_writable_dir(flag, os.path.dirname(os.path.abspath(path.rstrip(os.sep))))
+  if os.path.isdir(path) and os.listdir(path):
+    raise ConfigError(f"--{flag}={path} is a directory that is not empty; a SavedModel needs an "
+                      "empty or new directory (nothing in it is overwritten).")

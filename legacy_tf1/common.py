@@ -4,6 +4,8 @@ TF1 import, checkpoints, and the results JSON in the trainer's schema.
 Kept apart so that each script reads like its seed, line for line.
 """
 
+import contextlib
+import functools
 import importlib.util
 import os
 import sys
@@ -18,6 +20,7 @@ from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.splits import read_batch_order
 from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.run_lock import RunLock
 from tf_rnn_mnist.seed_log import summary_line
 
 FLAGS = flags.FLAGS
@@ -50,7 +53,24 @@ def import_tf1():
   return tf
 
 
-run_main = cli.run_tool  # the project's errors as one clear line and exit 1
+def run_main(main):
+  """cli.run_tool(main) (errors and signals as one line), refusing two outputs on one path or
+  an output on an input, and holding --checkpoint_dir's lock: one run per directory."""
+  @functools.wraps(main)
+  def checked_main(argv):
+    cli.check_distinct(
+        {name: FLAGS[name].value for name in OUTPUT_FLAGS if name in FLAGS},
+        {name: FLAGS[name].value for name in INPUT_FLAGS if name in FLAGS})
+    with contextlib.ExitStack() as held:
+      if "checkpoint_dir" in FLAGS and FLAGS.checkpoint_dir:
+        held.enter_context(RunLock(FLAGS.checkpoint_dir, "checkpoint_dir"))
+      return main(argv)
+  cli.run_tool(checked_main)
+
+
+OUTPUT_FLAGS = ("results_json", "logdir", "save_test_outputs", "initial_losses",
+                "checkpoint_dir", "save_state_dict", "save_initial_state_dict")
+INPUT_FLAGS = ("batch_indices", "initial_checkpoint", "initial_state_dict", "data_dir")
 
 
 def define_flags(steps_help):
@@ -157,12 +177,13 @@ def define_tf1_checkpoint_flags():
   output_flags(checkpoint_dir="dir")
 
 
-def load_batch_indices(num_examples=None):
-  """The --batch_indices array, checked as the trainer checks it, or None. (The TF1 scripts'
-  ReplayOrder checks the range once the split is known.)"""
+def load_batch_indices(num_examples=None, steps=None, batch_size=None):
+  """The --batch_indices array, checked as the trainer checks it (with `steps`: at least that
+  many batches of `batch_size`), or None. (The TF1 scripts' ReplayOrder checks the range once
+  the split is known.)"""
   if not FLAGS.batch_indices:
     return None
-  return read_batch_order(FLAGS.batch_indices, num_examples)
+  return read_batch_order(FLAGS.batch_indices, num_examples, steps, batch_size)
 
 
 def read_data_sets(input_data):

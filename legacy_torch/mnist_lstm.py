@@ -131,6 +131,8 @@ def main(argv):
         return loss, output
 
     total_steps = run.steps(EPOCH * len(train_loader))
+    # Added: a recorded order must hold every update asked for, of the seed's batch size.
+    common.load_batch_indices(len(train_data), total_steps, BATCH_SIZE)
     done, examples = 0, 0
     for epoch in range(-(-total_steps // len(train_loader))):
         for step, (x, y) in batches(train_data, train_loader):

@@ -146,18 +146,19 @@ def test_unwritable_outputs_fail_before_training(tmp_path, make, overrides, mess
 @pytest.mark.parametrize("module,args,message", [
     ("legacy_tf1.static_rnn", ["--results_json={d}"], "--results_json={d} is an existing "
      "directory; pass a file path."),
-    ("legacy_tf1.static_rnn", ["--logdir={d}/f"], "--logdir={d}/f is not a writable directory"),
+    ("legacy_tf1.static_rnn", ["--logdir={d}/f"],
+     "--logdir={d}/f is an existing file, not a directory."),
     ("legacy_tf1.static_rnn", ["--checkpoint_dir={d}/f"],
-     "--checkpoint_dir={d}/f is not a writable directory"),
+     "--checkpoint_dir={d}/f is an existing file, not a directory."),
     ("tf_rnn_mnist.bench", ["--json={d}", "--variants=static_gru"],
      "error: --json={d} is an existing directory; pass a file path."),
     ("tf_rnn_mnist.bench", ["--plot={d}/f/chart.png", "--variants=static_gru"],
-     "error: --plot={d}/f is not a writable directory"),
+     "error: --plot={d}/f is an existing file, not a directory."),
     ("tf_rnn_mnist.migrate", ["to-keras", "x", "--output={d}/f/m.keras"],
-     "error: --output={d}/f is not a writable directory"),
+     "error: --output={d}/f is an existing file, not a directory."),
     ("tf_rnn_mnist.convert", ["--variant=static_gru", "--keras_model=x.keras",
                               "--output={d}/f/init"],
-     "error: --output={d}/f is not a writable directory"),
+     "error: --output={d}/f is an existing file, not a directory."),
 ])
 def test_every_tool_checks_its_outputs_first(module, args, message, tmp_path, small_idx_dir):
   (tmp_path / "f").write_text("a file, not a directory")
@@ -181,7 +182,8 @@ def test_disk_full_at_the_end_keeps_results_and_model(tmp_path, monkeypatch):
     _run(results_json=results_path, export=export_path)
   fallback = results_io.fallback_path(results_path)
   assert str(raised.value) == (f"Could not write {results_path} ([Errno 28] No space left on "
-                               f"device); the results were saved to {fallback} instead.")
+                               f"device); the results were saved to {fallback} instead. "
+                               f"Written: the model in {export_path}.")
   assert json.load(open(fallback))["steps"] == 6 and os.path.exists(export_path)
   os.remove(fallback)
 
@@ -240,7 +242,7 @@ def test_bad_batch_indices(tmp_path, order, message):
 def test_legacy_torch_refuses_out_of_range_indices(tmp_path, small_idx_dir):
   np.save(tmp_path / "o.npy", np.full((3, 64), 5300))
   done = _cli("legacy_torch.mnist_lstm", f"--batch_indices={tmp_path}/o.npy",
-              data_dir=small_idx_dir)
+              "--train_steps=3", data_dir=small_idx_dir)
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert (f"error: --batch_indices={tmp_path}/o.npy must index the 5300 training examples "
           "(0..5299); it holds 5300..5300." in done.stderr)

@@ -34,7 +34,7 @@ from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.bench_gate import Side
 from tf_rnn_mnist.data.flags import DataOptions
-from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.errors import ConfigError, Interrupted
 
 TIME_STEPS, INPUT_SIZE = 28, 28
 
@@ -121,18 +121,19 @@ def alternate(sides, rounds, warmup_windows, log=lambda *_: None):
 def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, peak, device,
                   mixed_precision=False, log=print):
   updates = window * (warmup_windows + rounds) + 1
-  started, errors = [], {}
+  started, errors, children = [], {}, []
   try:
-    for name in sides:  # one at a time: each start is timed while the others wait
-      if name == "torch" and importlib.util.find_spec("torch") is None:
-        errors[name] = "PyTorch is not installed"
-        continue
-      try:
-        started.append(Side(name, side_command(name, variant, window, updates, data_args,
-                                               mixed_precision)))
-      except RuntimeError as e:
-        errors[name] = str(e)
-    seconds = alternate(started, rounds, warmup_windows, log)
+    with cli.forwarding_signals(lambda: children):  # a stop reaches every side, then here
+      for name in sides:  # one at a time: each start is timed while the others wait
+        if name == "torch" and importlib.util.find_spec("torch") is None:
+          errors[name] = "PyTorch is not installed"
+          continue
+        try:
+          started.append(Side(name, side_command(name, variant, window, updates, data_args,
+                                                 mixed_precision), children))
+        except RuntimeError as e:
+          errors[name] = str(e)
+      seconds = alternate(started, rounds, warmup_windows, log)
   finally:
     for side in started:
       side.close()
@@ -210,15 +211,28 @@ def plot(rows, path):
   plt.close(fig)
 
 
+def check_plot_format(path):
+  """Before the benchmark, not after it: matplotlib writes the format the suffix names."""
+  from matplotlib.backend_bases import FigureCanvasBase
+  formats = FigureCanvasBase.get_supported_filetypes()
+  suffix = os.path.splitext(path)[1].lstrip(".").lower()
+  if suffix not in formats:
+    raise ConfigError(f"--plot={path}: '{suffix}' is not an image format matplotlib writes; "
+                      f"end the path in one of {', '.join('.' + f for f in sorted(formats))}.")
+
+
 def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, plot_path=None,
           mixed_precision=False, log=print):
-  from tf_rnn_mnist import distribute
+  cli.check_distinct({"json": json_path, "plot": plot_path})
   for flag, path in (("json", json_path), ("plot", plot_path)):
     if path:
       cli.check_writable_file(flag, path)
+  if plot_path:
+    check_plot_format(plot_path)
   unknown = [s for s in sides if s not in SIDES]
   if unknown or not sides:
     raise ConfigError(f"--sides={','.join(sides)}: each must be one of {', '.join(SIDES)}.")
+  from tf_rnn_mnist import distribute  # TensorFlow: once the flags hold
   distribute.check_mixed_precision(mixed_precision)
   data.load()  # fetched and checked once, before any side starts
   device, peak = device_name(), measured_peak_gflops()
@@ -228,8 +242,18 @@ def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, pl
   rows = []
   for name in names:
     log(f"{name}:")
-    rows.append(bench_variant(variants.get_variant(name), window, rounds, warmup_windows, sides,
-                              data.args(), peak, device, mixed_precision, log))
+    try:
+      rows.append(bench_variant(variants.get_variant(name), window, rounds, warmup_windows,
+                                sides, data.args(), peak, device, mixed_precision, log))
+    except Interrupted as e:  # every side got the signal and has ended
+      kept = "nothing was measured to keep"
+      if rows and json_path:
+        results_io.write_json_atomically(json_path, rows)
+        kept = f"the {len(rows)} finished variants are in {json_path}"
+      elif rows:
+        log(table(rows))
+        kept = f"the {len(rows)} finished variants are in the table above"
+      raise Interrupted(e.signum, f"{e} The benchmark of {name} was stopped; {kept}.") from None
   log(f"load average at the end {os.getloadavg()[0]:.2f}")
   if json_path:
     results_io.write_json_atomically(json_path, rows)

@@ -59,12 +59,18 @@ def timed(gate, fn, *args, **kwargs):
 class Side:
   """The benchmark's end: one side's process, its windows' seconds on demand."""
 
-  def __init__(self, name, command):
+  def __init__(self, name, command, children=None):
+    """children: a list the process is added to as soon as it starts (signals reach it from
+    there: cli.forwarding_signals)."""
     self.name, self.command = name, command
     self.spawned = time.perf_counter()
     self.errors = tempfile.TemporaryFile(mode="w+")  # a pipe would fill with TF's logs
+    # Its own session: a Ctrl-C in the terminal reaches it once, forwarded by the benchmark.
     self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=self.errors, text=True, bufsize=1)
+                                    stderr=self.errors, text=True, bufsize=1,
+                                    start_new_session=True)
+    if children is not None:
+      children.append(self.process)
     self._expect("ready")
     self.to_ready = time.perf_counter() - self.spawned  # interpreter, imports, data, graph
     self.to_first_window = None  # + the first window: tracing and its updates
@@ -92,7 +98,10 @@ class Side:
 
   def close(self):
     if self.process.poll() is None:
-      self.process.stdin.close()
+      try:
+        self.process.stdin.close()
+      except BrokenPipeError:  # it ended already (a forwarded signal)
+        pass
       try:
         self.process.wait(timeout=30)
       except subprocess.TimeoutExpired:

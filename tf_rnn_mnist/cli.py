@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 
@@ -134,6 +135,24 @@ def forwarding_signals(children):
   finally:
     for signum, handler in previous.items():
       signal.signal(signum, handler)
+
+
+def run_child(command, stdout=None, stderr=None):
+  """subprocess.run(command) whose child gets this process's stop signals: on SIGTERM, SIGINT
+  or SIGHUP the child receives it, is waited for (it checkpoints and exits), and Interrupted
+  is raised here. Returns the CompletedProcess."""
+  child = subprocess.Popen(command, stdout=stdout, stderr=stderr, start_new_session=True)
+  try:
+    with forwarding_signals(lambda: [child]):
+      child.wait()
+  finally:
+    if child.poll() is None:  # interrupted: the child has the signal; wait for its exit
+      try:
+        child.wait()
+      except BaseException:  # a second signal while waiting: do not leave it running
+        child.kill()
+        raise
+  return subprocess.CompletedProcess(command, child.returncode)
 
 
 def check_writable_dir(flag, directory):

@@ -33,7 +33,7 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.compare_report import matched_curves, plot, summarize, table, write_markdown
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.equivalence import VERDICT_RULE
-from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.errors import ConfigError, Interrupted
 from tf_rnn_mnist.run_lock import RunLock
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +140,7 @@ def stale_reason(run, out, spec):
                    for key, value in spec.items() if saved.get(key) != value)
 
 
-def execute(run, out, train_steps, mode, data, runner=subprocess.run, rerun=False):
+def execute(run, out, train_steps, mode, data, runner=cli.run_child, rerun=False):
   """Runs one side of one seed unless it already finished under the same spec (and `rerun`
   is not asked); returns (results, error)."""
   spec = run_spec(run, train_steps, mode, data)
@@ -177,7 +177,7 @@ def execute(run, out, train_steps, mode, data, runner=subprocess.run, rerun=Fals
 
 
 def compare(names, seeds, out, train_steps=None, mode="independent", data=DataOptions(),
-            runner=subprocess.run, say=print):
+            runner=cli.run_child, say=print):
   """Runs (or reuses) every run, then writes the reports; returns the compare.json content."""
   if seeds < 1:
     raise ConfigError(f"--seeds must be at least 1, got {seeds}.")
@@ -207,7 +207,12 @@ def _compare(names, seeds, out, train_steps, mode, data, runner, say):
         and all_runs[run.variant].get((run.seed, "v1")) is None):
       results, error = None, "skipped: its matched v1 run failed"
     else:
-      results, error = execute(run, out, train_steps, mode, data, runner, rerun=rerun)
+      try:
+        results, error = execute(run, out, train_steps, mode, data, runner, rerun=rerun)
+      except Interrupted as e:  # the run in progress got the signal too, and has ended
+        finished = sum(r is not None for per in all_runs.values() for r in per.values())
+        raise Interrupted(e.signum, f"{e} {label} was stopped; the {finished} finished runs "
+                          f"are kept in {out}, and the same command reuses them.") from None
       if not reused or rerun:
         ran.add((run.variant, run.seed))
         reused = False

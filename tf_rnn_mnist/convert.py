@@ -11,12 +11,10 @@ sides of a comparison can start from the same weights.
 
 from absl import flags
 
+from tf_rnn_mnist import atomic
 from tf_rnn_mnist import cli
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.weight_maps import (keras_to_tf1, keras_to_torch, keras_weights_from,
-                                      set_model_weights, write_tf1_checkpoint,
-                                      write_torch_state_dict)
+from tf_rnn_mnist.errors import ConfigError, OutputError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,25 +52,49 @@ def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=Non
   variant = variants.get_variant(variant) if isinstance(variant, str) else variant
   if not output:
     raise ConfigError("Pass --output: where to write the converted weights.")
+  _check_output(variant, output, keras_model)
+  cli.check_distinct({"output": output}, {"tf1_checkpoint": tf1_checkpoint,
+                                          "torch_state_dict": torch_state_dict,
+                                          "keras_model": keras_model})
+  try:
+    return _convert(variant, sources[0], keras_model, output)
+  except OSError as e:  # a full disk: the staged file is gone, anything at --output untouched
+    raise OutputError(f"Could not write --output={output} ({e}); nothing was changed "
+                      "there.") from None
+
+
+def _check_output(variant, output, keras_model):
   if keras_model and variant.legacy.tf1_cell:  # a checkpoint prefix: files beside it
     cli.check_writable_file("output", output, "a TF1 checkpoint prefix such as DIR/init")
   elif keras_model:
+    if not output.endswith((".pt", ".pth")):
+      raise ConfigError(f"--output={output}: converting {variant.name} back writes a PyTorch "
+                        "state_dict; pass a path ending in .pt.")
     cli.check_writable_file("output", output, "a .pt file path")
   elif output.endswith(".keras"):
     cli.check_writable_file("output", output, "a path ending in .keras")
+  else:
+    raise ConfigError(f"--output={output}: a Keras model is written to a path ending in .keras.")
+
+
+def _convert(variant, source, keras_model, output):
+  # TensorFlow (and PyTorch) load here, once the flags hold: a bad flag answers at once.
+  from tf_rnn_mnist.weight_maps import (keras_to_tf1, keras_to_torch, keras_weights_from,
+                                        set_model_weights, write_tf1_checkpoint,
+                                        write_torch_state_dict)
   if keras_model:
     weights = keras_weights_from(variant, keras_model)
     if variant.legacy.tf1_cell:
-      write_tf1_checkpoint(keras_to_tf1(variant, weights), output)
+      write_tf1_checkpoint(keras_to_tf1(variant, weights), output)  # TF renames into place
     else:
-      write_torch_state_dict(keras_to_torch(weights), output)
+      with atomic.staged_path(output) as staged:
+        write_torch_state_dict(keras_to_torch(weights), staged)
     return None
-  if not output.endswith(".keras"):
-    raise ConfigError(f"--output={output}: a Keras model is written to a path ending in .keras.")
   from tf_rnn_mnist.models import build_model
   model = build_model(variant)
-  set_model_weights(model, keras_weights_from(variant, sources[0]))
-  model.save(output)
+  set_model_weights(model, keras_weights_from(variant, source))
+  with atomic.staged_path(output, ".keras") as staged:
+    model.save(staged)
   return model
 
 

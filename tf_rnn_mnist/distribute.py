@@ -5,8 +5,9 @@ import os
 
 import tensorflow as tf
 
+from tf_rnn_mnist import worker_wait
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.plan import STRATEGIES
+from tf_rnn_mnist.plan import STRATEGIES, WORKER_TIMEOUT
 
 
 def split_cpu(num_devices):
@@ -27,10 +28,10 @@ def split_cpu(num_devices):
     raise ConfigError(f"--cpu_devices={num_devices}: TensorFlow is already initialised ({e}).")
 
 
-def make_strategy(name, tpu=""):
+def make_strategy(name, tpu="", worker_timeout=WORKER_TIMEOUT):
   """Returns the strategy called `name` (one of STRATEGIES)."""
   if name == "multi_worker":  # first: it must configure TensorFlow before anything lists devices
-    return _multi_worker()
+    return _multi_worker(worker_timeout)
   gpus = tf.config.list_logical_devices("GPU")
   if name == "auto":
     name = "mirrored" if len(gpus) > 1 else "one_device"
@@ -71,8 +72,9 @@ _TF_CONFIG_FORM = ('TF_CONFIG must be JSON of the form {"cluster": {"worker": ["
 
 
 def check_tf_config(text):
-  """The cluster and this task, checked: TensorFlow itself fails late and obscurely on a
-  TF_CONFIG that is malformed, incomplete or names a task outside its cluster."""
+  """The cluster and this task, checked (returns the parsed TF_CONFIG): TensorFlow itself fails
+  late and obscurely on a TF_CONFIG that is malformed, incomplete or names a task outside its
+  cluster."""
   try:
     config = json.loads(text)
   except ValueError as e:
@@ -90,13 +92,17 @@ def check_tf_config(text):
     known = ", ".join(f"{k} 0..{len(v) - 1}" for k, v in cluster.items())
     raise ConfigError(f"--strategy=multi_worker: TF_CONFIG's task {kind!r} {index!r} is not in "
                       f"its cluster ({known}).")
+  return config
 
 
-def _multi_worker():
+def _multi_worker(worker_timeout):
+  cluster, task = {}, None
   if "TF_CONFIG" in os.environ:
-    check_tf_config(os.environ["TF_CONFIG"])
+    config = check_tf_config(os.environ["TF_CONFIG"])
+    cluster, task = config["cluster"], (config["task"]["type"], config["task"]["index"])
   try:
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    with worker_wait.bounded_wait(cluster, task, worker_timeout):
+      return tf.distribute.MultiWorkerMirroredStrategy()
   except RuntimeError as e:
     raise ConfigError(f"--strategy=multi_worker: {e}; create the strategy before other "
                       "TensorFlow work (run() does).") from None

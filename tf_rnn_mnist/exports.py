@@ -7,9 +7,9 @@ SavedModel's endpoint is `serve` (Keras's default), taking that one tensor.
 """
 
 import os
-import shutil
 import tempfile
 
+from tf_rnn_mnist import atomic
 from tf_rnn_mnist.errors import OutputError
 
 
@@ -40,18 +40,9 @@ def export_model(model, path, variant):
 
 
 def _save_beside_then_rename(model, path):
-  path = path.rstrip(os.sep)
-  directory, name = os.path.split(os.path.abspath(path))
-  staged = os.path.join(directory, f".{name}.{os.getpid()}.partial")
-  try:
-    if path.endswith(".keras"):
-      staged += ".keras"  # Keras insists on the suffix
+  keras_file = path.endswith(".keras")
+  with atomic.staged_path(path, ".keras" if keras_file else "") as staged:  # Keras wants .keras
+    if keras_file:
       model.save(staged)
     else:
       model.export(staged, format="tf_saved_model")
-    os.replace(staged, path)  # a directory replaces only an empty one (checked before the run)
-  finally:
-    if os.path.isdir(staged):
-      shutil.rmtree(staged, ignore_errors=True)
-    elif os.path.exists(staged):
-      os.unlink(staged)

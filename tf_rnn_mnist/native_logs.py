@@ -67,6 +67,12 @@ def filter_stderr():
     atexit.register(flush)
 
 
+def real_stderr():
+  """The process's real stderr (a file descriptor), unfiltered: for a child that must be able
+  to write while this process cannot run Python (worker_wait.py)."""
+  return _filter.real if _filter is not None else 2
+
+
 def flush():
   """Before the process ends (atexit, or os._exit after a stop): everything written so far
   reaches the real stderr."""

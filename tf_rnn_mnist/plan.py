@@ -12,6 +12,12 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
 
 
+# tf.distribute strategies by the name --strategy takes (distribute.make_strategy).
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
+# Seconds a multi-worker start waits for every worker of TF_CONFIG to join (--worker_timeout).
+WORKER_TIMEOUT = 300.0
+
+
 @dataclasses.dataclass
 class TrainConfig:
   """Everything a run needs. None means "the variant's own value"."""
@@ -33,6 +39,7 @@ class TrainConfig:
   export: str | None = None
   strategy: str = "auto"
   tpu: str = ""
+  worker_timeout: float = WORKER_TIMEOUT  # multi_worker: seconds to wait for every worker
   steps_per_loop: int = 100
   checkpoint_every: int | None = None  # updates between checkpoints in model_dir; None: at the end
   mixed_precision: bool = False  # float16 compute on GPUs
@@ -83,15 +90,14 @@ class Plan:
             "batch_indices": config.batch_indices, "mixed_precision": config.mixed_precision}
 
 
-# tf.distribute strategies by the name --strategy takes (distribute.make_strategy).
-STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 
 
 def _positive(name, value, kind=int):
   # `not value > 0` rather than `value <= 0`: NaN fails every comparison.
   if value is not None and (not isinstance(value, (int, float)) or not value > 0
                             or not math.isfinite(value)):
-    raise ConfigError(f"--{name} must be a positive, finite {kind.__name__}, got {value}.")
+    what = "positive int" if kind is int else "positive, finite float"
+    raise ConfigError(f"--{name} must be a {what}, got {value}.")
 
 
 def check_config(config):
@@ -102,6 +108,7 @@ def check_config(config):
   for name in ("train_steps", "epochs", "batch_size", "steps_per_loop", "checkpoint_every"):
     _positive(name, getattr(config, name))
   _positive("learning_rate", config.learning_rate, float)
+  _positive("worker_timeout", config.worker_timeout, float)
   if config.eval_every is not None and config.eval_every < 0:
     raise ConfigError(f"--eval_every must be >= 0 (0 disables), got {config.eval_every}.")
   if config.dropout_keep is not None and not 0 < config.dropout_keep <= 1:  # NaN fails too

@@ -13,6 +13,7 @@ import platform
 import tempfile
 from importlib import metadata
 
+from tf_rnn_mnist import atomic
 from tf_rnn_mnist.errors import OutputError
 
 RESULT_KEYS = ("variant", "framework", "seed", "steps", "batch_size", "learning_rate",
@@ -40,26 +41,11 @@ def write_json(path, results):
   write_json_atomically(path, results)
 
 
-def _user_mode():
-  """0666 under the user's umask: the mode any file they asked for gets (mkstemp's is 0600)."""
-  umask = os.umask(0)
-  os.umask(umask)
-  return 0o666 & ~umask
-
-
 def _write(path, value):
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".results-",
-                             suffix=".json")
-  try:
-    with os.fdopen(fd, "w") as f:
+  with atomic.staged_path(path) as staged:
+    with open(staged, "w") as f:
       json.dump(value, f, indent=2)
       f.write("\n")
-    os.chmod(tmp, _user_mode())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
 
 
 def fallback_path(path):

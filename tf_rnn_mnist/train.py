@@ -18,7 +18,7 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.seed_splits import Datasets
 from tf_rnn_mnist.errors import Interrupted, OutputError
-from tf_rnn_mnist.plan import STRATEGIES, TrainConfig, check_config
+from tf_rnn_mnist.plan import STRATEGIES, WORKER_TIMEOUT, TrainConfig, check_config
 from tf_rnn_mnist.run_lock import RunLock
 
 # run()'s interface: a TrainConfig, and a Datasets to train on instead of MNIST.
@@ -39,7 +39,8 @@ def run(config, datasets_override=None, strategy_override=None):
   from tf_rnn_mnist import distribute
   from tf_rnn_mnist import loop
   from tf_rnn_mnist.preemption import StopSignals
-  strategy = strategy_override or distribute.make_strategy(config.strategy, config.tpu)
+  strategy = strategy_override or distribute.make_strategy(config.strategy, config.tpu,
+                                                           config.worker_timeout)
   chief = distribute.is_chief(strategy)
   with contextlib.ExitStack() as held:
     lock = (held.enter_context(RunLock(config.model_dir, "model_dir"))
@@ -124,6 +125,9 @@ def define_flags():
                     "tf.distribute strategy. auto: mirrored over all GPUs when there are "
                     "several, else one_device. multi_worker reads TF_CONFIG.")
   flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
+  flags.DEFINE_float("worker_timeout", WORKER_TIMEOUT, "--strategy=multi_worker: seconds to "
+                     "wait for every worker of TF_CONFIG's cluster to start; then the run ends "
+                     "with an error naming the ones missing.")
   flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into N logical devices, so that "
                        "--strategy=mirrored runs N replicas without GPUs.")
   flags.DEFINE_integer("steps_per_loop", 100, "Most updates per tf.function call.")

@@ -12,6 +12,7 @@ import dataclasses
 
 import numpy as np
 
+from tf_rnn_mnist.data.errors import MnistDataError
 from tf_rnn_mnist.data.splits import TF1_VALIDATION_SIZE, TF1BatchOrder, tf1_scale, torch_scale
 
 
@@ -43,6 +44,12 @@ class _SeedSplit:
     """The seed's training split and test set from an `Mnist`, scaled as the seed scaled."""
     def sequences(images):
       return self.scale(images).reshape(len(images), 28, 28)
+    if len(mnist.train_images) <= self.first_train_example:
+      raise MnistDataError(
+          f"The data has {len(mnist.train_images)} training images; the {self.name} split "
+          f"keeps the first {self.first_train_example} for validation, as the tutorial's "
+          f"read_data_sets did, and trains on the rest: it needs more than "
+          f"{self.first_train_example}.")
     train = slice(self.first_train_example, None)
     return Datasets(sequences(mnist.train_images[train]),
                     mnist.train_labels[train].astype(np.int64),

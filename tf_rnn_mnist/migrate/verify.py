@@ -64,6 +64,15 @@ def load_checked(model_path, structures):
     raise ConfigError(f"{model_path} is a whole model converted from a program's graph: "
                       "verify it with --inputs/--outputs (and the graph: CKPT.meta or "
                       "--graph).")
+  from tf_rnn_mnist.migrate.keras_side import recurrent_layers
+  for layer in recurrent_layers(model)[0]:
+    inner = getattr(layer, "forward_layer", layer)
+    if not (inner.return_sequences and inner.return_state):
+      raise ConfigError(
+          f"{model_path} is not a model `migrate to-keras` wrote: its layer {layer.name!r} "
+          "does not return its whole sequence and final states, which a cell-level verify "
+          "compares. (The trainer's exports and convert's models are checked by the project's "
+          "own tests; to verify a checkpoint, convert it with `migrate to-keras`.)")
   if model.inputs[0].shape[-1] != structures[0].input_size:
     raise ConfigError(f"{model_path} takes inputs of size {model.inputs[0].shape[-1]}; the "
                       f"checkpoint's network takes {structures[0].input_size}.")

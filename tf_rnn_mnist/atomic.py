@@ -1,0 +1,33 @@
+"""Writing an output so that it is never seen half-written, and never destroys what was there
+unless the new one is complete: written beside its path under a hidden name, then renamed
+onto it (a rename within one directory is atomic)."""
+
+import contextlib
+import os
+import shutil
+
+
+def user_mode():
+  """0666 under the user's umask: the mode any file they asked for gets (mkstemp's is 0600)."""
+  umask = os.umask(0)
+  os.umask(umask)
+  return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def staged_path(path, suffix=""):
+  """Yields a path beside `path` to write to (ending in `suffix`: some writers insist on one);
+  when the block ends without an error, it is renamed onto `path`; otherwise it is removed."""
+  path = path.rstrip(os.sep)
+  directory, name = os.path.split(os.path.abspath(path))
+  staged = os.path.join(directory, f".{name}.{os.getpid()}.partial{suffix}")
+  try:
+    yield staged
+    if os.path.isfile(staged):
+      os.chmod(staged, user_mode())
+    os.replace(staged, path)  # a directory replaces only an empty one
+  finally:
+    if os.path.isdir(staged):
+      shutil.rmtree(staged, ignore_errors=True)
+    elif os.path.exists(staged):
+      os.unlink(staged)

@@ -46,10 +46,11 @@ def import_tf1():
              "process (python -m legacy_tf1.<script>).")
   os.environ["TF_USE_LEGACY_KERAS"] = "1"
   cli.install_stop_handlers()  # importing TensorFlow takes seconds: a Ctrl-C is one line too
-  import tensorflow.compat.v1 as tf
-  # The seeds ran on TF1, which printed none of TF 2's deprecation notices for these APIs.
-  tf.get_logger().setLevel("ERROR")
-  tf.disable_v2_behavior()
+  with cli.stops_end_quietly():
+    import tensorflow.compat.v1 as tf
+    # The seeds ran on TF1, which printed none of TF 2's deprecation notices for these APIs.
+    tf.get_logger().setLevel("ERROR")
+    tf.disable_v2_behavior()
   return tf
 
 

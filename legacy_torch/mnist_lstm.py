@@ -15,16 +15,20 @@ import sys
 from absl import flags
 
 from legacy_tf1 import common
+from tf_rnn_mnist import cli
 from tf_rnn_mnist.data import load_mnist, torch_split
 from tf_rnn_mnist.errors import ConfigError
 
+cli.install_stop_handlers()  # importing PyTorch takes seconds: a Ctrl-C is one line too
 try:
-  import torch
-  import torch.nn as nn
-  import torch.utils.data as Data
+  with cli.stops_end_quietly():
+    import torch
+    import torch.nn as nn
+    import torch.utils.data as Data
 except ImportError:
   sys.exit("error: legacy_torch needs PyTorch. Install the CPU build with "
-           "`pip install torch==2.13.0` (or any torch >= 2.3), then run the script again.")
+           "`pip install torch==2.13.0` (or any torch >= 2.3; the default wheel is the CUDA build, "
+           "2.7 GB, which runs on CPUs too), then run the script again.")
 
 FLAGS = common.FLAGS
 common.define_flags("1 epoch (938 steps)")

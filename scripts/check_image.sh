@@ -3,12 +3,13 @@
 #   scripts/check_image.sh [BASE_IMAGE] [EXTRA] [TAG]
 #   scripts/check_image.sh python:3.11-slim "" tf-rnn-mnist:cpu     # a CPU image
 #   scripts/check_image.sh localhost/python:3.11-slim gpu tf-rnn-mnist:gpu
-# Uses docker or podman, whichever is present (podman on machines without a Docker daemon; see
-# ../shared/notes/container-check.md for a locally built base image). Checks: the default user
+# Uses docker or podman, whichever is present (podman on machines without a Docker daemon, where a locally built base image stands in
+# for python:3.11-slim: docs/container.md). Checks: the default user
 # is uid 1000; a 20-step static_gru run exits 0; with --user and bind mounts, checkpoints and
-# results land on the host owned by the caller and readable; compare runs inside (TF1 side
-# included); `stop` ends a running trainer within seconds with a checkpoint that resumes to the
-# same weights as an uninterrupted run.
+# results land on the host owned by the caller and readable; `IMAGE compare` runs inside (TF1
+# side included), `IMAGE legacy static_rnn` and `IMAGE --help` too; `stop` with docker's
+# default 10 s grace ends a running trainer with a checkpoint that resumes to the same weights
+# as an uninterrupted run. scripts/image_stops.sh measures stops on a busy machine.
 set -euo pipefail
 
 BASE_IMAGE=${1:-python:3.11-slim}
@@ -57,11 +58,18 @@ owner=$(stat -c '%u:%g' "$WORK/runs/mine.json" "$WORK/runs/mine/checkpoints/chec
   && ok "--user $ME: results and checkpoints owned by the caller, mode $(stat -c %a "$WORK/runs/mine.json")" \
   || fail "--user $ME: files owned by $owner"
 
-run --user "$ME" --entrypoint python "$TAG" -m tf_rnn_mnist.compare --variants=static_gru \
+run --user "$ME" "$TAG" compare --variants=static_gru \
   --seeds=1 --train_steps=20 --out=/runs/compare > "$WORK/compare.log" 2>&1 \
   && grep -q '| static_gru |' "$WORK/runs/compare/compare.md" \
   && ok "compare runs inside (v1 TF1 graph and v2 Keras): $(grep -c 'test accuracy' "$WORK/compare.log") runs" \
   || { tail -5 "$WORK/compare.log"; fail "compare inside the image"; }
+
+"$ENGINE" run --rm "$TAG" legacy static_rnn --cell=gru --help > "$WORK/legacy.log" 2>&1 \
+  && grep -q -- '--cell' "$WORK/legacy.log" && ok "IMAGE legacy static_rnn --help lists its flags" \
+  || { tail -5 "$WORK/legacy.log"; fail "IMAGE legacy static_rnn --help"; }
+lines=$(run "$TAG" --variant=static_gru --train_steps=20 2>&1 | grep -c -E 'absl::InitializeLog|oneDNN|cuInit|cuda drivers|Sharding callback' || true)
+[[ "$lines" == 0 ]] && ok "a run prints none of TensorFlow's native notices" \
+  || fail "a run printed $lines of TensorFlow's native notices"
 
 steps=3000
 run --user "$ME" "$TAG" --variant=static_gru --train_steps=$steps --batch_size=20 \
@@ -75,7 +83,7 @@ for _ in $(seq 600); do  # up to 5 minutes for the first log line
   sleep 0.5
 done
 t0=$(date +%s.%N)
-"$ENGINE" stop -t 30 "$NAME" > /dev/null
+"$ENGINE" stop "$NAME" > /dev/null  # docker's default grace: 10 s
 seconds=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.1f}')")
 code=$("$ENGINE" inspect "$NAME" --format '{{.State.ExitCode}}')
 stopped=$("$ENGINE" logs "$NAME" 2>&1 | grep '^Stopped by' || true)

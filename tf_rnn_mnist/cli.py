@@ -98,22 +98,31 @@ def install_stop_handlers():
     signal.signal(signum, _raise_interrupted)
 
 
+@contextlib.contextmanager
+def stops_end_quietly():
+  """Around work done outside run_tool (a script's module-level import of TensorFlow): a stop
+  signal ends the process with its one line and 128 + signal, not a traceback."""
+  try:
+    yield
+  except Interrupted as e:
+    print(str(e), file=sys.stderr)
+    _exit_now(e.exit_code)
+  except KeyboardInterrupt:
+    print("Stopped by SIGINT.", file=sys.stderr)
+    _exit_now(128 + signal.SIGINT)
+
+
 def _run_tool(main, positional):
   install_stop_handlers()
 
   def main_with_clear_errors(argv):
     if len(argv) > 1 + positional:
       raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1 + positional:])}")
-    try:
-      return main(argv)
-    except USER_ERRORS as e:
-      sys.exit(f"error: {e}")
-    except Interrupted as e:  # SIGTERM / SIGINT / SIGHUP: 143 / 130 / 129, as a shell says
-      print(str(e), file=sys.stderr)
-      _exit_now(e.exit_code)
-    except KeyboardInterrupt:  # a second Ctrl-C
-      print("Stopped by SIGINT.", file=sys.stderr)
-      _exit_now(128 + signal.SIGINT)
+    with stops_end_quietly():  # SIGTERM / SIGINT / SIGHUP: 143 / 130 / 129, as a shell says
+      try:
+        return main(argv)
+      except USER_ERRORS as e:
+        sys.exit(f"error: {e}")
   app.run(main_with_clear_errors)
 
 

@@ -27,13 +27,13 @@ def export_model(model, path, variant):
   try:
     _save_beside_then_rename(model, path)
   except (OSError, tf.errors.OpError) as e:
+    kept = " (the file that was there is unchanged)" if os.path.exists(path) else ""
     fallback = os.path.join(tempfile.gettempdir(), f"{model.name}-{os.getpid()}.keras")
     try:
       model.save(fallback)
     except OSError as again:
-      raise OutputError(f"Could not export the model to {path} ({e}), nor to {fallback} "
+      raise OutputError(f"Could not export the model to {path} ({e}){kept}, nor to {fallback} "
                         f"({again}).") from None
-    kept = " (the file that was there is unchanged)" if os.path.exists(path) else ""
     raise OutputError(f"Could not export the model to {path} ({type(e).__name__}: "
                       f"{str(e).splitlines()[0] if str(e) else ''}){kept}; it was saved to "
                       f"{fallback} instead.") from None

@@ -22,7 +22,6 @@ import tensorflow as tf
 
 from test_train import ONE_DEVICE, config, tiny_datasets
 from tf_rnn_mnist import checkpoints, cli, compare, convert, loop, train
-from tf_rnn_mnist import __main__ as entry
 from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
 from tf_rnn_mnist.run_lock import LOCK_NAME, RunLock
 
@@ -351,10 +350,12 @@ def test_a_multi_worker_start_says_who_it_waits_for_and_gives_up(tmp_path, small
     (["legacy", "mnist_lstm"], "legacy_torch.mnist_lstm", []),
 ])
 def test_one_entrypoint_for_every_tool(argv, module, args):
+  from tf_rnn_mnist import __main__ as entry
   assert entry.module_and_args(argv) == (module, args)
 
 
 def test_an_unknown_tool_names_the_tools():
+  from tf_rnn_mnist import __main__ as entry
   with pytest.raises(SystemExit) as raised:
     entry.module_and_args(["legacy", "rnn_graph"])
   assert str(raised.value) == ("error: legacy needs a script name ('rnn_graph' is not one): "

@@ -48,9 +48,18 @@ class _StderrFilter:
         pending = lines.pop()
         kept = [line + b"\n" for line in lines if not NATIVE_NOTICE.match(line)]
         if kept:
-          os.write(self.real, b"".join(kept))
+          self._write(b"".join(kept))
       if pending and not NATIVE_NOTICE.match(pending):
-        os.write(self.real, pending)
+        self._write(pending)
+
+  def _write(self, data):
+    # A closed or full reader must not stop the copying: the pipe would fill and every write
+    # to stderr (TensorFlow's threads included) would block.
+    try:
+      while data:
+        data = data[os.write(self.real, data):]
+    except OSError:
+      pass
 
   def close(self, timeout=1.0):
     """Puts the real stderr back and waits (briefly) for what is in the pipe to be copied."""

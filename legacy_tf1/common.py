@@ -15,13 +15,13 @@ from absl import flags
 import numpy as np
 
 from tf_rnn_mnist import cli
+from tf_rnn_mnist import outputs
 from tf_rnn_mnist.bench_gate import WindowGate
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.splits import read_batch_order
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.run_lock import RunLock
-from tf_rnn_mnist.seed_log import summary_line
 
 FLAGS = flags.FLAGS
 
@@ -59,7 +59,7 @@ def run_main(main):
   an output on an input, and holding --checkpoint_dir's lock: one run per directory."""
   @functools.wraps(main)
   def checked_main(argv):
-    cli.check_distinct(
+    outputs.check_distinct(
         {name: FLAGS[name].value for name in OUTPUT_FLAGS if name in FLAGS},
         {name: FLAGS[name].value for name in INPUT_FLAGS if name in FLAGS})
     with contextlib.ExitStack() as held:
@@ -154,7 +154,7 @@ def _output_checker(flag, kind):
   def check(value):
     if value:
       try:
-        (cli.check_writable_file if kind == "file" else cli.check_writable_dir)(flag, value)
+        (outputs.check_writable_file if kind == "file" else outputs.check_writable_dir)(flag, value)
       except ConfigError as e:
         raise flags.ValidationError(str(e)) from None
     return True
@@ -287,7 +287,8 @@ class Run:
   def finish(self, *, steps, batch_size, learning_rate, examples, test_accuracy, test_examples,
              seed_accuracy, seed_examples, packages):
     """Writes the results JSON (if asked) and returns the results."""
-    print(summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples), flush=True)
+    print(results_io.summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples),
+          flush=True)
     self.write_scalars(steps, {"test/accuracy_full": test_accuracy})
     results = {
         "variant": self.variant, "framework": self.framework, "seed": FLAGS.seed,

@@ -22,14 +22,15 @@ TORCH_MISSING = subprocess.run([sys.executable, "-c", "import torch"],
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
 MATCHED_STEPS = 5
 
-TF1_SCRIPTS = {
-    "basic_lstm": ["legacy_tf1.basic_lstm"],
-    "multilayer": ["legacy_tf1.multilayer_lstm", "--keep_prob=1.0"],  # dropout off both sides
-    "static_lstm": ["legacy_tf1.static_rnn", "--cell=basic_lstm"],
-    "static_lstmcell": ["legacy_tf1.static_rnn", "--cell=lstm"],
-    "static_gru": ["legacy_tf1.static_rnn", "--cell=gru"],
-    "dynamic_gru": ["legacy_tf1.static_rnn", "--cell=dynamic_gru"],
-}
+# Every variant whose v1 side is a TF1 graph (variants.py says which and how to run it).
+TF1_VARIANTS = [name for name, v in VARIANTS.items() if v.legacy.framework == "tf1-graph"]
+
+
+def _tf1_command(variant, *args):
+  """The legacy graph's command; dropout off on both sides where the seed has some."""
+  v = VARIANTS[variant]
+  keep = ["--keep_prob=1.0"] if v.dropout_keep < 1 else []
+  return v.legacy.command(*keep, *args)
 
 
 def _data_flags(data_dir):
@@ -50,13 +51,12 @@ def matched_tf1_runs(small_idx_dir, tmp_path_factory):
       directory = tmp_path_factory.mktemp(variant)
       batch = VARIANTS[variant].batch_size
       np.save(directory / "order.npy", TF1BatchOrder(300, seed=11).take(batch, MATCHED_STEPS))
-      module, *args = TF1_SCRIPTS[variant]
       done = subprocess.run(
-          [sys.executable, "-m", module, *args, *_data_flags(small_idx_dir),
+          _tf1_command(variant, *_data_flags(small_idx_dir),
            f"--train_steps={MATCHED_STEPS}", f"--batch_indices={directory / 'order.npy'}",
            f"--checkpoint_dir={directory}", "--save_initial_checkpoint",
            f"--save_test_outputs={directory / 'outputs.npz'}",
-           f"--results_json={directory / 'results.json'}"],
+           f"--results_json={directory / 'results.json'}"),
           capture_output=True, text=True, timeout=300)
       assert done.returncode == 0, done.stderr[-3000:]
       runs[variant] = directory
@@ -75,7 +75,7 @@ def _test_data(variant, small_idx_dir):
                                                           verify_digests=False))
 
 
-@pytest.mark.parametrize("variant", list(TF1_SCRIPTS))
+@pytest.mark.parametrize("variant", TF1_VARIANTS)
 def test_forward_equivalence(variant, matched_tf1_runs, small_idx_dir):
   """The TF1 graph's trained weights, converted: same logits (1e-5) and loss (1e-6 relative),
   the double softmax of basic_lstm included."""
@@ -90,7 +90,7 @@ def test_forward_equivalence(variant, matched_tf1_runs, small_idx_dir):
   np.testing.assert_allclose(loss, tf1["loss"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("variant", list(TF1_SCRIPTS))
+@pytest.mark.parametrize("variant", TF1_VARIANTS)
 def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
   """From the graph's initial weights, on its batches: the same weights after 5 Adam steps."""
   directory = matched_tf1_runs(variant)
@@ -108,7 +108,7 @@ def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
       assert_same_adam_steps(variant, mine, theirs)
 
 
-@pytest.mark.parametrize("variant", list(TF1_SCRIPTS))
+@pytest.mark.parametrize("variant", TF1_VARIANTS)
 def test_keras_tf1_round_trip_is_exact(variant, tmp_path):
   model = build_model(VARIANTS[variant])
   weights = weight_maps.model_weights(model)
@@ -276,12 +276,12 @@ def test_matched_300_step_trajectory(variant, real_mnist_dir, tmp_path):
   """Same initial weights, same batches, 300 steps on MNIST: test accuracies within 0.002."""
   batch = VARIANTS[variant].batch_size
   np.save(tmp_path / "order.npy", TF1BatchOrder(55000, seed=5).take(batch, 300))
-  module, *args = TF1_SCRIPTS[variant]
   done = subprocess.run(
-      [sys.executable, "-m", module, *args, "--data_source=idx", f"--data_dir={real_mnist_dir}",
-       "--train_steps=300", f"--batch_indices={tmp_path / 'order.npy'}",
-       f"--checkpoint_dir={tmp_path}", "--save_initial_checkpoint",
-       f"--results_json={tmp_path / 'tf1.json'}"], capture_output=True, text=True, timeout=600)
+      _tf1_command(variant, "--data_source=idx", f"--data_dir={real_mnist_dir}",
+                   "--train_steps=300", f"--batch_indices={tmp_path / 'order.npy'}",
+                   f"--checkpoint_dir={tmp_path}", "--save_initial_checkpoint",
+                   f"--results_json={tmp_path / 'tf1.json'}"),
+      capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stderr[-3000:]
   mnist = load_mnist("idx", real_mnist_dir)
   config = train.TrainConfig(variant=variant, train_steps=300, eval_every=0, progress=False,

@@ -22,10 +22,16 @@ from tf_rnn_mnist import weight_maps
 from tf_rnn_mnist import initializers
 from tf_rnn_mnist.losses import per_example_loss
 from tf_rnn_mnist.models import build_model
-from tf_rnn_mnist.variants import VARIANTS
+from tf_rnn_mnist.variants import VARIANTS, Cell
 
 SEEDS = (0, 1, 2)
-GATES = {"lstm": "ifco", "torch_lstm": "ifco", "gru": "zrh"}
+# Keras's gate order of each cell's fused kernel columns.
+GATES = {Cell.LSTM: "ifco", Cell.TORCH_LSTM: "ifco", Cell.GRU: "zrh"}
+
+
+def _unknown(variant):
+  return AssertionError(f"{variant.name}: no initial-weight law is written here for the cell "
+                        f"{variant.cell!r}; add it (from the legacy script's initializers).")
 
 
 def max_abs_r(n):
@@ -45,27 +51,33 @@ def _uniform(limit):
 
 def _cell_law(variant, input_size, gate):
   """The law of one gate's column block of the fused [kernel; recurrent] matrix."""
-  if variant.cell == "lstm":  # TF1: glorot_uniform over the fused [in + U, 4U]
+  if variant.cell is Cell.LSTM:  # TF1: glorot_uniform over the fused [in + U, 4U]
     return _uniform(initializers.tf1_lstm_limit(input_size, variant.units))
-  if variant.cell == "gru":  # TF1 GRUCell: gates [in + U, 2U] (z, r), candidate [in + U, U]
+  if variant.cell is Cell.GRU:  # TF1 GRUCell: gates [in + U, 2U] (z, r), candidate [in + U, U]
     gates, candidate = initializers.tf1_gru_limits(input_size, variant.units)
     return _uniform(candidate if gate == "h" else gates)
-  return _uniform(1 / math.sqrt(variant.units))  # PyTorch: every LSTM matrix U(+-1/sqrt(H))
+  if variant.cell is Cell.TORCH_LSTM:  # PyTorch: every LSTM matrix U(+-1/sqrt(H))
+    return _uniform(1 / math.sqrt(variant.units))
+  raise _unknown(variant)
 
 
 def _bias_law(variant):
   """None for a constant bias (checked exactly instead)."""
-  if variant.cell == "torch_lstm":  # b_ih + b_hh: the sum of two U(+-1/sqrt(H))
+  if variant.cell is Cell.TORCH_LSTM:  # b_ih + b_hh: the sum of two U(+-1/sqrt(H))
     limit = 1 / math.sqrt(variant.units)
     return stats.triang(c=0.5, loc=-2 * limit, scale=4 * limit)
-  return None
+  if variant.cell in (Cell.LSTM, Cell.GRU):
+    return None
+  raise _unknown(variant)
 
 
 def _constant_bias(variant):
   u = variant.units
-  if variant.cell == "lstm":  # Keras i, f, c, o: TF1's forget_bias=1.0 in the f block
+  if variant.cell is Cell.LSTM:  # Keras i, f, c, o: TF1's forget_bias=1.0 in the f block
     return np.r_[np.zeros(u), np.ones(u), np.zeros(2 * u)]
-  return np.r_[np.ones(2 * u), np.zeros(u)]  # GRU: gates bias 1.0, candidate 0.0
+  if variant.cell is Cell.GRU:  # gates bias 1.0, candidate 0.0
+    return np.r_[np.ones(2 * u), np.zeros(u)]
+  raise _unknown(variant)
 
 
 def _output_laws(variant):
@@ -81,6 +93,8 @@ def _output_laws(variant):
 def _blocks(variant, weights):
   """{name: (array, law)} of every randomly drawn block, from Keras weights in model order."""
   blocks, input_size = {}, 28
+  if len(weights) != 3 * variant.layers + 2:  # a cell with more arrays (peepholes, ...)
+    raise _unknown(variant)
   for layer in range(variant.layers):
     kernel, recurrent, bias = weights[3 * layer:3 * layer + 3]
     fused = np.vstack([kernel, recurrent])
@@ -188,15 +202,6 @@ def test_output_bias_is_not_drawn_with_the_output_kernel():
 # Against the legacy scripts' own draws
 
 
-LEGACY = {
-    "basic_lstm": ["-m", "legacy_tf1.basic_lstm"],
-    "multilayer": ["-m", "legacy_tf1.multilayer_lstm"],
-    "static_lstm": ["-m", "legacy_tf1.static_rnn", "--cell=basic_lstm"],
-    "static_lstmcell": ["-m", "legacy_tf1.static_rnn", "--cell=lstm"],
-    "static_gru": ["-m", "legacy_tf1.static_rnn", "--cell=gru"],
-    "dynamic_gru": ["-m", "legacy_tf1.static_rnn", "--cell=dynamic_gru"],
-    "torch_lstm": ["-m", "legacy_torch.mnist_lstm"],
-}
 DRAWS = 20
 TORCH_MISSING = subprocess.run([sys.executable, "-c", "import torch"],
                                capture_output=True).returncode != 0
@@ -208,15 +213,16 @@ def legacy_draws(small_idx_dir, tmp_path_factory):
   its initial loss on a fixed batch after each of 20 fresh initialisations (with that batch).
   Two scripts at a time, one process each (the TF1 graphs need their own process)."""
   out = tmp_path_factory.mktemp("legacy_draws")
-  names = [n for n in LEGACY if not (n == "torch_lstm" and TORCH_MISSING)]
-  commands = {}
+  names = [n for n, v in VARIANTS.items()
+           if not (v.legacy.framework == "pytorch" and TORCH_MISSING)]
+  commands, initial_paths = {}, {}
   for name in names:
-    initial = (["--save_initial_state_dict", str(out / f"{name}.pt")] if name == "torch_lstm"
-               else [f"--checkpoint_dir={out / name}", "--save_initial_checkpoint"])
-    commands[name] = [sys.executable, *LEGACY[name], "--data_source=idx",
-                      f"--data_dir={small_idx_dir}", "--noverify_digests", "--seed=0",
-                      f"--initial_losses={out / name}.npz", f"--initial_draws={DRAWS}",
-                      *initial]
+    legacy = VARIANTS[name].legacy
+    initial_paths[name], initial = legacy.initial_weights(str(out / name))
+    commands[name] = legacy.command("--data_source=idx", f"--data_dir={small_idx_dir}",
+                                    "--noverify_digests", "--seed=0",
+                                    f"--initial_losses={out / name}.npz",
+                                    f"--initial_draws={DRAWS}", *initial)
   pending, running = list(names), {}
   while pending or running:
     while pending and len(running) < 2:
@@ -228,14 +234,15 @@ def legacy_draws(small_idx_dir, tmp_path_factory):
     assert os.path.exists(out / f"{name}.npz"), output
   draws = {}
   for name in names:
-    path = (out / f"{name}.pt") if name == "torch_lstm" else (out / name / "initial.ckpt")
-    weights = _in_model_order(VARIANTS[name], weight_maps.keras_weights_from(name, str(path)))
+    weights = _in_model_order(VARIANTS[name],
+                              weight_maps.keras_weights_from(name, initial_paths[name]))
     draws[name] = (weights, dict(np.load(out / f"{name}.npz")))
   return draws
 
 
 def _legacy(legacy_draws, name):
   if name not in legacy_draws:
+    assert VARIANTS[name].legacy.framework == "pytorch" and TORCH_MISSING, name
     pytest.skip("PyTorch is not installed")
   return legacy_draws[name]
 

@@ -8,31 +8,61 @@ import re
 import numpy as np
 import pytest
 
-from tf_rnn_mnist import schedules, variants
+from tf_rnn_mnist import layout, schedules, variants
 from tf_rnn_mnist.data import MnistDataError
 from tf_rnn_mnist.data.seed_splits import TF1_SPLIT, TORCH_SPLIT
 from tf_rnn_mnist.data.splits import check_batch_order
 
 PACKAGE = pathlib.Path(variants.__file__).parent
+ROOT = PACKAGE.parent
+PROJECT = ("tf_rnn_mnist", "legacy_tf1", "legacy_torch")
 
 
-def _imports():
-  """{module: {project modules it imports, at any level of the file}}."""
+def _imports(packages=("tf_rnn_mnist",)):
+  """{module: {project modules it imports, at any level of the file}} for `packages`."""
   graph = {}
-  for path in PACKAGE.rglob("*.py"):
-    name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    name = name.removesuffix(".__init__")
-    deps = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-      if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tf_rnn_mnist"):
-        for alias in node.names:
-          full = f"{node.module}.{alias.name}"
-          is_module = (PACKAGE.parent / (full.replace(".", "/") + ".py")).exists()
-          deps.add(full if is_module else node.module)
-      elif isinstance(node, ast.Import):
-        deps.update(a.name for a in node.names if a.name.startswith("tf_rnn_mnist"))
-    graph[name] = deps - {name, "tf_rnn_mnist"}
+  for package in packages:
+    for path in (ROOT / package).rglob("*.py"):
+      name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+      deps = set()
+      for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PROJECT):
+          for alias in node.names:
+            full = f"{node.module}.{alias.name}"
+            is_module = ((ROOT / (full.replace(".", "/") + ".py")).exists()
+                         or (ROOT / full.replace(".", "/") / "__init__.py").exists())
+            deps.add(full if is_module else node.module)
+        elif isinstance(node, ast.Import):
+          deps.update(a.name for a in node.names if a.name.startswith(PROJECT))
+      graph[name] = deps - {name, "tf_rnn_mnist"}
   return graph
+
+
+def test_every_module_has_a_layer_and_imports_only_downwards():
+  """layout.LAYERS is the README's picture; an import upwards (a lower layer reaching into a
+  higher one, e.g. plan importing cli) fails here, naming both modules."""
+  graph = _imports()
+  assert [m for m in graph if layout.layer_of(m) is None] == []
+  upward = [f"{m} ({layout.LAYERS[layout.layer_of(m)][0]}) imports {d} "
+            f"({layout.LAYERS[layout.layer_of(d)][0]})"
+            for m, deps in graph.items() for d in sorted(deps)
+            if layout.layer_of(d) < layout.layer_of(m)]
+  assert upward == []
+
+
+def test_the_legacy_scripts_import_only_what_is_declared_shared():
+  graph = _imports(("legacy_tf1", "legacy_torch"))
+  reaching = [f"{m} imports {d}" for m, deps in graph.items() for d in sorted(deps)
+              if d.startswith("tf_rnn_mnist") and not layout.legacy_may_import(d)]
+  assert reaching == []
+
+
+def test_the_layering_test_catches_an_upward_import():
+  """What the test above would say of plan importing cli (plan.py did, until it moved)."""
+  assert layout.layer_of("tf_rnn_mnist.cli") < layout.layer_of("tf_rnn_mnist.plan")
+  assert layout.layer_of("tf_rnn_mnist.migrate.__main__") == 0
+  assert layout.layer_of("tf_rnn_mnist.migrate.graph") > layout.layer_of("tf_rnn_mnist.models")
+  assert not layout.legacy_may_import("tf_rnn_mnist.seed_log")
 
 
 def test_no_module_imports_the_trainer_cli_and_there_is_no_cycle():

@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 
 from tf_rnn_mnist import results as results_io
+from tf_rnn_mnist import weight_maps
 from tf_rnn_mnist.data import TF1BatchOrder, load_mnist
+from tf_rnn_mnist.variants import VARIANTS
 
 TORCH_MISSING = subprocess.run([sys.executable, "-c", "import torch"],
                                capture_output=True).returncode != 0
@@ -22,40 +24,24 @@ def _script(module, *args, data_dir, code=None):
       capture_output=True, text=True, timeout=300)
 
 
-# The seeds' graphs as TF 2.21 builds them; the converter maps these names to Keras weights.
-GRAPH_VARIABLES = {
-    "basic_lstm": {"Variable": [100, 10], "Variable_1": [10],
-                   "rnn/basic_lstm_cell/kernel": [128, 400], "rnn/basic_lstm_cell/bias": [400]},
-    "multilayer": {"Variable": [256, 10], "Variable_1": [10],
-                   **{f"rnn/multi_rnn_cell/cell_{i}/basic_lstm_cell/kernel": [k, 1024]
-                      for i, k in ((0, 284), (1, 512), (2, 512))},
-                   **{f"rnn/multi_rnn_cell/cell_{i}/basic_lstm_cell/bias": [1024]
-                      for i in range(3)}},
-    "static_lstm": {"rnn/basic_lstm_cell/kernel": [156, 512], "rnn/basic_lstm_cell/bias": [512],
-                    "dense/kernel": [128, 10], "dense/bias": [10]},
-    "static_lstmcell": {"rnn/lstm_cell/kernel": [156, 512], "rnn/lstm_cell/bias": [512],
-                        "dense/kernel": [128, 10], "dense/bias": [10]},
-    "static_gru": {"rnn/gru_cell/gates/kernel": [156, 256], "rnn/gru_cell/gates/bias": [256],
-                   "rnn/gru_cell/candidate/kernel": [156, 128],
-                   "rnn/gru_cell/candidate/bias": [128],
-                   "dense/kernel": [128, 10], "dense/bias": [10]},
-}
-GRAPH_VARIABLES["dynamic_gru"] = GRAPH_VARIABLES["static_gru"]
-
-TF1_SCRIPTS = [
-    ("basic_lstm", "legacy_tf1.basic_lstm", []),
-    ("multilayer", "legacy_tf1.multilayer_lstm", []),
-    ("static_lstm", "legacy_tf1.static_rnn", ["--cell=basic_lstm"]),
-    ("static_lstmcell", "legacy_tf1.static_rnn", ["--cell=lstm"]),
-    ("static_gru", "legacy_tf1.static_rnn", ["--cell=gru"]),
-    ("dynamic_gru", "legacy_tf1.static_rnn", ["--cell=dynamic_gru"]),
-]
+def _legacy(variant, *args, data_dir):
+  """The variant's legacy script, run as variants.py says."""
+  return subprocess.run(
+      VARIANTS[variant].legacy.command("--data_source=idx", f"--data_dir={data_dir}",
+                                       "--noverify_digests", *args),
+      capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("variant,module,args", TF1_SCRIPTS, ids=[v for v, _, _ in TF1_SCRIPTS])
-def test_tf1_script_short_run(variant, module, args, small_idx_dir, tmp_path):
+# Every variant whose v1 side is a TF1 graph, with the command variants.py gives for it.
+TF1_VARIANTS = [name for name, v in VARIANTS.items() if v.legacy.framework == "tf1-graph"]
+
+
+@pytest.mark.parametrize("variant", TF1_VARIANTS)
+def test_tf1_script_short_run(variant, small_idx_dir, tmp_path):
+  """The graph builds and trains, and its variables are exactly those the converter maps
+  (names and shapes): the real graph is the reference, weight_maps' expectation the claim."""
   results_path, checkpoints = tmp_path / "r.json", tmp_path / "ckpt"
-  done = _script(module, *args, "--train_steps=3", f"--results_json={results_path}",
+  done = _legacy(variant, "--train_steps=3", f"--results_json={results_path}",
                  f"--checkpoint_dir={checkpoints}", "--save_initial_checkpoint",
                  f"--logdir={tmp_path / 'tb'}", data_dir=small_idx_dir)
   assert done.returncode == 0, done.stderr[-3000:]
@@ -65,8 +51,8 @@ def test_tf1_script_short_run(variant, module, args, small_idx_dir, tmp_path):
   assert results["test_examples"] == 40
   assert done.stdout.splitlines()[-1].startswith("Full test accuracy (40 images): ")
   for name in ("initial.ckpt", "model.ckpt-3"):
-    found = dict(tf.train.list_variables(str(checkpoints / name)))
-    assert found == GRAPH_VARIABLES[variant]
+    found = {k: tuple(v) for k, v in tf.train.list_variables(str(checkpoints / name))}
+    assert found == weight_maps.expected_tf1_shapes(variant)
   assert list((tmp_path / "tb").iterdir())
 
 
@@ -96,7 +82,7 @@ def test_initial_checkpoint_and_batch_indices_make_runs_repeatable(small_idx_dir
                    f"--checkpoint_dir={directory}", data_dir=small_idx_dir)
     assert done.returncode == 0, done.stderr[-2000:]
     reader = tf.train.load_checkpoint(str(directory / "model.ckpt-4"))
-    trained.append({name: reader.get_tensor(name) for name in GRAPH_VARIABLES["static_lstm"]})
+    trained.append({name: reader.get_tensor(name) for name in weight_maps.expected_tf1_shapes("static_lstm")})
   for name in trained[0]:
     np.testing.assert_array_equal(trained[0][name], trained[1][name])
 

@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 
 from test_train import ONE_DEVICE, config, tiny_datasets
-from tf_rnn_mnist import checkpoints, cli, compare, convert, loop, train
+from tf_rnn_mnist import checkpoints, cli, compare, convert, loop, outputs, train
 from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
 from tf_rnn_mnist.run_lock import LOCK_NAME, RunLock
 
@@ -154,7 +154,7 @@ def test_convert_never_writes_over_its_input(tmp_path):
 
 def test_a_file_output_ending_in_a_separator_is_refused(tmp_path):
   with pytest.raises(ConfigError) as raised:
-    cli.check_writable_file("output", f"{tmp_path}/new/", "a checkpoint prefix")
+    outputs.check_writable_file("output", f"{tmp_path}/new/", "a checkpoint prefix")
   assert str(raised.value) == (f"--output={tmp_path}/new/ ends in '/', a directory; pass a "
                                "checkpoint prefix.")
 

@@ -30,6 +30,7 @@ import time
 from absl import flags
 
 from tf_rnn_mnist import cli
+from tf_rnn_mnist import outputs
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.bench_gate import Side
@@ -223,10 +224,10 @@ def check_plot_format(path):
 
 def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, plot_path=None,
           mixed_precision=False, log=print):
-  cli.check_distinct({"json": json_path, "plot": plot_path})
+  outputs.check_distinct({"json": json_path, "plot": plot_path})
   for flag, path in (("json", json_path), ("plot", plot_path)):
     if path:
-      cli.check_writable_file(flag, path)
+      outputs.check_writable_file(flag, path)
   if plot_path:
     check_plot_format(plot_path)
   unknown = [s for s in sides if s not in SIDES]

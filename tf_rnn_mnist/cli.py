@@ -1,5 +1,5 @@
 """What every command-line entry point shares: user errors as one line, signals as one line,
-`--help` and `--verbose`, and outputs checked before any work."""
+`--help` and `--verbose`. (Outputs are checked before any work by outputs.py.)"""
 
 import contextlib
 import logging
@@ -8,20 +8,17 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
 
 from tf_rnn_mnist import native_logs
 from tf_rnn_mnist.data.errors import MnistDataError
-from tf_rnn_mnist.errors import (ConfigError, Interrupted, MismatchError, OutputError,
-                                 TrainingError)
+from tf_rnn_mnist.errors import (STOP_SIGNALS, ConfigError, Interrupted, MismatchError,
+                                 OutputError, TrainingError)
 
 # Mistakes a user can fix: printed as `error: ...` with exit status 1, never a traceback.
 USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError, MismatchError)
-# Stop requests: SIGTERM (docker stop, Kubernetes), SIGINT (Ctrl-C), SIGHUP (a closed terminal).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 HELP_ARGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--help=true")
 
 
@@ -162,51 +159,3 @@ def run_child(command, stdout=None, stderr=None):
         child.kill()
         raise
   return subprocess.CompletedProcess(command, child.returncode)
-
-
-def check_writable_dir(flag, directory):
-  """Creates `directory` if needed and proves a file can be written in it."""
-  if os.path.exists(directory) and not os.path.isdir(directory):
-    raise ConfigError(f"--{flag}={directory} is an existing file, not a directory.")
-  try:
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.TemporaryFile(dir=directory):
-      pass
-  except OSError as e:
-    raise ConfigError(f"--{flag}={directory} is not a writable directory: {e}.") from None
-
-
-def check_writable_file(flag, path, what="a file path"):
-  """`path` can be written as a file: not a directory, its directory exists (or is made) and
-  takes files, and an existing file there may be replaced."""
-  if os.path.isdir(path):
-    raise ConfigError(f"--{flag}={path} is an existing directory; pass {what}.")
-  if path.endswith(os.sep):
-    raise ConfigError(f"--{flag}={path} ends in '{os.sep}', a directory; pass {what}.")
-  check_writable_dir(flag, os.path.dirname(os.path.abspath(path)))
-  if os.path.exists(path) and not os.access(path, os.W_OK):
-    raise ConfigError(f"--{flag}={path} exists and is not writable.")
-
-
-def check_optional_outputs(**outputs):
-  """check_writable_dir for each given output directory, `flag=path` (None: not asked for)."""
-  for flag, directory in outputs.items():
-    if directory:
-      check_writable_dir(flag, directory)
-
-
-def check_distinct(outputs, inputs=None):
-  """Refuses two outputs on one path, or an output on an input: the later write would destroy
-  the earlier one (or the input) with no error. `outputs`, `inputs`: {flag: path or None}."""
-  written = {}
-  for flag, path in outputs.items():
-    if path:
-      other = written.setdefault(os.path.realpath(path), flag)
-      if other != flag:
-        raise ConfigError(f"--{flag}={path} is the same path as --{other}: one output would "
-                          "overwrite the other. Pass different paths.")
-  for flag, path in (inputs or {}).items():
-    other = written.get(os.path.realpath(path)) if path else None
-    if other:
-      raise ConfigError(f"--{other}={path} is the same path as the input --{flag}: writing it "
-                        "would destroy the input. Pass another output path.")

@@ -28,6 +28,7 @@ from absl import flags
 import numpy as np
 
 from tf_rnn_mnist import cli
+from tf_rnn_mnist import outputs
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.compare_report import matched_curves, plot, summarize, table, write_markdown
@@ -185,7 +186,7 @@ def compare(names, seeds, out, train_steps=None, mode="independent", data=DataOp
     raise ConfigError(f"--mode must be independent or matched, got {mode!r}.")
   if train_steps is not None and train_steps < 1:
     raise ConfigError(f"--train_steps must be a positive integer, got {train_steps}.")
-  cli.check_writable_dir("out", out)
+  outputs.check_writable_dir("out", out)
   with RunLock(out, "out"):
     return _compare(names, seeds, out, train_steps, mode, data, runner, say)
 

@@ -13,6 +13,7 @@ from absl import flags
 
 from tf_rnn_mnist import atomic
 from tf_rnn_mnist import cli
+from tf_rnn_mnist import outputs
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError, OutputError
 
@@ -53,7 +54,7 @@ def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=Non
   if not output:
     raise ConfigError("Pass --output: where to write the converted weights.")
   _check_output(variant, output, keras_model)
-  cli.check_distinct({"output": output}, {"tf1_checkpoint": tf1_checkpoint,
+  outputs.check_distinct({"output": output}, {"tf1_checkpoint": tf1_checkpoint,
                                           "torch_state_dict": torch_state_dict,
                                           "keras_model": keras_model})
   try:
@@ -65,14 +66,14 @@ def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=Non
 
 def _check_output(variant, output, keras_model):
   if keras_model and variant.legacy.tf1_cell:  # a checkpoint prefix: files beside it
-    cli.check_writable_file("output", output, "a TF1 checkpoint prefix such as DIR/init")
+    outputs.check_writable_file("output", output, "a TF1 checkpoint prefix such as DIR/init")
   elif keras_model:
     if not output.endswith((".pt", ".pth")):
       raise ConfigError(f"--output={output}: converting {variant.name} back writes a PyTorch "
                         "state_dict; pass a path ending in .pt.")
-    cli.check_writable_file("output", output, "a .pt file path")
+    outputs.check_writable_file("output", output, "a .pt file path")
   elif output.endswith(".keras"):
-    cli.check_writable_file("output", output, "a path ending in .keras")
+    outputs.check_writable_file("output", output, "a path ending in .keras")
   else:
     raise ConfigError(f"--output={output}: a Keras model is written to a path ending in .keras.")
 

@@ -1,5 +1,10 @@
 """Exceptions for mistakes a user can fix; entry points print them and exit non-zero."""
 
+import signal
+
+# Stop requests: SIGTERM (docker stop, Kubernetes), SIGINT (Ctrl-C), SIGHUP (a closed terminal).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
 
 class ConfigError(ValueError):
   """A flag or config value is invalid; the message says what is accepted."""

@@ -258,8 +258,9 @@ def _report_accuracy(plan, log, correct, seed_n):
   log.close()
   for text in seed_log.seed_final_lines(plan, accuracy.seed_protocol):
     log.line(text)
-  log.line(seed_log.summary_line(accuracy.test, accuracy.test_examples, accuracy.seed_protocol,
-                                 accuracy.seed_protocol_examples))
+  log.line(results_io.summary_line(accuracy.test, accuracy.test_examples,
+                                   accuracy.seed_protocol,
+                                   accuracy.seed_protocol_examples))
   return accuracy
 
 

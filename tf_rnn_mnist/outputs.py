@@ -1,12 +1,13 @@
-"""The trainer's outputs, checked before any work: kind, writability, no two on one path.
+"""Outputs, checked before any work: kind, writability, no two on one path, none on an input.
 
 A run that trains for an hour must not end by failing to write what it finished, nor write one
-output over another or over one of its inputs. Nothing here imports TensorFlow.
+output over another or over one of its inputs. Every tool uses the checks at the end of this
+file; the trainer's own outputs are checked by check_train_outputs. No TensorFlow here.
 """
 
 import os
+import tempfile
 
-from tf_rnn_mnist import cli
 from tf_rnn_mnist.errors import ConfigError
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -29,28 +30,28 @@ def check_train_outputs(config):
   """Fails before training, not after it, if an output cannot be written where asked."""
   if config.checkpoint_every and not config.model_dir:
     raise ConfigError("--checkpoint_every needs --model_dir (where the checkpoints go).")
-  cli.check_distinct(
+  check_distinct(
       {"model_dir": config.model_dir, "tensorboard_dir": config.tensorboard_dir,
        "results_json": config.results_json, "export": config.export},
       {"init_from": config.init_from, "batch_indices": config.batch_indices,
        "data_dir": config.data_dir})
   if config.model_dir:
     _check_model_dir(config.model_dir)
-  cli.check_optional_outputs(tensorboard_dir=tensorboard_dir(config))
+  check_optional_outputs(tensorboard_dir=tensorboard_dir(config))
   if config.results_json:
-    cli.check_writable_file("results_json", config.results_json, "a .json file path")
+    check_writable_file("results_json", config.results_json, "a .json file path")
   if config.export:
     check_export_path("export", config.export)
 
 
 def _check_model_dir(model_dir):
-  cli.check_writable_dir("model_dir", model_dir)
+  check_writable_dir("model_dir", model_dir)
   checkpoints = os.path.join(model_dir, CHECKPOINT_SUBDIR)
   if os.path.exists(checkpoints):
     if not os.path.isdir(checkpoints):
       raise ConfigError(f"--model_dir={model_dir}: {checkpoints} is a file where the run's "
                         "checkpoint directory goes; move it away or pass another --model_dir.")
-    cli.check_writable_dir("model_dir", checkpoints)
+    check_writable_dir("model_dir", checkpoints)
   state = os.path.join(checkpoints, CHECKPOINT_STATE)
   if os.path.isdir(state):
     raise ConfigError(f"--model_dir={model_dir}: {state} is a directory where TensorFlow "
@@ -62,7 +63,7 @@ def check_export_path(flag, path):
   """A .keras file (lower case, as Keras requires) or a SavedModel directory: new, or empty."""
   suffix = os.path.splitext(path.rstrip(os.sep))[1]
   if path.endswith(".keras"):
-    cli.check_writable_file(flag, path, "a path ending in .keras for a Keras model file, or a "
+    check_writable_file(flag, path, "a path ending in .keras for a Keras model file, or a "
                             "directory for a SavedModel")
     return
   if suffix.lower() in OTHER_MODEL_SUFFIXES:
@@ -72,7 +73,55 @@ def check_export_path(flag, path):
   if os.path.exists(path) and not os.path.isdir(path):
     raise ConfigError(f"--{flag}={path} is an existing file; pass a path ending in .keras (a "
                       "Keras model file) or a directory (a SavedModel).")
-  cli.check_writable_dir(flag, os.path.dirname(os.path.abspath(path.rstrip(os.sep))))
+  check_writable_dir(flag, os.path.dirname(os.path.abspath(path.rstrip(os.sep))))
   if os.path.isdir(path) and os.listdir(path):
     raise ConfigError(f"--{flag}={path} is a directory that is not empty; a SavedModel needs an "
                       "empty or new directory (nothing in it is overwritten).")
+
+
+def check_writable_dir(flag, directory):
+  """Creates `directory` if needed and proves a file can be written in it."""
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise ConfigError(f"--{flag}={directory} is an existing file, not a directory.")
+  try:
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory):
+      pass
+  except OSError as e:
+    raise ConfigError(f"--{flag}={directory} is not a writable directory: {e}.") from None
+
+
+def check_writable_file(flag, path, what="a file path"):
+  """`path` can be written as a file: not a directory, its directory exists (or is made) and
+  takes files, and an existing file there may be replaced."""
+  if os.path.isdir(path):
+    raise ConfigError(f"--{flag}={path} is an existing directory; pass {what}.")
+  if path.endswith(os.sep):
+    raise ConfigError(f"--{flag}={path} ends in '{os.sep}', a directory; pass {what}.")
+  check_writable_dir(flag, os.path.dirname(os.path.abspath(path)))
+  if os.path.exists(path) and not os.access(path, os.W_OK):
+    raise ConfigError(f"--{flag}={path} exists and is not writable.")
+
+
+def check_optional_outputs(**outputs):
+  """check_writable_dir for each given output directory, `flag=path` (None: not asked for)."""
+  for flag, directory in outputs.items():
+    if directory:
+      check_writable_dir(flag, directory)
+
+
+def check_distinct(outputs, inputs=None):
+  """Refuses two outputs on one path, or an output on an input: the later write would destroy
+  the earlier one (or the input) with no error. `outputs`, `inputs`: {flag: path or None}."""
+  written = {}
+  for flag, path in outputs.items():
+    if path:
+      other = written.setdefault(os.path.realpath(path), flag)
+      if other != flag:
+        raise ConfigError(f"--{flag}={path} is the same path as --{other}: one output would "
+                          "overwrite the other. Pass different paths.")
+  for flag, path in (inputs or {}).items():
+    other = written.get(os.path.realpath(path)) if path else None
+    if other:
+      raise ConfigError(f"--{other}={path} is the same path as the input --{flag}: writing it "
+                        "would destroy the input. Pass another output path.")

@@ -21,7 +21,7 @@ import threading
 
 import tensorflow as tf
 
-from tf_rnn_mnist.cli import STOP_SIGNALS  # SIGTERM, SIGINT, SIGHUP
+from tf_rnn_mnist.errors import STOP_SIGNALS  # SIGTERM, SIGINT, SIGHUP
 
 
 class StopSignals:

@@ -17,6 +17,7 @@ import time
 from absl import flags
 
 from tf_rnn_mnist import cli
+from tf_rnn_mnist import outputs
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
@@ -108,7 +109,7 @@ def define_flags():
 
 def main(argv):
   f = flags.FLAGS
-  cli.check_writable_dir("logdir", f.logdir)
+  outputs.check_writable_dir("logdir", f.logdir)
   mnist = DataOptions.from_flags(f).load()
   ops, wall = profile(variants.get_variant(f.variant), mnist, f.window, f.logdir)
   if not ops:

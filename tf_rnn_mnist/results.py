@@ -22,6 +22,12 @@ RESULT_KEYS = ("variant", "framework", "seed", "steps", "batch_size", "learning_
                "examples_per_second", "strategy", "replicas", "devices", "versions")
 
 
+def summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples):
+  """The last line of every run, v1 and v2 alike."""
+  return (f"Full test accuracy ({test_examples} images): {test_accuracy:.4f}; seed "
+          f"protocol ({seed_examples} images): {seed_accuracy:.4f}")
+
+
 def versions(*packages):
   """Installed versions of `packages` (by distribution name) and of Python."""
   found = {"python": platform.python_version()}

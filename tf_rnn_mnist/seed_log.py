@@ -60,12 +60,6 @@ def seed_final_lines(plan, seed_accuracy):
   return []
 
 
-def summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples):
-  """The last line of every run, v1 and v2 alike."""
-  return (f"Full test accuracy ({test_examples} images): {test_accuracy:.4f}; seed "
-          f"protocol ({seed_examples} images): {seed_accuracy:.4f}")
-
-
 class RunLog:
   """Seed-style lines on stdout, a progress bar on stderr, scalars for TensorBoard; all of it
   on the chief only."""

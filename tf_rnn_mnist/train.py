@@ -1,4 +1,4 @@
-"""Train a seed variant: `python -m tf_rnn_mnist.train --variant=multilayer`.
+"""Train a variant: `python -m tf_rnn_mnist.train --variant=multilayer`.
 
 The command line and `run(config, datasets_override, strategy_override)`. A run is resolved
 into a Plan (plan.py), trained by a Trainer (trainer.py) following the seed's schedule

@@ -60,7 +60,9 @@ def tf1_names(variant):
   return layers, output
 
 
-def _expected_tf1_shapes(v):
+def expected_tf1_shapes(variant):
+  """{TF1 variable name: shape} of `variant`'s graph: what a checkpoint of it holds."""
+  v = _as_variant(variant)
   shapes = {}
   for cell in tf1_cells(v):
     shapes.update(cell_maps.tf1_shapes(cell))
@@ -71,7 +73,7 @@ def _expected_tf1_shapes(v):
 
 def _check_tf1_variables(v, tf1_vars, source):
   """Every expected variable present with its shape, nothing else but optimizer state."""
-  expected = _expected_tf1_shapes(v)
+  expected = expected_tf1_shapes(v)
   missing = [name for name in expected if name not in tf1_vars]
   if missing:
     raise ConfigError(

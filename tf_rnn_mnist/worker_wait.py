@@ -46,7 +46,7 @@ def missing(cluster, task):
 def bounded_wait(cluster, task, seconds):
   """Around the strategy's construction (cluster: TF_CONFIG's; task: (job, index))."""
   from tf_rnn_mnist import native_logs
-  from tf_rnn_mnist.cli import STOP_SIGNALS
+  from tf_rnn_mnist.errors import STOP_SIGNALS
   if sum(len(addresses) for addresses in cluster.values()) < 2 or task is None:
     yield
     return

@@ -46,6 +46,7 @@ if __name__ == "__main__":
 from absl import flags
 
 from tf_rnn_mnist import cli
+from tf_rnn_mnist import outputs
 from tf_rnn_mnist.errors import ConfigError, MismatchError
 from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate import recognise
@@ -155,7 +156,7 @@ def open_tf1_checkpoint_prefix(path):
 def _check_new_checkpoint(prefix):
   """to-tf1 never writes over a checkpoint: its other variables (optimizer slots, step) and
   the .meta beside it would be lost or no longer match."""
-  cli.check_writable_file("output", prefix, "a checkpoint prefix such as DIR/model")
+  outputs.check_writable_file("output", prefix, "a checkpoint prefix such as DIR/model")
   if os.path.exists(f"{prefix}.index"):
     raise ConfigError(f"--output={prefix} already holds a checkpoint ({prefix}.index); "
                       "to-tf1 writes a new one: choose another prefix.")
@@ -253,7 +254,7 @@ def to_keras(path):
   f = flags.FLAGS
   if not f.output or not f.output.endswith(".keras"):
     raise ConfigError("to-keras needs --output=PATH.keras.")
-  cli.check_writable_file("output", f.output, "a path ending in .keras")
+  outputs.check_writable_file("output", f.output, "a path ending in .keras")
   if _whole_mode():
     return _stage(path, *_whole_model(path))
   chosen, head, arrays = _selection(path)

@@ -2,8 +2,11 @@
 
 import ast
 import dataclasses
+import json
 import pathlib
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -143,3 +146,16 @@ def test_timetable_says_what_happens_after_each_update():
 def test_one_batch_order_check(order, steps, batch, message):
   with pytest.raises(MnistDataError, match=re.escape(message)):
     check_batch_order(np.asarray(order), 9, "order", steps, batch)
+
+
+def test_each_trainer_flag_is_defined_once_by_its_config_field():
+  """train.define_flags makes the flags from TrainConfig's fields: the same names and defaults
+  (the data flags are the data package's; --cpu_devices configures TensorFlow before a run)."""
+  probe = ("import dataclasses, json\nfrom absl import flags\nfrom tf_rnn_mnist import train\n"
+           "train.define_flags()\nprint(json.dumps({name: [flags.FLAGS[name].default, "
+           "f.default] for f in dataclasses.fields(train.TrainConfig) for name in [f.name]}))")
+  done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                        timeout=120)
+  assert done.returncode == 0, done.stderr[-2000:]
+  pairs = json.loads(done.stdout)
+  assert {name: flag for name, (flag, field) in pairs.items() if flag != field} == {}

@@ -126,7 +126,7 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
   def run(x, h0, c0, kernel, recurrent_kernel, bias):
     batch, size = tf.shape(x)[0], tf.shape(x)[2]
     # Time-major inside: a step's slice is then contiguous, and unstack along axis 0 shares
-    # its buffer instead of copying strided rows (measured 1.06x, 1.02-1.10, on multilayer).
+    # its buffer instead of copying strided rows (faster on multilayer: docs/benchmarks.md).
     x_by_time = tf.reshape(tf.transpose(x, (1, 0, 2)), (-1, size))
     projected = tf.reshape(tf.matmul(x_by_time, kernel), (steps, batch, -1))
     h, c, saved = h0, c0, []  # saved: per step what the backward needs
@@ -157,7 +157,7 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
         dc = dc * f
         # BatchMatMulV2(adj_y) rather than matmul(U, transpose_b=True) or a transposed copy
         # (Grappler folds that back into transpose_b): oneDNN runs MatMul's transpose_b at half
-        # the speed for these shapes (measured 291 vs 148 us for 100x1024 @ 1024x256).
+        # the speed for these shapes (docs/benchmarks.md).
         dh = tf.raw_ops.BatchMatMulV2(x=dz, y=recurrent_kernel, adj_y=True)
       dz = tf.concat(dz_by_step, axis=0)  # (steps * batch, 4 units), time-major
       h_prevs = tf.concat([s[0] for s in saved], axis=0)

@@ -13,6 +13,7 @@ between runs inside one compiled `Trainer.train_loop` call. What happens when li
 import dataclasses
 import signal
 import time
+import typing
 
 from absl import logging
 import keras
@@ -29,13 +30,20 @@ from tf_rnn_mnist.preemption import StopSignals
 from tf_rnn_mnist.trainer import Trainer
 
 
+class Saved(typing.NamedTuple):
+  """The newest checkpoint of a run."""
+  prefix: str
+  update: int  # updates it holds
+  largest: float | None  # the largest |weight| in it (None: restored, not measured)
+
+
 @dataclasses.dataclass
 class Progress:
   """Where the run stands: what a checkpoint saves besides the model, optimizers and iterator."""
   done: int = 0  # updates applied
   history: list = dataclasses.field(default_factory=list)
   train_seconds: float = 0.0
-  saved: tuple | None = None  # (prefix, update, largest |weight| or None) of the newest checkpoint
+  saved: Saved | None = None  # the newest checkpoint
   save_error: str | None = None  # why the newest save failed, if it did
 
   def extras(self):
@@ -45,7 +53,7 @@ class Progress:
     """The newest checkpoint, said for a user."""
     if not self.saved:
       return "no checkpoint"
-    return f"the checkpoint {self.saved[0]} (after update {self.saved[1]})"
+    return f"the checkpoint {self.saved.prefix} (after update {self.saved.update})"
 
 
 # Trained weights of these models stay within a few units; beyond this a run is diverging.
@@ -57,7 +65,7 @@ def _nonfinite_error(loss, update, saved):
     return TrainingError(
         f"The training loss became {loss} at update {update}; stopped. No checkpoint was "
         "written before it (--model_dir with --checkpoint_every keeps one).")
-  prefix, at, largest = saved
+  prefix, at, largest = saved  # a Saved
   holds = "finite weights" + (f", the largest |w| = {largest:.3g}" if largest is not None else "")
   if largest is not None and largest > HUGE_WEIGHT:
     holds += (": weights this large mean the run was already diverging; an earlier checkpoint "
@@ -82,7 +90,7 @@ def _restore(config, plan, trainer, chief, lock):
       iterator=trainer.iterator)
   prefix, done, extras = saver.restore()
   return saver, Progress(done, extras.get("history", []), extras.get("train_seconds", 0.0),
-                         (prefix, done, None) if prefix else None)
+                         Saved(prefix, done, None) if prefix else None)
 
 
 def _initialise_from(path, trainer, variant):
@@ -122,7 +130,7 @@ def checkpoint(saver, progress):
                     progress.done)
     return
   try:
-    progress.saved = (saver.save(progress.done, progress.extras()), progress.done, largest)
+    progress.saved = Saved(saver.save(progress.done, progress.extras()), progress.done, largest)
     progress.save_error = None
   except (OSError, tf.errors.OpError) as e:
     progress.save_error = (f"The checkpoint after update {progress.done} could not be saved in "
@@ -163,57 +171,70 @@ def advance(trainer, plan, progress, target, measured):
   return metrics
 
 
-def _stop(stop, saver, progress, plan, log):
-  """Ends the run on a stop signal: a checkpoint (with --model_dir), then Interrupted."""
-  if saver:
-    checkpoint(saver, progress)
-  log.close()
-  signum = stop.signum or signal.SIGTERM  # another worker's signal
-  where = (f"Checkpoint {progress.saved[0]}: run the same command to resume."
-           if saver and progress.saved else "Nothing was saved (no --model_dir).")
-  if saver and progress.save_error:
-    where = (f"{progress.save_error} Kept: {progress.kept()}; the same command resumes from "
-             "it.")
-  raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name} after update "
-                            f"{progress.done} of {plan.train_steps}. {where}")
+@dataclasses.dataclass
+class Session:
+  """One run's working parts, resolved once: what the schedule loop and its steps share."""
+  config: object  # TrainConfig
+  plan: object  # plan.Plan
+  trainer: Trainer
+  saver: checkpoints.RunCheckpoints | None  # None without --model_dir
+  progress: Progress
+  log: seed_log.RunLog
+  stop: StopSignals
+  seed_n: int  # test examples of the tutorial's own evaluation
 
+  def follow_schedule(self):
+    """Runs the remaining updates, logging, evaluating and checkpointing as the timetable says;
+    returns the last evaluation's per-example correctness (or None)."""
+    config, plan, progress = self.config, self.plan, self.progress
+    timetable = plan.timetable(config.checkpoint_every if self.saver else None)
+    correct = None  # the evaluation after the last update, if there was one
+    while progress.done < plan.train_steps:
+      done = progress.done
+      target = timetable.next_stop(done, min(done + config.steps_per_loop, plan.train_steps))
+      after = timetable.after(target)
+      metrics = advance(self.trainer, plan, progress, target, after.log_train)
+      self.log.progress.update(progress.done - done)
+      if progress.done == target:  # else a stop request broke the compiled loop
+        correct = self.after_update(after, metrics)
+      if self.trainer.any_worker(self.stop.signum is not None):
+        self.stop_here()
+    return correct
 
-def _after_update(plan, trainer, saver, progress, log, after, metrics, seed_n):
-  """What the timetable says happens after an update: the seed's log line (with its training
-  metrics and evaluation) and the checkpoint. Returns the evaluation's per-example correctness,
-  or None."""
-  if metrics:
-    log.scalars(progress.done, train__loss=metrics["train_loss"],
-                train__accuracy=metrics["train_accuracy"])
-  correct = None
-  if after.evaluate:
-    correct = trainer.correct_per_example(seed_n)
-    metrics["test_accuracy"] = float(correct.mean())
-    progress.history.append({"step": progress.done, "test_accuracy": metrics["test_accuracy"],
-                             "test_examples": int(seed_n)})
-    log.scalars(progress.done, test__accuracy_seed_protocol=metrics["test_accuracy"])
-  log.line(seed_log.seed_log_line(plan, progress.done, metrics))
-  if after.checkpoint:
-    checkpoint(saver, progress)
-  return correct
+  def after_update(self, after, metrics):
+    """What the timetable says happens after an update: the tutorial's log line (with its
+    training metrics and evaluation) and the checkpoint. Returns the evaluation's per-example
+    correctness, or None."""
+    progress, log = self.progress, self.log
+    if metrics:
+      log.scalars(progress.done, train__loss=metrics["train_loss"],
+                  train__accuracy=metrics["train_accuracy"])
+    correct = None
+    if after.evaluate:
+      correct = self.trainer.correct_per_example(self.seed_n)
+      metrics["test_accuracy"] = float(correct.mean())
+      progress.history.append({"step": progress.done, "test_accuracy": metrics["test_accuracy"],
+                               "test_examples": int(self.seed_n)})
+      log.scalars(progress.done, test__accuracy_seed_protocol=metrics["test_accuracy"])
+    log.line(seed_log.seed_log_line(self.plan, progress.done, metrics))
+    if after.checkpoint:
+      checkpoint(self.saver, progress)
+    return correct
 
-
-def _follow_schedule(config, plan, trainer, saver, progress, log, stop, seed_n):
-  """Runs the remaining updates, logging, evaluating and checkpointing as the timetable says;
-  returns the last evaluation's per-example correctness (or None)."""
-  timetable = plan.timetable(config.checkpoint_every if saver else None)
-  correct = None  # the evaluation after the last update, if there was one
-  while progress.done < plan.train_steps:
-    done = progress.done
-    target = timetable.next_stop(done, min(done + config.steps_per_loop, plan.train_steps))
-    after = timetable.after(target)
-    metrics = advance(trainer, plan, progress, target, after.log_train)
-    log.progress.update(progress.done - done)
-    if progress.done == target:  # else a stop request broke the compiled loop
-      correct = _after_update(plan, trainer, saver, progress, log, after, metrics, seed_n)
-    if trainer.any_worker(stop.signum is not None):
-      _stop(stop, saver, progress, plan, log)
-  return correct
+  def stop_here(self):
+    """Ends the run on a stop signal: a checkpoint (with --model_dir), then Interrupted."""
+    saver, progress = self.saver, self.progress
+    if saver:
+      checkpoint(saver, progress)
+    self.log.close()
+    signum = self.stop.signum or signal.SIGTERM  # another worker's signal
+    where = (f"Checkpoint {progress.saved.prefix}: run the same command to resume."
+             if saver and progress.saved else "Nothing was saved (no --model_dir).")
+    if saver and progress.save_error:
+      where = (f"{progress.save_error} Kept: {progress.kept()}; the same command resumes from "
+               "it.")
+    raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name} after update "
+                              f"{progress.done} of {self.plan.train_steps}. {where}")
 
 
 def train_model(config, data, strategy, stop=None, lock=None):
@@ -227,12 +248,12 @@ def train_model(config, data, strategy, stop=None, lock=None):
   trainer, saver, progress = start(config, plan, data, strategy, stop.requested, lock)
   log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy))
   if progress.saved:
-    log.line(f"Resuming from {progress.saved[0]} after {progress.done} of {plan.train_steps} "
-             "updates.")
+    log.line(f"Resuming from {progress.saved.prefix} after {progress.done} of "
+             f"{plan.train_steps} updates.")
   seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
   start_time = time.perf_counter()
-  correct = _follow_schedule(config, plan, trainer, saver, progress, log, stop, seed_n)
-  if saver and (not progress.saved or progress.saved[1] != progress.done):
+  correct = Session(config, plan, trainer, saver, progress, log, stop, seed_n).follow_schedule()
+  if saver and (not progress.saved or progress.saved.update != progress.done):
     checkpoint(saver, progress)
   if correct is None or len(correct) < len(data.test_images):  # else the last eval was this
     correct = trainer.correct_per_example(len(data.test_images))

@@ -60,7 +60,10 @@ def _tf1_lstm(variant, input_size, **common):
 
 
 def _tf1_gru(variant, input_size, use_cudnn, **common):
-  # TF1 GRUCell applies the reset gate before the matmul: reset_after=False, which cuDNN lacks.
+  # TF1 GRUCell applies the reset gate before the matmul: reset_after=False, which cuDNN lacks
+  # (cudnn_eligible says so; asking for it anyway is a mistake, not a silent fallback).
+  if use_cudnn is True:
+    raise ValueError(f"{variant.name}: TF1's GRUCell (reset_after=False) has no cuDNN kernel.")
   # ProjectedGRU: keras.layers.GRU's function, faster (layers.py).
   return ProjectedGRU(variant.units, reset_after=False, **common,
                       **initializers.tf1_gru(input_size, variant.units))

@@ -18,34 +18,66 @@ STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu"
 WORKER_TIMEOUT = 300.0
 
 
+def _flag(default, help_text, choices=None):
+  """A TrainConfig field that is also a trainer flag (train.define_flags reads these)."""
+  return dataclasses.field(default=default, metadata={"help": help_text, "choices": choices})
+
+
 @dataclasses.dataclass
 class TrainConfig:
-  """Everything a run needs. None means "the variant's own value"."""
-  variant: str = "multilayer"
-  train_steps: int | None = None
-  epochs: int | None = None
-  batch_size: int | None = None
-  learning_rate: float | None = None
-  eval_every: int | None = None  # 0 disables evaluation during training
-  dropout_keep: float | None = None
-  seed: int = 0
+  """Everything a run needs, each field once: its default, and its flag's help (the trainer's
+  flags are made from these fields). None means "the variant's own value". The data fields'
+  flags are the data package's (shared by every tool), so they carry no help here."""
+  variant: str = _flag("multilayer", "Which tutorial to reproduce; see tf_rnn_mnist/variants.py.",
+                       variants.NAMES)
+  train_steps: int | None = _flag(None, "Updates to run (default: the tutorial's schedule).")
+  epochs: int | None = _flag(None, "Alternative to --train_steps: epochs of the tutorial's "
+                             "training split (55000 for the TF1 tutorials, 60000 for torch_lstm).")
+  batch_size: int | None = _flag(None, "Global batch size, split among replicas (default: the "
+                                 "tutorial's).")
+  learning_rate: float | None = _flag(None, "Adam learning rate (default: the tutorial's).")
+  eval_every: int | None = _flag(None, "Evaluate on the tutorial's test subset every N of its "
+                                 "steps; 0 disables (default: the tutorial's cadence).")
+  dropout_keep: float | None = _flag(None, "Override the DropoutWrapper keep probability "
+                                     "(multilayer: 0.5); 1.0 disables dropout.")
+  seed: int = _flag(0, "Seeds weights, dropout and batch order; the same seed gives "
+                    "bit-identical runs on CPU. TF1 tutorials: the batch order equals TF1's "
+                    "next_batch after tf.set_random_seed(seed).")
   data_source: str = "auto"
   data_dir: str | None = None
   tfds_data_dir: str | None = None
   verify_digests: bool = True
-  model_dir: str | None = None
-  tensorboard_dir: str | None = None  # None: MODEL_DIR/tensorboard
-  results_json: str | None = None
-  export: str | None = None
-  strategy: str = "auto"
-  tpu: str = ""
-  worker_timeout: float = WORKER_TIMEOUT  # multi_worker: seconds to wait for every worker
-  steps_per_loop: int = 100
-  checkpoint_every: int | None = None  # updates between checkpoints in model_dir; None: at the end
-  mixed_precision: bool = False  # float16 compute on GPUs
-  progress: bool | None = None  # None: a progress bar when stderr is a terminal
-  init_from: str | None = None  # TF1 checkpoint, PyTorch state_dict or .keras: matched runs
-  batch_indices: str | None = None  # .npy (steps, batch) training-split indices: matched runs
+  model_dir: str | None = _flag(None, "Directory for checkpoints and TensorBoard scalars. A "
+                                "restarted run with the same --model_dir and flags continues "
+                                "exactly from its last checkpoint.")
+  checkpoint_every: int | None = _flag(None, "Save a checkpoint (model, optimizer, step, data "
+                                       "iterator) in --model_dir every N updates; one is "
+                                       "always saved at the end.")
+  tensorboard_dir: str | None = _flag(None, "TensorBoard scalars go here (default: "
+                                      "MODEL_DIR/tensorboard).")
+  results_json: str | None = _flag(None, "Write the results (schema in README) here.")
+  export: str | None = _flag(None, "Export the trained model: a path ending in .keras (Keras "
+                             "model file) or a directory (TF SavedModel).")
+  strategy: str = _flag("auto", "tf.distribute strategy. auto: mirrored over all GPUs when "
+                        "there are several, else one_device. multi_worker reads TF_CONFIG.",
+                        STRATEGIES)
+  tpu: str = _flag("", "TPU name or address for --strategy=tpu.")
+  worker_timeout: float = _flag(WORKER_TIMEOUT, "--strategy=multi_worker: seconds to wait for "
+                                "every worker of TF_CONFIG's cluster to start; then the run "
+                                "ends with an error naming the ones missing.")
+  steps_per_loop: int = _flag(100, "Most updates per tf.function call.")
+  mixed_precision: bool = _flag(False, "GPU only: float16 compute with float32 weights and "
+                                "loss scaling (faster on tensor cores; not the tutorials' "
+                                "numerics).")
+  progress: bool | None = _flag(None, "Show a progress bar (default: when stderr is a "
+                                "terminal).")
+  init_from: str | None = _flag(None, "Start from these weights instead of a random "
+                                "initialisation: a TF1 checkpoint prefix (legacy_tf1), a "
+                                "PyTorch state_dict (.pt, torch_lstm) or a .keras model. For "
+                                "matched runs.")
+  batch_indices: str | None = _flag(None, "Feed this recorded batch order, a .npy (steps, "
+                                    "batch) array of training-split indices, instead of the "
+                                    "tutorial's shuffled order. For matched runs.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,13 +1,14 @@
 """Train a variant: `python -m tf_rnn_mnist.train --variant=multilayer`.
 
 The command line and `run(config, datasets_override, strategy_override)`. A run is resolved
-into a Plan (plan.py), trained by a Trainer (trainer.py) following the seed's schedule
-(loop.py, schedules.py) and logged as the seed logged (seed_log.py).
+into a Plan (plan.py), trained by a Trainer (trainer.py) following the tutorial's schedule
+(loop.py, schedules.py) and logged as the tutorial logged (seed_log.py).
 """
 
 import contextlib
 import dataclasses
 import signal
+import typing
 
 from absl import flags
 from absl import logging
@@ -18,7 +19,7 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.seed_splits import Datasets
 from tf_rnn_mnist.errors import Interrupted, OutputError
-from tf_rnn_mnist.plan import STRATEGIES, WORKER_TIMEOUT, TrainConfig, check_config
+from tf_rnn_mnist.plan import TrainConfig, check_config
 from tf_rnn_mnist.run_lock import RunLock
 
 # run()'s interface: a TrainConfig, and a Datasets to train on instead of MNIST.
@@ -93,54 +94,25 @@ def write_outputs(config, model, variant, results):
 # Command line
 
 
+_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
+           bool: flags.DEFINE_bool}
+
+
 def define_flags():
-  flags.DEFINE_enum("variant", "multilayer", list(variants.NAMES),
-                    "Which seed to reproduce; see tf_rnn_mnist/variants.py.")
-  flags.DEFINE_integer("train_steps", None, "Updates to run (default: the seed's schedule).")
-  flags.DEFINE_integer("epochs", None, "Alternative to --train_steps: epochs of the seed's "
-                       "training split (55000 for the TF1 seeds, 60000 for torch_lstm).")
-  flags.DEFINE_integer("batch_size", None, "Global batch size, split among replicas "
-                       "(default: the seed's).")
-  flags.DEFINE_float("learning_rate", None, "Adam learning rate (default: the seed's).")
-  flags.DEFINE_integer("eval_every", None, "Evaluate on the seed's test subset every N seed "
-                       "steps; 0 disables (default: the seed's cadence).")
-  flags.DEFINE_float("dropout_keep", None, "Override the DropoutWrapper keep probability "
-                     "(multilayer: 0.5); 1.0 disables dropout.")
-  flags.DEFINE_integer("seed", 0, "Seeds weights, dropout and batch order; the same seed gives "
-                       "bit-identical runs on CPU. TF1 seeds: the batch order equals TF1's "
-                       "next_batch after tf.set_random_seed(seed).")
+  """The trainer's flags: one per TrainConfig field (its default and help are there), the data
+  flags every tool shares, and --cpu_devices (it sets TensorFlow up before a run starts)."""
+  for field in dataclasses.fields(TrainConfig):
+    if "help" not in field.metadata:
+      continue  # a data flag
+    kind = next(t for t in typing.get_args(field.type) or (field.type,) if t is not type(None))
+    if field.metadata["choices"]:
+      flags.DEFINE_enum(field.name, field.default, list(field.metadata["choices"]),
+                        field.metadata["help"])
+    else:
+      _DEFINE[kind](field.name, field.default, field.metadata["help"])
   data_flags.define_data_flags()
-  flags.DEFINE_string("model_dir", None, "Directory for checkpoints and TensorBoard scalars. A "
-                      "restarted run with the same --model_dir and flags continues exactly "
-                      "from its last checkpoint.")
-  flags.DEFINE_integer("checkpoint_every", None, "Save a checkpoint (model, optimizer, step, "
-                       "data iterator) in --model_dir every N updates; one is always saved at "
-                       "the end.")
-  flags.DEFINE_string("tensorboard_dir", None, "TensorBoard scalars go here (default: "
-                      "MODEL_DIR/tensorboard).")
-  flags.DEFINE_string("results_json", None, "Write the results (schema in README) here.")
-  flags.DEFINE_string("export", None, "Export the trained model: a path ending in .keras "
-                      "(Keras model file) or a directory (TF SavedModel).")
-  flags.DEFINE_enum("strategy", "auto", list(STRATEGIES),
-                    "tf.distribute strategy. auto: mirrored over all GPUs when there are "
-                    "several, else one_device. multi_worker reads TF_CONFIG.")
-  flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
-  flags.DEFINE_float("worker_timeout", WORKER_TIMEOUT, "--strategy=multi_worker: seconds to "
-                     "wait for every worker of TF_CONFIG's cluster to start; then the run ends "
-                     "with an error naming the ones missing.")
   flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into N logical devices, so that "
                        "--strategy=mirrored runs N replicas without GPUs.")
-  flags.DEFINE_integer("steps_per_loop", 100, "Most updates per tf.function call.")
-  flags.DEFINE_bool("mixed_precision", False, "GPU only: float16 compute with float32 "
-                    "weights and loss scaling (faster on tensor cores; not the seeds' numerics).")
-  flags.DEFINE_bool("progress", None, "Show a progress bar (default: when stderr is a "
-                    "terminal).")
-  flags.DEFINE_string("init_from", None, "Start from these weights instead of a random "
-                      "initialisation: a TF1 checkpoint prefix (legacy_tf1), a PyTorch "
-                      "state_dict (.pt, torch_lstm) or a .keras model. For matched runs.")
-  flags.DEFINE_string("batch_indices", None, "Feed this recorded batch order, a .npy "
-                      "(steps, batch) array of training-split indices, instead of the seed's "
-                      "shuffled order. For matched runs.")
 
 
 def config_from_flags(flag_values=flags.FLAGS):

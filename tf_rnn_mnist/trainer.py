@@ -101,8 +101,8 @@ class Trainer:
       self.stop_requested = tf.Variable(False, trainable=False, name="stop_requested")
     self.multi_worker = distribute.is_multi_worker(strategy)
     # On GPUs, cuDNN must run the eligible variants: Keras raises at build time if it cannot.
-    # On CPUs, unrolling the 28 steps beats a while loop for the small variants (measured:
-    # torch_lstm 11.6k -> 15.4k examples/s, basic_lstm 6.4k -> 7.1k; docs/benchmarks.md).
+    # On CPUs, unrolling the 28 steps beats a while loop for the small variants (measured; the
+    # dated figures are in docs/benchmarks.md).
     on_gpu = distribute.has_gpu(strategy)
     self.use_cudnn = True if on_gpu and cudnn_eligible(plan.variant) else "auto"
     with strategy.scope():

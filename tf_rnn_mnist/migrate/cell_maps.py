@@ -4,7 +4,7 @@
   TF1 adds `forget_bias` to the f gate at run time, it is never stored. Keras: kernel `[in, 4U]`
   and recurrent kernel `[out, 4U]`, gates i, f, c(=j), o, the forget bias inside the bias's f
   block. Peepholes (w_i_diag, w_f_diag, w_o_diag) and the projection kernel carry over as they
-  are (tf1_cells.TF1LSTMCell holds them).
+  are (keras_cells.TF1LSTMCell holds them).
 - TF1 GRUCell: `gates/kernel [in + U, 2U]` columns r, u and `candidate/kernel [in + U, U]`;
   Keras GRU(reset_after=False): columns z(=u), r, h(=candidate).
 - tf.keras (Keras 2) layers: Keras 3 has the same layout; nothing moves.

@@ -10,6 +10,7 @@ import importlib.util
 import os
 import sys
 import time
+import warnings
 
 from absl import flags
 import numpy as np
@@ -20,7 +21,7 @@ from tf_rnn_mnist.bench_gate import WindowGate
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.splits import read_batch_order
-from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.errors import ConfigError, OutputError
 from tf_rnn_mnist.run_lock import RunLock
 
 FLAGS = flags.FLAGS
@@ -46,6 +47,10 @@ def import_tf1():
              "process (python -m legacy_tf1.<script>).")
   os.environ["TF_USE_LEGACY_KERAS"] = "1"
   cli.install_stop_handlers()  # importing TensorFlow takes seconds: a Ctrl-C is one line too
+  if "--verbose" not in sys.argv:
+    # The tutorials ran on TF1, which warned of none of these APIs (GRUCell, tf.layers.dense).
+    warnings.filterwarnings("ignore", message=r"`tf\.(nn\.rnn_cell|layers|contrib)\..*` is "
+                            "deprecated", category=UserWarning)
   with cli.stops_end_quietly():
     import tensorflow.compat.v1 as tf
     # The seeds ran on TF1, which printed none of TF 2's deprecation notices for these APIs.
@@ -60,13 +65,24 @@ def run_main(main):
   @functools.wraps(main)
   def checked_main(argv):
     outputs.check_distinct(
-        {name: FLAGS[name].value for name in OUTPUT_FLAGS if name in FLAGS},
+        {name: _written_path(name, FLAGS[name].value) for name in OUTPUT_FLAGS
+         if name in FLAGS},
         {name: FLAGS[name].value for name in INPUT_FLAGS if name in FLAGS})
     with contextlib.ExitStack() as held:
       if "checkpoint_dir" in FLAGS and FLAGS.checkpoint_dir:
         held.enter_context(RunLock(FLAGS.checkpoint_dir, "checkpoint_dir"))
       return main(argv)
   cli.run_tool(checked_main)
+
+
+# numpy.savez writes PATH.npz when PATH does not end in .npz.
+NPZ_OUTPUTS = ("save_test_outputs", "initial_losses")
+
+
+def _written_path(flag, path):
+  if path and flag in NPZ_OUTPUTS and not path.endswith(".npz"):
+    return path + ".npz"
+  return path
 
 
 OUTPUT_FLAGS = ("results_json", "logdir", "save_test_outputs", "initial_losses",
@@ -211,12 +227,23 @@ def start_tf1_session(tf, sess):
         sess, os.path.join(FLAGS.checkpoint_dir, "initial.ckpt"), write_meta_graph=False)
 
 
+# Why the trained weights' checkpoint could not be saved (then the results are still written,
+# and the run ends with this error).
+_unsaved = []
+
+
 def save_tf1_checkpoint(tf, sess, steps):
-  if FLAGS.checkpoint_dir:
+  if not FLAGS.checkpoint_dir:
+    return
+  try:
     os.makedirs(FLAGS.checkpoint_dir, exist_ok=True)
     tf.train.Saver(tf.trainable_variables()).save(
         sess, os.path.join(FLAGS.checkpoint_dir, "model.ckpt"), global_step=steps,
         write_meta_graph=False)
+  except (OSError, tf.errors.OpError) as e:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    _unsaved.append(f"The checkpoint after update {steps} could not be saved in "
+                    f"{FLAGS.checkpoint_dir} ({type(e).__name__}: {text}).")
 
 
 def tf1_scalar_writer(tf):
@@ -307,4 +334,7 @@ class Run:
       results["step_seconds"] = self.step_seconds
     if FLAGS.results_json:
       results_io.write_json(FLAGS.results_json, results)
+    if _unsaved:
+      kept = f" The results are in {FLAGS.results_json}." if FLAGS.results_json else ""
+      raise OutputError(" ".join(_unsaved) + kept)
     return results

@@ -131,8 +131,8 @@ def test_an_export_that_fails_leaves_the_old_file_whole(tmp_path, monkeypatch):
   os.remove(fallback)
   assert old.read_bytes() == b"the model of yesterday"
   assert str(raised.value).startswith(
-      f"Could not export the model to {old} ([Errno 28] No space left on device) (the file "
-      "that was there is unchanged), nor to ")
+      f"Could not export the model to {old} ([Errno 28] No space left on device) (what was "
+      "there is unchanged), nor to ")
   assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]  # no staged file left
 
 

@@ -5,6 +5,15 @@ onto it (a rename within one directory is atomic)."""
 import contextlib
 import os
 import shutil
+import tempfile
+
+
+def unique_path(directory, stem, suffix):
+  """A new file's path in `directory` that no other process took (PIDs repeat across
+  containers, so `stem-PID` is not enough): created empty, to be written over."""
+  fd, path = tempfile.mkstemp(dir=directory, prefix=f"{stem}-", suffix=suffix)
+  os.close(fd)
+  return path
 
 
 def user_mode():
@@ -18,8 +27,9 @@ def user_mode():
 def staged_path(path, suffix=""):
   """Yields a path beside `path` to write to (ending in `suffix`: some writers insist on one);
   when the block ends without an error, it is renamed onto `path`; otherwise it is removed."""
-  path = path.rstrip(os.sep)
-  directory, name = os.path.split(os.path.abspath(path))
+  # A symbolic link keeps pointing where it did: its target is what gets replaced.
+  path = os.path.realpath(path.rstrip(os.sep))
+  directory, name = os.path.split(path)
   staged = os.path.join(directory, f".{name}.{os.getpid()}.partial{suffix}")
   try:
     yield staged

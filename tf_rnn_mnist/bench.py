@@ -29,13 +29,14 @@ import time
 
 from absl import flags
 
+from tf_rnn_mnist import atomic
 from tf_rnn_mnist import cli
 from tf_rnn_mnist import outputs
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.bench_gate import Side
 from tf_rnn_mnist.data.flags import DataOptions
-from tf_rnn_mnist.errors import ConfigError, Interrupted
+from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
 
 TIME_STEPS, INPUT_SIZE = 28, 28
 
@@ -256,11 +257,16 @@ def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, pl
         kept = f"the {len(rows)} finished variants are in the table above"
       raise Interrupted(e.signum, f"{e} The benchmark of {name} was stopped; {kept}.") from None
   log(f"load average at the end {os.getloadavg()[0]:.2f}")
+  log(table(rows))
   if json_path:
     results_io.write_json_atomically(json_path, rows)
   if plot_path:
-    plot(rows, plot_path)
-  log(table(rows))
+    try:
+      with atomic.staged_path(plot_path, os.path.splitext(plot_path)[1]) as staged:
+        plot(rows, staged)
+    except OSError as e:
+      raise OutputError(f"Could not write --plot={plot_path} ({e}); the table is above"
+                        + (f" and the results in {json_path}." if json_path else ".")) from None
   return rows
 
 

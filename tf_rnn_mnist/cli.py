@@ -19,7 +19,8 @@ from tf_rnn_mnist.errors import (STOP_SIGNALS, ConfigError, Interrupted, Mismatc
 
 # Mistakes a user can fix: printed as `error: ...` with exit status 1, never a traceback.
 USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError, MismatchError)
-HELP_ARGS = ("--help", "-h", "-?", "--helpshort", "--helpfull", "--help=true")
+# --help, -help, --helpfull, --helpshort, --helpxml, -h, -?, and --help=true/1.
+HELP_ARG = re.compile(r"^(--?help(full|short|xml)?(=(true|1))?|-h|-\?)$", re.IGNORECASE)
 
 
 def _raise_interrupted(signum, frame):
@@ -49,8 +50,11 @@ if _runs_a_tool() and not {"--verbose", "--verbose=true"} & set(sys.argv[1:]):
 def _exit_now(code):
   """Ends the process once its outputs are flushed, skipping Python's and TensorFlow's
   teardown, which took 2.6-17 s under load: a stopped run must end inside docker's grace."""
-  sys.stdout.flush()
-  sys.stderr.flush()
+  for stream in (sys.stdout, sys.stderr):
+    try:
+      stream.flush()
+    except OSError:
+      pass
   native_logs.flush()
   os._exit(code)  # pylint: disable=protected-access
 
@@ -73,7 +77,7 @@ def run_tool(main, positional=0):
   conventions: USER_ERRORS as `error: <message>` and exit 1; a stop signal (SIGTERM, SIGINT,
   SIGHUP) as one line and exit 128 + signal, after which the process ends at once; `--help`
   lists the tool's flags and exits 0."""
-  if any(arg in HELP_ARGS for arg in sys.argv[1:]):
+  if any(HELP_ARG.match(arg) for arg in sys.argv[1:]):
     try:
       print_help(main)
     except BrokenPipeError:
@@ -102,11 +106,18 @@ def stops_end_quietly():
   try:
     yield
   except Interrupted as e:
-    print(str(e), file=sys.stderr)
+    _say(str(e))
     _exit_now(e.exit_code)
   except KeyboardInterrupt:
-    print("Stopped by SIGINT.", file=sys.stderr)
+    _say("Stopped by SIGINT.")
     _exit_now(128 + signal.SIGINT)
+
+
+def _say(text):
+  try:
+    print(text, file=sys.stderr)
+  except OSError:  # the terminal closed (SIGHUP): the exit status still says it
+    pass
 
 
 def _run_tool(main, positional):
@@ -120,7 +131,15 @@ def _run_tool(main, positional):
         return main(argv)
       except USER_ERRORS as e:
         sys.exit(f"error: {e}")
-  app.run(main_with_clear_errors)
+  app.run(main_with_clear_errors, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+  """absl's parsing, with a bad flag said as every other user error is: one `error:` line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    sys.exit(f"error: {e}. (--help lists the flags.)")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ import time
 from absl import flags
 import numpy as np
 
+from tf_rnn_mnist import atomic
 from tf_rnn_mnist import cli
 from tf_rnn_mnist import outputs
 from tf_rnn_mnist import results as results_io
@@ -34,7 +35,7 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.compare_report import matched_curves, plot, summarize, table, write_markdown
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.equivalence import VERDICT_RULE
-from tf_rnn_mnist.errors import ConfigError, Interrupted
+from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
 from tf_rnn_mnist.run_lock import RunLock
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +166,7 @@ def execute(run, out, train_steps, mode, data, runner=cli.run_child, rerun=False
                   stderr=subprocess.STDOUT)
   results = read_results(run.results_path(out))
   if done.returncode == 0 and results is not None:
-    results_io.write_json_atomically(_spec_path(run, out), spec)
+    results_io.write_json_atomically(_spec_path(run, out), spec, "the run's settings")
     return results, None
   with open(log_path) as log:
     lines = [line.strip() for line in log if line.strip()]
@@ -235,14 +236,32 @@ def _compare(names, seeds, out, train_steps, mode, data, runner, say):
             "runs": {n: [{"seed": s, "side": side, "results": r}
                          for (s, side), r in sorted(runs.items())]
                      for n, runs in all_runs.items()}}
-  with open(os.path.join(out, "compare.json"), "w") as f:
-    json.dump(report, f, indent=2)
-  write_markdown(os.path.join(out, "compare.md"), args, summaries, failures, curves)
-  plot(os.path.join(out, "compare.png"), all_runs)
+  _write_reports(out, report, args, summaries, failures, curves, all_runs)
   say("\n".join(table(summaries)))
   say(f"Verdict rule: {VERDICT_RULE}")
   say(f"Wrote {out}/compare.md, compare.json, compare.png; tensorboard --logdir {out}/tb")
   return report
+
+
+def _write_reports(out, report, args, summaries, failures, curves, all_runs):
+  """compare.json, .md and .png, each written whole beside its path and then renamed: a full
+  disk leaves the previous reports as they were, and says so."""
+  writers = (("compare.json", lambda p: _dump_json(p, report)),
+             ("compare.md", lambda p: write_markdown(p, args, summaries, failures, curves)),
+             ("compare.png", lambda p: plot(p, all_runs)))
+  for name, write in writers:
+    try:
+      with atomic.staged_path(os.path.join(out, name), os.path.splitext(name)[1]) as staged:
+        write(staged)
+    except OSError as e:
+      raise OutputError(f"Could not write {os.path.join(out, name)} ({e}); the previous "
+                        f"reports in {out} are unchanged, and the finished runs are kept: "
+                        "rerunning the same command reuses them.") from None
+
+
+def _dump_json(path, value):
+  with open(path, "w") as f:
+    json.dump(value, f, indent=2)
 
 
 def define_flags():

@@ -57,11 +57,13 @@ def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=Non
   outputs.check_distinct({"output": output}, {"tf1_checkpoint": tf1_checkpoint,
                                           "torch_state_dict": torch_state_dict,
                                           "keras_model": keras_model})
+  import tensorflow as tf
   try:
     return _convert(variant, sources[0], keras_model, output)
-  except OSError as e:  # a full disk: the staged file is gone, anything at --output untouched
-    raise OutputError(f"Could not write --output={output} ({e}); nothing was changed "
-                      "there.") from None
+  except (OSError, tf.errors.OpError) as e:  # a full disk: what was at --output is untouched
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise OutputError(f"Could not write --output={output} ({text}); nothing that was there "
+                      "was changed.") from None
 
 
 def _check_output(variant, output, keras_model):

@@ -19,8 +19,10 @@ class OutputError(RuntimeError):
   finished work was saved instead."""
 
 
-class Interrupted(Exception):
-  """The run stopped on a signal (preemption.py); `exit_code` is the shell's 128 + signal."""
+class Interrupted(BaseException):
+  """The run stopped on a signal (preemption.py); `exit_code` is the shell's 128 + signal.
+  A BaseException, as KeyboardInterrupt is: a library's `except Exception` must not swallow a
+  stop (one did, during TensorFlow's start)."""
 
   def __init__(self, signum, message):
     super().__init__(message)

@@ -27,8 +27,8 @@ def export_model(model, path, variant):
   try:
     _save_beside_then_rename(model, path)
   except (OSError, tf.errors.OpError) as e:
-    kept = " (the file that was there is unchanged)" if os.path.exists(path) else ""
-    fallback = os.path.join(tempfile.gettempdir(), f"{model.name}-{os.getpid()}.keras")
+    kept = " (what was there is unchanged)" if os.path.exists(path) else ""
+    fallback = atomic.unique_path(tempfile.gettempdir(), model.name, ".keras")
     try:
       model.save(fallback)
     except OSError as again:

@@ -11,6 +11,7 @@ between runs inside one compiled `Trainer.train_loop` call. What happens when li
 """
 
 import dataclasses
+import re
 import signal
 import time
 import typing
@@ -132,11 +133,19 @@ def checkpoint(saver, progress):
   try:
     progress.saved = Saved(saver.save(progress.done, progress.extras()), progress.done, largest)
     progress.save_error = None
+  except ConfigError as e:  # the lock's check: the directory was replaced under the run
+    progress.save_error = f"The checkpoint after update {progress.done} was not saved: {e}"
+    logging.warning("%s Training goes on.", progress.save_error)
   except (OSError, tf.errors.OpError) as e:
     progress.save_error = (f"The checkpoint after update {progress.done} could not be saved in "
-                           f"{saver.directory} ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0] if str(e) else ''}).")
+                           f"{saver.directory} ({type(e).__name__}: {_first_line(e)}).")
     logging.warning("%s Training goes on.", progress.save_error)
+
+
+def _first_line(error):
+  """An error's own message: TensorFlow prefixes ops' errors with {{function_node ...}}."""
+  text = str(error).splitlines()[0] if str(error) else ""
+  return re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", text)
 
 
 def advance(trainer, plan, progress, target, measured):

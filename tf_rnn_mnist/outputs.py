@@ -34,7 +34,10 @@ def check_train_outputs(config):
       {"model_dir": config.model_dir, "tensorboard_dir": config.tensorboard_dir,
        "results_json": config.results_json, "export": config.export},
       {"init_from": config.init_from, "batch_indices": config.batch_indices,
-       "data_dir": config.data_dir})
+       "data_dir": config.data_dir},
+      {"where the run's checkpoints go": config.model_dir and os.path.join(
+          config.model_dir, CHECKPOINT_SUBDIR),
+       "the TensorBoard directory": tensorboard_dir(config)})
   if config.model_dir:
     _check_model_dir(config.model_dir)
   check_optional_outputs(tensorboard_dir=tensorboard_dir(config))
@@ -44,7 +47,16 @@ def check_train_outputs(config):
     check_export_path("export", config.export)
 
 
+# TensorFlow reads checkpoint paths as glob patterns: a directory named with these could be
+# written but never read back (a resume fails, and old checkpoints are never deleted).
+GLOB_CHARACTERS = "*?[]"
+
+
 def _check_model_dir(model_dir):
+  if any(c in GLOB_CHARACTERS for c in os.path.abspath(model_dir)):
+    raise ConfigError(f"--model_dir={model_dir}: TensorFlow reads checkpoint paths as glob "
+                      f"patterns, so a path with any of {GLOB_CHARACTERS} could never be "
+                      "resumed from; pass a path without them.")
   check_writable_dir("model_dir", model_dir)
   checkpoints = os.path.join(model_dir, CHECKPOINT_SUBDIR)
   if os.path.exists(checkpoints):
@@ -99,6 +111,10 @@ def check_writable_file(flag, path, what="a file path"):
   if path.endswith(os.sep):
     raise ConfigError(f"--{flag}={path} ends in '{os.sep}', a directory; pass {what}.")
   check_writable_dir(flag, os.path.dirname(os.path.abspath(path)))
+  real = os.path.realpath(path)
+  if os.path.exists(real) and not os.path.isfile(real):
+    raise ConfigError(f"--{flag}={path} is not a regular file (a device, FIFO or socket); "
+                      f"pass {what}.")
   if os.path.exists(path) and not os.access(path, os.W_OK):
     raise ConfigError(f"--{flag}={path} exists and is not writable.")
 
@@ -110,18 +126,35 @@ def check_optional_outputs(**outputs):
       check_writable_dir(flag, directory)
 
 
-def check_distinct(outputs, inputs=None):
-  """Refuses two outputs on one path, or an output on an input: the later write would destroy
-  the earlier one (or the input) with no error. `outputs`, `inputs`: {flag: path or None}."""
+def _inside(path, container):
+  """Whether writing `path` writes into `container` (the same path, a file in that directory,
+  or one of a TF checkpoint prefix's files, `PREFIX.index` and `PREFIX.data-*`)."""
+  path, container = os.path.realpath(path), os.path.realpath(container)
+  return (path == container or path.startswith(container + os.sep)
+          or path.startswith(container + "."))
+
+
+def check_distinct(outputs, inputs=None, protected=None):
+  """Refuses two outputs on one path, an output on or inside an input (a file in --data_dir, a
+  checkpoint prefix's files), and an output inside a `protected` directory another output
+  fills (MODEL_DIR/checkpoints, a SavedModel): the later write would destroy the earlier one
+  with no error. {flag: path or None} each."""
+  given = {flag: path for flag, path in outputs.items() if path}
   written = {}
-  for flag, path in outputs.items():
-    if path:
-      other = written.setdefault(os.path.realpath(path), flag)
-      if other != flag:
-        raise ConfigError(f"--{flag}={path} is the same path as --{other}: one output would "
-                          "overwrite the other. Pass different paths.")
+  for flag, path in given.items():
+    other = written.setdefault(os.path.realpath(path), flag)
+    if other != flag:
+      raise ConfigError(f"--{flag}={path} is the same path as --{other}: one output would "
+                        "overwrite the other. Pass different paths.")
   for flag, path in (inputs or {}).items():
-    other = written.get(os.path.realpath(path)) if path else None
-    if other:
-      raise ConfigError(f"--{other}={path} is the same path as the input --{flag}: writing it "
-                        "would destroy the input. Pass another output path.")
+    for other, output in given.items() if path else ():
+      if _inside(output, path):
+        where = "the same path as" if os.path.realpath(output) == os.path.realpath(path) else \
+            "inside"
+        raise ConfigError(f"--{other}={output} is {where} the input --{flag}={path}: writing "
+                          "it would destroy the input. Pass another output path.")
+  for what, directory in (protected or {}).items():
+    for other, output in given.items() if directory else ():
+      if _inside(output, directory):
+        raise ConfigError(f"--{other}={output} is inside {directory}, {what}: it would be "
+                          "overwritten, or break it. Pass another output path.")

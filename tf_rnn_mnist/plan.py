@@ -6,6 +6,7 @@ Nothing here imports TensorFlow: a bad flag fails in a second, before any device
 
 import dataclasses
 import math
+import os
 
 from tf_rnn_mnist import schedules
 from tf_rnn_mnist import variants
@@ -150,6 +151,19 @@ def check_config(config):
                       f"{config.seed}.")
   if config.train_steps is not None and config.epochs is not None:
     raise ConfigError("Pass --train_steps or --epochs, not both.")
+  variant = variants.get_variant(config.variant)
+  if config.train_steps:  # the order's size needs no data: refused before anything loads
+    _check_order_fits(variant, config.train_steps, config.batch_size or variant.batch_size)
+  for flag in ("init_from", "batch_indices"):
+    path = getattr(config, flag)
+    if path and not _input_exists(path):
+      raise ConfigError(f"--{flag}={path}: no such file (nor a TF1 checkpoint prefix with "
+                        f"{path}.index).")
+
+
+def _input_exists(path):
+  """A file, a directory, or a checkpoint prefix (PREFIX.index beside it)."""
+  return os.path.exists(path) or os.path.exists(f"{path}.index")
 
 
 # The TF1 `next_batch` order is computed up front, 8 bytes per example drawn (and copied once

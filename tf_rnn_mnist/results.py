@@ -55,23 +55,24 @@ def _write(path, value):
 
 
 def fallback_path(path):
-  """Where an output that could not be written at `path` goes instead: the temp directory."""
+  """Where an output that could not be written at `path` goes instead: a new file in the temp
+  directory."""
   stem, suffix = os.path.splitext(os.path.basename(path))
-  return os.path.join(tempfile.gettempdir(), f"{stem}-{os.getpid()}{suffix}")
+  return atomic.unique_path(tempfile.gettempdir(), stem, suffix)
 
 
-def write_json_atomically(path, value):
-  """Writes `value` as JSON to `path`: a reader never sees half a file. If `path` cannot be
-  written (disk full, a directory removed), the JSON goes to `fallback_path(path)` and an
-  OutputError names both."""
+def write_json_atomically(path, value, what="the results"):
+  """Writes `value` (`what` it holds, for messages) as JSON to `path`: a reader never sees half
+  a file. If `path` cannot be written (disk full, a directory removed), the JSON goes to
+  `fallback_path(path)` and an OutputError names both."""
   try:
     _write(path, value)
   except OSError as e:
-    fallback = fallback_path(path)
     try:
+      fallback = fallback_path(path)
       _write(fallback, value)
     except OSError:
-      raise OutputError(f"Could not write {path} ({e}), nor a copy in "
-                        f"{os.path.dirname(fallback)}.") from None
-    raise OutputError(f"Could not write {path} ({e}); the results were saved to {fallback} "
+      raise OutputError(f"Could not write {path} ({e}), nor a copy of {what} in the temp "
+                        "directory.") from None
+    raise OutputError(f"Could not write {path} ({e}); {what} were saved to {fallback} "
                       "instead.") from None

@@ -71,13 +71,19 @@ class RunLock:
   def _describe(self):
     started = datetime.datetime.now().isoformat(timespec="seconds")
     try:
-      with open(self.path, "w") as f:
+      # O_NOFOLLOW: a symbolic link planted as .run.lock must not redirect the write.
+      fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
+      with os.fdopen(fd, "w") as f:
         f.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}: "
                 f"{' '.join(sys.argv)}\n")
     except OSError as e:
       self.release()
-      raise ConfigError(f"--{self.flag}={self.directory}: cannot write {self.path} ({e}); "
-                        "the directory must be writable.") from None
+      kind = ("a symbolic link" if os.path.islink(self.path) else "a directory"
+              if os.path.isdir(self.path) else None)
+      problem = (f"{self.path} is {kind}, not this project's lock description; remove it"
+                 if kind else f"cannot write {self.path} ({e}); the directory must be "
+                 "writable")
+      raise ConfigError(f"--{self.flag}={self.directory}: {problem}.") from None
 
   def check(self):
     """Before each write into the directory: what was locked is still there (not deleted or

@@ -5,6 +5,7 @@ torch's `%.4f`), so a v1 and a v2 log can be diffed.
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -60,6 +61,22 @@ def seed_final_lines(plan, seed_accuracy):
   return []
 
 
+def _quiet_streams():
+  """Points stdout and stderr at /dev/null once their reader is gone, so that no later write
+  (a log line, a warning, the final summary) fails and ends the run before its outputs."""
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  for stream in (sys.stdout, sys.stderr):
+    try:
+      stream.flush()
+    except OSError:
+      pass
+    try:
+      os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError):
+      pass
+  os.close(devnull)
+
+
 class RunLog:
   """Seed-style lines on stdout, a progress bar on stderr, scalars for TensorBoard; all of it
   on the chief only."""
@@ -75,14 +92,20 @@ class RunLog:
     self.progress = tqdm(total=total_steps, initial=done, unit="step", leave=False,
                          disable=(not chief) or (None if config.progress is None
                                                  else not config.progress))
+    self.reader_gone = False
 
   def line(self, text):
-    if not text or not self.chief:
+    if not text or not self.chief or self.reader_gone:
       return
-    if self.progress.disable:
-      print(text, flush=True)
-    else:
-      self.progress.write(text)
+    try:
+      if self.progress.disable:
+        print(text, flush=True)
+      else:
+        self.progress.write(text)
+    except OSError:  # `| head` ended, or the terminal closed (EIO): the run goes on unseen
+      self.reader_gone = True
+      self.progress.disable = True
+      _quiet_streams()
 
   def scalars(self, step, **values):
     """`train__loss=x` is written as the scalar `train/loss`."""

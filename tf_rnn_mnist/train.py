@@ -18,7 +18,7 @@ from tf_rnn_mnist import outputs
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.seed_splits import Datasets
-from tf_rnn_mnist.errors import Interrupted, OutputError
+from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
 from tf_rnn_mnist.plan import TrainConfig, check_config
 from tf_rnn_mnist.run_lock import RunLock
 
@@ -94,6 +94,9 @@ def write_outputs(config, model, variant, results):
 # Command line
 
 
+# Logical CPU devices (--cpu_devices): replicas for a test of mirrored training, not speed.
+MAX_CPU_DEVICES = 64
+
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
            bool: flags.DEFINE_bool}
 
@@ -124,6 +127,9 @@ def main(argv):
   config = config_from_flags()
   check_config(config)
   outputs.check_train_outputs(config)
+  cpus = flags.FLAGS.cpu_devices
+  if not 1 <= cpus <= MAX_CPU_DEVICES:
+    raise ConfigError(f"--cpu_devices must be in 1..{MAX_CPU_DEVICES}, got {cpus}.")
   from tf_rnn_mnist import distribute  # TensorFlow: only once the flags hold
   distribute.split_cpu(flags.FLAGS.cpu_devices)
   results = run(config)

@@ -22,6 +22,11 @@ import re
 from tf_rnn_mnist.migrate.structures import (PEEPHOLES, TF1_LSTM_NAME, Cell, Head, Inspection,
                                              Layer, Structure)
 
+class NotRecognised(ValueError):
+  """Why variables that look like a cell, or cells that look like a network, are not one.
+  Raised where it is found, caught where the inspection reports it (find_cells, inspect)."""
+
+
 # Suffixes of variables an optimizer or a moving average keeps beside each weight.
 _SLOT = re.compile(r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|Ftrl|Ftrl_1|"
                    r"ExponentialMovingAverage)$")
@@ -39,33 +44,36 @@ def _tf1_gru(scope, shapes):
   gk, gb = _shape(shapes, f"{scope}/gates/kernel"), _shape(shapes, f"{scope}/gates/bias")
   ck, cb = _shape(shapes, f"{scope}/candidate/kernel"), _shape(shapes, f"{scope}/candidate/bias")
   if not (gk and gb and ck and cb) or len(cb) != 1 or len(gk) != 2:
-    return None, "a GRUCell needs gates/kernel, gates/bias, candidate/kernel, candidate/bias"
+    raise NotRecognised("a GRUCell needs gates/kernel, gates/bias, candidate/kernel, "
+                        "candidate/bias")
   units = cb[0]
   rows = gk[0]
   if gk != (rows, 2 * units) or gb != (2 * units,) or ck != (rows, units) or rows <= units:
-    return None, (f"GRUCell shapes do not agree (gates/kernel {list(gk)}, gates/bias "
-                  f"{list(gb)}, candidate/kernel {list(ck)}, candidate/bias {list(cb)})")
-  return Cell("tf1_gru", scope, rows - units, units), None
+    raise NotRecognised(f"GRUCell shapes do not agree (gates/kernel {list(gk)}, gates/bias "
+                        f"{list(gb)}, candidate/kernel {list(ck)}, candidate/bias {list(cb)})")
+  return Cell("tf1_gru", scope, rows - units, units)
 
 
 def _tf1_lstm(scope, shapes):
   kernel, bias = _shape(shapes, f"{scope}/kernel"), _shape(shapes, f"{scope}/bias")
   if not bias or len(bias) != 1 or bias[0] % 4 or not kernel or len(kernel) != 2 \
       or kernel[1] != bias[0]:
-    return None, (f"an LSTM cell needs kernel [in + units, 4 units] and bias [4 units]; "
-                  f"found kernel {list(kernel or [])}, bias {list(bias or [])}")
+    raise NotRecognised(f"an LSTM cell needs kernel [in + units, 4 units] and bias [4 units]; "
+                        f"found kernel {list(kernel or [])}, bias {list(bias or [])}")
   units = bias[0] // 4
   diags = [_shape(shapes, f"{scope}/{d}") for d in PEEPHOLES]
   if any(diags) and diags != [(units,)] * 3:
-    return None, f"peepholes need w_i_diag, w_f_diag, w_o_diag of shape [{units}]"
+    raise NotRecognised(f"peepholes need w_i_diag, w_f_diag, w_o_diag of shape [{units}]")
   projection = _shape(shapes, f"{scope}/projection/kernel")
   if projection and (len(projection) != 2 or projection[0] != units):
-    return None, f"projection/kernel must be [{units}, num_proj], not {list(projection)}"
+    raise NotRecognised(f"projection/kernel must be [{units}, num_proj], not "
+                        f"{list(projection)}")
   num_proj = projection[1] if projection else None
   recurrent = num_proj or units
   if kernel[0] <= recurrent:
-    return None, f"kernel has {kernel[0]} rows, not more than the {recurrent} recurrent ones"
-  return Cell("tf1_lstm", scope, kernel[0] - recurrent, units, num_proj, bool(diags[0])), None
+    raise NotRecognised(f"kernel has {kernel[0]} rows, not more than the {recurrent} "
+                        "recurrent ones")
+  return Cell("tf1_lstm", scope, kernel[0] - recurrent, units, num_proj, bool(diags[0]))
 
 
 def _keras_layer(scope, shapes):
@@ -73,18 +81,19 @@ def _keras_layer(scope, shapes):
   recurrent = _shape(shapes, f"{scope}/recurrent_kernel")
   bias = _shape(shapes, f"{scope}/bias")
   if not kernel or not bias or len(kernel) != 2 or len(recurrent) != 2:
-    return None, "a tf.keras recurrent layer needs kernel, recurrent_kernel and bias"
+    raise NotRecognised("a tf.keras recurrent layer needs kernel, recurrent_kernel and bias")
   units = recurrent[0]
   gates = recurrent[1] // units if recurrent[1] % units == 0 else 0
   if gates not in (3, 4) or kernel[1] != recurrent[1]:
-    return None, (f"kernel {list(kernel)} / recurrent_kernel {list(recurrent)} are neither an "
-                  "LSTM (4 units columns) nor a GRU (3 units columns); a SimpleRNN?")
+    raise NotRecognised(f"kernel {list(kernel)} / recurrent_kernel {list(recurrent)} are "
+                        "neither an LSTM (4 units columns) nor a GRU (3 units columns); a "
+                        "SimpleRNN?")
   cols = recurrent[1]
   if gates == 4 and bias == (cols,):
-    return Cell("keras_lstm", scope, kernel[0], units), None
+    return Cell("keras_lstm", scope, kernel[0], units)
   if gates == 3 and bias in ((cols,), (2, cols)):
-    return Cell("keras_gru", scope, kernel[0], units, reset_after=bias == (2, cols)), None
-  return None, f"bias {list(bias)} does not fit kernel {list(kernel)}"
+    return Cell("keras_gru", scope, kernel[0], units, reset_after=bias == (2, cols))
+  raise NotRecognised(f"bias {list(bias)} does not fit kernel {list(kernel)}")
 
 
 def find_cells(shapes):
@@ -94,21 +103,19 @@ def find_cells(shapes):
     if _SLOT.search(name):
       continue
     scope, _, leaf = name.rpartition("/")
-    found = None
     if leaf == "recurrent_kernel":
-      found = _keras_layer(scope, shapes)
+      recognise = _keras_layer
     elif name.endswith("/gates/kernel"):
-      scope = scope.rpartition("/")[0]
-      found = _tf1_gru(scope, shapes)
+      scope, recognise = scope.rpartition("/")[0], _tf1_gru
     elif leaf == "kernel" and TF1_LSTM_NAME.match(scope.rpartition("/")[2]) \
         and f"{scope}/recurrent_kernel" not in shapes:
-      found = _tf1_lstm(scope, shapes)
-    if found:
-      cell, reason = found
-      if cell:
-        cells[scope] = cell
-      else:
-        rejected[scope] = reason
+      recognise = _tf1_lstm
+    else:
+      continue
+    try:
+      cells[scope] = recognise(scope, shapes)
+    except NotRecognised as e:
+      rejected[scope] = str(e)
   return cells, rejected
 
 
@@ -144,37 +151,37 @@ def _group(cells):
     scope, naming, layer, direction, index = _position(cell.scope, cell.kind)
     slot = groups.setdefault((scope, naming), {}).setdefault((layer, direction), {})
     if index in slot:
-      return None, cell.scope
+      raise NotRecognised(cell.scope)
     slot[index] = cell
-  return groups, None
+  return groups
 
 
 def _ordered(mapping, what):
   keys = sorted(mapping)
   if keys != list(range(len(keys))):
-    raise ValueError(f"{what} {keys} are not numbered 0..{len(keys) - 1}")
+    raise NotRecognised(f"{what} {keys} are not numbered 0..{len(keys) - 1}")
   return [mapping[k] for k in keys]
 
 
 def _structure(scope, naming, slots):
-  """A checked Structure from grouped cells, or ValueError saying why not."""
+  """A checked Structure from grouped cells; NotRecognised says why not."""
   bidirectional = naming in ("bidirectional", "stack_bidirectional") or any(
       d == "bw" for _, d in slots)
   if bidirectional and not all((layer, other) in slots for layer, _ in slots
                                for other in ("fw", "bw")):
-    raise ValueError("a bidirectional layer needs both its fw and its bw cells")
+    raise NotRecognised("a bidirectional layer needs both its fw and its bw cells")
   layers = []
   for index in range(len({layer for layer, _ in slots})):
     if (index, "fw") not in slots:
-      raise ValueError(f"layer cell_{index} is missing")
+      raise NotRecognised(f"layer cell_{index} is missing")
     fw = tuple(_ordered(slots[(index, "fw")], "MultiRNNCell cells"))
     bw = tuple(_ordered(slots[(index, "bw")], "MultiRNNCell cells")) if bidirectional else None
     layers.append(Layer(fw, bw))
   structure = Structure(scope, naming, tuple(layers))
   _check_sizes(structure)
   if any(c.fused for c in structure.cells) and (len(structure.cells) > 1):
-    raise ValueError("an LSTMBlockFusedCell runs a whole sequence alone; it cannot be stacked "
-                     "in a MultiRNNCell or a bidirectional pair")
+    raise NotRecognised("an LSTMBlockFusedCell runs a whole sequence alone; it cannot be stacked "
+                        "in a MultiRNNCell or a bidirectional pair")
   return structure
 
 
@@ -183,15 +190,15 @@ def _check_sizes(structure):
   for layer in structure.layers:
     for stack in (layer.fw, layer.bw or ()):
       if stack and stack[0].input_size != layer.input_size:
-        raise ValueError(f"{stack[0].scope} takes input {stack[0].input_size}, but its forward "
-                         f"twin takes {layer.input_size}")
+        raise NotRecognised(f"{stack[0].scope} takes input {stack[0].input_size}, but its forward "
+                            f"twin takes {layer.input_size}")
       for below, above in zip(stack, stack[1:]):
         if above.input_size != below.output_size:
-          raise ValueError(f"{above.scope} takes input {above.input_size}, but "
-                           f"{below.scope} gives {below.output_size}")
+          raise NotRecognised(f"{above.scope} takes input {above.input_size}, but "
+                              f"{below.scope} gives {below.output_size}")
     if previous and layer.input_size != previous.output_size:
-      raise ValueError(f"{layer.fw[0].scope} takes input {layer.input_size}, but the layer "
-                       f"below gives {previous.output_size}")
+      raise NotRecognised(f"{layer.fw[0].scope} takes input {layer.input_size}, but the layer "
+                          f"below gives {previous.output_size}")
     previous = layer
 
 
@@ -223,16 +230,17 @@ def inspect(shapes):
   """An Inspection of a checkpoint's {variable name: shape}."""
   shapes = {name: tuple(shape) for name, shape in shapes.items()}
   cells, rejected = find_cells(shapes)
-  groups, clash = _group(cells)
   unrecognised = [(scope, reason) for scope, reason in rejected.items()]
   structures = []
-  if groups is None:
-    unrecognised.append((clash, "two cells claim the same place in one network"))
+  try:
+    groups = _group(cells)
+  except NotRecognised as clash:
+    unrecognised.append((str(clash), "two cells claim the same place in one network"))
     groups = {}
   for (scope, naming), slots in sorted(groups.items()):
     try:
       structures.append(_structure(scope, naming, slots))
-    except ValueError as e:
+    except NotRecognised as e:
       for slot in slots.values():
         unrecognised += [(c.scope, f"{c.describe()} not converted: {e}") for c in slot.values()]
   used = {name for s in structures for c in s.cells for name in c.variables().values()}

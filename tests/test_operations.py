@@ -410,3 +410,112 @@ def test_help_lists_the_tools_own_flags_and_exits_0(command, flag):
   done = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
   assert done.returncode == 0, done.stderr[-2000:]
   assert re.search(rf"^  {flag}: ", done.stdout, re.M), done.stdout[-2000:]
+
+
+# 7. What a hostile user found next ---------------------------------------------------------
+
+
+def test_a_closed_stdout_does_not_lose_the_run(tmp_path, small_idx_dir):
+  """`trainer | head -1`: the reader leaves, the run still checkpoints and writes its outputs."""
+  process = subprocess.Popen(
+      [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_gru", "--train_steps=60",
+       "--batch_size=20", f"--model_dir={tmp_path}/m", f"--results_json={tmp_path}/r.json",
+       "--noprogress", *DATA, f"--data_dir={small_idx_dir}"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  assert process.stdout.readline().startswith(("Iter ", "I"))
+  process.stdout.close()  # as head does after its line
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 0, stderr[-2000:]
+  assert json.loads((tmp_path / "r.json").read_text())["steps"] == 60
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (lambda d: dict(data_dir=str(d / "idx"), results_json=str(d / "idx" / "r.json")),
+     "--results_json={d}/idx/r.json is inside the input --data_dir={d}/idx: writing it would "
+     "destroy the input. Pass another output path."),
+    (lambda d: dict(init_from=str(d / "ckpt"), results_json=str(d / "ckpt.index")),
+     "--results_json={d}/ckpt.index is inside the input --init_from={d}/ckpt: writing it would "
+     "destroy the input. Pass another output path."),
+    (lambda d: dict(model_dir=str(d / "m"), results_json=str(d / "m" / "checkpoints" / "a")),
+     "--results_json={d}/m/checkpoints/a is inside {d}/m/checkpoints, where the run's "
+     "checkpoints go: it would be overwritten, or break it. Pass another output path."),
+    (lambda d: dict(model_dir=str(d / "run[1]")),
+     "--model_dir={d}/run[1]: TensorFlow reads checkpoint paths as glob patterns, so a path "
+     "with any of *?[] could never be resumed from; pass a path without them."),
+    (lambda d: dict(results_json=str(d / "fifo")),
+     "--results_json={d}/fifo is not a regular file (a device, FIFO or socket); pass a .json "
+     "file path."),
+])
+def test_outputs_inside_inputs_or_of_other_kinds_are_refused(overrides, message, tmp_path,
+                                                             monkeypatch):
+  _no_training(monkeypatch)
+  (tmp_path / "idx").mkdir()
+  (tmp_path / "ckpt.index").write_text("a checkpoint's index")
+  os.mkfifo(tmp_path / "fifo")
+  with pytest.raises(ConfigError) as raised:
+    _run(**overrides(tmp_path))
+  assert str(raised.value) == message.format(d=tmp_path)
+  assert (tmp_path / "ckpt.index").read_text() == "a checkpoint's index"
+
+
+def test_a_symlinked_lock_description_is_refused_and_its_target_untouched(tmp_path):
+  (tmp_path / "victim.txt").write_text("the user's file")
+  (tmp_path / "run").mkdir()
+  os.symlink("../victim.txt", tmp_path / "run" / LOCK_NAME)
+  with pytest.raises(ConfigError, match=re.escape(
+      f"--model_dir={tmp_path}/run: {tmp_path}/run/{LOCK_NAME} is a symbolic link, not this "
+      "project's lock description; remove it.")):
+    RunLock(str(tmp_path / "run"), "model_dir").acquire()
+  assert (tmp_path / "victim.txt").read_text() == "the user's file"
+
+
+def test_a_replaced_model_dir_still_gets_results_and_export(tmp_path, monkeypatch):
+  calls = []
+
+  def replaced_after_the_first_save(self):
+    calls.append(1)
+    if len(calls) > 1:
+      raise ConfigError(f"--model_dir={tmp_path}/m: its lock was removed or replaced")
+  monkeypatch.setattr(RunLock, "check", replaced_after_the_first_save)
+  with pytest.raises(OutputError) as raised:
+    _run(model_dir=str(tmp_path / "m"), checkpoint_every=3, results_json=str(tmp_path / "r.json"),
+         export=str(tmp_path / "e.keras"))
+  assert str(raised.value).startswith(
+      f"The checkpoint after update 6 was not saved: --model_dir={tmp_path}/m: its lock was "
+      f"removed or replaced Kept: the checkpoint {tmp_path}/m/checkpoints/ckpt-3 (after update "
+      "3);")
+  assert json.loads((tmp_path / "r.json").read_text())["steps"] == 6
+  assert (tmp_path / "e.keras").exists()
+
+
+def test_a_stop_is_not_an_exception_a_library_may_swallow():
+  """A broad `except Exception` inside TensorFlow's start swallowed SIGTERM's Interrupted."""
+  try:
+    try:
+      raise Interrupted(signal.SIGTERM, "Stopped by SIGTERM.")
+    except Exception:  # pylint: disable=broad-except
+      pytest.fail("a library's except Exception caught the stop")
+  except Interrupted as e:
+    assert e.exit_code == 143
+
+
+def test_flag_errors_and_odd_help_spellings():
+  bad = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.compare", "--seeds=0",
+                        "--out=/tmp/x"], capture_output=True, text=True, timeout=60)
+  assert bad.returncode == 1
+  assert bad.stderr.strip().splitlines() == [
+      "error: flag --seeds=0: 0 is not a positive integer. (--help lists the flags.)"]
+  for spelling in ("--help=True", "-help", "--helpxml"):
+    done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.compare", spelling],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--seeds" in done.stdout, spelling
+
+
+def test_legacy_outputs_numpy_renames_are_compared_as_written(tmp_path, small_idx_dir):
+  done = subprocess.run(
+      [sys.executable, "-m", "legacy_tf1.static_rnn", "--cell=gru", "--train_steps=2",
+       f"--save_test_outputs={tmp_path}/o", f"--results_json={tmp_path}/o.npz", *DATA,
+       f"--data_dir={small_idx_dir}"], capture_output=True, text=True, timeout=300)
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert (f"error: --save_test_outputs={tmp_path}/o.npz is the same path as --results_json: "
+          "one output would overwrite the other.") in done.stderr  # numpy would write o.npz

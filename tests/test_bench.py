@@ -4,12 +4,14 @@ run with every side."""
 import importlib.util
 import io
 import json
+import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from tf_rnn_mnist import bench
+from tf_rnn_mnist import bench, bench_stats
 from tf_rnn_mnist.bench_gate import PREFIX, WindowGate
 from tf_rnn_mnist.variants import get_variant
 
@@ -50,8 +52,8 @@ class _FakeSide:
 def test_sides_alternate_window_by_window_in_a_rotating_order():
   calls = []
   sides = [_FakeSide(n, calls) for n in "ABC"]
-  seconds = bench.alternate(sides, rounds=3, warmup_windows=1)
-  assert calls == list("ABC") + list("ABC") + list("BCA") + list("CAB")
+  seconds, _, repeated = bench.alternate(sides, rounds=3, warmup_windows=1)
+  assert calls == list("ABC") + list("ABC") + list("BCA") + list("CAB") and repeated == []
   assert seconds == {"A": [4.0, 9.0, 11.0], "B": [5.0, 7.0, 12.0], "C": [6.0, 8.0, 10.0]}
 
 
@@ -59,7 +61,7 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
   out, chart = tmp_path / "bench.json", tmp_path / "bench.png"
   done = subprocess.run(
       [sys.executable, "-m", "tf_rnn_mnist.bench", "--variants=static_gru,torch_lstm",
-       "--window=2", "--rounds=2", "--warmup_windows=1", "--data_source=idx",
+       "--window=2", "--rounds=2", "--max_rounds=2", "--warmup_windows=1", "--data_source=idx",
        f"--data_dir={small_idx_dir}", "--noverify_digests", f"--json={out}", f"--plot={chart}"],
       capture_output=True, text=True, timeout=900)
   assert done.returncode == 0, done.stderr[-3000:]
@@ -131,3 +133,88 @@ def test_profile_table_arithmetic():
   assert lines[3:] == ["| _MklMatMul | 2 | 0.004 | 66.7% |", "| 2 other types | 4 | 0.002 | 33.3% |",
                        "MatMul share of op time 66.7%; 6 ops per update, 0.5 us per op besides "
                        "MatMul"]
+
+
+# The verdict's trust (issue 27): intervals, contention, the stopping rule, the machine -------
+
+
+def test_ratio_interval_is_the_t_interval_of_the_log_ratios():
+  from scipy import stats
+  ratios = [1.31, 1.12, 1.45, 1.2, 0.98, 1.27]
+  centre, low, high = bench_stats.ratio_interval(ratios)
+  oracle = stats.ttest_1samp(np.log(ratios), 0.0).confidence_interval(0.95)
+  assert (math.log(low), math.log(high)) == pytest.approx((oracle.low, oracle.high), rel=1e-12)
+  assert centre == pytest.approx(stats.gmean(ratios), rel=1e-12)
+  assert bench_stats.verdict(ratios, 1.0) == "met"  # the whole interval is above 1.0
+  assert bench_stats.verdict(ratios, 1.3) == "undecided"
+  assert bench_stats.verdict(ratios, 1.6) == "missed"
+
+
+class _TimedSide:
+  """A side whose windows take `seconds[k]` for its k-th window, with a fake process id."""
+
+  def __init__(self, name, seconds):
+    self.name, self.seconds, self.process = name, list(seconds), type("P", (), {"pid": name})
+
+  def window(self):
+    return self.seconds.pop(0)
+
+
+class _Busy:
+  """Contention probe: other processes' share of the CPU per window, scripted per side."""
+  script = {}
+
+  def __init__(self, pid):
+    self.pid = pid
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.share = _Busy.script[self.pid].pop(0)
+
+
+def test_a_contended_round_is_repeated_and_precise_ratios_stop_the_benchmark():
+  port = _TimedSide("port", [1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+  fit = _TimedSide("fit", [1.5, 1.2, 1.21, 1.2, 1.2, 1.2])
+  _Busy.script = {"port": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "fit": [0.6, 0.0, 0.0, 0.0, 0.0, 0.0]}
+  seconds, shares, repeated = bench.alternate([port, fit], rounds=3, warmup_windows=0,
+                                              max_rounds=6, precision=0.05, contention=_Busy)
+  assert [r["round"] for r in repeated] == [1]  # fit's first window: 60% of the CPU elsewhere
+  # rounds 2-4 counted; their ratios 1.2, 1.21, 1.2 are known to +-5%: no fifth round
+  assert seconds == {"port": [1.0, 1.0, 1.0], "fit": [1.2, 1.21, 1.2]}
+  assert shares["fit"] == [0.0, 0.0, 0.0]
+
+
+def test_contended_rounds_are_counted_when_the_budget_runs_out():
+  port, fit = _TimedSide("port", [1.0] * 3), _TimedSide("fit", [1.2] * 3)
+  _Busy.script = {"port": [0.9] * 3, "fit": [0.0] * 3}
+  seconds, shares, repeated = bench.alternate([port, fit], rounds=2, warmup_windows=0,
+                                              max_rounds=3, contention=_Busy)
+  assert len(repeated) == 1 and seconds["port"] == [1.0, 1.0]
+  assert shares["port"] == [0.9, 0.9]  # counted, and said
+
+
+INTEL = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+physical id\t: 0
+core id\t: 0
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_vnni amx_tile
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Processor
+physical id\t: 0
+core id\t: 1
+flags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512_vnni amx_tile
+"""
+
+
+def test_the_machine_is_described_from_cpuinfo(tmp_path):
+  (tmp_path / "cpuinfo").write_text(INTEL)
+  described = bench_stats.machine(str(tmp_path / "cpuinfo"))
+  assert described["cpu_model"] == "Intel(R) Xeon(R) Processor"
+  assert described["vendor"] == "GenuineIntel" and described["physical_cores"] == 2
+  assert described["isa"] == ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni",
+                              "amx_tile"]

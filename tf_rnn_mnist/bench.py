@@ -30,6 +30,7 @@ import time
 from absl import flags
 
 from tf_rnn_mnist import atomic
+from tf_rnn_mnist import bench_stats
 from tf_rnn_mnist import cli
 from tf_rnn_mnist import outputs
 from tf_rnn_mnist import results as results_io
@@ -104,25 +105,64 @@ def spread(values):
           "per_round": list(values)}
 
 
-def alternate(sides, rounds, warmup_windows, log=lambda *_: None):
-  """{side name: [seconds per round]}: warm-up windows first, then one window per side per
-  round, the order rotated each round so that no side always follows the same one."""
+def _round_ratios(seconds):
+  """{side: [port's rate / the side's rate, per counted round]}: within a round both ran the
+  same window of updates of the same batch, so the ratio of rates is the ratio of seconds."""
+  if "port" not in seconds:
+    return {}
+  return {name: [o / p for p, o in zip(seconds["port"], values)]
+          for name, values in seconds.items() if name != "port"}
+
+
+def alternate(sides, rounds, warmup_windows, log=lambda *_: None, max_rounds=None,
+              precision=0.05, contention=bench_stats.Contention):
+  """Warm-up windows first, then rounds of one window per side, the order rotated each round
+  so that no side always follows the same one. Returns (seconds, shares, repeated):
+  {side: [seconds per counted round]}, {side: [other processes' share of the CPU during its
+  window, per counted round]}, and the rounds repeated because a window was contended.
+
+  At least `rounds` rounds are counted; then more, up to `max_rounds` run in all, until every
+  ratio of the port to another side is known to +-`precision` (bench_stats.precise_enough). A
+  round in which another process used more than bench_stats.CONTENTION_LIMIT of the machine
+  during a window is repeated, while the budget still allows `rounds` counted ones."""
+  max_rounds = max(max_rounds or rounds, rounds)
   for side in sides:
     for _ in range(warmup_windows):
       side.window()
   seconds = {side.name: [] for side in sides}
-  for r in range(rounds):
-    order = sides[r % len(sides):] + sides[:r % len(sides)]
+  shares = {side.name: [] for side in sides}
+  repeated, ran = [], 0
+  while ran < max_rounds:
+    order = sides[ran % len(sides):] + sides[:ran % len(sides)]
+    got, busy = {}, {}
     for side in order:
-      seconds[side.name].append(side.window())
-    log(f"  round {r + 1}/{rounds}: " + ", ".join(
+      with contention(getattr(getattr(side, "process", None), "pid", None)) as probe:
+        got[side.name] = side.window()
+      busy[side.name] = probe.share
+    ran += 1
+    counted = len(next(iter(seconds.values()))) if seconds else 0
+    contended = {n: b for n, b in busy.items()
+                 if b is not None and b > bench_stats.CONTENTION_LIMIT}
+    if contended and max_rounds - ran >= rounds - counted:
+      repeated.append({"round": ran, "contention": busy})
+      log(f"  round {ran}: repeated, other processes used " + ", ".join(
+          f"{b:.0%} during {n}'s window" for n, b in contended.items()))
+      continue
+    for name in got:
+      seconds[name].append(got[name])
+      shares[name].append(busy[name])
+    log(f"  round {ran} ({counted + 1} counted): " + ", ".join(
         f"{name} {s[-1]:.2f} s" for name, s in seconds.items()))
-  return seconds
+    if counted + 1 >= rounds and bench_stats.precise_enough(_round_ratios(seconds), precision):
+      break
+  return seconds, shares, repeated
 
 
 def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, peak, device,
-                  mixed_precision=False, log=print):
-  updates = window * (warmup_windows + rounds) + 1
+                  mixed_precision=False, log=print, max_rounds=None, precision=0.05,
+                  machine=None):
+  max_rounds = max(max_rounds or rounds, rounds)
+  updates = window * (warmup_windows + max_rounds) + 1
   started, errors, children = [], {}, []
   try:
     with cli.forwarding_signals(lambda: children):  # a stop reaches every side, then here
@@ -135,7 +175,8 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
                                                  mixed_precision), children))
         except RuntimeError as e:
           errors[name] = str(e)
-      seconds = alternate(started, rounds, warmup_windows, log)
+      seconds, shares, repeated = alternate(started, rounds, warmup_windows, log, max_rounds,
+                                            precision)
   finally:
     for side in started:
       side.close()
@@ -146,8 +187,11 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
       "variant": variant.name, "device": device, "batch_size": batch,
       "framework_of_legacy": variant.legacy.framework,
       "examples_per_second": {name: spread(r) for name, r in rates.items()},
-      "ratio_of_port_to": {name: spread([p / o for p, o in zip(rates["port"], r)])
-                           for name, r in rates.items() if name != "port" and "port" in rates},
+      "ratio_of_port_to": {name: _ratio_summary(variant, name, ratios)
+                           for name, ratios in _round_ratios(seconds).items()},
+      # other processes' share of the machine's CPU during each side's window, per round
+      "contention": shares, "rounds_repeated_for_contention": repeated,
+      "machine": machine or bench_stats.machine(),
       # process start -> its first update starts (interpreter, imports, data, model), and
       # -> the end of its first window of `window` updates (tracing included)
       "seconds_to_first_update": {s.name: s.to_ready for s in started},
@@ -156,8 +200,11 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
       "port_recurrent_gflops": (statistics.median(rates["port"]) * flops / 1e9
                                 if "port" in rates else None),
       "peak_gflops": peak,
-      "timing": {"window_updates": window, "rounds": rounds, "warmup_windows": warmup_windows,
-                 "order": "rotating, one window per side per round", "statistic": "median"},
+      "timing": {"window_updates": window, "rounds": len(next(iter(seconds.values()), [])),
+                 "min_rounds": rounds, "max_rounds": max_rounds, "precision": precision,
+                 "warmup_windows": warmup_windows,
+                 "order": "rotating, one window per side per round",
+                 "statistic": "median; ratios: geometric mean, 95% Student-t interval"},
       "mixed_precision": mixed_precision,
       "versions": results_io.versions("tensorflow", "keras", "numpy", "torch"),
   }
@@ -166,10 +213,25 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
   return row
 
 
+# What the port must reach, by the side it is compared with (issue: speed on every CPU).
+TARGETS = {"fit": 1.0, "legacy": 1.0}
+TARGETS_BY_VARIANT = {("multilayer", "legacy"): 1.3}
+
+
+def _ratio_summary(variant, name, ratios):
+  centre, low, high = bench_stats.ratio_interval(ratios)
+  target = TARGETS_BY_VARIANT.get((variant.name, name), TARGETS.get(name))
+  summary = {**spread(ratios), "geometric_mean": centre, "ci95": [low, high]}
+  if target is not None:
+    summary.update(target=target, verdict=bench_stats.verdict(ratios, target))
+  return summary
+
+
 def table(rows):
-  lines = ["| variant | side | ex/s median | ex/s min-max | port / side, per round: median "
-           "(min-max) | start to first update (s) | start to first window done (s) |",
-           "|---|---|---|---|---|---|---|"]
+  lines = ["| variant | side | ex/s median | ex/s min-max | port / side: geometric mean "
+           "[95% interval] (per-round min-max) | target | start to first update (s) | start to "
+           "first window done (s) |",
+           "|---|---|---|---|---|---|---|---|"]
   for r in rows:
     for name, rate in r["examples_per_second"].items():
       ratio = r["ratio_of_port_to"].get(name)
@@ -177,12 +239,20 @@ def table(rows):
       lines.append(
           f"| {r['variant']} | {label} | {rate['median']:,.0f} | {rate['min']:,.0f}-"
           f"{rate['max']:,.0f} | "
-          + (f"{ratio['median']:.2f}x ({ratio['min']:.2f}-{ratio['max']:.2f})" if ratio else "-")
+          + (_ratio_cell(ratio) if ratio else "- | -")
           + f" | {r['seconds_to_first_update'][name]:.1f}"
           + f" | {r['seconds_to_first_window'][name]:.1f} |")
     for name, error in r.get("errors", {}).items():
-      lines.append(f"| {r['variant']} | {name} | failed: {error} | | | | |")
+      lines.append(f"| {r['variant']} | {name} | failed: {error} | | | | | |")
   return "\n".join(lines)
+
+
+def _ratio_cell(ratio):
+  low, high = ratio["ci95"]
+  interval = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
+  target = (f"{ratio['target']:.1f}x: {ratio['verdict']}" if "target" in ratio else "-")
+  return (f"{ratio['geometric_mean']:.2f}x{interval} ({ratio['min']:.2f}-{ratio['max']:.2f}) | "
+          f"{target}")
 
 
 def plot(rows, path):
@@ -224,7 +294,7 @@ def check_plot_format(path):
 
 
 def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, plot_path=None,
-          mixed_precision=False, log=print):
+          mixed_precision=False, log=print, max_rounds=None, precision=0.05):
   outputs.check_distinct({"json": json_path, "plot": plot_path})
   for flag, path in (("json", json_path), ("plot", plot_path)):
     if path:
@@ -237,16 +307,18 @@ def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, pl
   from tf_rnn_mnist import distribute  # TensorFlow: once the flags hold
   distribute.check_mixed_precision(mixed_precision)
   data.load()  # fetched and checked once, before any side starts
-  device, peak = device_name(), measured_peak_gflops()
-  log(f"{device}; measured float32 GEMM peak {peak:.0f} GFLOP/s; load average "
-      f"{os.getloadavg()[0]:.2f}; {warmup_windows} warm-up windows, then {rounds} rounds of "
-      f"one {window}-update window per side.")
+  device, peak, machine = device_name(), measured_peak_gflops(), bench_stats.machine()
+  log(f"{device} ({machine['vendor']}; {', '.join(machine['isa'])}); measured float32 GEMM "
+      f"peak {peak:.0f} GFLOP/s; load average {os.getloadavg()[0]:.2f}; {warmup_windows} "
+      f"warm-up windows, then {rounds} to {max(max_rounds or rounds, rounds)} rounds of one "
+      f"{window}-update window per side, until each ratio is known to +-{precision:.0%}.")
   rows = []
   for name in names:
     log(f"{name}:")
     try:
       rows.append(bench_variant(variants.get_variant(name), window, rounds, warmup_windows,
-                                sides, data.args(), peak, device, mixed_precision, log))
+                                sides, data.args(), peak, device, mixed_precision, log,
+                                max_rounds, precision, machine))
     except Interrupted as e:  # every side got the signal and has ended
       kept = "nothing was measured to keep"
       if rows and json_path:
@@ -279,8 +351,13 @@ def define_flags():
   flags.DEFINE_integer("window", 100, "Updates per timed window (20-update windows of the "
                        "small variants lasted 0.05-0.3 s and spread by up to 1.5x).",
                        lower_bound=1)
-  flags.DEFINE_integer("rounds", 5, "Rounds of one window per side; medians and spreads over "
-                       "them.", lower_bound=1)
+  flags.DEFINE_integer("rounds", 5, "At least this many rounds of one window per side are "
+                       "counted; medians, spreads and intervals over them.", lower_bound=1)
+  flags.DEFINE_integer("max_rounds", 20, "Then more rounds, up to this many in all, until "
+                       "every ratio is known to --precision (rounds whose windows were "
+                       "contended are repeated within this budget).", lower_bound=1)
+  flags.DEFINE_float("precision", 0.05, "Stop once every ratio's 95% interval is within this "
+                     "relative distance of its geometric mean.", lower_bound=0.001)
   flags.DEFINE_integer("warmup_windows", 2, "Untimed windows per side first (tracing, caches).",
                        lower_bound=0)
   flags.DEFINE_bool("mixed_precision", False, "Benchmark the port with --mixed_precision (GPU).")
@@ -292,7 +369,8 @@ def define_flags():
 def main(argv):
   f = flags.FLAGS
   bench(variants.parse_names(f.variants), f.window, f.rounds, f.warmup_windows, f.sides,
-        DataOptions.from_flags(f), f.json, f.plot, f.mixed_precision)
+        DataOptions.from_flags(f), f.json, f.plot, f.mixed_precision, max_rounds=f.max_rounds,
+        precision=f.precision)
 
 
 def run_main():

@@ -18,7 +18,8 @@ LAYERS = (
                          "tf_rnn_mnist.layers", "tf_rnn_mnist.losses", "tf_rnn_mnist.optimizers",
                          "tf_rnn_mnist.weight_maps", "tf_rnn_mnist.equivalence",
                          "tf_rnn_mnist.results", "tf_rnn_mnist.atomic",
-                         "tf_rnn_mnist.native_logs", "tf_rnn_mnist.bench_gate")),
+                         "tf_rnn_mnist.native_logs", "tf_rnn_mnist.bench_gate",
+                         "tf_rnn_mnist.bench_stats")),
     # migrate's library: any TF1 RNN model's cells, graph and ops (weight_maps uses its maps)
     ("migrate", ("tf_rnn_mnist.migrate", "tf_rnn_mnist.migrate.*")),
     ("variant table", ("tf_rnn_mnist.variants", "tf_rnn_mnist.schedules",

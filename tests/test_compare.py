@@ -182,8 +182,7 @@ def test_matched_mode_end_to_end(small_idx_dir, tmp_path):
 
 @pytest.mark.parametrize("call,message", [
     (lambda out: variants.parse_names("static_lstm,lstm9"),
-     "Unknown variant 'lstm9'; choose one of basic_lstm, multilayer, static_lstm, "
-     "static_lstmcell, static_gru, dynamic_gru, torch_lstm."),
+     f"Unknown variant 'lstm9'; choose one of {', '.join(variants.NAMES)}."),
     (lambda out: compare.compare(["static_lstm"], 0, out), "--seeds must be at least 1, got 0."),
     (lambda out: compare.compare(["static_lstm"], 1, os.path.join(out, "file", "sub")),
      "is not a writable directory: [Errno 20] Not a directory"),

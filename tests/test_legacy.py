@@ -138,7 +138,9 @@ def test_missing_tf_keras_is_a_clear_message(small_idx_dir):
 def test_legacy_bad_flag_exits_1(small_idx_dir):
   done = _script("legacy_tf1.static_rnn", "--cell=rnn", data_dir=small_idx_dir)
   assert done.returncode == 1
-  assert "flag --cell=rnn: value should be one of <basic_lstm|lstm|gru|dynamic_gru>" in done.stderr
+  cells = [a.split("=")[1] for v in VARIANTS.values() if v.legacy.module == "legacy_tf1.static_rnn"
+           for a in v.legacy.args]
+  assert f"flag --cell=rnn: value should be one of <{'|'.join(cells)}>" in done.stderr
   done = _script("legacy_tf1.basic_lstm", "--train_steps=0", data_dir=small_idx_dir)
   assert done.returncode == 1 and "--train_steps must be a positive integer" in done.stderr
 

@@ -9,23 +9,23 @@ import tensorflow as tf
 
 from tf_rnn_mnist.losses import per_example_loss
 from tf_rnn_mnist.models import build_model
-from tf_rnn_mnist.variants import VARIANTS
+from tf_rnn_mnist import weight_maps
+from tf_rnn_mnist.variants import VARIANTS, Cell
 
 # The seeds' graphs: TF1 LSTM kernel [in+U, 4U] + bias [4U]; GRU gates [in+U, 2U] + [2U] and
 # candidate [in+U, U] + [U]; output W [U, 10] + b [10].
-TF1_LSTM = lambda i, u: (i + u) * 4 * u + 4 * u
-TF1_GRU = lambda i, u: (i + u) * 3 * u + 3 * u
-SEED_PARAMETERS = {
-    "basic_lstm": TF1_LSTM(28, 100) + 100 * 10 + 10,  # 52,610
-    "multilayer": TF1_LSTM(28, 256) + 2 * TF1_LSTM(256, 256) + 256 * 10 + 10,
-    "static_lstm": TF1_LSTM(28, 128) + 128 * 10 + 10,
-    "static_lstmcell": TF1_LSTM(28, 128) + 128 * 10 + 10,
-    "static_gru": TF1_GRU(28, 128) + 128 * 10 + 10,
-    "dynamic_gru": TF1_GRU(28, 128) + 128 * 10 + 10,
-    # nn.LSTM has two bias vectors (b_ih, b_hh) whose sum is the only thing that matters; Keras
-    # keeps that sum, 4H = 256 parameters fewer.
-    "torch_lstm": (4 * 64 * 28 + 4 * 64 * 64 + 2 * 4 * 64) + 64 * 10 + 10 - 4 * 64,
-}
+# The TF1 graphs' own variables (test_legacy checks weight_maps' list against the real graphs);
+# nn.LSTM's parameters: per layer W_ih [4H, in], W_hh [4H, H] and two bias vectors (b_ih,
+# b_hh) whose sum is the only thing that matters, which Keras keeps: 4H parameters fewer.
+def _tutorial_parameters(v):
+  if v.legacy.framework == "tf1-graph":
+    return sum(math.prod(shape) for shape in weight_maps.expected_tf1_shapes(v).values())
+  assert v.cell is Cell.TORCH_LSTM, f"{v.name}: count its tutorial's parameters here"
+  sizes = [28] + [v.units] * (v.layers - 1)
+  return sum(4 * v.units * (i + v.units) + 4 * v.units for i in sizes) + v.units * 10 + 10
+
+
+SEED_PARAMETERS = {name: _tutorial_parameters(v) for name, v in VARIANTS.items()}
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
@@ -42,10 +42,10 @@ def test_known_parameter_counts():
 
 
 def test_static_variants_unroll_and_grus_reset_before_matmul():
-  for name in ("static_lstm", "static_lstmcell", "static_gru", "dynamic_gru"):
-    rnn = build_model(VARIANTS[name]).get_layer("rnn_0")
-    assert rnn.unroll == name.startswith("static")
-    if "gru" in name:
+  for name, v in VARIANTS.items():
+    rnn = build_model(v).get_layer("rnn_0")
+    assert rnn.unroll == v.unroll
+    if v.cell is Cell.GRU:
       assert rnn.cell.reset_after is False
 
 

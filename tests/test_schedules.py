@@ -4,6 +4,8 @@ import tensorflow as tf
 
 from tf_rnn_mnist import train
 from tf_rnn_mnist.plan import TrainConfig, plan_run
+from tf_rnn_mnist.schedules import ExampleBudget
+from tf_rnn_mnist.variants import VARIANTS
 from test_train import tiny_datasets
 
 ONE_DEVICE = tf.distribute.OneDeviceStrategy("/cpu:0")
@@ -30,7 +32,7 @@ def test_static_variants_run_while_step_times_batch_is_under_100000():
   for batch, steps in ((128, 781), (100, 999), (64, 1562), (1000, 99), (50000, 1)):
     # step = 1; while step * batch < 100000: the steps s >= 1 with s * batch < 100000.
     assert steps == sum(1 for s in range(1, 100001) if s * batch < 100000)
-    for name in ("static_lstm", "static_lstmcell", "static_gru", "dynamic_gru"):
+    for name in [n for n, v in VARIANTS.items() if isinstance(v.schedule, ExampleBudget)]:
       assert plan(name, 55000, batch_size=batch).train_steps == steps
   # Its minibatch lines at step % 10 == 0, step counting from 1.
   p = plan("static_lstm", 55000, batch_size=100)

@@ -14,6 +14,7 @@ from tf_rnn_mnist import loop, train
 from tf_rnn_mnist.models import OUTPUT_LAYER, rnn_layer_name
 from tf_rnn_mnist.plan import TrainConfig, plan_run
 from tf_rnn_mnist.trainer import Trainer
+from tf_rnn_mnist.variants import VARIANTS
 from tf_rnn_mnist.errors import ConfigError
 
 
@@ -37,7 +38,13 @@ def weights_after(strategy=ONE_DEVICE, **overrides):
   return [w.numpy() for w in trainer.model.weights]
 
 
-@pytest.mark.parametrize("variant", ["static_lstm", "multilayer"])
+# One variant per recurrent cell and loop (variants.py): the representatives of the slower
+# tests, derived from the table so that a new cell or loop is covered without a list here.
+REPRESENTATIVES = list({(v.cell, v.unroll, v.layers > 1): name
+                        for name, v in VARIANTS.items()}.values())
+
+
+@pytest.mark.parametrize("variant", REPRESENTATIVES)
 def test_same_seed_gives_identical_weights(variant):
   first = weights_after(variant=variant, train_steps=4)
   second = weights_after(variant=variant, train_steps=4)
@@ -47,7 +54,7 @@ def test_same_seed_gives_identical_weights(variant):
   assert any(not np.array_equal(a, b) for a, b in zip(first, other))
 
 
-@pytest.mark.parametrize("variant", ["basic_lstm", "dynamic_gru", "torch_lstm"])
+@pytest.mark.parametrize("variant", list({v.cell: name for name, v in VARIANTS.items()}.values()))
 def test_mirrored_over_two_cpus_matches_one_device(variant, mirrored):
   single = weights_after(variant=variant, train_steps=8)
   replicated = weights_after(mirrored, variant=variant, train_steps=8)
@@ -125,8 +132,7 @@ def test_variant_defaults_are_the_seeds():
 
 
 @pytest.mark.parametrize("overrides,message", [
-    (dict(variant="lstm9"), "Unknown variant 'lstm9'; choose one of basic_lstm, multilayer, "
-                            "static_lstm, static_lstmcell, static_gru, dynamic_gru, torch_lstm."),
+    (dict(variant="lstm9"), f"Unknown variant 'lstm9'; choose one of {', '.join(VARIANTS)}."),
     (dict(train_steps=0), "--train_steps must be a positive int, got 0."),
     (dict(train_steps=-5), "--train_steps must be a positive int, got -5."),
     (dict(batch_size=0), "--batch_size must be a positive int, got 0."),
@@ -181,7 +187,8 @@ def test_mixed_precision_needs_a_gpu():
               strategy_override=ONE_DEVICE)
 
 
-@pytest.mark.parametrize("variant", ["multilayer", "torch_lstm"])
+@pytest.mark.parametrize("variant", [name for name, v in VARIANTS.items()
+                                     if v.layers > 1 or v.adam == "torch"])
 def test_mixed_precision_trainer_computes_in_float16_and_learns(variant):
   """The GPU-only flag's code path, run on the CPU (slowly): float16 layers, float32 weights
   and outputs, loss-scaled Adam (two of them for torch_lstm): the first loss equals float32's to

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from tf_rnn_mnist import variants
+
 from tf_rnn_mnist.variants import NAMES
 
 
@@ -38,9 +40,8 @@ def test_mirrored_over_two_cpu_devices_from_the_cli(small_idx_dir, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--variant=lstm9"], "FATAL Flags parsing error: flag --variant=lstm9: value should be one "
-                          "of <basic_lstm|multilayer|static_lstm|static_lstmcell|static_gru|"
-                          "dynamic_gru|torch_lstm>"),
+    (["--variant=lstm9"], "error: flag --variant=lstm9: value should be one of "
+                          f"<{'|'.join(variants.NAMES)}>. (--help lists the flags.)"),
     (["--train_steps=0"], "error: --train_steps must be a positive int, got 0."),
     (["--batch_size=-2"], "error: --batch_size must be a positive int, got -2."),
     (["--strategy=tpu"], "error: --strategy=tpu: no TPU found ("),

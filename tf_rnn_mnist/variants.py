@@ -119,6 +119,14 @@ _SEED_003 = dict(
     train_log_every=10, train_log_metric="after_update", eval_every=None,
     seed_eval_examples=128, seed_log_style="iter_minibatch")
 
+
+
+def _seed_003(**row):
+  """A row of the single-layer tutorial: its shared values, any of them overridden by `row`
+  (e.g. units=64)."""
+  return Variant(**{**_SEED_003, **row})
+
+
 VARIANTS = {v.name: v for v in [
     Variant(
         name="basic_lstm", seeds="000, 002",
@@ -145,25 +153,25 @@ VARIANTS = {v.name: v for v in [
         legacy=LegacyScript("legacy_tf1.multilayer_lstm", tf1_cell="BasicLSTMCell"),
         published_accuracy="Test 500 0.9595; ~0.98 after 2000 steps", unroll_on_cpu=False,
         sequence_matmuls=True),
-    Variant(
-        name="static_lstm", seeds="003 #1", cell=Cell.LSTM, unroll=True, **_SEED_003,
+    _seed_003(
+        name="static_lstm", seeds="003 #1", cell=Cell.LSTM, unroll=True,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=basic_lstm",), "BasicLSTMCell"),
         summary="BasicLSTMCell(128) static_rnn; outputs[-1] -> fully_connected(10)",
         published_accuracy="0.9453125 on the first 128 test images"),
-    Variant(
-        name="static_lstmcell", seeds="003 #2", cell=Cell.LSTM, unroll=True, **_SEED_003,
+    _seed_003(
+        name="static_lstmcell", seeds="003 #2", cell=Cell.LSTM, unroll=True,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=lstm",), "LSTMCell"),
         summary="LSTMCell(128) static_rnn (same math as BasicLSTMCell); outputs[-1] -> "
                 "fully_connected(10)",
         published_accuracy="0.9609375 on the first 128 test images"),
-    Variant(
-        name="static_gru", seeds="003 #3", cell=Cell.GRU, unroll=True, **_SEED_003,
+    _seed_003(
+        name="static_gru", seeds="003 #3", cell=Cell.GRU, unroll=True,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=gru",), "GRUCell"),
         summary="GRUCell(128) static_rnn = Keras GRU(reset_after=False, unroll=True); "
                 "outputs[-1] -> fully_connected(10)",
         published_accuracy="0.9921875 on the first 128 test images"),
-    Variant(
-        name="dynamic_gru", seeds="003 #4", cell=Cell.GRU, unroll=False, **_SEED_003,
+    _seed_003(
+        name="dynamic_gru", seeds="003 #4", cell=Cell.GRU, unroll=False,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=dynamic_gru",), "GRUCell"),
         summary="GRUCell(128) dynamic_rnn = Keras GRU(reset_after=False); last step -> "
                 "fully_connected(10)",

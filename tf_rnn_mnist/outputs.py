@@ -35,9 +35,9 @@ def check_train_outputs(config):
        "results_json": config.results_json, "export": config.export},
       {"init_from": config.init_from, "batch_indices": config.batch_indices,
        "data_dir": config.data_dir},
-      {"where the run's checkpoints go": config.model_dir and os.path.join(
-          config.model_dir, CHECKPOINT_SUBDIR),
-       "the TensorBoard directory": tensorboard_dir(config)})
+      {"where the run's checkpoints go": (config.model_dir and os.path.join(
+          config.model_dir, CHECKPOINT_SUBDIR), "model_dir"),
+       "the TensorBoard directory": (tensorboard_dir(config), "tensorboard_dir")})
   if config.model_dir:
     _check_model_dir(config.model_dir)
   check_optional_outputs(tensorboard_dir=tensorboard_dir(config))
@@ -137,8 +137,9 @@ def _inside(path, container):
 def check_distinct(outputs, inputs=None, protected=None):
   """Refuses two outputs on one path, an output on or inside an input (a file in --data_dir, a
   checkpoint prefix's files), and an output inside a `protected` directory another output
-  fills (MODEL_DIR/checkpoints, a SavedModel): the later write would destroy the earlier one
-  with no error. {flag: path or None} each."""
+  fills (MODEL_DIR/checkpoints, the TensorBoard directory): the later write would destroy the
+  earlier one with no error. outputs, inputs: {flag: path or None}; protected: {what it is:
+  (directory or None, the flag that fills it)}."""
   given = {flag: path for flag, path in outputs.items() if path}
   written = {}
   for flag, path in given.items():
@@ -149,12 +150,13 @@ def check_distinct(outputs, inputs=None, protected=None):
   for flag, path in (inputs or {}).items():
     for other, output in given.items() if path else ():
       if _inside(output, path):
-        where = "the same path as" if os.path.realpath(output) == os.path.realpath(path) else \
-            "inside"
-        raise ConfigError(f"--{other}={output} is {where} the input --{flag}={path}: writing "
-                          "it would destroy the input. Pass another output path.")
-  for what, directory in (protected or {}).items():
+        where = ("the same path as the input --" + flag
+                 if os.path.realpath(output) == os.path.realpath(path)
+                 else f"inside the input --{flag}={path}")
+        raise ConfigError(f"--{other}={output} is {where}: writing it would destroy the "
+                          "input. Pass another output path.")
+  for what, (directory, owner) in (protected or {}).items():
     for other, output in given.items() if directory else ():
-      if _inside(output, directory):
+      if other != owner and _inside(output, directory):
         raise ConfigError(f"--{other}={output} is inside {directory}, {what}: it would be "
                           "overwritten, or break it. Pass another output path.")

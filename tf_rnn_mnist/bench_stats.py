@@ -14,6 +14,7 @@ how busy the machine was during each window, and how sure the ratio is.
 
 import math
 import os
+import time
 
 CONTENTION_LIMIT = 0.25  # other processes used more than a quarter of the machine: flagged
 ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
@@ -66,14 +67,12 @@ class Contention:
   """`with Contention(pid) as c:` around a window; then `c.share`: the fraction of the
   machine's CPU time that other processes used meanwhile (None where /proc is missing)."""
 
-  def __init__(self, pid, clock=None):
-    import time
-    self.pid, self.clock = pid, clock or time.monotonic
-    self.share = None
+  def __init__(self, pid):
+    self.pid, self.share = pid, None
 
   def __enter__(self):
     try:
-      self._start = (self.clock(), _busy_seconds(), _process_seconds(self.pid))
+      self._start = (time.monotonic(), _busy_seconds(), _process_seconds(self.pid))
     except (OSError, ValueError, IndexError):
       self._start = None
     return self
@@ -82,7 +81,7 @@ class Contention:
     if self._start is None:
       return
     try:
-      now = (self.clock(), _busy_seconds(), _process_seconds(self.pid))
+      now = (time.monotonic(), _busy_seconds(), _process_seconds(self.pid))
     except (OSError, ValueError, IndexError):
       return
     wall = now[0] - self._start[0]

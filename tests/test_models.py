@@ -256,6 +256,27 @@ def test_sequence_lstm_is_keras_lstm_with_one_matmul_per_step_each_way(return_se
   assert _matmul_count(lambda: gradients(unrolled)) == 6 * 28
 
 
+@pytest.mark.parametrize("input_size", [28, 256])
+def test_sequence_lstm_is_bitwise_keras_at_multilayer_shapes(input_size):
+  """At multilayer's own shapes (batch 100, 28 steps, 256 units; 28 pixels in, or 256 from the
+  layer below), where oneDNN picks other kernels than at the small shapes above: outputs and
+  final states bitwise Keras's, with the per-step `h @ U` run as BatchMatMulV2 (the faster
+  kernel on the Intel Xeon, docs/benchmarks.md). A product computed by a kernel that sums in
+  another order (MatMul against BatchMatMulV2 is not guaranteed bitwise in general) fails
+  here, not in the weeks-long drift of a training run."""
+  from tf_rnn_mnist.layers import SequenceLSTM
+  keras.utils.set_random_seed(3)
+  kw = dict(return_sequences=True, return_state=True, bias_initializer="random_uniform")
+  plain, mine = keras.layers.LSTM(256, **kw), SequenceLSTM(256, **kw)
+  x = tf.constant(np.random.default_rng(0).normal(size=(100, 28, input_size)).astype(np.float32))
+  plain(x), mine(x)
+  mine.set_weights(plain.get_weights())
+  for call in (lambda layer: layer(x), lambda layer: tf.function(layer)(x)):
+    for a, b in zip(call(mine), call(plain)):
+      np.testing.assert_array_equal(a.numpy(), b.numpy())
+  assert _op_count(lambda: mine(x)[0], ("BatchMatMulV2",)) == 28
+
+
 _KERAS_PATH_CASES = {  # layer arguments, call arguments; what SequenceLSTM leaves to Keras
     "mask": ({}, {"mask": np.arange(28)[None, :] < np.array([28, 20, 5, 1])[:, None]}),
     "go_backwards": ({"go_backwards": True}, {}),

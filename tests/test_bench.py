@@ -99,27 +99,67 @@ def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):
   assert "Traceback" not in done.stderr
 
 
-def test_profile_counts_the_updates_ops_from_its_own_trace(small_idx_dir, tmp_path):
-  """`profile` on static_gru: the trace is written, and its table counts each MatMul once per
-  update. Per update, 172: forward 58 (the input projection, 2 x 28 recurrent, the output
-  layer), backward 114 (the output layer's 2; the 56 recurrent kernel gradients; 55 state
-  gradients, none for step 0's h @ U_zr, whose h is the zero initial state; the projection's
-  kernel gradient, none for the images). Keras's per-step GRU would count 227 (test_models
-  pins the layer itself); counting the executor's own events or a loop's body twice would
-  change the number too."""
-  from tf_rnn_mnist.profile import MATMUL, op_times
-  logdir = tmp_path / "trace"
-  done = subprocess.run(
-      [sys.executable, "-m", "tf_rnn_mnist.profile", "--variant=static_gru", "--window=2",
-       f"--logdir={logdir}", "--data_source=idx", f"--data_dir={small_idx_dir}",
+def _profile(side, variant, window, logdir, data_dir):
+  return subprocess.run(
+      [sys.executable, "-m", "tf_rnn_mnist.profile", f"--variant={variant}", f"--side={side}",
+       f"--window={window}", f"--logdir={logdir}", "--data_source=idx", f"--data_dir={data_dir}",
        "--noverify_digests"], capture_output=True, text=True, timeout=600)
+
+
+def _matmuls(ops):
+  from tf_rnn_mnist.profile import MATMUL
+  return sum(count for name, (count, _) in ops.items() if name in MATMUL)
+
+
+@pytest.mark.parametrize("side", ["port", "fit"])
+def test_profile_counts_the_updates_ops_from_its_own_trace(side, small_idx_dir, tmp_path):
+  """`profile` on static_gru, this trainer and Keras `fit` (the same layers): the trace is
+  written, and its table counts each MatMul once per update. Per update, 172: forward 58 (the
+  input projection, 2 x 28 recurrent, the output layer), backward 114 (the output layer's 2;
+  the 56 recurrent kernel gradients; 55 state gradients, none for step 0's h @ U_zr, whose h
+  is the zero initial state; the projection's kernel gradient, none for the images). Keras's
+  per-step GRU would count 227 (test_models pins the layer itself); counting the executor's own
+  events or a loop's body twice would change the number too."""
+  from tf_rnn_mnist.profile import op_times
+  logdir = tmp_path / "trace"
+  done = _profile(side, "static_gru", 2, logdir, small_idx_dir)
   assert done.returncode == 0, done.stderr[-3000:]
   traces = list(logdir.glob("plugins/profile/*/*.xplane.pb"))
   assert len(traces) == 1
-  ops = op_times(traces[0])
-  assert sum(count for name, (count, _) in ops.items() if name in MATMUL) == 2 * 172
+  assert _matmuls(op_times(traces[0])) == 2 * 172
+  assert done.stdout.startswith(f"static_gru, {side}:\n")
   assert "| op type | ops per update | ms per update | share of op time |" in done.stdout
   assert "2 updates; wall " in done.stdout and "MatMul share of op time" in done.stdout
+
+
+def test_profile_of_the_tf1_graph_counts_its_updates_not_its_logging(small_idx_dir, tmp_path):
+  """The TF1 graph (static_gru's tutorial, sess.run per update) logs the batch's accuracy and
+  loss with two more sess.run calls after every 10th update. A 4-update window after two
+  warm-up windows holds updates 9-12, so that logging (after update 10) runs inside the traced
+  window: counted, the window would hold 2 forward passes' matmuls more than 4 updates' worth.
+  Four updates must count exactly 4 times what one update counts in its own trace."""
+  from tf_rnn_mnist.profile import op_times
+  counts = {}
+  for window in (1, 4):
+    logdir = tmp_path / f"w{window}"
+    done = _profile("legacy", "static_gru", window, logdir, small_idx_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trace = next(logdir.glob("plugins/profile/*/*.xplane.pb"))
+    counts[window] = (_matmuls(op_times(trace)), _matmuls(op_times(trace, only_updates=False)))
+  one_update, _ = counts[1]
+  assert one_update > 100  # the TF1 graph's own: 28 steps x 2 matmuls forward, more backward
+  assert counts[4][0] == 4 * one_update
+  assert counts[4][1] > counts[4][0]  # the logging ran inside the trace, and was left out
+
+
+def test_profile_refuses_the_pytorch_tutorial_before_loading_data(tmp_path):
+  done = _profile("legacy", "torch_lstm", 2, tmp_path / "t", tmp_path / "no_data_here")
+  assert done.returncode == 1
+  assert done.stderr.strip().splitlines()[-1] == (
+      "error: --side=legacy: torch_lstm's tutorial is a PyTorch program, which TensorFlow's "
+      "profiler cannot trace; legacy is the TF1 graph of basic_lstm, multilayer, static_lstm, "
+      "static_lstmcell, static_gru, dynamic_gru.")
+  assert not (tmp_path / "t").exists() or not any((tmp_path / "t").iterdir())
 
 
 def test_profile_table_arithmetic():

@@ -17,16 +17,22 @@ import tempfile
 import time
 
 PREFIX = "@@bench"
+# The profiler's name for a timed update (profile.py keeps only the ops inside these).
+UPDATE_TRACE = "bench_update"
 
 
 class WindowGate:
-  """The side's end: `step(seconds)` after each timed update; blocks at each window's start."""
+  """The side's end: `step(seconds)` after each timed update; blocks at each window's start.
+
+  A window opened with `profile DIR` instead of `go` runs under TensorFlow's profiler, its trace
+  written to DIR, each update marked by an UPDATE_TRACE event (profile.py)."""
 
   def __init__(self, window, stdin=None, stdout=None):
     self.window, self.count, self.seconds = window, 0, 0.0
     self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout
     self.started = time.perf_counter()
     self.waited = False
+    self.profiling = self.update_trace = None
 
   def _say(self, *words):
     print(PREFIX, *words, file=self.stdout, flush=True)
@@ -36,13 +42,27 @@ class WindowGate:
       if not self.waited:  # the first update is next: what a user waits for
         self._say("ready", repr(time.perf_counter() - self.started))
         self.waited = True
-      if self.stdin.readline().strip() != "go":  # the benchmark closed the pipe: stop
+      command, _, logdir = self.stdin.readline().rstrip("\n").partition(" ")
+      if command == "profile" and logdir:
+        import tensorflow as tf  # only a TensorFlow side is ever asked to profile
+        tf.profiler.experimental.start(logdir)
+        self.profiling = tf.profiler.experimental
+      elif command != "go":  # the benchmark closed the pipe: stop
         sys.exit(0)
+    if self.profiling:
+      self.update_trace = self.profiling.Trace(UPDATE_TRACE)
+      self.update_trace.__enter__()
 
   def step(self, seconds):
+    if self.update_trace:
+      self.update_trace.__exit__(None, None, None)
+      self.update_trace = None
     self.count += 1
     self.seconds += seconds
     if self.count == self.window:
+      if self.profiling:
+        self.profiling.stop()
+        self.profiling = None
       self._say("window", repr(self.seconds))
       self.count, self.seconds = 0, 0.0
 
@@ -86,10 +106,11 @@ class Side:
     raise RuntimeError(f"{self.name} ended before its window (exit {self.process.returncode}): "
                        f"{error[0] if error else 'no output'}")
 
-  def window(self):
-    """Runs one window; its seconds (the sum of its updates' times)."""
+  def window(self, profile_dir=None):
+    """Runs one window; its seconds (the sum of its updates' times). profile_dir: under
+    TensorFlow's profiler, the trace written there."""
     tic = time.perf_counter()
-    self.process.stdin.write("go\n")
+    self.process.stdin.write(f"profile {profile_dir}\n" if profile_dir else "go\n")
     self.process.stdin.flush()
     seconds = float(self._expect("window")[0])
     if self.to_first_window is None:

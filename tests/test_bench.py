@@ -226,6 +226,24 @@ def test_a_contended_round_is_repeated_and_precise_ratios_stop_the_benchmark():
   assert shares["fit"] == [0.0, 0.0, 0.0]
 
 
+def test_rounds_go_on_until_every_target_is_decided():
+  """Ratios of 1.04, 0.98, 1.06, 1.05, 1.04, ... are known to +-5% after 5 rounds (1.03x
+  [0.99-1.07]), but that interval straddles the 1.0x target: the benchmark goes on until the
+  interval clears it (round 6: [1.006-1.068]) rather than stopping at 'undecided'; without a
+  target it stops at round 5."""
+  fit_seconds = [1.04, 0.98, 1.06, 1.05, 1.04, 1.05, 1.05, 1.05, 1.05, 1.05]
+  for targets, rounds_run in (({"fit": 1.0}, 6), (None, 5)):
+    port, fit = _TimedSide("port", [1.0] * 10), _TimedSide("fit", fit_seconds)
+    _Busy.script = {"port": [0.0] * 10, "fit": [0.0] * 10}
+    seconds, _, _ = bench.alternate([port, fit], rounds=3, warmup_windows=0, max_rounds=10,
+                                    precision=0.05, contention=_Busy, targets=targets)
+    assert len(seconds["fit"]) == rounds_run
+    ratios = bench._round_ratios(seconds)["fit"]
+    assert bench_stats.verdict(ratios, 1.0) == ("met" if targets else "undecided")
+    if targets:
+      assert bench_stats.verdict(ratios[:-1], 1.0) == "undecided"  # one round earlier
+
+
 def test_contended_rounds_are_counted_when_the_budget_runs_out():
   port, fit = _TimedSide("port", [1.0] * 3), _TimedSide("fit", [1.2] * 3)
   _Busy.script = {"port": [0.9] * 3, "fit": [0.0] * 3}

@@ -115,14 +115,17 @@ def _round_ratios(seconds):
 
 
 def alternate(sides, rounds, warmup_windows, log=lambda *_: None, max_rounds=None,
-              precision=0.05, contention=bench_stats.Contention):
+              precision=0.05, contention=bench_stats.Contention, targets=None):
   """Warm-up windows first, then rounds of one window per side, the order rotated each round
   so that no side always follows the same one. Returns (seconds, shares, repeated):
   {side: [seconds per counted round]}, {side: [other processes' share of the CPU during its
   window, per counted round]}, and the rounds repeated because a window was contended.
 
   At least `rounds` rounds are counted; then more, up to `max_rounds` run in all, until every
-  ratio of the port to another side is known to +-`precision` (bench_stats.precise_enough). A
+  ratio of the port to another side is known to +-`precision` (bench_stats.precise_enough)
+  and every ratio with a target ({side: target}) is decided, met or missed (a ratio near its
+  target needs a narrower interval than `precision`: 1.04x [1.00-1.07] is precise to 4% and
+  still says nothing against 1.0x). A
   round in which another process used more than bench_stats.CONTENTION_LIMIT of the machine
   during a window is repeated, while the budget still allows `rounds` counted ones."""
   max_rounds = max(max_rounds or rounds, rounds)
@@ -153,7 +156,9 @@ def alternate(sides, rounds, warmup_windows, log=lambda *_: None, max_rounds=Non
       shares[name].append(busy[name])
     log(f"  round {ran} ({counted + 1} counted): " + ", ".join(
         f"{name} {s[-1]:.2f} s" for name, s in seconds.items()))
-    if counted + 1 >= rounds and bench_stats.precise_enough(_round_ratios(seconds), precision):
+    ratios = _round_ratios(seconds)
+    if (counted + 1 >= rounds and bench_stats.precise_enough(ratios, precision)
+        and bench_stats.decided(ratios, targets or {})):
       break
   return seconds, shares, repeated
 
@@ -175,8 +180,10 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
                                                  mixed_precision), children))
         except RuntimeError as e:
           errors[name] = str(e)
+      targets = {name: target_for(variant, name) for name in sides
+                 if target_for(variant, name) is not None}
       seconds, shares, repeated = alternate(started, rounds, warmup_windows, log, max_rounds,
-                                            precision)
+                                            precision, targets=targets)
   finally:
     for side in started:
       side.close()
@@ -218,9 +225,14 @@ TARGETS = {"fit": 1.0, "legacy": 1.0}
 TARGETS_BY_VARIANT = {("multilayer", "legacy"): 1.3}
 
 
+def target_for(variant, side):
+  """The port's target against `side` on `variant`, or None."""
+  return TARGETS_BY_VARIANT.get((variant.name, side), TARGETS.get(side))
+
+
 def _ratio_summary(variant, name, ratios):
   centre, low, high = bench_stats.ratio_interval(ratios)
-  target = TARGETS_BY_VARIANT.get((variant.name, name), TARGETS.get(name))
+  target = target_for(variant, name)
   summary = {**spread(ratios), "geometric_mean": centre, "ci95": [low, high]}
   if target is not None:
     summary.update(target=target, verdict=bench_stats.verdict(ratios, target))

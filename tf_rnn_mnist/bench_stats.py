@@ -124,3 +124,9 @@ def verdict(ratios, target):
   if low is None:
     return "undecided"
   return "met" if low >= target else "missed" if high < target else "undecided"
+
+
+def decided(ratios_by_side, targets):
+  """Whether every ratio that has a target (`targets`: {side: target}) is met or missed."""
+  return all(verdict(ratios, targets[name]) != "undecided"
+             for name, ratios in ratios_by_side.items() if name in targets)

@@ -68,7 +68,8 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
   rows = json.loads(out.read_text())
   assert [r["variant"] for r in rows] == ["static_gru", "torch_lstm"]
   torch_here = importlib.util.find_spec("torch") is not None
-  sides = ["port", "legacy", "torch", "fit"] if torch_here else ["port", "legacy", "fit"]
+  sides = ["port", "legacy", "torch", "fit", "fit_builtin"] if torch_here else [
+      "port", "legacy", "fit", "fit_builtin"]
   for row in rows:
     rates = row["examples_per_second"]
     assert list(rates) == sides
@@ -85,7 +86,7 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
   assert rows[1]["framework_of_legacy"] == "pytorch"
   assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert "| static_gru | legacy (tf1-graph) |" in done.stdout
-  assert "| torch_lstm | fit |" in done.stdout
+  assert "| torch_lstm | fit |" in done.stdout and "| torch_lstm | fit_builtin |" in done.stdout
 
 
 def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):

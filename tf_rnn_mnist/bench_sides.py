@@ -1,17 +1,22 @@
 """The benchmark's sides that are not legacy scripts, each in its own process behind a
 WindowGate (bench_gate.py):
 
-    python -m tf_rnn_mnist.bench_sides --side=keras|fit|torch --variant=V --window=N \
+    python -m tf_rnn_mnist.bench_sides --side=keras|fit|fit_builtin|torch --variant=V --window=N \
         --updates=U [data flags]
 
 - keras: this project's trainer (`Trainer.train_loop`, one compiled call per window).
-- fit: what a Keras user writes: the same layers, `compile(Adam(lr), sparse CE)` and
-  `model.fit` on the variant's training split (one batch per update, fit's own tf.data).
+- fit: the same model under Keras's own loop: this project's layers, `compile(Adam(lr),
+  sparse CE)` and `model.fit` on the variant's training split (one batch per update, fit's own
+  tf.data). Against it the port differs only by its loop and optimizer.
+- fit_builtin: what a Keras user writes: the same architecture from Keras's built-in layers
+  (keras.layers.LSTM / GRU, Dropout, Dense: models.build_model(portable=True)) under the same
+  `compile` and `model.fit`.
 - torch: what a PyTorch user writes: `nn.LSTM`/`nn.GRU(28, units, num_layers, batch_first)`
   with dropout between layers where the variant drops, `nn.Linear`, `Adam(lr)`,
   `CrossEntropyLoss`, shuffled batches. A speed reference, not a faithful port.
 """
 
+import functools
 import time
 
 from absl import flags
@@ -23,7 +28,7 @@ from tf_rnn_mnist.bench_gate import WindowGate, timed
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.variants import Cell
 
-SIDES = ("keras", "fit", "torch")
+SIDES = ("keras", "fit", "fit_builtin", "torch")
 
 
 def keras_trainer(variant, mnist, updates, mixed_precision=False):
@@ -48,11 +53,11 @@ def _keras(variant, mnist, gate, updates, mixed_precision=False):
     timed(gate, trainer.train_loop, window)
 
 
-def _fit(variant, mnist, gate, updates):
+def _fit(variant, mnist, gate, updates, builtin=False):
   import keras
   from tf_rnn_mnist.models import build_model
   data = variant.data_split.datasets(mnist)
-  model = build_model(variant)
+  model = build_model(variant, portable=builtin)
   model.compile(optimizer=keras.optimizers.Adam(variant.learning_rate),
                 loss=keras.losses.SparseCategoricalCrossentropy(
                     from_logits=variant.loss != "double_softmax"))
@@ -127,7 +132,8 @@ def main(argv):
   if f.side == "keras":
     _keras(variant, mnist, gate, f.updates, f.mixed_precision)
   else:
-    {"fit": _fit, "torch": _torch}[f.side](variant, mnist, gate, f.updates)
+    sides = {"fit": _fit, "fit_builtin": functools.partial(_fit, builtin=True), "torch": _torch}
+    sides[f.side](variant, mnist, gate, f.updates)
 
 
 def run_main():

@@ -1,11 +1,12 @@
 """Where an update's time goes, on any TensorFlow side of the benchmark: a TensorFlow profiler
 trace of a window of its updates, and a table of the op time in them by op type.
 
-    python -m tf_rnn_mnist.profile --variant=multilayer [--side=port|fit|legacy] --window=20 \
-        --logdir=DIR [data flags]
+    python -m tf_rnn_mnist.profile --variant=multilayer [--side=port|fit|fit_builtin|legacy] \
+        --window=20 --logdir=DIR [data flags]
 
 The side runs in its own process exactly as `bench` runs it (bench_gate.py): this trainer
-(port), the same layers under Keras `fit`, or the tutorial's TF1 graph (legacy; torch_lstm's
+(port), the same model under Keras `fit`, the built-in Keras layers under `fit`
+(fit_builtin), or the tutorial's TF1 graph (legacy; torch_lstm's
 tutorial is PyTorch, not traced here). Two windows run first untimed (tracing, allocator
 warm-up), then one window under the profiler. Only the ops inside the timed updates count (a
 legacy script's logging and evaluation between them do not). DIR holds the trace for
@@ -28,7 +29,7 @@ from tf_rnn_mnist.bench_gate import UPDATE_TRACE, Side
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
 
-SIDES = ("port", "fit", "legacy")
+SIDES = ("port", "fit", "fit_builtin", "legacy")
 
 MATMUL = {"MatMul", "BatchMatMulV2", "_MklMatMul", "_MklBatchMatMulV2", "_FusedMatMul",
           "_MklFusedMatMul", "_MklNativeFusedMatMul"}  # SequenceLSTM's dz @ U^T: BatchMatMulV2
@@ -144,8 +145,9 @@ def profile(variant, side, window, logdir, data_args):
 def define_flags():
   from tf_rnn_mnist.data import flags as data_flags
   flags.DEFINE_enum("variant", None, list(variants.NAMES), "The variant to profile.")
-  flags.DEFINE_enum("side", "port", list(SIDES), "This trainer (port), the same layers under "
-                    "Keras fit, or the tutorial's TF1 graph (legacy).")
+  flags.DEFINE_enum("side", "port", list(SIDES), "This trainer (port), the same model under "
+                    "Keras fit, Keras's built-in layers under fit (fit_builtin), or the "
+                    "tutorial's TF1 graph (legacy).")
   flags.DEFINE_integer("window", 20, "Updates in the profiled window.", lower_bound=1)
   flags.DEFINE_string("logdir", None, "Where the trace goes (TensorBoard's profile plugin).")
   data_flags.define_data_flags()

@@ -277,3 +277,105 @@ def test_the_machine_is_described_from_cpuinfo(tmp_path):
   assert described["vendor"] == "GenuineIntel" and described["physical_cores"] == 2
   assert described["isa"] == ["sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni",
                               "amx_tile"]
+
+
+class _FakeProfiler:
+  """tf.profiler.experimental as the gate uses it, recording the calls."""
+
+  def __init__(self):
+    self.calls = []
+    outer = self
+
+    class Trace:
+      def __init__(self, name):
+        self.name = name
+
+      def __enter__(self):
+        outer.calls.append(("enter", self.name))
+
+      def __exit__(self, *exc):
+        outer.calls.append(("exit", self.name))
+
+    self.Trace = Trace
+
+  def start(self, logdir):
+    self.calls.append(("start", logdir))
+
+  def stop(self):
+    self.calls.append(("stop",))
+
+
+def test_gate_profiles_a_window_asked_for_by_profile_dir(monkeypatch):
+  """`profile DIR` (a path with spaces) runs that window under the profiler: started before its
+  first update, each update inside its own bench_update trace, stopped before the window's
+  line is printed; the next `go` window is not profiled."""
+  import types
+  profiler = _FakeProfiler()
+  fake_tf = types.SimpleNamespace(profiler=types.SimpleNamespace(experimental=profiler))
+  monkeypatch.setitem(sys.modules, "tensorflow", fake_tf)
+  out = io.StringIO()
+  gate = WindowGate(2, stdin=io.StringIO("profile /tmp/a dir/x\ngo\n"), stdout=out)
+  for seconds in (0.5, 0.25):
+    gate.before_step()
+    profiler.calls.append(("update", seconds))
+    gate.step(seconds)
+  assert profiler.calls == [("start", "/tmp/a dir/x"),
+                            ("enter", "bench_update"), ("update", 0.5), ("exit", "bench_update"),
+                            ("enter", "bench_update"), ("update", 0.25), ("exit", "bench_update"),
+                            ("stop",)]
+  assert out.getvalue().splitlines()[-1] == f"{PREFIX} window 0.75"
+  gate.before_step()
+  gate.step(1.0)
+  assert len(profiler.calls) == 8  # the `go` window: no profiler calls
+
+
+def test_gate_refuses_an_unknown_command_and_a_profile_without_a_directory(capsys):
+  for line in ("gO\n", "profile\n", "profile \n"):
+    gate = WindowGate(1, stdin=io.StringIO(line), stdout=io.StringIO())
+    with pytest.raises(SystemExit) as stopped:
+      gate.before_step()
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        f"bench_gate: {line.strip()!r} is not a window command (go, or profile DIR)\n")
+
+
+def _trace(tmp_path, updates, ops):
+  """An XPlane file: `updates` [(start_ps, duration_ps)] as bench_update events on the Python
+  thread, `ops` [(name, start_ps, duration_ps)] on a compute thread."""
+  from tensorflow.tsl.profiler.protobuf import xplane_pb2
+  space = xplane_pb2.XSpace()
+  plane = space.planes.add(name="/host:CPU")
+  names = {}
+
+  def event(line, name, start, duration):
+    if name not in names:
+      names[name] = len(names) + 1
+      plane.event_metadata[names[name]].id = names[name]
+      plane.event_metadata[names[name]].name = name
+    line.events.add(metadata_id=names[name], offset_ps=start, duration_ps=duration)
+
+  python = plane.lines.add(name="python", timestamp_ns=1000)
+  compute = plane.lines.add(name="tf_Compute/1", timestamp_ns=1000)
+  for start, duration in updates:
+    event(python, "bench_update", start, duration)
+  for name, start, duration in ops:
+    event(compute, name, start, duration)
+  path = tmp_path / "t.xplane.pb"
+  path.write_bytes(space.SerializeToString())
+  return path
+
+
+def test_op_times_keeps_the_ops_inside_the_updates(tmp_path):
+  """Ops before the first update, between two updates and after the last are left out; an op
+  starting at an update's first or last picosecond is in; the executor's own events and the
+  enclosing While are never counted."""
+  from tf_rnn_mnist.profile import op_times
+  path = _trace(tmp_path, [(100, 50), (300, 50)], [
+      ("a/m:MatMul", 99, 5), ("a/m:MatMul", 100, 5), ("b/m:Mul", 150, 1),
+      ("c/m:Mul", 151, 10), ("d/m:MatMul", 320, 7), ("w:While", 300, 40),
+      ("ExecutorState::Process", 310, 2), ("e/m:Mul", 351, 3)])
+  assert op_times(path) == {"MatMul": [2, 12], "Mul": [1, 1]}
+  assert op_times(path, only_updates=False) == {"MatMul": [3, 17], "Mul": [3, 14]}
+  from tf_rnn_mnist.errors import ConfigError
+  with pytest.raises(ConfigError, match="marks no timed updates"):
+    op_times(_trace(tmp_path, [], [("a/m:MatMul", 99, 5)]))

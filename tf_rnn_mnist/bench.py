@@ -13,7 +13,7 @@ Sides, each in its own process (bench_gate.py), per variant:
 - fit_builtin: the same architecture from Keras's built-in layers (keras.layers.LSTM / GRU)
   under `compile` + `model.fit`: what a Keras user would write.
 Noise: after --warmup_windows per side (tracing, caches), the sides take turns window by
-window, A B C D, then B C D A, ...: a burst of load lands on every side alike. The table gives
+window, A B C D E, then B C D E A, ...: a burst of load lands on every side alike. The table gives
 each side's median examples/s over the rounds and the spread (min-max); ratios are taken per
 round (the port's window against each other side's window of the same round). Start-up is
 timed from process start to the side's first update (imports, data, graph or model) and to the
@@ -326,7 +326,8 @@ def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, pl
   log(f"{device} ({machine['vendor']}; {', '.join(machine['isa'])}); measured float32 GEMM "
       f"peak {peak:.0f} GFLOP/s; load average {os.getloadavg()[0]:.2f}; {warmup_windows} "
       f"warm-up windows, then {rounds} to {max(max_rounds or rounds, rounds)} rounds of one "
-      f"{window}-update window per side, until each ratio is known to +-{precision:.0%}.")
+      f"{window}-update window per side, until each ratio is known to +-{precision:.0%} and "
+      f"every target is met or missed.")
   rows = []
   for name in names:
     log(f"{name}:")
@@ -370,10 +371,12 @@ def define_flags():
   flags.DEFINE_integer("rounds", 5, "At least this many rounds of one window per side are "
                        "counted; medians, spreads and intervals over them.", lower_bound=1)
   flags.DEFINE_integer("max_rounds", 20, "Then more rounds, up to this many in all, until "
-                       "every ratio is known to --precision (rounds whose windows were "
-                       "contended are repeated within this budget).", lower_bound=1)
-  flags.DEFINE_float("precision", 0.05, "Stop once every ratio's 95% interval is within this "
-                     "relative distance of its geometric mean.", lower_bound=0.001)
+                       "every ratio is known to --precision and every target is met or "
+                       "missed (rounds whose windows were contended are repeated within this "
+                       "budget).", lower_bound=1)
+  flags.DEFINE_float("precision", 0.05, "Stop (once every target is decided) when every "
+                     "ratio's 95% interval is within this relative distance of its geometric "
+                     "mean.", lower_bound=0.001)
   flags.DEFINE_integer("warmup_windows", 2, "Untimed windows per side first (tracing, caches).",
                        lower_bound=0)
   flags.DEFINE_bool("mixed_precision", False, "Benchmark the port with --mixed_precision (GPU).")

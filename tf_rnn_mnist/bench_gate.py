@@ -2,7 +2,8 @@
 
 Every side of a benchmark (this trainer, the TF1 graph, PyTorch, model.fit) runs in its own
 process and trains only while the benchmark lets it: a WindowGate in the side waits for `go` on
-stdin before each window of updates, and reports the window's seconds on stdout. The benchmark
+stdin before each window of updates (or `profile DIR`: the window under TensorFlow's profiler,
+for profile.py), and reports the window's seconds on stdout. The benchmark
 opens one side's window at a time, A B C A B C ..., so that a burst of load on a shared machine
 falls on every side alike, and each round's ratios compare windows minutes apart at most.
 
@@ -42,13 +43,18 @@ class WindowGate:
       if not self.waited:  # the first update is next: what a user waits for
         self._say("ready", repr(time.perf_counter() - self.started))
         self.waited = True
-      command, _, logdir = self.stdin.readline().rstrip("\n").partition(" ")
+      line = self.stdin.readline()
+      if not line:  # the benchmark closed the pipe: done
+        sys.exit(0)
+      command, _, logdir = line.rstrip("\n").partition(" ")
       if command == "profile" and logdir:
         import tensorflow as tf  # only a TensorFlow side is ever asked to profile
         tf.profiler.experimental.start(logdir)
         self.profiling = tf.profiler.experimental
-      elif command != "go":  # the benchmark closed the pipe: stop
-        sys.exit(0)
+      elif command != "go":
+        print(f"bench_gate: {line.strip()!r} is not a window command (go, or profile DIR)",
+              file=sys.stderr, flush=True)
+        sys.exit(2)
     if self.profiling:
       self.update_trace = self.profiling.Trace(UPDATE_TRACE)
       self.update_trace.__enter__()
@@ -109,6 +115,8 @@ class Side:
   def window(self, profile_dir=None):
     """Runs one window; its seconds (the sum of its updates' times). profile_dir: under
     TensorFlow's profiler, the trace written there."""
+    if profile_dir and "\n" in profile_dir:  # the protocol is one line per window
+      raise ValueError(f"a profile directory cannot hold a newline: {profile_dir!r}")
     tic = time.perf_counter()
     self.process.stdin.write(f"profile {profile_dir}\n" if profile_dir else "go\n")
     self.process.stdin.flush()

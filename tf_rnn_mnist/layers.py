@@ -119,6 +119,8 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
   are bitwise Keras's). Backward: per step only the gate derivatives and `dz @ U^T`; the weight,
   bias and input gradients are one matmul each over all steps (cuDNN's and oneDNN's RNN
   backward does the same), where autodiff of the loop runs four small matmuls per step.
+  (`h @ U` runs as BatchMatMulV2: bitwise MatMul's product on the CPUs measured, and
+  tests/test_models.py checks it at multilayer's shapes on whichever CPU runs the tests.)
   """
   steps, units = x.shape[1], recurrent_kernel.shape[0]
 

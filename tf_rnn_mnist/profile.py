@@ -18,6 +18,7 @@ import bisect
 import collections
 import glob
 import os
+import subprocess
 
 from absl import flags
 
@@ -32,7 +33,7 @@ from tf_rnn_mnist.errors import ConfigError
 SIDES = ("port", "fit", "fit_builtin", "legacy")
 
 MATMUL = {"MatMul", "BatchMatMulV2", "_MklMatMul", "_MklBatchMatMulV2", "_FusedMatMul",
-          "_MklFusedMatMul", "_MklNativeFusedMatMul"}  # SequenceLSTM's dz @ U^T: BatchMatMulV2
+          "_MklFusedMatMul", "_MklNativeFusedMatMul"}  # SequenceLSTM's per-step ones: BatchMatMulV2
 # Ops whose events enclose other ops' events (a loop runs its body inside): counted once, inside.
 ENCLOSING = {"While", "StatelessWhile", "PartitionedCall", "StatefulPartitionedCall", "If",
              "StatelessIf"}
@@ -43,12 +44,11 @@ def _event_name(plane, event):
 
 
 def _update_spans(plane):
-  """[(start, end)] in picoseconds of the plane's timed updates (UPDATE_TRACE events), or None
-  where the trace marks none (a trace of the updates alone)."""
+  """[(start, end)] in picoseconds of the plane's timed updates (UPDATE_TRACE events)."""
   spans = [(line.timestamp_ns * 1000 + e.offset_ps,
             line.timestamp_ns * 1000 + e.offset_ps + e.duration_ps)
            for line in plane.lines for e in line.events if _event_name(plane, e) == UPDATE_TRACE]
-  return sorted(spans) or None
+  return sorted(spans)
 
 
 def op_times(xplane_path, only_updates=True):
@@ -63,6 +63,9 @@ def op_times(xplane_path, only_updates=True):
     if plane.name != "/host:CPU":
       continue
     spans = _update_spans(plane) if only_updates else None
+    if only_updates and not spans:  # not a trace of profile's gate: it would count everything
+      raise ConfigError(f"{xplane_path} marks no timed updates ({UPDATE_TRACE} events): it is "
+                        "not a trace `profile` recorded.")
     starts = [start for start, _ in spans or ()]
     for line in plane.lines:
       if not line.name.startswith("tf_Compute"):
@@ -134,8 +137,11 @@ def profile(variant, side, window, logdir, data_args):
     if process:
       process.close()
     for child in children:  # stopped while starting: it got the signal, wait for it
-      if child.poll() is None:
+      try:
         child.wait(timeout=60)
+      except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
   new = sorted(set(glob.glob(pattern)) - earlier)
   if len(new) != 1:
     raise ConfigError(f"the profiler wrote {len(new)} new traces under {logdir}, not 1.")

@@ -256,15 +256,20 @@ def test_sequence_lstm_is_keras_lstm_with_one_matmul_per_step_each_way(return_se
   assert _matmul_count(lambda: gradients(unrolled)) == 6 * 28
 
 
+@pytest.mark.parametrize("batched_equal", [None, False])
 @pytest.mark.parametrize("input_size", [28, 256])
-def test_sequence_lstm_is_bitwise_keras_at_multilayer_shapes(input_size):
+def test_sequence_lstm_is_bitwise_keras_at_multilayer_shapes(input_size, batched_equal,
+                                                             monkeypatch):
   """At multilayer's own shapes (batch 100, 28 steps, 256 units; 28 pixels in, or 256 from the
   layer below), where oneDNN picks other kernels than at the small shapes above: outputs and
-  final states bitwise Keras's, with the per-step `h @ U` run as BatchMatMulV2 (the faster
-  kernel on the Intel Xeon, docs/benchmarks.md). A product computed by a kernel that sums in
-  another order (MatMul against BatchMatMulV2 is not guaranteed bitwise in general) fails
-  here, not in the weeks-long drift of a training run."""
+  final states bitwise Keras's. The per-step `h @ U` runs as BatchMatMulV2 where this CPU's
+  check finds it bitwise MatMul's product (the faster kernel on the Intel Xeon,
+  docs/benchmarks.md), as MatMul where it does not (batched_equal=False forces that path);
+  either way the outputs must be Keras's to the bit."""
+  from tf_rnn_mnist import layers
   from tf_rnn_mnist.layers import SequenceLSTM
+  if batched_equal is not None:
+    monkeypatch.setattr(layers, "batched_matmul_is_matmul", lambda *shape: batched_equal)
   keras.utils.set_random_seed(3)
   kw = dict(return_sequences=True, return_state=True, bias_initializer="random_uniform")
   plain, mine = keras.layers.LSTM(256, **kw), SequenceLSTM(256, **kw)
@@ -274,7 +279,23 @@ def test_sequence_lstm_is_bitwise_keras_at_multilayer_shapes(input_size):
   for call in (lambda layer: layer(x), lambda layer: tf.function(layer)(x)):
     for a, b in zip(call(mine), call(plain)):
       np.testing.assert_array_equal(a.numpy(), b.numpy())
-  assert _op_count(lambda: mine(x)[0], ("BatchMatMulV2",)) == 28
+  batched = layers.batched_matmul_is_matmul(100, 256, 1024)
+  assert _op_count(lambda: mine(x)[0], ("BatchMatMulV2",)) == (28 if batched else 0)
+
+
+def test_the_kernel_check_compares_the_two_products():
+  """batched_matmul_is_matmul says whether the two kernels agree, not that they ran: with
+  BatchMatMulV2 made to differ by one rounding step, the check says no."""
+  from tf_rnn_mnist import layers
+  real = tf.raw_ops.BatchMatMulV2
+  layers.batched_matmul_is_matmul.cache_clear()
+  try:
+    tf.raw_ops.BatchMatMulV2 = lambda **kw: tf.math.nextafter(real(**kw), np.float32(np.inf))
+    assert layers.batched_matmul_is_matmul(3, 5, 7) is False
+  finally:
+    tf.raw_ops.BatchMatMulV2 = real
+    layers.batched_matmul_is_matmul.cache_clear()
+  assert isinstance(layers.batched_matmul_is_matmul(3, 5, 7), bool)
 
 
 _KERAS_PATH_CASES = {  # layer arguments, call arguments; what SequenceLSTM leaves to Keras

@@ -1,5 +1,6 @@
 """Keras layers this project needs that Keras does not have as is."""
 
+import functools
 import inspect
 import warnings
 
@@ -111,6 +112,37 @@ class ProjectedGRU(keras.layers.GRU):
                      input_length=sequences.shape[1], return_all_outputs=self.return_sequences)
 
 
+# Batch sizes the kernel check tries when the graph's batch is unknown (the trainer's is).
+_CHECKED_BATCHES = (1, 50, 64, 100, 128, 256)
+
+
+@functools.cache
+def batched_matmul_is_matmul(rows, inner, cols):
+  """Whether BatchMatMulV2(a, b^T, adj_y=True) is bitwise MatMul(a, b) for a (rows, inner) and
+  b (inner, cols) on this CPU. oneDNN runs the two with different kernels (brgemm, sgemm); on
+  the Intel Xeon measured their sums agree to the bit, elsewhere they need not. Checked once per
+  shape, eagerly on random operands, so that SequenceLSTM takes the faster kernel only where
+  its outputs stay Keras's to the bit."""
+  with tf.init_scope():
+    a = tf.random.stateless_uniform((rows, inner), seed=(1, 2), minval=-1.0, maxval=1.0)
+    b = tf.random.stateless_uniform((inner, cols), seed=(3, 4), minval=-1.0, maxval=1.0)
+    batched = tf.raw_ops.BatchMatMulV2(x=a, y=tf.transpose(b), adj_y=True)
+    return bool(tf.reduce_all(tf.equal(tf.matmul(a, b), batched)))
+
+
+def _recurrent_matmul(batch, recurrent_kernel):
+  """h -> h @ U: as BatchMatMulV2 against U's transpose (transposed once, not per step) where
+  that is bitwise MatMul's product at these shapes (batched_matmul_is_matmul): oneDNN's batched
+  kernel runs multilayer's 100x256 @ 256x1024 1.2-1.8x faster than MatMul's sgemm on the Intel
+  Xeon (docs/benchmarks.md). `batch`: the static batch size, or None."""
+  units, gates = recurrent_kernel.shape
+  if all(batched_matmul_is_matmul(rows, units, gates)
+         for rows in ((batch,) if batch else _CHECKED_BATCHES)):
+    recurrent_kernel_t = tf.transpose(recurrent_kernel)
+    return lambda h: tf.raw_ops.BatchMatMulV2(x=h, y=recurrent_kernel_t, adj_y=True)
+  return lambda h: tf.matmul(h, recurrent_kernel)
+
+
 def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequences):
   """Keras LSTMCell's function over a whole (batch, steps, input) sequence, with its own gradient.
 
@@ -119,8 +151,8 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
   are bitwise Keras's). Backward: per step only the gate derivatives and `dz @ U^T`; the weight,
   bias and input gradients are one matmul each over all steps (cuDNN's and oneDNN's RNN
   backward does the same), where autodiff of the loop runs four small matmuls per step.
-  (`h @ U` runs as BatchMatMulV2: bitwise MatMul's product on the CPUs measured, and
-  tests/test_models.py checks it at multilayer's shapes on whichever CPU runs the tests.)
+  (`h @ U` runs as BatchMatMulV2 where that is bitwise MatMul's product on this CPU, checked
+  once per shape: _recurrent_matmul.)
   """
   steps, units = x.shape[1], recurrent_kernel.shape[0]
 
@@ -131,14 +163,10 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
     # its buffer instead of copying strided rows (faster on multilayer: docs/benchmarks.md).
     x_by_time = tf.reshape(tf.transpose(x, (1, 0, 2)), (-1, size))
     projected = tf.reshape(tf.matmul(x_by_time, kernel), (steps, batch, -1))
-    # h @ U as BatchMatMulV2 against U's transpose (adj_y) rather than MatMul: bitwise the same
-    # product, and oneDNN's batched kernel runs these shapes 1.2-1.8x faster than MatMul's sgemm
-    # on the Intel Xeon (docs/benchmarks.md). Transposed once, not per step.
-    recurrent_kernel_t = tf.transpose(recurrent_kernel)
+    recurrent = _recurrent_matmul(x.shape[0], recurrent_kernel)
     h, c, saved = h0, c0, []  # saved: per step what the backward needs
     for xw in tf.unstack(projected):
-      h_u = tf.raw_ops.BatchMatMulV2(x=h, y=recurrent_kernel_t, adj_y=True)
-      z = tf.add(tf.add(xw, h_u), bias)
+      z = tf.add(tf.add(xw, recurrent(h)), bias)
       z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
       i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
       h_prev, c_prev = h, c

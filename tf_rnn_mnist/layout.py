@@ -8,6 +8,7 @@ checks every import of every module against this, and that every module has its 
 LAYERS = (
     ("tools", ("tf_rnn_mnist.__main__", "tf_rnn_mnist.train", "tf_rnn_mnist.convert",
                "tf_rnn_mnist.compare", "tf_rnn_mnist.compare_report", "tf_rnn_mnist.bench",
+               "tf_rnn_mnist.bench_report",
                "tf_rnn_mnist.bench_sides", "tf_rnn_mnist.profile", "tf_rnn_mnist.data.__main__",
                "tf_rnn_mnist.migrate.__main__", "tf_rnn_mnist.cli")),
     ("run", ("tf_rnn_mnist.loop", "tf_rnn_mnist.plan", "tf_rnn_mnist.trainer",

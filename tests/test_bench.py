@@ -379,3 +379,24 @@ def test_op_times_keeps_the_ops_inside_the_updates(tmp_path):
   from tf_rnn_mnist.errors import ConfigError
   with pytest.raises(ConfigError, match="marks no timed updates"):
     op_times(_trace(tmp_path, [], [("a/m:MatMul", 99, 5)]))
+
+
+@pytest.mark.parametrize("builtin", [False, True])
+def test_the_fit_sides_models(builtin):
+  """fit runs the port's own model (SequenceLSTM on multilayer); fit_builtin only Keras's
+  built-in layers (keras.layers.LSTM, Dropout, Dense), with the same weight shapes. A
+  fit_builtin that ignored `builtin` would measure the port's layers twice."""
+  from tf_rnn_mnist.bench_sides import fit_model
+  model = fit_model(get_variant("multilayer"), builtin=builtin)
+  modules = {type(layer).__module__.split(".")[0] for layer in model.layers}
+  assert ("tf_rnn_mnist" in modules) is not builtin
+  assert [w.shape for w in model.weights if "seed" not in w.path] == [
+      w.shape for w in fit_model(get_variant("multilayer"), builtin=not builtin).weights
+      if "seed" not in w.path]
+
+
+def test_profile_refuses_a_logdir_with_a_newline(tmp_path):
+  done = _profile("port", "static_gru", 2, f"{tmp_path}/a\nb", tmp_path / "no_data_here")
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert done.stderr.strip().splitlines()[-1].startswith("error: --logdir='")
+  assert done.stderr.strip().endswith("a directory name with a newline is not accepted.")

@@ -53,14 +53,22 @@ def _keras(variant, mnist, gate, updates, mixed_precision=False):
     timed(gate, trainer.train_loop, window)
 
 
-def _fit(variant, mnist, gate, updates, builtin=False):
+def fit_model(variant, builtin=False):
+  """The fit sides' model, compiled: this project's (fit) or Keras's built-in layers only
+  (fit_builtin)."""
   import keras
   from tf_rnn_mnist.models import build_model
-  data = variant.data_split.datasets(mnist)
   model = build_model(variant, portable=builtin)
   model.compile(optimizer=keras.optimizers.Adam(variant.learning_rate),
                 loss=keras.losses.SparseCategoricalCrossentropy(
                     from_logits=variant.loss != "double_softmax"))
+  return model
+
+
+def _fit(variant, mnist, gate, updates, builtin=False):
+  import keras
+  data = variant.data_split.datasets(mnist)
+  model = fit_model(variant, builtin)
 
   class Gated(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):

@@ -162,6 +162,8 @@ def define_flags():
 
 def main(argv):
   f = flags.FLAGS
+  if "\n" in f.logdir:  # the gate's protocol is one line per window
+    raise ConfigError(f"--logdir={f.logdir!r}: a directory name with a newline is not accepted.")
   outputs.check_writable_dir("logdir", f.logdir)
   variant = variants.get_variant(f.variant)
   check_side(variant, f.side)

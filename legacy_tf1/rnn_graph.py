@@ -12,7 +12,6 @@ Variables are created under the names the structure's TF1 API call creates, so r
 proves the recognised names: a name that differs fails the restore.
 """
 
-import json
 import sys
 
 import numpy as np
@@ -25,34 +24,8 @@ import tf_keras  # noqa: E402  (tf.keras of TF 2.21 in graph mode: needs TF_USE_
 from tf_rnn_mnist.migrate import spec as spec_io  # noqa: E402
 
 
-def _fused(cell, x, options):
-  """contrib's LSTMBlockFusedCell: the BlockLSTM kernel over the whole (time-major) sequence."""
-  with tf.variable_scope(cell.scope):
-    rows, gates = cell.input_size + cell.units, 4 * cell.units
-    w = tf.get_variable("kernel", [rows, gates])
-    b = tf.get_variable("bias", [gates])
-    diags = ([tf.get_variable(d, [cell.units]) for d in ("w_i_diag", "w_f_diag", "w_o_diag")]
-             if cell.peepholes else [tf.zeros([cell.units])] * 3)
-  time_major = tf.transpose(x, [1, 0, 2])
-  zeros = tf.zeros([tf.shape(x)[0], cell.units])
-  _, cs, _, _, _, _, h = tf.raw_ops.BlockLSTM(
-      seq_len_max=tf.cast(tf.shape(x)[1], tf.int64), x=time_major, cs_prev=zeros, h_prev=zeros,
-      w=w, wci=diags[0], wcf=diags[1], wco=diags[2], b=b, forget_bias=options.forget_bias,
-      cell_clip=-1.0 if options.cell_clip is None else options.cell_clip,
-      use_peephole=cell.peepholes)
-  return tf.transpose(h, [1, 0, 2]), [h[-1], cs[-1]]
-
-
 def _cell(cell, options):
-  name = cell.cell_name
-  if cell.kind == "tf1_gru":
-    return tf.nn.rnn_cell.GRUCell(cell.units, name=name)
-  if name.startswith("basic_lstm_cell"):
-    return tf.nn.rnn_cell.BasicLSTMCell(cell.units, forget_bias=options.forget_bias, name=name)
-  return tf.nn.rnn_cell.LSTMCell(cell.units, use_peepholes=cell.peepholes,
-                                 cell_clip=options.cell_clip, num_proj=cell.num_proj,
-                                 proj_clip=options.proj_clip_of(cell),
-                                 forget_bias=options.forget_bias, name=name)
+  return cell.kind.tf1_cell(tf, cell, options)
 
 
 def _stack(cells, options):
@@ -73,10 +46,8 @@ def _flat_states(state):
 
 def _keras_layer(cells, go_backwards=False):
   cell, = cells
-  kind = tf_keras.layers.LSTM if cell.is_lstm else tf_keras.layers.GRU
-  extra = {} if cell.is_lstm else {"reset_after": cell.reset_after}
-  return kind(cell.units, return_sequences=True, return_state=True, go_backwards=go_backwards,
-              **extra)
+  return cell.kind.tf1_layer(tf_keras, cell, return_sequences=True, return_state=True,
+                             go_backwards=go_backwards)
 
 
 def _keras(structure, x, restore):
@@ -98,8 +69,9 @@ def _structure(structure, x, options, restore):
   if structure.naming == "keras":
     return _keras(structure, x, restore)
   layers, states = structure.layers, []
-  if len(structure.cells) == 1 and structure.cells[0].fused:
-    return _fused(structure.cells[0], x, options)
+  if len(structure.cells) == 1 and structure.cells[0].kind.whole_sequence:
+    cell = structure.cells[0]
+    return cell.kind.tf1_sequence(tf, cell, x, options)
   if structure.naming == "dynamic_rnn":
     sequence, state = tf.nn.dynamic_rnn(_stack(layers[0].fw, options), x, dtype=tf.float32,
                                         scope=structure.scope)

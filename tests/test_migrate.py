@@ -130,7 +130,7 @@ def test_converted_model_computes_what_tf1_computes(tf1_runs, kind):
   path, chosen, head, x, tf1 = tf1_runs[kind]
   rows = verify.differences(verify.load_checked(path, chosen), chosen, head, x, tf1)
   cells = sum(len(s.cells) for s in chosen)
-  assert len(rows) == 1 + sum(1 + c.is_lstm for s in chosen for c in s.cells) + bool(head)
+  assert len(rows) == 1 + sum(len(c.kind.states) for s in chosen for c in s.cells) + bool(head)
   assert cells >= 1
   assert max(d for _, d in rows) <= verify.TOLERANCE, rows
 
@@ -169,7 +169,7 @@ def test_to_tf1_gives_back_the_checkpoint(checkpoints, kind, cell, forget_bias, 
   back = keras_side.tf1_arrays(placed, options)
   back.update(keras_side.head_arrays(model)[0])
   assert sorted(back) == sorted(original)
-  lstm_biases = {c.variables()["bias"] for c in structure.cells if c.kind == "tf1_lstm"}
+  lstm_biases = {c.variables()["bias"] for c in structure.cells if c.kind.layer == "LSTM"}
   for name, value in original.items():
     if forget_bias and name in lstm_biases:
       units = value.shape[0] // 4

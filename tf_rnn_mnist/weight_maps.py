@@ -1,34 +1,30 @@
 """Weights between the seeds and the Keras port: TF1 checkpoints and PyTorch state_dicts.
 
-- TF1: each seed's recurrent layers are described as migrate's cells (`tf1_cells`:
-  structures.Cell, the same objects `migrate` finds in any checkpoint) and moved by
-  migrate/cell_maps.py, the one place that knows TF1's layouts (gate order, the forget bias
-  folded into the bias, GRU's gates and candidate, peepholes, projection).
+- TF1: each tutorial's recurrent layers are described as migrate's cells (`tf1_cells`:
+  structures.Cell, the same objects `migrate` finds in any checkpoint), whose kind
+  (migrate/cells/) is the one place that knows its layouts (gate order, the forget bias folded
+  into the bias, GRU's gates and candidate); checkpoints are read and written by
+  migrate/tf1_checkpoints.py.
 - PyTorch LSTM: weight_ih (4H, in), weight_hh (4H, H), gates i, f, g, o (Keras's order), two
   biases whose sum Keras keeps; Linear weight (out, in) is Keras's kernel transposed.
 Every variable must be consumed and every shape must match, or the error names the variable.
 Weights travel as {Keras layer name: [arrays]} (models.rnn_layer_name, models.OUTPUT_LAYER).
 """
 
-import os
-
 import numpy as np
 
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.migrate import cell_maps, structures
+from tf_rnn_mnist.migrate import structures
+from tf_rnn_mnist.migrate.cells import kind_of_class
+from tf_rnn_mnist.migrate.tf1_checkpoints import (open_tf1_checkpoint,  # noqa: F401 (re-export)
+                                                  read_tf1_checkpoint, write_tf1_checkpoint)
 from tf_rnn_mnist.models import OUTPUT_LAYER, rnn_layer_name
-from tf_rnn_mnist.variants import Cell
 
 FORGET_BIAS = 1.0
 # Optimizer state a TF1 Saver may have written beside the weights; not part of the model.
 _OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1")
 _OPTIMIZER_NAMES = ("beta1_power", "beta2_power", "global_step")
-
-
-# The variable scope each TF1 cell class creates its variables in.
-_TF1_CELL_SCOPES = {"BasicLSTMCell": "basic_lstm_cell", "LSTMCell": "lstm_cell",
-                    "GRUCell": "gru_cell"}
 
 
 def _as_variant(variant):
@@ -41,12 +37,11 @@ def tf1_cells(variant):
   v = _as_variant(variant)
   if not v.legacy.tf1_cell:
     raise ConfigError(f"{v.name} comes from PyTorch: convert it with --torch_state_dict.")
-  scope = _TF1_CELL_SCOPES[v.legacy.tf1_cell]
+  kind = kind_of_class(v.legacy.tf1_cell)
   if v.layers > 1:  # MultiRNNCell
-    scopes = [f"rnn/multi_rnn_cell/cell_{i}/{scope}" for i in range(v.layers)]
+    scopes = [f"rnn/multi_rnn_cell/cell_{i}/{kind.scope_name}" for i in range(v.layers)]
   else:
-    scopes = [f"rnn/{scope}"]
-  kind = "tf1_gru" if v.cell is Cell.GRU else "tf1_lstm"
+    scopes = [f"rnn/{kind.scope_name}"]
   return [structures.Cell(kind, s, in_size, v.units)
           for s, in_size in zip(scopes, [28] + [v.units] * (v.layers - 1))]
 
@@ -65,7 +60,8 @@ def expected_tf1_shapes(variant):
   v = _as_variant(variant)
   shapes = {}
   for cell in tf1_cells(v):
-    shapes.update(cell_maps.tf1_shapes(cell))
+    shapes.update({name: cell.kind.tf1_shapes(cell)[role]
+                   for role, name in cell.variables().items()})
   _, output = tf1_names(v)
   shapes.update(zip(output, [(v.units, 10), (10,)]))
   return shapes
@@ -95,14 +91,14 @@ def _check_tf1_variables(v, tf1_vars, source):
 
 def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
   """Keras weights {layer name: [arrays]} from TF1 variables {name: array}, through
-  migrate's cell maps (the one place that knows TF1's layouts)."""
+  migrate's cell kinds (the one place that knows TF1's layouts)."""
   v = _as_variant(variant)
   _check_tf1_variables(v, tf1_vars, source)
   _, output = tf1_names(v)
   weights = {}
   for index, cell in enumerate(tf1_cells(v)):
     arrays = {role: tf1_vars[name] for role, name in cell.variables().items()}
-    weights[rnn_layer_name(index)] = cell_maps.to_keras(cell, arrays, FORGET_BIAS)
+    weights[rnn_layer_name(index)] = cell.kind.to_keras(cell, arrays, FORGET_BIAS)
   weights[OUTPUT_LAYER] = [tf1_vars[output[0]], tf1_vars[output[1]]]
   return weights
 
@@ -113,7 +109,8 @@ def keras_to_tf1(variant, weights):
   _, output = tf1_names(v)
   tf1_vars = {}
   for index, cell in enumerate(tf1_cells(v)):
-    by_role = cell_maps.to_tf1(cell, weights[rnn_layer_name(index)], FORGET_BIAS)
+    by_role = cell.kind.to_tf1(cell, weights[rnn_layer_name(index)],
+                               FORGET_BIAS)
     tf1_vars.update({cell.variables()[role]: a for role, a in by_role.items()})
   tf1_vars.update(zip(output, weights[OUTPUT_LAYER]))
   return tf1_vars
@@ -151,53 +148,7 @@ def keras_to_torch(weights):
 
 
 # ---------------------------------------------------------------------------------------------
-# Files
-
-
-def open_tf1_checkpoint(path):
-  """A tf.train.CheckpointReader of `path` (a prefix, or a directory with a checkpoint file)."""
-  import tensorflow as tf
-  try:
-    return tf.train.load_checkpoint(path)
-  except (ValueError, tf.errors.OpError) as e:
-    raise ConfigError(f"{path} is not a readable TF checkpoint "
-                      f"({str(e).splitlines()[0]}).") from None
-
-
-def read_tf1_tensors(reader, names, path):
-  """{name: array} from an open checkpoint; a truncated or corrupt data file is the user's
-  error (TF raises IndexError or DataLossError from inside its reader)."""
-  import tensorflow as tf
-  arrays = {}
-  for name in names:
-    try:
-      arrays[name] = reader.get_tensor(name)
-    except (IndexError, ValueError, tf.errors.OpError) as e:
-      raise ConfigError(f"{path} is not a readable TF checkpoint: variable {name} cannot be "
-                        f"read ({str(e).splitlines()[0]}).") from None
-  return arrays
-
-
-def read_tf1_checkpoint(path):
-  reader = open_tf1_checkpoint(path)
-  return read_tf1_tensors(reader, reader.get_variable_to_shape_map(), path)
-
-
-def write_tf1_checkpoint(tf1_vars, path):
-  """A name-based checkpoint that tf.compat.v1.train.Saver.restore reads (TF1's format). The
-  directory's `checkpoint` state file is written only where there is none: another
-  checkpoint's would otherwise be repointed to this one."""
-  import tensorflow as tf
-  directory = os.path.dirname(os.path.abspath(path))
-  with tf.Graph().as_default():
-    variables = {name: tf.compat.v1.Variable(value, name=name.replace("/", "_"))
-                 for name, value in tf1_vars.items()}
-    saver = tf.compat.v1.train.Saver(variables)
-    with tf.compat.v1.Session() as sess:
-      sess.run(tf.compat.v1.global_variables_initializer())
-      os.makedirs(directory, exist_ok=True)
-      return saver.save(sess, path, write_meta_graph=False,
-                        write_state=not os.path.exists(os.path.join(directory, "checkpoint")))
+# Files (TF1 checkpoints are read and written by migrate's tf1_checkpoints)
 
 
 def read_torch_state_dict(path):

@@ -52,7 +52,8 @@ from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate import recognise
 from tf_rnn_mnist.migrate import verify as verify_lib
 from tf_rnn_mnist.migrate.structures import RunOptions
-from tf_rnn_mnist.weight_maps import open_tf1_checkpoint, read_tf1_tensors, write_tf1_checkpoint
+from tf_rnn_mnist.migrate.tf1_checkpoints import (open_tf1_checkpoint, read_tf1_tensors,
+                                                  write_tf1_checkpoint)
 
 COMMANDS = {"inspect": 1, "to-keras": 1, "verify": 2, "to-tf1": 1}
 USAGE = ("usage: python -m tf_rnn_mnist.migrate inspect CKPT | to-keras CKPT --output=M.keras | "
@@ -291,7 +292,7 @@ def _refuse_contradicting_flags(conversion):
     given = f[flag].value
     for call in conversion.calls:
       for run in call.cells:
-        if flag == "forget_bias" and not run.cell.is_lstm:
+        if flag == "forget_bias" and flag not in run.settings:  # (a GRU has none)
           continue
         graph_value = run.settings.get(flag)
         if graph_value != given:

@@ -1,15 +1,14 @@
 """A whole migrated model's weights as TF1 variables under the program's own names (to-tf1):
-the names are in the layers' configs, the cells go back through cell_maps."""
+the names are in the layers' configs, the cells go back through their kinds."""
 
 import numpy as np
 
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.migrate import cell_maps, graph_ops
+from tf_rnn_mnist.migrate import graph_ops
 
 def tf1_variables(model):
   """{TF1 variable name: array} of a model to-keras wrote from a whole graph (the names are
   in its layers' configs), or None for a model of another kind."""
-  from tf_rnn_mnist.migrate.structures import Cell
   layers = [l for l in model.layers if isinstance(
       l, (graph_ops.TF1Recurrent, graph_ops.TF1Embedding, graph_ops.TF1Dense, graph_ops.TF1Op))]
   if not any(isinstance(l, graph_ops.TF1Recurrent) for l in layers):
@@ -34,9 +33,8 @@ def tf1_variables(model):
         put(spec["name"], weight.numpy())
     else:
       for spec, cell in zip(layer.cell_specs, layer.rnn.cell.cells):
-        tf1_cell = Cell(spec["tf1_kind"], spec["tf1_scope"], spec["input_size"], spec["units"],
-                        spec.get("num_proj"), bool(spec.get("peepholes")))
-        by_role = cell_maps.to_tf1(tf1_cell, [w.numpy() for w in cell.weights],
-                                   spec.get("forget_bias", 0.0))
+        tf1_cell = graph_ops.tf1_cell(spec)
+        by_role = tf1_cell.kind.to_tf1(tf1_cell, [w.numpy() for w in cell.weights],
+                                       spec.get("forget_bias", 0.0))
         arrays.update({tf1_cell.variables()[role]: a for role, a in by_role.items()})
   return arrays

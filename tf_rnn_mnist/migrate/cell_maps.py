@@ -1,10 +1,11 @@
-"""One cell's weights between TF1's layout and Keras 3's.
+"""The array layouts of TF1's cells against Keras 3's (the cell kinds in cells/ use them).
 
 - TF1 LSTM cells: one kernel `[in + out, 4U]` over `concat([x, h])`, gate columns i, j, f, o;
   TF1 adds `forget_bias` to the f gate at run time, it is never stored. Keras: kernel `[in, 4U]`
   and recurrent kernel `[out, 4U]`, gates i, f, c(=j), o, the forget bias inside the bias's f
   block. Peepholes (w_i_diag, w_f_diag, w_o_diag) and the projection kernel carry over as they
-  are (keras_cells.TF1LSTMCell holds them).
+  are (keras_cells.TF1LSTMCell holds them); contrib's LSTMBlockCell and BlockLSTM use LSTMCell's
+  layout.
 - TF1 GRUCell: `gates/kernel [in + U, 2U]` columns r, u and `candidate/kernel [in + U, U]`;
   Keras GRU(reset_after=False): columns z(=u), r, h(=candidate).
 - tf.keras (Keras 2) layers: Keras 3 has the same layout; nothing moves.
@@ -53,59 +54,3 @@ def gru_to_tf1(kernel, recurrent, bias):
   z, r, h = np.split(np.concatenate([kernel, recurrent], axis=0), 3, axis=-1)
   z_bias, r_bias, h_bias = np.split(bias, 3)
   return (np.concatenate([r, z], axis=-1), np.concatenate([r_bias, z_bias]), h, h_bias)
-
-
-def tf1_shapes(cell):
-  """{checkpoint name: shape} of a TF1 cell's variables (structures.Cell)."""
-  rows, units = cell.input_size + cell.output_size, cell.units
-  if cell.kind == "tf1_gru":
-    shapes = {"gates/kernel": (rows, 2 * units), "gates/bias": (2 * units,),
-              "candidate/kernel": (rows, units), "candidate/bias": (units,)}
-  elif cell.kind == "tf1_lstm":
-    shapes = {"kernel": (rows, 4 * units), "bias": (4 * units,),
-              **{d: (units,) for d in ("w_i_diag", "w_f_diag", "w_o_diag")},
-              "projection/kernel": (units, cell.num_proj)}
-  else:
-    gates = 4 if cell.is_lstm else 3
-    shapes = {"kernel": (cell.input_size, gates * units),
-              "recurrent_kernel": (units, gates * units),
-              "bias": (2, gates * units) if cell.reset_after else (gates * units,)}
-  return {name: shapes[role] for role, name in cell.variables().items()}
-
-
-def keras_weight_count(cell):
-  """How many arrays `cell` has in Keras: kernel, recurrent kernel, bias, [peepholes],
-  [projection]."""
-  return 3 + bool(cell.peepholes) + bool(cell.num_proj)
-
-
-def to_keras(cell, arrays, forget_bias):
-  """The Keras weights of `cell` (structures.Cell) from {role: array} of the checkpoint."""
-  if cell.kind.startswith("keras"):
-    return [arrays["kernel"], arrays["recurrent_kernel"], arrays["bias"]]
-  if cell.kind == "tf1_gru":
-    return gru_to_keras(arrays["gates/kernel"], arrays["gates/bias"], arrays["candidate/kernel"],
-                        arrays["candidate/bias"], cell.input_size)
-  weights = lstm_to_keras(arrays["kernel"], arrays["bias"], cell.input_size, forget_bias)
-  if cell.peepholes:
-    weights.append(np.stack([arrays["w_i_diag"], arrays["w_f_diag"], arrays["w_o_diag"]]))
-  if cell.num_proj:
-    weights.append(arrays["projection/kernel"])
-  return weights
-
-
-def to_tf1(cell, weights, forget_bias):
-  """{role: array} of `cell` in the checkpoint from its Keras weights (the inverse)."""
-  if cell.kind.startswith("keras"):
-    return dict(zip(["kernel", "recurrent_kernel", "bias"], weights))
-  if cell.kind == "tf1_gru":
-    return dict(zip(["gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"],
-                    gru_to_tf1(*weights)))
-  kernel, bias = lstm_to_tf1(*weights[:3], forget_bias)
-  arrays = {"kernel": kernel, "bias": bias}
-  rest = list(weights[3:])
-  if cell.peepholes:
-    arrays.update(zip(["w_i_diag", "w_f_diag", "w_o_diag"], rest.pop(0)))
-  if cell.num_proj:
-    arrays["projection/kernel"] = rest.pop(0)
-  return arrays

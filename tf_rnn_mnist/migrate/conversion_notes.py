@@ -3,17 +3,19 @@ graph, the wrappers and tied variables, and, when it refuses, every op it does n
 
 from tf_rnn_mnist.migrate import graph_ops
 
-def refusal(nodes):
-  """What the graph runs that the tool does not convert: each op by name, the ops of a while
-  loop no recognised cell runs in as that loop."""
+def refusal(refused):
+  """What the graph runs that the tool does not convert: each op by name (and why, where it
+  has a handler whose attributes refuse it), the ops of a while loop no recognised cell runs
+  in as that loop. `refused`: [(node, reason)]."""
   loops, ops = {}, []
-  for node in nodes:
+  for node, reason in refused:
     name = node.name
     if "/while/" in name or name.startswith("while/") or node.op.startswith("TensorArray"):
       scope = name.split("/while/")[0] if "/while/" in name else name.rpartition("/")[0]
       loops.setdefault(scope.split("/TensorArray")[0], set()).add(node.op)
     else:
-      ops.append((node.name, node.op))
+      ops.append((node.name, node.op if reason == "no Keras translation" else
+                  f"{node.op}: {reason}"))
   lines = [f"  {name} ({op})" for name, op in sorted(set(ops))]
   lines += [f"  the loop {scope}/while: no LSTM or GRU cell this tool recognises runs in it "
             f"(a tf.keras layer, BasicRNNCell, state_is_tuple=False, a decoder...)"
@@ -50,12 +52,7 @@ def call_notes(calls):
   notes = []
   for call in calls:
     cells = ", ".join(
-        f"{r.cell.describe()}"
-        + (f" forget_bias={r.settings['forget_bias']:g}" if r.cell.is_lstm else "")
-        + (f" cell_clip={r.settings['cell_clip']:g}" if r.settings.get("cell_clip") else "")
-        + (f" proj_clip={r.settings['proj_clip']:g}" if r.settings.get("proj_clip") else "")
-        + (f" activation={r.settings['activation']}" if r.settings["activation"] != "tanh"
-           else "")
+        f"{r.cell.describe()}{r.cell.kind.settings_note(r.settings)}"
         + (" + residual" if r.residual else "") for r in call.cells)
     lengths = f", sequence_length {call.lengths}" if call.lengths else ""
     notes.append(f"{call.kind}_rnn {call.scope}: {cells}{lengths}")

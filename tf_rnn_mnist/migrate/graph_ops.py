@@ -20,9 +20,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from tf_rnn_mnist.migrate.keras_cells import TF1LSTMCell
-from tf_rnn_mnist.migrate.static_specs import (STATIC_VALUE, static_spec)
-from tf_rnn_mnist.migrate.tf1_ops import (finish, is_static, run_op)
+from tf_rnn_mnist.migrate.cells import kind_named
+from tf_rnn_mnist.migrate.keras_cells import TF1LSTMCell  # noqa: F401  (registers it)
+from tf_rnn_mnist.migrate.ops import is_static, run_op
+from tf_rnn_mnist.migrate.ops.registry import finish
+from tf_rnn_mnist.migrate.ops.shape_inference import STATIC_VALUE, static_spec
 
 PACKAGE = "tf_rnn_mnist"
 
@@ -249,17 +251,18 @@ class TF1StackedCells(_TorchSafeScope, keras.layers.Layer):
             "residual": self.residual}
 
 
+def tf1_cell(spec):
+  """The structures.Cell a TF1Recurrent's cell spec (dict) describes."""
+  from tf_rnn_mnist.migrate.structures import Cell
+  return Cell(kind_named(spec["tf1_kind"], spec["tf1_scope"]), spec["tf1_scope"],
+              spec["input_size"], spec["units"], spec.get("num_proj"),
+              bool(spec.get("peepholes")))
+
+
 def make_cell(spec):
-  """A Keras cell from a cell spec (dict): kind lstm / tf1_lstm / gru."""
-  if spec["kind"] == "gru":
-    return keras.layers.GRUCell(spec["units"], activation=spec["activation"],
-                                reset_after=False)
-  if spec["kind"] == "lstm":
-    return keras.layers.LSTMCell(spec["units"], activation=spec["activation"],
-                                 unit_forget_bias=False)
-  return TF1LSTMCell(spec["units"], spec.get("num_proj"), spec.get("peepholes", False),
-                     spec.get("cell_clip"), spec.get("proj_clip"),
-                     activation=spec.get("activation", "tanh"))
+  """The Keras cell of a cell spec: its kind's, with the settings the graph ran it with."""
+  cell = tf1_cell(spec)
+  return cell.kind.keras_cell(cell, spec)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -283,12 +286,9 @@ class TF1Recurrent(_TorchSafeScope, keras.layers.Layer):
     """Positions in Keras's state list of TF1's flat states (an LSTM's c, then h)."""
     order, offset = [], 0
     for spec in self.cell_specs:
-      if spec["kind"] == "gru":
-        order.append(offset)
-        offset += 1
-      else:
-        order += [offset + 1, offset]
-        offset += 2
+      kind = tf1_cell(spec).kind
+      order += [offset + kind.keras_states.index(state) for state in kind.states]
+      offset += len(kind.keras_states)
     return order
 
   def build(self, input_shape):

@@ -14,8 +14,7 @@ import re
 import keras
 
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.migrate import cell_maps
-from tf_rnn_mnist.migrate.keras_cells import TF1LSTMCell
+from tf_rnn_mnist.migrate.cells import KINDS, kind_of_class
 from tf_rnn_mnist.migrate.structures import Cell, Head, Layer, Structure
 
 
@@ -23,26 +22,13 @@ def layer_name(scope):
   return re.sub(r"[^A-Za-z0-9_.-]", ".", scope)
 
 
-def _cell(cell, options):
-  if options.needs_tf1_cell(cell):
-    return TF1LSTMCell(cell.units, cell.num_proj, cell.peepholes, options.cell_clip_of(cell),
-                       options.proj_clip_of(cell))
-  if cell.is_lstm:
-    return keras.layers.LSTMCell(cell.units)
-  return keras.layers.GRUCell(cell.units, reset_after=cell.reset_after)
-
-
 def _rnn(cells, options, name, go_backwards=False):
   common = dict(return_sequences=True, return_state=True, go_backwards=go_backwards, name=name)
   if len(cells) > 1:
-    return keras.layers.RNN(keras.layers.StackedRNNCells([_cell(c, options) for c in cells]),
-                            **common)
+    return keras.layers.RNN(keras.layers.StackedRNNCells(
+        [c.kind.keras_cell(c, c.kind.settings(c, options)) for c in cells]), **common)
   cell = cells[0]
-  if options.needs_tf1_cell(cell):
-    return keras.layers.RNN(_cell(cell, options), **common)
-  if cell.is_lstm:
-    return keras.layers.LSTM(cell.units, **common)
-  return keras.layers.GRU(cell.units, reset_after=cell.reset_after, **common)
+  return cell.kind.keras_layer(cell, cell.kind.settings(cell, options), **common)
 
 
 def build_model(structures, head, arrays, options, timesteps=None):
@@ -74,7 +60,7 @@ def build_model(structures, head, arrays, options, timesteps=None):
     if cells is None:
       keras_layer.set_weights([arrays[head.kernel], arrays[head.bias]])
       continue
-    keras_layer.set_weights([w for c in cells for w in cell_maps.to_keras(
+    keras_layer.set_weights([w for c in cells for w in c.kind.to_keras(
         c, {role: arrays[name] for role, name in c.variables().items()}, options.forget_bias)])
   return model
 
@@ -100,11 +86,6 @@ def run_with_states(model, x):
 # ---------------------------------------------------------------------------------------------
 # Keras -> TF1
 
-# --cell: how to name (and run) the LSTM layers in TF1.
-LSTM_CELLS = {"BasicLSTMCell": "basic_lstm_cell", "LSTMCell": "lstm_cell",
-              "LSTMBlockCell": "lstm_cell", "LSTMBlockFusedCell": "lstm_fused_cell"}
-
-
 def _keras_cells(layer):
   """The Keras cells of one recurrent layer (one, or a StackedRNNCells' list)."""
   cell = layer.cell
@@ -126,8 +107,8 @@ def _as_cell(keras_cell, input_size, scope_of, cell_class):
                         "which no TF1 cell computes: TF1's GRUCell applies the reset gate "
                         "before the recurrent matmul (reset_after=False). Pass --cell=keras to "
                         "write tf.keras's names instead.")
-    kind = "keras_gru" if cell_class == "keras" else "tf1_gru"
-    return Cell(kind, scope_of("gru_cell"), input_size, keras_cell.units,
+    kind = KINDS["keras_gru"] if cell_class == "keras" else kind_of_class("GRUCell")
+    return Cell(kind, scope_of(kind.scope_name), input_size, keras_cell.units,
                 reset_after=keras_cell.reset_after)
   num_proj = getattr(keras_cell, "num_proj", None)
   peepholes = getattr(keras_cell, "use_peepholes", False)
@@ -135,12 +116,14 @@ def _as_cell(keras_cell, input_size, scope_of, cell_class):
     if name == "TF1LSTMCell":
       raise ConfigError("tf.keras has no LSTM with peepholes or projection; pass "
                         "--cell=LSTMCell.")
-    return Cell("keras_lstm", scope_of("lstm_cell"), input_size, keras_cell.units)
+    kind = KINDS["keras_lstm"]
+    return Cell(kind, scope_of(kind.scope_name), input_size, keras_cell.units)
   if (num_proj and cell_class != "LSTMCell") or (peepholes and cell_class == "BasicLSTMCell"):
     raise ConfigError(f"{keras_cell.name} has {'a projection' if num_proj else 'peepholes'}, "
                       f"which {cell_class} does not; pass --cell=LSTMCell.")
-  return Cell("tf1_lstm", scope_of(LSTM_CELLS[cell_class]), input_size, keras_cell.units,
-              num_proj, peepholes)
+  kind = kind_of_class(cell_class)
+  return Cell(kind, scope_of(kind.scope_name), input_size, keras_cell.units, num_proj,
+              peepholes)
 
 
 def _stack(layer, input_size, scope_of, cell_class):
@@ -244,9 +227,9 @@ def tf1_arrays(placed, options):
   for layer, cells in placed:
     weights = [w.numpy() for w in layer.weights]
     for cell in cells:
-      count = cell_maps.keras_weight_count(cell)
+      count = cell.kind.keras_weight_count(cell)
       own, weights = weights[:count], weights[count:]
-      by_role = cell_maps.to_tf1(cell, own, options.forget_bias)
+      by_role = cell.kind.to_tf1(cell, own, options.forget_bias)
       arrays.update({cell.variables()[role]: a for role, a in by_role.items()})
   return arrays
 

@@ -19,13 +19,9 @@ Bidirectional). A group whose sizes do not chain is reported as not recognised, 
 
 import re
 
-from tf_rnn_mnist.migrate.structures import (PEEPHOLES, TF1_LSTM_NAME, Cell, Head, Inspection,
-                                             Layer, Structure)
-
-class NotRecognised(ValueError):
-  """Why variables that look like a cell, or cells that look like a network, are not one.
-  Raised where it is found, caught where the inspection reports it (find_cells, inspect)."""
-
+from tf_rnn_mnist.migrate.cells import KINDS, NotRecognised
+from tf_rnn_mnist.migrate.cells.base import shape_of
+from tf_rnn_mnist.migrate.structures import Head, Inspection, Layer, Structure
 
 # Suffixes of variables an optimizer or a moving average keeps beside each weight.
 _SLOT = re.compile(r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|Ftrl|Ftrl_1|"
@@ -36,119 +32,35 @@ _GLOBAL_STATE = re.compile(r"(^|/)(global_step|beta1_power|beta2_power)(_\d+)?$"
 _OTHER_CELL = re.compile(r"(^|/)\w*_cell(_\d+)?$")
 
 
-def _shape(shapes, name):
-  return tuple(shapes[name]) if name in shapes else None
-
-
-def _tf1_gru(scope, shapes):
-  gk, gb = _shape(shapes, f"{scope}/gates/kernel"), _shape(shapes, f"{scope}/gates/bias")
-  ck, cb = _shape(shapes, f"{scope}/candidate/kernel"), _shape(shapes, f"{scope}/candidate/bias")
-  if not (gk and gb and ck and cb) or len(cb) != 1 or len(gk) != 2:
-    raise NotRecognised("a GRUCell needs gates/kernel, gates/bias, candidate/kernel, "
-                        "candidate/bias")
-  units = cb[0]
-  rows = gk[0]
-  if gk != (rows, 2 * units) or gb != (2 * units,) or ck != (rows, units) or rows <= units:
-    raise NotRecognised(f"GRUCell shapes do not agree (gates/kernel {list(gk)}, gates/bias "
-                        f"{list(gb)}, candidate/kernel {list(ck)}, candidate/bias {list(cb)})")
-  return Cell("tf1_gru", scope, rows - units, units)
-
-
-def _tf1_lstm(scope, shapes):
-  kernel, bias = _shape(shapes, f"{scope}/kernel"), _shape(shapes, f"{scope}/bias")
-  if not bias or len(bias) != 1 or bias[0] % 4 or not kernel or len(kernel) != 2 \
-      or kernel[1] != bias[0]:
-    raise NotRecognised(f"an LSTM cell needs kernel [in + units, 4 units] and bias [4 units]; "
-                        f"found kernel {list(kernel or [])}, bias {list(bias or [])}")
-  units = bias[0] // 4
-  diags = [_shape(shapes, f"{scope}/{d}") for d in PEEPHOLES]
-  if any(diags) and diags != [(units,)] * 3:
-    raise NotRecognised(f"peepholes need w_i_diag, w_f_diag, w_o_diag of shape [{units}]")
-  projection = _shape(shapes, f"{scope}/projection/kernel")
-  if projection and (len(projection) != 2 or projection[0] != units):
-    raise NotRecognised(f"projection/kernel must be [{units}, num_proj], not "
-                        f"{list(projection)}")
-  num_proj = projection[1] if projection else None
-  recurrent = num_proj or units
-  if kernel[0] <= recurrent:
-    raise NotRecognised(f"kernel has {kernel[0]} rows, not more than the {recurrent} "
-                        "recurrent ones")
-  return Cell("tf1_lstm", scope, kernel[0] - recurrent, units, num_proj, bool(diags[0]))
-
-
-def _keras_layer(scope, shapes):
-  kernel = _shape(shapes, f"{scope}/kernel")
-  recurrent = _shape(shapes, f"{scope}/recurrent_kernel")
-  bias = _shape(shapes, f"{scope}/bias")
-  if not kernel or not bias or len(kernel) != 2 or len(recurrent) != 2:
-    raise NotRecognised("a tf.keras recurrent layer needs kernel, recurrent_kernel and bias")
-  units = recurrent[0]
-  gates = recurrent[1] // units if recurrent[1] % units == 0 else 0
-  if gates not in (3, 4) or kernel[1] != recurrent[1]:
-    raise NotRecognised(f"kernel {list(kernel)} / recurrent_kernel {list(recurrent)} are "
-                        "neither an LSTM (4 units columns) nor a GRU (3 units columns); a "
-                        "SimpleRNN?")
-  cols = recurrent[1]
-  if gates == 4 and bias == (cols,):
-    return Cell("keras_lstm", scope, kernel[0], units)
-  if gates == 3 and bias in ((cols,), (2, cols)):
-    return Cell("keras_gru", scope, kernel[0], units, reset_after=bias == (2, cols))
-  raise NotRecognised(f"bias {list(bias)} does not fit kernel {list(kernel)}")
-
-
 def find_cells(shapes):
-  """({scope: Cell}, {scope: reason}) of every cell-like variable set."""
+  """({scope: Cell}, {scope: reason}) of every variable set a cell kind claims."""
   cells, rejected = {}, {}
   for name in shapes:
     if _SLOT.search(name):
       continue
-    scope, _, leaf = name.rpartition("/")
-    if leaf == "recurrent_kernel":
-      recognise = _keras_layer
-    elif name.endswith("/gates/kernel"):
-      scope, recognise = scope.rpartition("/")[0], _tf1_gru
-    elif leaf == "kernel" and TF1_LSTM_NAME.match(scope.rpartition("/")[2]) \
-        and f"{scope}/recurrent_kernel" not in shapes:
-      recognise = _tf1_lstm
-    else:
-      continue
-    try:
-      cells[scope] = recognise(scope, shapes)
-    except NotRecognised as e:
-      rejected[scope] = str(e)
+    for kind in KINDS.values():
+      scope = kind.claims(name, shapes)
+      if scope is None:
+        continue
+      try:
+        cells[scope] = kind.recognise(scope, shapes)
+      except NotRecognised as e:
+        rejected[scope] = str(e)
+      break
   return cells, rejected
 
 
-def _position(scope, kind):
-  """(structure scope, naming, layer index, direction, index in the stack) of a cell."""
-  if kind.startswith("keras"):
-    parts = scope.split("/")
-    if len(parts) > 1 and parts[-1].startswith(("lstm_cell", "gru_cell")):
-      parts = parts[:-1]  # TF2's tf.keras puts the cell's own scope inside the layer's
-    match = re.match(r"^(forward|backward)_", parts[-1])
-    if match and len(parts) > 1:
-      return "/".join(parts[:-1]), "keras", 0, "fw" if match.group(1) == "forward" else "bw", 0
-    return "/".join(parts), "keras", 0, "fw", 0
-  parts = scope.split("/")[:-1]  # without the cell's own name
-  stack_index = 0
-  if len(parts) >= 2 and parts[-2] == "multi_rnn_cell" and re.fullmatch(r"cell_\d+", parts[-1]):
-    stack_index = int(parts[-1][5:])
-    parts = parts[:-2]
-  if parts and parts[-1] in ("fw", "bw"):
-    direction = parts[-1]
-    parts = parts[:-1]
-    if len(parts) >= 2 and parts[-1] == "bidirectional_rnn" \
-        and re.fullmatch(r"cell_\d+", parts[-2]) and stack_index == 0:
-      return "/".join(parts[:-2]), "stack_bidirectional", int(parts[-2][5:]), direction, 0
-    return "/".join(parts), "bidirectional", 0, direction, stack_index
-  return "/".join(parts), "dynamic_rnn", 0, "fw", stack_index
+def _position(cell):
+  """(structure scope, naming, layer index, direction, index in the stack) of a cell: where
+  its kind's API call put its scope."""
+  return cell.kind.position(cell.scope)
 
 
 def _group(cells):
   """{(scope, naming): {(layer, direction): {stack index: Cell}}}."""
   groups = {}
   for cell in cells.values():
-    scope, naming, layer, direction, index = _position(cell.scope, cell.kind)
+    scope, naming, layer, direction, index = _position(cell)
     slot = groups.setdefault((scope, naming), {}).setdefault((layer, direction), {})
     if index in slot:
       raise NotRecognised(cell.scope)
@@ -179,7 +91,7 @@ def _structure(scope, naming, slots):
     layers.append(Layer(fw, bw))
   structure = Structure(scope, naming, tuple(layers))
   _check_sizes(structure)
-  if any(c.fused for c in structure.cells) and (len(structure.cells) > 1):
+  if any(c.kind.whole_sequence for c in structure.cells) and (len(structure.cells) > 1):
     raise NotRecognised("an LSTMBlockFusedCell runs a whole sequence alone; it cannot be stacked "
                         "in a MultiRNNCell or a bidirectional pair")
   return structure
@@ -209,7 +121,7 @@ def _heads(shapes, used):
     scope, _, leaf = name.rpartition("/")
     bias_name = f"{scope}/{'bias' if leaf == 'kernel' else 'biases'}"
     if leaf in ("kernel", "weights") and name not in used and len(shape) == 2 \
-        and _shape(shapes, bias_name) == (shape[1],):
+        and shape_of(shapes, bias_name) == (shape[1],):
       heads.append(Head(name, bias_name, shape[0], shape[1]))
   return heads
 

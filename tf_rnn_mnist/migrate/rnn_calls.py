@@ -76,11 +76,7 @@ def _stack_order(g, steps, first_source, where):
 
 def _flat_states(run_cells):
   """[(cell, 'c' | 'h')] in TF1's flat order of a MultiRNNCell's state."""
-  flat = []
-  for run in run_cells:
-    flat += [(run.cell.scope, "c"), (run.cell.scope, "h")] if run.cell.is_lstm else \
-        [(run.cell.scope, "h")]
-  return flat
+  return [(run.cell.scope, state) for run in run_cells for state in run.cell.kind.states]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,8 +278,8 @@ def _static_call(g, chains, length):
   last = [chain[-1] for chain in chains]
   states, initial = [], {}
   for step0, step_n in zip(first, last):
-    pairs = ([(step0.c_prev, step_n.new_c)] if step0.cell.is_lstm else []) + \
-        [(step0.h_prev, step_n.new_h)]
+    ends = {"c": (step0.c_prev, step_n.new_c), "h": (step0.h_prev, step_n.new_h)}
+    pairs = [ends[state] for state in step0.cell.kind.states]
     for start, final in pairs:
       if not _is_zero(g, start):
         initial[len(states)] = start

@@ -17,9 +17,20 @@ class GraphSpec:
   output: str
 
 
+def _plain(value):
+  """The spec as JSON values; each Cell's kind by its name."""
+  if isinstance(value, Cell):
+    return value.to_dict()
+  if dataclasses.is_dataclass(value):
+    return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+  if isinstance(value, (tuple, list)):
+    return [_plain(v) for v in value]
+  return value
+
+
 def write(spec, path):
   with open(path, "w") as f:
-    json.dump(dataclasses.asdict(spec), f)
+    json.dump(_plain(spec), f)
 
 
 def _cells(items):

@@ -4,21 +4,15 @@ with its --scope/--head choices and report, and TF1's run-time settings (RunOpti
 """
 
 import dataclasses
-import re
 
 from tf_rnn_mnist.errors import ConfigError
-
-TF1_LSTM_NAME = re.compile(r"^(basic_lstm_cell|lstm_cell|lstm_fused_cell)(_\d+)?$")
-_TF1_CLASSES = {"basic_lstm_cell": "BasicLSTMCell", "lstm_cell": "LSTMCell",
-                "lstm_fused_cell": "LSTMBlockFusedCell"}
-PEEPHOLES = ("w_i_diag", "w_f_diag", "w_o_diag")
 
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One recurrent cell of the checkpoint: `kind` is tf1_lstm, tf1_gru, keras_lstm or
-  keras_gru; `scope` the prefix of its variables."""
-  kind: str
+  """One recurrent cell of the checkpoint: `kind` is its cells.CellKind (a kind's name is
+  resolved to it on construction), `scope` the prefix of its variables."""
+  kind: object
   scope: str
   input_size: int
   units: int
@@ -26,48 +20,34 @@ class Cell:
   peepholes: bool = False
   reset_after: bool = False
 
+  def __post_init__(self):
+    if isinstance(self.kind, str):
+      from tf_rnn_mnist.migrate.cells import kind_named
+      object.__setattr__(self, "kind", kind_named(self.kind, self.scope))
+
   @property
   def output_size(self):
     return self.num_proj or self.units
 
   @property
-  def is_lstm(self):
-    return self.kind in ("tf1_lstm", "keras_lstm")
-
-  @property
   def cell_name(self):
     return self.scope.rsplit("/", 1)[-1]
 
-  @property
-  def fused(self):
-    return self.kind == "tf1_lstm" and self.cell_name.startswith("lstm_fused_cell")
-
   def variables(self):
     """{role: checkpoint name}; roles are the names under the cell's scope."""
-    if self.kind == "tf1_gru":
-      roles = ["gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"]
-    elif self.kind == "tf1_lstm":
-      roles = (["kernel", "bias"] + (list(PEEPHOLES) if self.peepholes else [])
-               + (["projection/kernel"] if self.num_proj else []))
-    else:
-      roles = ["kernel", "recurrent_kernel", "bias"]
-    return {role: f"{self.scope}/{role}" for role in roles}
+    return {role: f"{self.scope}/{role}" for role in self.kind.roles(self)}
+
+  def to_dict(self):
+    return {**dataclasses.asdict(dataclasses.replace(self, kind=None)), "kind": self.kind.name}
 
   def describe(self):
-    name = "LSTM" if self.is_lstm else "GRU"
     extras = [e for e in ("peepholes" if self.peepholes else "",
                           f"projection {self.num_proj}" if self.num_proj else "",
                           "reset_after" if self.reset_after else "") if e]
-    return f"{name}({self.units}{', ' + ', '.join(extras) if extras else ''})"
+    return f"{self.kind.layer}({self.units}{', ' + ', '.join(extras) if extras else ''})"
 
   def describe_class(self):
-    if self.kind == "tf1_gru":
-      return "GRUCell"
-    if self.kind.startswith("keras"):
-      return f"tf.keras {'LSTM' if self.is_lstm else 'GRU'} layer"
-    base = TF1_LSTM_NAME.match(self.cell_name).group(1)
-    cls = _TF1_CLASSES[base]
-    return "LSTMCell or contrib LSTMBlockCell" if cls == "LSTMCell" and not self.num_proj else cls
+    return self.kind.describe_class(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,14 +236,3 @@ class RunOptions:
   forget_bias: float = 1.0
   cell_clip: float | None = None
   proj_clip: float | None = None
-
-  def cell_clip_of(self, cell):
-    clips = cell.kind == "tf1_lstm" and not cell.cell_name.startswith("basic_lstm_cell")
-    return self.cell_clip if clips else None
-
-  def proj_clip_of(self, cell):
-    return self.proj_clip if cell.num_proj else None
-
-  def needs_tf1_cell(self, cell):
-    return cell.is_lstm and bool(cell.peepholes or cell.num_proj or
-                                 self.cell_clip_of(cell) is not None)

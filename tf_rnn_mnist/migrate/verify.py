@@ -42,7 +42,7 @@ def _labels(structures):
   labels = []
   for structure in structures:
     for cell in structure.cells:
-      labels += [f"{cell.scope} final h"] + ([f"{cell.scope} final c"] if cell.is_lstm else [])
+      labels += [f"{cell.scope} final {state}" for state in cell.kind.keras_states]
   return labels
 
 

@@ -14,8 +14,9 @@ import keras
 import numpy as np
 
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.migrate import (cell_maps, conversion_notes, graph_ops, recognise, rnn_calls,
-                                  tf1_ops, wrappers)
+from tf_rnn_mnist.migrate import (conversion_notes, graph_ops, ops, recognise, rnn_calls,
+                                  wrappers)
+from tf_rnn_mnist.migrate.conds import Conds
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised
 from tf_rnn_mnist.migrate.graph import PLACEHOLDERS, split_tensor, tensor_name
 
@@ -49,19 +50,12 @@ def _layer_name(name, taken):
 
 
 def _cell_spec(run):
-  cell, settings = run.cell, run.settings
-  needs_tf1 = cell.is_lstm and (cell.peepholes or cell.num_proj or
-                                settings.get("cell_clip") is not None)
-  kind = "gru" if not cell.is_lstm else ("tf1_lstm" if needs_tf1 else "lstm")
-  spec = {"kind": kind, "units": cell.units, "activation": settings["activation"],
-          "residual": run.residual, "tf1_scope": cell.scope, "tf1_kind": cell.kind,
-          "input_size": cell.input_size}
-  if cell.is_lstm:
-    spec.update(forget_bias=settings["forget_bias"], tf1_class=cell.describe_class())
-  if kind == "tf1_lstm":
-    spec.update(num_proj=cell.num_proj, peepholes=cell.peepholes,
-                cell_clip=settings.get("cell_clip"), proj_clip=settings.get("proj_clip"))
-  return spec
+  """A cell of a TF1Recurrent's config: the TF1 cell (its kind, scope and sizes, what to-tf1
+  writes back) and the settings the graph runs it with (what its Keras cell computes)."""
+  cell = run.cell
+  return {"tf1_kind": cell.kind.name, "tf1_scope": cell.scope, "input_size": cell.input_size,
+          "units": cell.units, "num_proj": cell.num_proj, "peepholes": cell.peepholes,
+          **run.settings, "residual": run.residual, "tf1_class": cell.describe_class()}
 
 
 class Translator:
@@ -76,6 +70,7 @@ class Translator:
     self.placed = []        # (keras layer, assign weights callable)
     self.call_of = {}
     self.dropouts = []
+    self.conds = Conds(g, interface.feed, interface.inputs)
     for call in calls:
       for tensor in self._call_outputs(call):
         self.call_of[tensor] = call
@@ -113,8 +108,12 @@ class Translator:
       self._place_call(self.call_of[tensor])
       return self.values[tensor]
     node = g.node(tensor)
+    if self.conds.dead(tensor):
+      return ("dead", tensor)
     if node.op == "Const":
       return ("const", g.constant(tensor))
+    if node.op in ("Switch", "Merge"):
+      return self._cond(node, tensor)
     variable = g.variable_of(tensor)
     if variable is not None:
       if variable not in self.arrays:
@@ -140,9 +139,9 @@ class Translator:
       if data is not None and evidence is not None:
         self.dropouts.append(evidence)
         return self.value(data)
-    if node.op not in tf1_ops.SUPPORTED_OPS and node.op != "ResourceGather" or \
-        node.op in _RANDOM:
-      self.refused.append(node)
+    reason = self._refusal(node, tensor)
+    if reason is not None:
+      self.refused.append((node, reason))
       for t in node.inputs:  # on, so that every such op is listed, not only the last
         self.value(t)
       return ("refused", node.name)
@@ -159,6 +158,48 @@ class Translator:
         not node.attr_value("transpose_a") and not node.attr_value("transpose_b"):
       return self._dense(node)
     return self._op(node, args, tensor)
+
+  def _cond(self, node, tensor):
+    """A Switch's taken output is its data; a Merge is the one input not dead."""
+    if node.op == "Switch":
+      if self.conds.predicate(node) is None:
+        self.refused.append((node, f"a tf.cond on {node.inputs[1]}, which is computed from the "
+                                   "model's inputs (a cond converts when its predicate is known: "
+                                   "constants, or a placeholder fixed with --feed or left at "
+                                   "its default)"))
+        return ("refused", node.name)
+      self.conds.note(node)
+      return self.value(node.inputs[0])
+    if split_tensor(tensor)[1] == 1:  # value_index: which input arrived
+      live = [k for k, t in enumerate(node.inputs) if not self.conds.dead(t)]
+      return ("const", np.asarray(live[0] if len(live) == 1 else -1, np.int32))
+    live = [t for t in node.inputs if not self.conds.dead(t)]
+    if len(live) != 1:
+      for t in live:
+        self.value(t)  # (on, so that the predicate's refusal names the cond)
+      if not self.refused:
+        self.refused.append((node, "a Merge with more than one live input (not a tf.cond)"))
+      return ("refused", node.name)
+    return self.value(live[0])
+
+  def _refusal(self, node, tensor):
+    """Why `tensor` of `node` is not converted, or None."""
+    if node.op in _RANDOM:
+      return "random: a sampling or dropout op this tool does not recognise"
+    if node.op == "ResourceGather":
+      return None  # (an embedding lookup: _embedding)
+    reason = ops.refusal(node.op, self._attrs(node))
+    if reason is None and split_tensor(tensor)[1] >= self._outputs(node):
+      reason = f"its output {split_tensor(tensor)[1]} (the Keras model computes output 0 only)"
+    return reason
+
+  @staticmethod
+  def _attrs(node):
+    return ops.node_attrs(node) if node.op in ops.OPS else {}
+
+  def _outputs(self, node):
+    """How many outputs of `node` the Keras model computes (1 for an op without handler)."""
+    return ops.output_count(node.op, self._attrs(node)) if node.op in ops.OPS else 1
 
   def _fusable_dense(self, node):
     g = self.g
@@ -206,14 +247,14 @@ class Translator:
     if all(a[0] in ("const", "var") for a in args):
       # A function of constants and weights only (a transposed embedding, say): folded.
       values = [a[1] if a[0] == "const" else self.arrays[a[1]] for a in args]
-      result = tf1_ops.run_op(node.op, _attrs(node), values)
+      result = ops.run_op(node.op, self._attrs(node), values)
       return self._output(node, tensor, result, folded=True)
     constants = {i: a[1] for i, a in enumerate(args) if a[0] == "const"}
     weights_at = {i: {"name": a[1], "shape": list(self.arrays[a[1]].shape),
                       "dtype": str(self.arrays[a[1]].dtype)}
                   for i, a in enumerate(args) if a[0] == "var"}
-    layer = graph_ops.TF1Op(node.op, _attrs(node), len(args), constants, weights_at,
-                            outputs=_output_count(node), tf1_name=node.name,
+    layer = graph_ops.TF1Op(node.op, self._attrs(node), len(args), constants, weights_at,
+                            outputs=self._outputs(node), tf1_name=node.name,
                             name=_layer_name(node.name, self.taken))
     inputs = [a[1] for a in args if a[0] == "keras"]
     result = layer(inputs if len(inputs) != 1 else inputs[0])
@@ -259,7 +300,7 @@ class Translator:
     weights = []
     for run in call.cells:
       arrays = {role: self.arrays[name] for role, name in run.cell.variables().items()}
-      weights += cell_maps.to_keras(run.cell, arrays, run.settings.get("forget_bias", 0.0))
+      weights += run.cell.kind.to_keras(run.cell, arrays, run.settings.get("forget_bias", 0.0))
     self.placed.append((layer, weights))
     sequence_out, states = outputs[0], outputs[1:]
     if call.kind == "dynamic":
@@ -273,28 +314,6 @@ class Translator:
     for tensor, state in zip(call.states, states):
       if tensor:  # (None: a final state the outputs do not need)
         self.values[tensor] = ("keras", state)
-
-
-def _attrs(node):
-  keep = {}
-  for key in ("axis", "num", "num_split", "transpose_a", "transpose_b", "adj_x", "adj_y",
-              "keep_dims", "squeeze_dims", "seq_dim", "batch_dim", "begin_mask", "end_mask",
-              "ellipsis_mask", "new_axis_mask", "shrink_axis_mask", "DstT", "output_type"):
-    if key in node.attr:
-      value = node.attr_value(key)
-      if key in ("DstT", "output_type"):
-        import tensorflow as tf
-        value = tf.dtypes.as_dtype(value).name
-      keep[key] = value if not isinstance(value, list) else [int(v) for v in value]
-  return keep
-
-
-def _output_count(node):
-  if node.op == "Unpack":
-    return node.attr_value("num")
-  if node.op in ("Split", "SplitV"):
-    return node.attr_value("num_split")
-  return 1
 
 
 def convert(g, reader_shapes, arrays, interface):
@@ -314,6 +333,9 @@ def convert(g, reader_shapes, arrays, interface):
   if translator.refused:
     raise ConfigError(conversion_notes.refusal(translator.refused))
   for tensor, out in zip(interface.outputs, outputs):
+    if out[0] == "dead":
+      raise ConfigError(f"--outputs={tensor} lies on a branch of a tf.cond the fed values do "
+                        "not take.")
     if out[0] != "keras":
       raise ConfigError(f"--outputs={tensor} does not depend on --inputs (it is a constant "
                         "of the graph).")
@@ -334,7 +356,8 @@ def convert(g, reader_shapes, arrays, interface):
   notes = conversion_notes.call_notes(calls) + conversion_notes.shared_notes(
       translator.placed) + [
       f"dropout {d['where']}: identity in the Keras model (inference); keep probability "
-      f"from {d['keep_from']}" for d in translator.dropouts]
+      f"from {d['keep_from']}" for d in translator.dropouts] + sorted(
+      translator.conds.choices.values())
   return Conversion(model, calls, notes)
 
 

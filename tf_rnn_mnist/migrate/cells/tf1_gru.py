@@ -1,0 +1,95 @@
+"""TF1's GRUCell: `SCOPE/gates/kernel [in + U, 2U]` (columns r, u), `gates/bias`,
+`candidate/kernel [in + U, U]`, `candidate/bias` (any SCOPE: no other layer creates this set);
+the reset gate applied before the candidate's matmul, which is Keras's GRU(reset_after=False)."""
+
+import keras
+
+from tf_rnn_mnist.migrate import cell_maps
+from tf_rnn_mnist.migrate.cell_steps import ACTIVATIONS, ADDS, Step, checked, one_consumer, \
+    other_input
+from tf_rnn_mnist.migrate.cells.base import CellKind, NotRecognised, cell_kind, shape_of
+
+_ROLES = ["gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"]
+
+
+@cell_kind
+class GRUCell(CellKind):
+  name = "gru"
+  tf1_class = "GRUCell"
+  layer = "GRU"
+  scope_name = "gru_cell"
+  step_role = "gates/kernel"
+
+  def claims(self, name, shapes):
+    return name[:-len("/gates/kernel")] if name.endswith("/gates/kernel") else None
+
+  def recognise(self, scope, shapes):
+    from tf_rnn_mnist.migrate.structures import Cell
+    gk, gb, ck, cb = (shape_of(shapes, f"{scope}/{role}") for role in _ROLES)
+    if not (gk and gb and ck and cb) or len(cb) != 1 or len(gk) != 2:
+      raise NotRecognised("a GRUCell needs gates/kernel, gates/bias, candidate/kernel, "
+                          "candidate/bias")
+    units, rows = cb[0], gk[0]
+    if gk != (rows, 2 * units) or gb != (2 * units,) or ck != (rows, units) or rows <= units:
+      raise NotRecognised(f"GRUCell shapes do not agree (gates/kernel {list(gk)}, gates/bias "
+                          f"{list(gb)}, candidate/kernel {list(ck)}, candidate/bias "
+                          f"{list(cb)})")
+    return Cell(self, scope, rows - units, units)
+
+  def roles(self, cell):
+    return list(_ROLES)
+
+  def tf1_shapes(self, cell):
+    rows, units = cell.input_size + cell.units, cell.units
+    return dict(zip(_ROLES, [(rows, 2 * units), (2 * units,), (rows, units), (units,)]))
+
+  def to_keras(self, cell, arrays, forget_bias):
+    return cell_maps.gru_to_keras(*(arrays[r] for r in _ROLES), cell.input_size)
+
+  def to_tf1(self, cell, weights, forget_bias):
+    return dict(zip(_ROLES, cell_maps.gru_to_tf1(*weights)))
+
+  def keras_cell(self, cell, settings):
+    return keras.layers.GRUCell(cell.units, activation=settings.get("activation", "tanh"),
+                                reset_after=False)
+
+  def keras_layer(self, cell, settings, **common):
+    if settings.get("activation", "tanh") != "tanh":
+      return keras.layers.RNN(self.keras_cell(cell, settings), **common)
+    return keras.layers.GRU(cell.units, reset_after=False, **common)
+
+  def step(self, g, matmul, cell):
+    return gru_step(g, matmul, cell)
+
+  def tf1_cell(self, tf, cell, options):
+    return tf.nn.rnn_cell.GRUCell(cell.units, name=cell.cell_name)
+
+
+def gru_step(g, matmul, cell):
+  """The Step of a TF1 GRUCell from its gates kernel's MatMul."""
+  where = cell.scope
+  concat = g.node(matmul.inputs[0])
+  if concat.op != "ConcatV2" or len(concat.inputs) != 3:
+    raise NotRecognised(f"{where}: the gates MatMul does not read concat([inputs, h])")
+  x, h_prev = concat.inputs[:2]
+  bias_add = one_consumer(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where)
+  sigmoid = one_consumer(g, f"{bias_add.name}:0", ("Sigmoid",), "Sigmoid of the gates", where)
+  split = one_consumer(g, f"{sigmoid.name}:0", ("Split",), "Split into r, u", where)
+  r, u = f"{split.name}:0", f"{split.name}:1"
+  r_h = one_consumer(g, r, ("Mul",), "r * h", where, lambda n: other_input(n, r) == h_prev)
+  concat_1 = one_consumer(g, f"{r_h.name}:0", ("ConcatV2",), "concat([inputs, r * h])", where,
+                          lambda n: n.inputs[0] == x)
+  candidate = one_consumer(g, f"{concat_1.name}:0", ("MatMul",), "candidate MatMul", where)
+  bias_add_1 = one_consumer(g, f"{candidate.name}:0", ("BiasAdd",), "candidate BiasAdd", where)
+  act = one_consumer(g, f"{bias_add_1.name}:0", tuple(ACTIVATIONS), "candidate activation",
+                     where)
+  u_h = one_consumer(g, u, ("Mul",), "u * h", where, lambda n: other_input(n, u) == h_prev)
+  one_minus_u = one_consumer(g, u, ("Sub",), "1 - u", where)
+  u_c = one_consumer(g, f"{one_minus_u.name}:0", ("Mul",), "(1 - u) * c", where)
+  new_h = one_consumer(g, f"{u_h.name}:0", ADDS, "Add making the new h", where,
+                       lambda n: other_input(n, f"{u_h.name}:0") == f"{u_c.name}:0")
+  claimed = {n.name for n in (matmul, concat, bias_add, sigmoid, split, r_h, concat_1,
+                              candidate, bias_add_1, act, u_h, one_minus_u, u_c, new_h)}
+  settings = dict(activation=ACTIVATIONS[act.op])
+  return Step(cell, x, h_prev, None, f"{new_h.name}:0", None, settings,
+              checked(g, claimed, [f"{new_h.name}:0"], [x, h_prev], where))

@@ -1,0 +1,105 @@
+"""`tf.cond` (v1: Switch and Merge) whose predicate is known at conversion: computed from
+constants (CRNN's `tf.equal(phase, 'train')`), or from a placeholder fixed by --feed or left at
+its `placeholder_with_default` default (`tf.layers.batch_normalization(training=is_training)`,
+`tf.layers.dropout(training=...)`). The branch taken is converted, the other is dead: nothing
+of it enters the Keras model, and the choice is reported. A predicate computed from the model's
+inputs is refused by name.
+
+Only conds outside recurrent loops come here: a while loop's Switch/Merge belong to the loop,
+which rnn_calls.py converts as a whole.
+"""
+
+import numpy as np
+
+from tf_rnn_mnist.migrate import ops
+from tf_rnn_mnist.migrate.graph import VARIABLE_OPS, split_tensor, tensor_name
+
+
+class Conds:
+  """Which tensors lie on a branch not taken, for a graph `g` and the fixed `feed`."""
+
+  def __init__(self, g, feed, stops):
+    self.g, self.feed, self.stops = g, feed, set(stops)
+    self.present = any(n.op == "Switch" for n in g.nodes.values()
+                       if g.active is None or n.name in g.active)
+    self._dead, self._static = {}, {}
+    self.choices = {}      # switch's cond scope -> note
+
+  def static(self, tensor):
+    """The value of `tensor` where it is known at conversion (constants, fed placeholders,
+    defaults, and what ops with a numpy evaluation compute from them), else None."""
+    tensor = tensor_name(tensor)
+    if tensor not in self._static:
+      self._static[tensor] = None  # (a cycle is not static)
+      self._static[tensor] = self._evaluate(tensor)
+    return self._static[tensor]
+
+  def _evaluate(self, tensor):
+    g = self.g
+    if tensor in self.feed:
+      return np.asarray(self.feed[tensor], dtype=g.dtype(tensor) or None)
+    if tensor in self.stops:
+      return None
+    node = g.node(tensor)
+    if node.op == "Const":
+      return g.constant(tensor)
+    if node.op in ("Identity", "PlaceholderWithDefault", "Switch"):
+      return self.static(node.inputs[0])
+    entry = ops.OPS.get(node.op)
+    if entry is None or entry.fold is None:
+      return None
+    args = [self.static(t) for t in node.inputs]
+    if any(a is None for a in args):
+      return None
+    try:
+      result = ops.fold(node.op, ops.node_attrs(node), args)
+    except ops.Unknown:
+      return None
+    value = np.asarray(result)
+    return None if value.dtype == object else value
+
+  def predicate(self, switch):
+    """The value of a Switch's predicate as a bool, or None when it is not known."""
+    value = self.static(switch.inputs[1])
+    return None if value is None or value.size != 1 else bool(value.reshape(()))
+
+  def dead(self, tensor):
+    """Whether `tensor` lies on a branch not taken."""
+    if not self.present:
+      return False
+    tensor = tensor_name(tensor)
+    if tensor not in self._dead:
+      self._dead[tensor] = False  # (cycles: a loop's Merge reads its NextIteration)
+      self._dead[tensor] = self._is_dead(tensor)
+    return self._dead[tensor]
+
+  def _is_dead(self, tensor):
+    g = self.g
+    if tensor in self.feed or tensor in self.stops:
+      return False
+    node = g.node(tensor)
+    if node.op == "Const" or node.op in VARIABLE_OPS:
+      return False
+    if node.op == "Switch":
+      taken = self.predicate(node)
+      if taken is not None and taken != (split_tensor(tensor)[1] == 1):
+        return True
+      return self.dead(node.inputs[0])
+    if node.op == "Merge":
+      return all(self.dead(t) for t in node.inputs)
+    return any(self.dead(t) for t in node.inputs)
+
+  def note(self, switch):
+    """Records which branch of the cond `switch` belongs to was converted."""
+    taken = self.predicate(switch)
+    scope = switch.name.rpartition("/")[0] or switch.name
+    source = ", ".join(sorted(
+        n for n in self.g.upstream([switch.inputs[1]], stop=list(self.feed))
+        if self.g.nodes[n].op in ("Placeholder", "PlaceholderWithDefault"))) or "constants"
+    fed = [t for t in self.feed if split_tensor(t)[0] in
+           self.g.upstream([switch.inputs[1]], stop=())]
+    how = f"fed {', '.join(fed)}" if fed else (
+        f"the default of {source}" if source != "constants" else "constants")
+    self.choices.setdefault(
+        scope, f"cond {scope}: the {'true' if taken else 'false'} branch converted (its "
+               f"predicate {switch.inputs[1]} is {taken}, from {how})")

@@ -19,15 +19,15 @@ from tf_rnn_mnist.migrate.cells import tf1_lstm
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
-CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "mnist_static_rnn",
+CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "crnn_ocr", "mnist_static_rnn",
              "nmt_projection", "nmt_residual_encoder", "one_cell_multi",
              "peephole_projection_flat", "ptb_lm", "punctuator_bi_perstep", "saturated",
-             "text_length_from_ids", "tied_lm"]
+             "speech_conv_bn_gru", "text_length_from_ids", "tied_lm"]
 # program -> what the refusal must name (the op or construct it does not convert)
 REFUSED = {"decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
                                   "not a dynamic_rnn loop",
            "raw_rnn_decoder": "the while loop rnn/while/ is not a dynamic_rnn loop",
-           "toy_seqlen_static": "which is computed from the model's inputs"}
+           "toy_seqlen_static": "is computed from the model's inputs"}
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +147,75 @@ def test_mutation_forget_bias_from_the_default_fails(corpus, monkeypatch):
     return step
   monkeypatch.setattr(tf1_lstm, "lstm_step", default_forget_bias)
   _fails(corpus, "ptb_lm")
+
+
+def _replace_handler(monkeypatch, op, compute):
+  import dataclasses
+  from tf_rnn_mnist.migrate.ops import registry
+  monkeypatch.setitem(registry.OPS, op, dataclasses.replace(registry.OPS[op], compute=compute))
+
+
+def test_conds_take_the_branch_their_known_predicate_chooses(corpus):
+  """CRNN's dropout cond on tf.equal(phase, 'train') (string constants); the speech model's
+  batch norm conds on a placeholder_with_default, at its default and fed."""
+  notes = _program_conversion(corpus, "crnn_ocr").notes
+  assert ("cond shadow_net/sequence_rnn_module/cond: the false branch converted (its predicate "
+          "shadow_net/sequence_rnn_module/cond/pred_id:0 is False, from constants)") in notes
+  notes = _program_conversion(corpus, "speech_conv_bn_gru").notes
+  assert ("cond bn/cond: the false branch converted (its predicate bn/cond/pred_id:0 is False, "
+          "from the default of is_training)") in notes
+  g, interface, checkpoint = _program(corpus, "speech_conv_bn_gru")
+  interface.feed["is_training:0"] = False
+  notes = _convert(g, interface, checkpoint).notes
+  assert any(n.startswith("cond bn/cond: the false branch") and n.endswith(
+      "from fed is_training:0)") for n in notes), notes
+
+
+def test_mutation_wrong_branch_of_a_cond_fails(corpus, monkeypatch):
+  """The training branch (the batch's moments) where the default takes the moving ones."""
+  from tf_rnn_mnist.migrate.conds import Conds
+  original = Conds.predicate
+  monkeypatch.setattr(Conds, "predicate", lambda self, switch: (
+      None if original(self, switch) is None else not original(self, switch)))
+  _fails(corpus, "speech_conv_bn_gru")
+
+
+def test_mutation_batch_norm_on_the_batch_statistics_fails(corpus, monkeypatch):
+  from keras import ops as kops
+
+  def batch_statistics(args, attrs):
+    x, scale, offset = args[:3]
+    mean = kops.mean(x, axis=(0, 1, 2))
+    variance = kops.var(x, axis=(0, 1, 2))
+    return (x - mean) * kops.rsqrt(variance + attrs["epsilon"]) * scale + offset
+  _replace_handler(monkeypatch, "FusedBatchNormV3", batch_statistics)
+  _fails(corpus, "crnn_ocr")
+
+
+def test_mutation_clipped_relu_without_its_clip_fails(corpus, monkeypatch):
+  _replace_handler(monkeypatch, "Minimum", lambda args, attrs: args[0])
+  _fails(corpus, "speech_conv_bn_gru")
+
+
+def test_a_cond_on_the_model_inputs_is_refused_by_name():
+  """A predicate the inputs decide cannot be fixed at conversion: named, with what would do."""
+  import tensorflow as tf
+  graph = tf.Graph()
+  tf.compat.v1.disable_control_flow_v2()  # (Switch/Merge, as TF1 programs build them)
+  try:
+    with graph.as_default():
+      x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+      y = tf.compat.v1.cond(x[0, 0] > 0, lambda: x * 2.0, lambda: x + 1.0, name="gate")
+  finally:
+    tf.compat.v1.enable_control_flow_v2()
+  g = graph_lib.Graph(graph.as_graph_def(add_shapes=True), "test")
+  interface = whole_model.Interface(["x:0"], [y.name], {})
+  with pytest.raises(ConfigError, match="refused") as caught:
+    whole_model.convert(g, {}, {}, interface)
+  assert str(caught.value).endswith(
+      "\n  gate (tf.cond: its predicate gate/pred_id:0 is computed from the model's inputs; a "
+      "cond converts when its predicate is known: constants, or a placeholder fixed with --feed "
+      "or left at its default)")
 
 
 def test_mutation_sequence_lengths_ignored_fails(corpus, monkeypatch):

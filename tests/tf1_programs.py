@@ -894,15 +894,147 @@ def tied_lm():
               draw=lambda rng: {ids: rng.integers(0, vocab, (BATCH, steps))})
 
 
+@_program("MaybeShewill-CV/CRNN_Tensorflow crnn_model/crnn_net.py and cnn_basenet.py: "
+          "ShadowNet(phase='test') (phase a tf.string constant, is_training = tf.equal(phase, "
+          "'train')), VGG conv stages conv2d W/b + tf.layers.batch_normalization(training="
+          "is_training) + relu + max_pool (2x2, then [2, 1] VALID), conv7 kernel 2 stride [2, 1], "
+          "map_to_sequence squeeze of axis 1, stack_bidirectional_dynamic_rnn of LSTMCell("
+          "forget_bias=1.0) x 2 per direction, the sequence dropout under tf.cond(is_training) "
+          "(the later crnn_net's form), rnn_reshaped [shape[0] * shape[1], shape[2]] @ w (no "
+          "bias), logits_reshape, raw_prediction argmax of softmax, transpose_time_major, "
+          "ctc_loss on a sparse label placeholder; sizes shrunk (32 x 100 images -> 8 x 12)")
+def crnn_ocr():
+  """CRNN for text recognition as its evaluation graph is built: conv + batch norm + pooling
+  front end, a stacked BiLSTM, per-step logits. Batch norm and dropout sit under conds whose
+  predicate comes from string constants: converted as the test branch."""
+  height, width, hidden, layers, num_classes = 8, 12, 5, 2, 7
+  inputdata = tf.placeholder(tf.float32, [None, height, width, 1], name="input")
+  labels = tf.sparse_placeholder(tf.int32, name="labels")
+  phase = tf.constant("test", dtype=tf.string)
+  is_training = tf.equal(phase, tf.constant("train", dtype=tf.string))
+
+  def conv2d(x, out_channel, kernel_size, stride=1, use_bias=True, name=None):
+    with tf.variable_scope(name):
+      in_channel = x.get_shape().as_list()[3]
+      k = kernel_size if isinstance(kernel_size, list) else [kernel_size, kernel_size]
+      s = stride if isinstance(stride, list) else [stride, stride]
+      w = tf.get_variable("W", k + [in_channel, out_channel])
+      conv = tf.nn.conv2d(x, w, [1, s[0], s[1], 1], "SAME")
+      if use_bias:
+        conv = tf.nn.bias_add(conv, tf.get_variable("b", [out_channel]))
+      return tf.identity(conv, name=name)
+
+  def layerbn(x, name):
+    with tf.variable_scope(name):
+      return tf.layers.batch_normalization(x, scale=True, training=is_training)
+
+  def maxpool(x, k, s, padding="VALID"):
+    return tf.nn.max_pool(x, [1, k[0], k[1], 1], [1, s[0], s[1], 1], padding)
+
+  with tf.variable_scope("shadow_net"):
+    with tf.variable_scope("feature_extraction_module"):
+      with tf.variable_scope("conv1"):
+        x = maxpool(tf.nn.relu(layerbn(conv2d(inputdata, 4, 3, name="conv"), "bn")), [2, 2],
+                    [2, 2])
+      x = tf.nn.relu(layerbn(conv2d(x, 6, 3, use_bias=False, name="conv3"), "bn3"))
+      x = maxpool(x, [2, 1], [2, 1])
+      x = tf.nn.relu(layerbn(conv2d(x, 2 * hidden, 2, stride=[2, 1], use_bias=False,
+                                    name="conv7"), "bn7"))
+    with tf.variable_scope("map_to_sequence_module"):
+      sequence = tf.squeeze(x, axis=1, name="squeeze")
+    with tf.variable_scope("sequence_rnn_module"):
+      fw = [R.LSTMCell(hidden, forget_bias=1.0) for _ in range(layers)]
+      bw = [R.LSTMCell(hidden, forget_bias=1.0) for _ in range(layers)]
+      stack_lstm_layer, _, _ = _stack_bidirectional_dynamic_rnn(fw, bw, sequence, None)
+      stack_lstm_layer = tf.cond(is_training,
+                                 lambda: tf.nn.dropout(stack_lstm_layer, keep_prob=0.5),
+                                 lambda: stack_lstm_layer)
+      [_, _, hidden_nums] = sequence.get_shape().as_list()  # [batch, width, 2 * n_hidden]
+      shape = tf.shape(stack_lstm_layer)
+      rnn_reshaped = tf.reshape(stack_lstm_layer, [shape[0] * shape[1], shape[2]])
+      w = tf.get_variable("w", [hidden_nums, num_classes],
+                          initializer=tf.truncated_normal_initializer(stddev=0.02))
+      logits = tf.matmul(rnn_reshaped, w, name="logits")
+      logits = tf.reshape(logits, [shape[0], shape[1], num_classes], name="logits_reshape")
+      tf.argmax(tf.nn.softmax(logits), axis=2, name="raw_prediction")
+      rnn_out = tf.transpose(logits, [1, 0, 2], name="transpose_time_major")
+  steps = width // 2
+  tf.reduce_mean(tf.nn.ctc_loss(labels=labels, inputs=rnn_out,
+                                sequence_length=steps * np.ones(BATCH)), name="ctc_loss")
+  return dict(inputs=[inputdata], outputs=[rnn_out], feed={},
+              draw=lambda rng: {inputdata: rng.standard_normal((BATCH, height, width, 1))})
+
+
+@_program("Mozilla DeepSpeech 0.x DeepSpeech.py create_model (the feature windows made by "
+          "tf.nn.conv2d with an identity filter over n_context frames, dense layers h1..h3 "
+          "as variable_on_cpu b/h with tf.minimum(tf.nn.relu(...), relu_clip), dropout by "
+          "placeholder rates) with a conv1d front end as tensorflow/models research/audioset "
+          "and speech-command models write it (tf.layers.conv1d), "
+          "tf.layers.batch_normalization(training=is_training) on 3-D features (not fused: "
+          "moments, under a cond), is_training a placeholder_with_default(False), a GRU "
+          "under dynamic_rnn with seq_length, and the layer_6 logits time-major; the "
+          "recurrent layer is a GRUCell here (DeepSpeech's LSTMBlockFusedCell is its own "
+          "construct)")
+def speech_conv_bn_gru():
+  """An acoustic model: windows of frames by an identity conv2d, conv1d, batch norm whose
+  training/inference choice is a placeholder_with_default cond, clipped ReLU dense layers, a
+  GRU over the valid frames, per-frame logits time-major."""
+  n_input, n_context, conv_filters, n_hidden, n_cell, n_classes, time_steps = 3, 1, 5, 6, 4, 5, 7
+  relu_clip = 0.5
+  batch_x = tf.placeholder(tf.float32, [None, None, n_input], name="input_node")
+  seq_length = tf.placeholder(tf.int32, [None], name="input_lengths")
+  is_training = tf.placeholder_with_default(False, [], name="is_training")
+  dropout_rate = tf.placeholder_with_default(0.0, [], name="dropout_rate")
+  window_width = 2 * n_context + 1
+  num_channels = window_width * n_input
+  eye_filter = tf.constant(np.eye(num_channels).reshape(window_width, n_input, num_channels),
+                           tf.float32)
+  batch_size = tf.shape(batch_x)[0]
+  windows = tf.nn.conv1d(batch_x, eye_filter, stride=1, padding="SAME")
+  windows = tf.reshape(windows, [batch_size, -1, window_width * n_input])
+  features = tf.layers.conv1d(windows, conv_filters, 3, padding="same", name="conv1d")
+  features = tf.layers.batch_normalization(features, training=is_training, name="bn")
+
+  def dense(name, x, units):
+    with tf.variable_scope(name):
+      bias = tf.get_variable("bias", [units])
+      weights = tf.get_variable("weights", [x.shape[-1], units])
+      output = tf.minimum(tf.nn.relu(tf.add(tf.matmul(x, weights), bias)), relu_clip)
+      return tf.nn.dropout(output, rate=dropout_rate)
+
+  flat = tf.reshape(features, [-1, conv_filters])
+  layer_1 = dense("layer_1", flat, n_hidden)
+  layer_3 = dense("layer_3", layer_1, n_hidden)
+  layer_3 = tf.reshape(layer_3, [batch_size, -1, n_hidden])
+  outputs, _ = tf.nn.dynamic_rnn(R.GRUCell(n_cell), layer_3, sequence_length=seq_length,
+                                 dtype=tf.float32, scope="rnn")
+  with tf.variable_scope("layer_6"):
+    b6 = tf.get_variable("bias", [n_classes])
+    h6 = tf.get_variable("weights", [n_cell, n_classes])
+    layer_6 = tf.add(tf.matmul(tf.reshape(outputs, [-1, n_cell]), h6), b6)
+  layer_6 = tf.reshape(layer_6, [batch_size, -1, n_classes], name="raw_logits")
+  logits = tf.transpose(layer_6, [1, 0, 2], name="logits")
+  labels = tf.sparse_placeholder(tf.int32, name="labels")
+  loss = tf.reduce_mean(tf.nn.ctc_loss(labels=labels, inputs=logits,
+                                       sequence_length=seq_length))
+  with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+    tf.train.AdamOptimizer(1e-3, epsilon=1e-8).minimize(loss)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, time_steps)
+    return {batch_x: rng.standard_normal((BATCH, time_steps, n_input)), seq_length: lengths}
+  return dict(inputs=[batch_x, seq_length], outputs=[logits], feed={}, draw=draw)
+
+
 def _key(tensor_name):
   return tensor_name.replace(":", "__").replace("/", "__")
 
 
 def _random_values(variable, stddev, rng):
-  """What training could have left in `variable`: Adam's second moments are >= 0 and its beta
-  powers lie in (0, 1); everything else N(0, stddev)."""
+  """What training could have left in `variable`: Adam's second moments and batch norm's moving
+  variances are >= 0 and Adam's beta powers lie in (0, 1); everything else N(0, stddev)."""
   name, shape = variable.op.name, variable.shape.as_list()
-  if name.endswith("/Adam_1"):
+  if name.endswith(("/Adam_1", "/moving_variance")):
     return np.abs(rng.normal(0.0, 0.3, shape)).astype(np.float32)
   if name.split("/")[-1].startswith(("beta1_power", "beta2_power")):
     return rng.uniform(0.5, 0.99, shape).astype(np.float32)

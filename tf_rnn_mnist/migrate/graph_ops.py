@@ -294,7 +294,9 @@ class TF1Recurrent(_TorchSafeScope, keras.layers.Layer):
   def build(self, input_shape):
     shapes = input_shape if isinstance(input_shape[0], (list, tuple)) else [input_shape]
     sequence = shapes[0]
-    self.rnn.build((sequence[1], sequence[0], sequence[2]))
+    # The cells' input width is the TF1 cell's own: the graph may reach the call through a
+    # reshape to a computed shape whose last dim shape inference leaves unknown.
+    self.rnn.build((sequence[1], sequence[0], self.cell_specs[0]["input_size"]))
     self.built = True
 
   def call(self, inputs):

@@ -9,6 +9,7 @@ name and type, with every other such op of the subgraph: nothing is silently dro
 
 import dataclasses
 import re
+import types
 
 import keras
 import numpy as np
@@ -163,10 +164,13 @@ class Translator:
     """A Switch's taken output is its data; a Merge is the one input not dead."""
     if node.op == "Switch":
       if self.conds.predicate(node) is None:
-        self.refused.append((node, f"a tf.cond on {node.inputs[1]}, which is computed from the "
-                                   "model's inputs (a cond converts when its predicate is known: "
-                                   "constants, or a placeholder fixed with --feed or left at "
-                                   "its default)"))
+        predicate = node.inputs[1]
+        scope = split_tensor(predicate)[0].rpartition("/")[0] or node.name
+        if not any(n.name == scope for n, _ in self.refused):  # (one line per cond)
+          self.refused.append((types.SimpleNamespace(name=scope, op="tf.cond"), (
+              f"its predicate {predicate} is computed from the model's inputs; a cond converts "
+              "when its predicate is known: constants, or a placeholder fixed with --feed or "
+              "left at its default")))
         return ("refused", node.name)
       self.conds.note(node)
       return self.value(node.inputs[0])

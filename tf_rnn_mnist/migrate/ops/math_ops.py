@@ -7,9 +7,10 @@ from tf_rnn_mnist.migrate.ops.registry import dtype_name, known, static, tf_op
 
 
 def _partial(ufunc, args):
-  """`ufunc` on arrays that may hold None (an unknown dim): None wherever one is involved."""
-  if all(a.dtype != object for a in args):
-    return ufunc(*args)
+  """`ufunc` on arrays that may hold None (an unknown dim): None wherever one is involved.
+  (TensorFlow's string constants are object arrays of bytes: compared as numpy strings.)"""
+  if not any(a.dtype == object and any(v is None for v in a.reshape(-1)) for a in args):
+    return ufunc(*(np.asarray(a.tolist()) if a.dtype == object else a for a in args))
   partial = np.frompyfunc(lambda *v: None if any(e is None for e in v) else ufunc(*v),
                           len(args), 1)
   return np.asarray(partial(*args), dtype=object)
@@ -59,6 +60,7 @@ elementwise("Square", ops.square)
 elementwise("Sqrt", ops.sqrt)
 elementwise("Rsqrt", ops.rsqrt)
 elementwise("Pow", ops.power)
+elementwise("SquaredDifference", lambda x, y: ops.square(ops.subtract(x, y)))
 elementwise("Softmax", lambda x: ops.softmax(x, axis=-1))
 elementwise("LogSoftmax", lambda x: ops.log_softmax(x, axis=-1))
 elementwise("ZerosLike", ops.zeros_like)

@@ -22,12 +22,12 @@ PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
 CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "crnn_ocr", "mnist_static_rnn",
              "nmt_projection", "nmt_residual_encoder", "one_cell_multi",
              "peephole_projection_flat", "ptb_lm", "punctuator_bi_perstep", "saturated",
-             "speech_conv_bn_gru", "text_length_from_ids", "tied_lm"]
+             "speech_conv_bn_gru", "static_bidirectional_seqlen", "text_length_from_ids",
+             "tied_lm", "toy_seqlen_static"]
 # program -> what the refusal must name (the op or construct it does not convert)
 REFUSED = {"decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
                                   "not a dynamic_rnn loop",
-           "raw_rnn_decoder": "the while loop rnn/while/ is not a dynamic_rnn loop",
-           "toy_seqlen_static": "is computed from the model's inputs"}
+           "raw_rnn_decoder": "the while loop rnn/while/ is not a dynamic_rnn loop"}
 
 
 @pytest.fixture(scope="module")
@@ -218,17 +218,37 @@ def test_a_cond_on_the_model_inputs_is_refused_by_name():
       "or left at its default)")
 
 
-def test_mutation_sequence_lengths_ignored_fails(corpus, monkeypatch):
+@pytest.mark.parametrize("name", ["nmt_residual_encoder", "static_bidirectional_seqlen"])
+def test_mutation_sequence_lengths_ignored_fails(corpus, monkeypatch, name):
   original = whole_model.Translator._place_call
 
   def without_lengths(self, call):
     call.lengths = None
     return original(self, call)
   monkeypatch.setattr(whole_model.Translator, "_place_call", without_lengths)
-  # (bi_classifier would not show it: its gather at seqlen - 1 reads only valid steps of
-  # both directions, so its logits do not depend on the masking; the encoder's outputs past
-  # each length and its final states do.)
-  _fails(corpus, "nmt_residual_encoder")
+  # (bi_classifier and toy_seqlen_static would not show it: their gather at seqlen - 1 reads
+  # only valid steps, so their logits do not depend on the masking; the outputs past each
+  # length and the final states do: dynamic_rnn's loop and static_rnn's per-step conds.)
+  _fails(corpus, name)
+
+
+def test_static_rnn_sequence_length_guards_are_read(corpus):
+  """static_rnn's per-step conds become one call with lengths, each direction of
+  static_bidirectional_rnn its own; a guard that is not TF1's rule is refused."""
+  conversion = _program_conversion(corpus, "static_bidirectional_seqlen")
+  assert [(c.scope, c.kind, c.lengths, len(c.sequence)) for c in conversion.calls] == [
+      ("bidirectional_rnn/fw/fw", "static", "seqlen:0", 6),
+      ("bidirectional_rnn/bw/bw", "static", "seqlen:0", 6)]
+  from tf_rnn_mnist.migrate import static_lengths
+  original = static_lengths._Guard.check
+
+  def min_taken_as_max(self, g, merge, new, previous):  # a guard computing something else
+    self.lengths = "Placeholder:0"
+    return original(self, g, merge, new, previous)
+  import unittest.mock
+  with unittest.mock.patch.object(static_lengths._Guard, "check", min_taken_as_max):
+    with pytest.raises(ConfigError, match="does not keep .* before each length"):
+      _program_conversion(corpus, "toy_seqlen_static")
 
 
 def test_mutation_per_step_head_on_the_last_step_only_fails(corpus):
@@ -312,12 +332,13 @@ def test_cli_to_keras_proves_against_the_program_and_refuses_contradicting_flags
 
 
 def test_cli_refusal_names_the_ops_and_writes_nothing(corpus, tmp_path):
-  spec = json.loads((corpus / "toy_seqlen_static" / "program.json").read_text())
-  done = _migrate("to-keras", str(corpus / "toy_seqlen_static" / "model.ckpt"),
+  spec = json.loads((corpus / "raw_rnn_decoder" / "program.json").read_text())
+  done = _migrate("to-keras", str(corpus / "raw_rnn_decoder" / "model.ckpt"),
                   f"--inputs={','.join(spec['inputs'])}",
                   f"--outputs={','.join(spec['outputs'])}", f"--output={tmp_path / 'm.keras'}")
   assert done.returncode == 1
-  assert "rnn/cond/Merge (Merge)" in done.stderr and "Traceback" not in done.stderr
+  assert "the while loop rnn/while/ is not a dynamic_rnn loop" in done.stderr
+  assert "Traceback" not in done.stderr
   assert list(tmp_path.iterdir()) == []
 
 

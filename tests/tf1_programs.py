@@ -37,7 +37,10 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   decoder_with_helper       tensorflow/nmt nmt/model.py (infer_mode greedy)
   raw_rnn_decoder           ematvey/tensorflow-seq2seq-tutorials 2-seq2seq-advanced.ipynb
   toy_seqlen_static         aymericdamien/TensorFlow-Examples 3_NeuralNetworks/dynamic_rnn.py
+  static_bidirectional_seqlen  aymericdamien/TensorFlow-Examples bidirectional_rnn.py
   text_length_from_ids      roomylee/rnn-text-classification-tf rnn.py, train.py
+  crnn_ocr                  MaybeShewill-CV/CRNN_Tensorflow crnn_model/crnn_net.py, cnn_basenet.py
+  speech_conv_bn_gru        mozilla/DeepSpeech 0.x DeepSpeech.py create_model (+ conv1d, BN)
 
 and the constructs they exercise:
 
@@ -55,11 +58,17 @@ and the constructs they exercise:
   decoder_with_helper       cpu  while  -   ph   BasicLSTM encoder + decoder    greedy      out -
   raw_rnn_decoder           Var  raw    bi  ph   one LSTMCell as fw and bw      greedy      yes Adam
   toy_seqlen_static         -    static -   ph   BasicLSTM                      gather      -   SGD
+  static_bidirectional_seqlen -  static bi  ph   BasicLSTM fw and bw            last, seq   -   Adam
   text_length_from_ids      Var  dyn    -   ids  Drop(out) GRU                  gather      -   Adam
+  crnn_ocr                  -    dyn    2bi -    conv+BN+pool, LSTMCell, cond   step logits out -
+  speech_conv_bn_gru        -    dyn    -   ph   conv1d+BN cond, clipped ReLU   step logits out Adam
 
 emb: get = tf.get_variable, cpu = the same on /cpu:0, Var = tf.Variable, - = float inputs.
-run: loop = the cell called per step by hand, static = tf.nn.static_rnn, dyn = dynamic_rnn (or
+run: loop = the cell called per step by hand, static = tf.nn.static_rnn (or
+  static_bidirectional_rnn; with lengths: per-step conds), dyn = dynamic_rnn (or
   bidirectional_dynamic_rnn), while = tf.while_loop, raw = tf.nn.raw_rnn.
+cond: a tf.cond whose predicate is known at conversion (string constants in crnn_ocr, a
+  placeholder_with_default in speech_conv_bn_gru).
 len: ph = a lengths placeholder, ids = lengths computed in the graph from the ids.
 Drop(in|out) = DropoutWrapper(input|output_keep_prob), Res = ResidualWrapper, Dev =
   DeviceWrapper, fb = forget_bias, peep/proj/clips = use_peepholes/num_proj/cell+proj_clip.
@@ -796,6 +805,40 @@ def toy_seqlen_static():
     values[np.arange(seq_max_len)[None, :] >= lengths[:, None]] = 0.0  # ToySequenceData pads
     return {x: values, seqlen: lengths}
   return dict(inputs=[x, seqlen], outputs=[pred], feed={}, draw=draw)
+
+
+@_program("aymericdamien/TensorFlow-Examples examples/3_NeuralNetworks/bidirectional_rnn.py "
+          "(tf.unstack of [batch, timesteps, num_input], BasicLSTMCell fw and bw with "
+          "forget_bias=1.0, rnn.static_bidirectional_rnn, weights['out'] of [2 * num_hidden, "
+          "num_classes], the last output's logits, softmax prediction) given sequence_length "
+          "as his dynamic_rnn.py gives static_rnn; a tagger's per-step outputs and the final "
+          "states fetched too")
+def static_bidirectional_seqlen():
+  """A static bidirectional RNN over padded sequences: each direction's per-step conds, the
+  backward one over tf.reverse_sequence'd steps; outputs are zero past each length, states
+  are the states at each length."""
+  timesteps, num_input, num_hidden, num_classes = 6, 3, 5, 4
+  X = tf.placeholder("float", [None, timesteps, num_input])
+  seqlen = tf.placeholder(tf.int32, [None], name="seqlen")
+  weights = {"out": tf.Variable(tf.random_normal([2 * num_hidden, num_classes]))}
+  biases = {"out": tf.Variable(tf.random_normal([num_classes]))}
+  x = tf.unstack(X, timesteps, 1)
+  lstm_fw_cell = R.BasicLSTMCell(num_hidden, forget_bias=1.0)
+  lstm_bw_cell = R.BasicLSTMCell(num_hidden, forget_bias=1.0)
+  outputs, state_fw, state_bw = tf.nn.static_bidirectional_rnn(
+      lstm_fw_cell, lstm_bw_cell, x, dtype=tf.float32, sequence_length=seqlen)
+  logits = tf.matmul(outputs[-1], weights["out"]) + biases["out"]
+  prediction = tf.nn.softmax(logits, name="prediction")
+  per_step = tf.stack(outputs, axis=1, name="per_step")
+  loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(
+      logits=logits, labels=tf.one_hot(tf.zeros_like(seqlen), num_classes)))
+  tf.train.AdamOptimizer(learning_rate=0.001).minimize(loss_op)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, timesteps)
+    return {X: rng.standard_normal((BATCH, timesteps, num_input)), seqlen: lengths}
+  return dict(inputs=[X, seqlen], outputs=[prediction, per_step, state_fw.c, state_fw.h,
+                                          state_bw.c, state_bw.h], feed={}, draw=draw)
 
 
 @_program("roomylee/rnn-text-classification-tf rnn.py and train.py: input_text/input_y/"

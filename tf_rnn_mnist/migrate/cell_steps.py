@@ -72,9 +72,17 @@ def checked(g, claimed, outputs, inputs, where):
   """`claimed`, once every op between the step's inputs and outputs is in it (or reads a
   variable or a constant)."""
   between = g.upstream(outputs, stop=inputs)
+  # A weight entering a static_rnn step's cond (static_lengths.py) comes through a Switch; its
+  # predicate belongs to the guard, not to the cell.
+  predicates = [g.nodes[n].inputs[1] for n in between
+                if g.nodes[n].op == "Switch" and g.variable_of(f"{n}:0")]
+  if predicates:
+    between = g.upstream(outputs, stop=list(inputs) + predicates)
   stray = sorted(n for n in between - claimed
                  if g.nodes[n].op not in ("Const", "Enter", "Identity", "VariableV2",
-                                          "VarHandleOp", "ReadVariableOp"))
+                                          "VarHandleOp", "ReadVariableOp")
+                 # (a weight entering a static_rnn step's cond: static_lengths.py)
+                 and not (g.nodes[n].op == "Switch" and g.variable_of(f"{n}:0")))
   if stray:
     raise NotRecognised(f"{where}: ops inside the cell that no TF1 cell class builds: "
                         + ", ".join(f"{n} ({g.nodes[n].op})" for n in stray[:8]))

@@ -136,13 +136,13 @@ class Graph:
     return self._constants[node.name]
 
   def variable_of(self, tensor):
-    """The variable node's name a tensor reads (through read/Identity/ReadVariableOp/Enter),
-    or None."""
+    """The variable node's name a tensor reads (through read/Identity/ReadVariableOp, a loop's
+    Enter, a cond's Switch), or None."""
     node = self.node(tensor)
     for _ in range(8):
       if node.op in VARIABLE_OPS:
         return node.name
-      if node.op not in ("Identity", "ReadVariableOp", "Enter") or not node.inputs:
+      if node.op not in ("Identity", "ReadVariableOp", "Enter", "Switch") or not node.inputs:
         return None
       node = self.node(node.inputs[0])
     return None
@@ -152,9 +152,10 @@ class Graph:
     return [n for n in self.nodes.values() if n.op in PLACEHOLDERS
             and not _TRAINING.search(n.name)]
 
-  def upstream(self, outputs, stop):
+  def upstream(self, outputs, stop, values_only=False):
     """The names of every op the tensors `outputs` depend on through data inputs, not going
-    past the tensors in `stop` (their producers are not included unless reached otherwise)."""
+    past the tensors in `stop` (their producers are not included unless reached otherwise).
+    `values_only`: not into a cond Switch's predicate (which chooses, not computes, a value)."""
     seen, todo = set(), [tensor_name(t) for t in outputs]
     stop = {tensor_name(t) for t in stop}
     while todo:
@@ -165,7 +166,8 @@ class Graph:
       if op in seen:
         continue
       seen.add(op)
-      todo.extend(self.nodes[op].inputs)
+      node = self.nodes[op]
+      todo.extend(node.inputs[:1] if values_only and node.op == "Switch" else node.inputs)
     return seen
 
 

@@ -12,7 +12,7 @@ own bookkeeping, or the call is refused.
 import dataclasses
 import re
 
-from tf_rnn_mnist.migrate import wrappers
+from tf_rnn_mnist.migrate import static_lengths, wrappers
 from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, kernel_matmuls, step_at
 
 LOOP_MACHINERY = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "Less",
@@ -305,6 +305,10 @@ def find_calls(g, cells):
     else:
       static.append(step)
   calls = [dynamic_call(g, prefix, steps) for prefix, steps in in_loop.items()]
+  guarded = [step for step in static if static_lengths.is_guarded(g, step)]
+  if guarded:
+    calls += static_lengths.guarded_calls(g, guarded, _stack_order, _is_zero, RecurrentCall)
+  static = [step for step in static if step not in guarded]
   if static:
     calls += static_calls(g, static)
   return calls

@@ -41,7 +41,9 @@ def through_dropout(g, tensor):
   data = shapes[0].inputs[0]
   rates = {t for n in members for t in g.nodes[n].inputs
            if split_tensor(t)[0] not in members and t != data and g.constant(t) is None}
-  rate_ops = g.upstream(rates, stop=()) if rates else set()
+  # (inside a static_rnn step's guard the rate enters through the cond's Switch: its source
+  # is what the Switch passes on, not the guard's predicate)
+  rate_ops = g.upstream(rates, stop=(), values_only=True) if rates else set()
   sources = sorted(n for n in rate_ops if g.nodes[n].op in ("Placeholder",
                                                            "PlaceholderWithDefault"))
   claimed = members | {n for n in rate_ops if g.nodes[n].op in ("Sub", "Enter", "Identity",

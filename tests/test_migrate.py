@@ -69,6 +69,10 @@ KINDS = {
               "LSTMBlockCell]", None, "auto", RunOptions(1.0, 0.7)),
     "fused": ("lstm_fused_cell: LSTM(4, peepholes), input 3, output 4 [LSTMBlockFusedCell]",
               None, "auto", RunOptions()),
+    # contrib's GRUBlockCell (V1 names): a kind of its own, checked against the GRUBlockCell
+    # op itself (the TF1 side rebuilds it on that op).
+    "gru_block": ("rnn/gru_cell: GRU(5), input 3, output 5 [contrib GRUBlockCell]", None,
+                  "auto", RunOptions()),
 }
 
 

@@ -19,11 +19,12 @@ from tf_rnn_mnist.migrate.cells import tf1_lstm
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
-CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "crnn_ocr", "mnist_static_rnn",
-             "nmt_projection", "nmt_residual_encoder", "one_cell_multi",
-             "peephole_projection_flat", "ptb_lm", "punctuator_bi_perstep", "saturated",
-             "speech_conv_bn_gru", "static_bidirectional_seqlen", "text_length_from_ids",
-             "tied_lm", "toy_seqlen_static"]
+CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "crnn_ocr", "deepspeech_fused",
+             "gru_block_lm", "mnist_static_rnn", "nmt_projection", "nmt_residual_encoder",
+             "one_cell_multi", "peephole_projection_flat", "ptb_block", "ptb_lm",
+             "punctuator_bi_perstep", "saturated", "speech_conv_bn_gru",
+             "static_bidirectional_seqlen", "text_length_from_ids", "tf_ner_fused", "tied_lm",
+             "toy_seqlen_static"]
 # program -> what the refusal must name (the op or construct it does not convert)
 REFUSED = {"decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
                                   "not a dynamic_rnn loop",
@@ -153,6 +154,28 @@ def _replace_handler(monkeypatch, op, compute):
   import dataclasses
   from tf_rnn_mnist.migrate.ops import registry
   monkeypatch.setitem(registry.OPS, op, dataclasses.replace(registry.OPS[op], compute=compute))
+
+
+def test_fused_kernels_are_read_with_their_attributes(corpus):
+  """LSTMBlockCell steps (PTB's BLOCK mode) carry their op's forget_bias; GRUBlockCell's V1
+  names are a kind of their own; BlockLSTM runs as one op with TF's own weight layout."""
+  (call,) = _program_conversion(corpus, "ptb_block").calls
+  assert call.kind == "static" and [r.settings["forget_bias"] for r in call.cells] == [0.0, 0.0]
+  assert [r.cell.kind.name for r in call.cells] == ["lstm", "lstm"]
+  (call,) = _program_conversion(corpus, "gru_block_lm").calls
+  assert call.cells[0].cell.kind.tf1_class == "contrib GRUBlockCell"
+  model = _program_conversion(corpus, "tf_ner_fused").model
+  blocks = [l for l in model.layers if getattr(l, "op", None) == "BlockLSTM"]
+  assert [(l.attrs["forget_bias"], l.attrs["cell_clip"], l.attrs["use_peephole"])
+          for l in blocks] == [(1.0, -1.0, False)] * 2
+
+
+def test_mutation_block_lstm_forget_bias_ignored_fails(corpus, monkeypatch):
+  from tf_rnn_mnist.migrate.ops import registry
+  original = registry.OPS["BlockLSTM"].compute
+  _replace_handler(monkeypatch, "BlockLSTM",
+                   lambda args, attrs: original(args, {**attrs, "forget_bias": 0.0}))
+  _fails(corpus, "tf_ner_fused")
 
 
 def test_conds_take_the_branch_their_known_predicate_chooses(corpus):

@@ -40,6 +40,10 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   static_bidirectional_seqlen  aymericdamien/TensorFlow-Examples bidirectional_rnn.py
   text_length_from_ids      roomylee/rnn-text-classification-tf rnn.py, train.py
   crnn_ocr                  MaybeShewill-CV/CRNN_Tensorflow crnn_model/crnn_net.py, cnn_basenet.py
+  tf_ner_fused              guillaumegenthial/tf_ner models/lstm_crf/main.py
+  ptb_block                 tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py (rnn_mode BLOCK)
+  gru_block_lm              a public GRUBlockCell language model (build_model)
+  deepspeech_fused          mozilla/DeepSpeech 0.6 DeepSpeech.py
   speech_conv_bn_gru        mozilla/DeepSpeech 0.x DeepSpeech.py create_model (+ conv1d, BN)
 
 and the constructs they exercise:
@@ -62,11 +66,16 @@ and the constructs they exercise:
   text_length_from_ids      Var  dyn    -   ids  Drop(out) GRU                  gather      -   Adam
   crnn_ocr                  -    dyn    2bi -    conv+BN+pool, LSTMCell, cond   step logits out -
   speech_conv_bn_gru        -    dyn    -   ph   conv1d+BN cond, clipped ReLU   step logits out Adam
+  tf_ner_fused              Var  fused  bi  ph   LSTMBlockFusedCell (BlockLSTM) step dense  yes -
+  ptb_block                 get  loop   -   -    Drop(out) 2 LSTMBlockCell fb=0 step        -   -
+  gru_block_lm              get  dyn    -   ph   GRUBlockCell (w_ru names)      step+state  -   -
+  deepspeech_fused          -    fused  -   ph   conv windows, clipped ReLU, fb=0  step+smax out -
 
 emb: get = tf.get_variable, cpu = the same on /cpu:0, Var = tf.Variable, - = float inputs.
 run: loop = the cell called per step by hand, static = tf.nn.static_rnn (or
   static_bidirectional_rnn; with lengths: per-step conds), dyn = dynamic_rnn (or
-  bidirectional_dynamic_rnn), while = tf.while_loop, raw = tf.nn.raw_rnn.
+  bidirectional_dynamic_rnn), while = tf.while_loop, raw = tf.nn.raw_rnn, fused = contrib's
+  LSTMBlockFusedCell (one BlockLSTM op over the sequence).
 cond: a tf.cond whose predicate is known at conversion (string constants in crnn_ocr, a
   placeholder_with_default in speech_conv_bn_gru).
 len: ph = a lengths placeholder, ids = lengths computed in the graph from the ids.
@@ -1067,6 +1076,287 @@ def speech_conv_bn_gru():
     lengths = _lengths(rng, BATCH, time_steps)
     return {batch_x: rng.standard_normal((BATCH, time_steps, n_input)), seq_length: lengths}
   return dict(inputs=[batch_x, seq_length], outputs=[logits], feed={}, draw=draw)
+
+
+def _lstm_block_fused_cell(x, num_units, sequence_length, initial_state, name,
+                           forget_bias=1.0):
+  """contrib.rnn.LSTMBlockFusedCell(num_units, forget_bias, name)(x, initial_state=..,
+  sequence_length=..) as contrib's LSTMBlockWrapper builds it (gone from TF 2): variables
+  NAME/kernel and NAME/bias, zero peepholes, BlockLSTM up to max(sequence_length), outputs
+  masked past each length, final states gathered at each length from the sequences with the
+  initial state prepended."""
+  with tf.variable_scope(name):
+    input_size = x.get_shape().as_list()[2]
+    kernel = tf.get_variable("kernel", [input_size + num_units, 4 * num_units])
+    bias = tf.get_variable("bias", [4 * num_units], initializer=tf.zeros_initializer())
+    time_len = tf.shape(x)[0]
+    batch_size = tf.shape(x)[1]
+    zeros = tf.zeros([num_units])
+    if initial_state is None:
+      initial_state = (tf.zeros([batch_size, num_units]), tf.zeros([batch_size, num_units]))
+    initial_cell_state, initial_output = initial_state
+    max_seq_len = tf.cast(tf.reduce_max(sequence_length), tf.int64)
+    _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
+        seq_len_max=max_seq_len, x=x, cs_prev=initial_cell_state, h_prev=initial_output,
+        w=kernel, wci=zeros, wcf=zeros, wco=zeros, b=bias, forget_bias=forget_bias,
+        cell_clip=-1.0, use_peephole=False)
+    mask = tf.transpose(tf.sequence_mask(sequence_length, time_len, dtype=tf.float32), [1, 0])
+    mask = tf.tile(tf.expand_dims(mask, [-1]), [1, 1, num_units])
+    outputs *= mask
+    cell_states = tf.concat([tf.expand_dims(initial_cell_state, [0]), cell_states], 0)
+    mod_outputs = tf.concat([tf.expand_dims(initial_output, [0]), outputs], 0)
+    indices = tf.stack([sequence_length, tf.range(batch_size)], axis=1)
+    final_state = R.LSTMStateTuple(tf.gather_nd(cell_states, indices),
+                                   tf.gather_nd(mod_outputs, indices))
+    return outputs, final_state
+
+
+@_program("guillaumegenthial/tf_ner models/lstm_crf/main.py model_fn (PREDICT): words "
+          "placeholder of strings replaced by ids, a non-trainable embedding variable looked "
+          "up, the embeddings transposed to time-major, LSTMBlockFusedCell(lstm_size) forward "
+          "and contrib.rnn.TimeReversedFusedRNN(LSTMBlockFusedCell(lstm_size)) backward "
+          "(reverse_sequence by nwords around it) with sequence_length=nwords, the outputs "
+          "concatenated and transposed back, tf.layers.dense logits; the CRF decode is left "
+          "out (crf_decode is its own construct)")
+def tf_ner_fused():
+  """A NER tagger on LSTMBlockFusedCell in both directions (contrib's defaults: forget_bias
+  1.0, no clip, no peepholes), the backward one time-reversed within each length."""
+  vocab, dim, lstm_size, num_tags, steps = 20, 4, 5, 3, 6
+  word_ids = tf.placeholder(tf.int32, [None, None], name="word_ids")
+  nwords = tf.placeholder(tf.int32, [None], name="nwords")
+  variable = tf.Variable(np.zeros((vocab, dim), np.float32), dtype=tf.float32,
+                         trainable=False, name="embeddings")
+  embeddings = tf.nn.embedding_lookup(variable, word_ids)
+  t = tf.transpose(embeddings, perm=[1, 0, 2])  # Need time-major
+  output_fw, _ = _lstm_block_fused_cell(t, lstm_size, nwords, None, "lstm_fused_cell")
+  reversed_t = tf.reverse_sequence(t, nwords, seq_axis=0, batch_axis=1)
+  output_bw, _ = _lstm_block_fused_cell(reversed_t, lstm_size, nwords, None,
+                                        "lstm_fused_cell_1")
+  output_bw = tf.reverse_sequence(output_bw, nwords, seq_axis=0, batch_axis=1)
+  output = tf.concat([output_fw, output_bw], axis=-1)
+  output = tf.transpose(output, perm=[1, 0, 2])
+  logits = tf.layers.dense(output, num_tags)
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, steps)
+    return {word_ids: _padded_ids(rng, lengths, steps, 1, vocab), nwords: lengths}
+  return dict(inputs=[word_ids, nwords], outputs=[logits], feed={}, draw=draw)
+
+
+@_program("mozilla/DeepSpeech 0.6 DeepSpeech.py create_model + create_inference_graph "
+          "(input_node [batch, time, n_input] with create_overlapping_windows' identity "
+          "conv1d, the transpose to time-major and the reshape to [-1, n_input * window], "
+          "dense() layers 1-3 and 5 as tf.nn.bias_add(tf.matmul(x, weights), bias) with "
+          "tf.minimum(tf.nn.relu(...), relu_clip) and tf.nn.dropout(rate=...) from "
+          "placeholder_with_default rates, rnn_impl_lstmblockfusedcell: LSTMBlockFusedCell("
+          "n_cell_dim, forget_bias=0) in cudnn_lstm/rnn/multi_rnn_cell/cell_0 named "
+          "cudnn_compatible_lstm_cell with sequence_length=input_lengths and initial_state "
+          "from the previous_state_c/h placeholders, layer_6 linear, raw_logits [time, batch, "
+          "classes], logits softmax, new_state_c/h identities); sizes shrunk")
+def deepspeech_fused():
+  """DeepSpeech's acoustic model as its inference graph is built: the BlockLSTM kernel over
+  the whole time-major sequence, with the lengths masking and the state gathering contrib's
+  wrapper adds around it."""
+  n_input, n_context, n_hidden, n_cell_dim, n_classes, time_steps = 2, 1, 6, 5, 4, 6
+  relu_clip = 0.5
+  input_node = tf.placeholder(tf.float32, [None, None, n_input], name="input_node")
+  input_lengths = tf.placeholder(tf.int32, [None], name="input_lengths")
+  previous_state_c = tf.placeholder(tf.float32, [None, n_cell_dim], name="previous_state_c")
+  previous_state_h = tf.placeholder(tf.float32, [None, n_cell_dim], name="previous_state_h")
+  rates = [tf.placeholder_with_default(0.0, [], name=f"dropout_{i}") for i in range(6)]
+  batch_size = tf.shape(input_node)[0]
+  window_width = 2 * n_context + 1
+  eye_filter = tf.constant(np.eye(window_width * n_input).reshape(
+      window_width, n_input, window_width * n_input), tf.float32)
+  batch_x = tf.nn.conv1d(input_node, eye_filter, stride=1, padding="SAME")
+  batch_x = tf.reshape(batch_x, [batch_size, -1, window_width, n_input])
+  batch_x = tf.transpose(batch_x, perm=[1, 0, 2, 3])
+  batch_x = tf.reshape(batch_x, [-1, n_input * window_width])
+
+  def dense(name, x, units, dropout_rate=None, relu=True):
+    with tf.variable_scope(name):
+      bias = tf.get_variable("bias", [units], initializer=tf.zeros_initializer())
+      weights = tf.get_variable("weights", [x.shape[-1], units])
+    output = tf.nn.bias_add(tf.matmul(x, weights), bias)
+    if relu:
+      output = tf.minimum(tf.nn.relu(output), relu_clip)
+    if dropout_rate is not None:
+      output = tf.nn.dropout(output, rate=dropout_rate)
+    return output
+
+  layer_1 = dense("layer_1", batch_x, n_hidden, dropout_rate=rates[0])
+  layer_2 = dense("layer_2", layer_1, n_hidden, dropout_rate=rates[1])
+  layer_3 = dense("layer_3", layer_2, n_hidden, dropout_rate=rates[2])
+  layer_3 = tf.reshape(layer_3, [-1, batch_size, n_hidden])
+  with tf.variable_scope("cudnn_lstm/rnn/multi_rnn_cell/cell_0"):
+    output, output_state = _lstm_block_fused_cell(
+        layer_3, n_cell_dim, input_lengths, R.LSTMStateTuple(previous_state_c, previous_state_h),
+        "cudnn_compatible_lstm_cell", forget_bias=0.0)
+  output = tf.reshape(output, [-1, n_cell_dim])
+  layer_5 = dense("layer_5", output, n_hidden, dropout_rate=rates[5])
+  layer_6 = dense("layer_6", layer_5, n_classes, relu=False)
+  layer_6 = tf.reshape(layer_6, [-1, batch_size, n_classes], name="raw_logits")
+  logits = tf.nn.softmax(layer_6, name="logits")
+  new_state_c = tf.identity(output_state.c, name="new_state_c")
+  new_state_h = tf.identity(output_state.h, name="new_state_h")
+
+  def draw(rng):
+    return {input_node: rng.standard_normal((BATCH, time_steps, n_input)),
+            input_lengths: _lengths(rng, BATCH, time_steps),
+            previous_state_c: rng.standard_normal((BATCH, n_cell_dim)),
+            previous_state_h: rng.standard_normal((BATCH, n_cell_dim))}
+  return dict(inputs=[input_node, input_lengths, previous_state_c, previous_state_h],
+              outputs=[logits, new_state_c, new_state_h], feed={}, draw=draw)
+
+
+class _LSTMBlockCell(R.RNNCell):
+  """contrib.rnn.LSTMBlockCell (gone from TF 2): variables kernel [in + U, 4U], bias (zeros
+  initializer) and, with peepholes, w_i_diag/w_f_diag/w_o_diag, under the cell's name
+  (lstm_cell); one LSTMBlockCell op a step, zeros for the peepholes when off, cell_clip -1
+  (off) unless given."""
+
+  def __init__(self, num_units, forget_bias=1.0, cell_clip=None, use_peephole=False,
+               name="lstm_cell"):
+    super().__init__(name=name)
+    self._num_units, self._forget_bias, self._use_peephole = num_units, forget_bias, use_peephole
+    self._cell_clip = cell_clip if cell_clip is not None else -1
+
+  @property
+  def state_size(self):
+    return R.LSTMStateTuple(self._num_units, self._num_units)
+
+  @property
+  def output_size(self):
+    return self._num_units
+
+  def build(self, inputs_shape):
+    input_size = inputs_shape[-1]
+    self._kernel = self.add_variable("kernel", [input_size + self._num_units,
+                                                self._num_units * 4])
+    self._bias = self.add_variable("bias", [self._num_units * 4],
+                                   initializer=tf.constant_initializer(0.0))
+    if self._use_peephole:
+      self._w_i_diag, self._w_f_diag, self._w_o_diag = (
+          self.add_variable(n, [self._num_units]) for n in ("w_i_diag", "w_f_diag", "w_o_diag"))
+    self.built = True
+
+  def call(self, inputs, state):
+    cell_state, cell_last_output = state
+    if self._use_peephole:
+      wci, wcf, wco = self._w_i_diag, self._w_f_diag, self._w_o_diag
+    else:
+      wci = wcf = wco = tf.zeros([self._num_units], dtype=self.dtype)
+    (_, cs, _, _, _, _, h) = tf.raw_ops.LSTMBlockCell(
+        x=inputs, cs_prev=cell_state, h_prev=cell_last_output, w=self._kernel, wci=wci,
+        wcf=wcf, wco=wco, b=self._bias, forget_bias=self._forget_bias,
+        cell_clip=self._cell_clip, use_peephole=self._use_peephole)
+    return h, R.LSTMStateTuple(cs, h)
+
+
+class _GRUBlockCell(R.RNNCell):
+  """contrib.rnn.GRUBlockCell (V1, gone from TF 2): variables w_ru [in + U, 2U], b_ru (ones),
+  w_c [in + U, U], b_c (zeros) under gru_cell; one GRUBlockCell op a step."""
+
+  def __init__(self, num_units, name="gru_cell"):
+    super().__init__(name=name)
+    self._cell_size = num_units
+
+  @property
+  def state_size(self):
+    return self._cell_size
+
+  @property
+  def output_size(self):
+    return self._cell_size
+
+  def build(self, input_shape):
+    input_size = input_shape[-1]
+    self._gate_kernel = self.add_variable("w_ru", [input_size + self._cell_size,
+                                                   self._cell_size * 2])
+    self._gate_bias = self.add_variable("b_ru", [self._cell_size * 2],
+                                        initializer=tf.constant_initializer(1.0))
+    self._candidate_kernel = self.add_variable("w_c", [input_size + self._cell_size,
+                                                       self._cell_size])
+    self._candidate_bias = self.add_variable("b_c", [self._cell_size],
+                                             initializer=tf.constant_initializer(0.0))
+    self.built = True
+
+  def call(self, inputs, h_prev):
+    _, _, _, new_h = tf.raw_ops.GRUBlockCell(
+        x=inputs, h_prev=h_prev, w_ru=self._gate_kernel, b_ru=self._gate_bias,
+        w_c=self._candidate_kernel, b_c=self._candidate_bias)
+    return new_h, new_h
+
+
+@_program("tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py with rnn_mode BLOCK: "
+          "_get_lstm_cell gives tf.contrib.rnn.LSTMBlockCell(hidden_size, forget_bias=0.0), "
+          "DropoutWrapper(output_keep_prob) over it in a MultiRNNCell, the unrolled loop in "
+          "scope RNN, softmax_w/softmax_b xw_plus_b, the Model variable scope; keep_prob a "
+          "placeholder")
+def ptb_block():
+  """PTB's BLOCK mode: contrib's fused LSTMBlockCell called step by step by the model's own
+  loop, two layers, forget_bias 0 read from each op's attribute."""
+  num_layers, num_steps, size, vocab_size = 2, 4, 6, 20
+  input_data = tf.placeholder(tf.int32, [None, num_steps], name="input_data")
+  keep_prob = tf.placeholder(tf.float32, [], name="keep_prob")
+  with tf.variable_scope("Model", initializer=tf.random_uniform_initializer(-0.1, 0.1)):
+    embedding = tf.get_variable("embedding", [vocab_size, size], dtype=tf.float32)
+    inputs = tf.nn.embedding_lookup(embedding, input_data)
+    cell = R.MultiRNNCell([R.DropoutWrapper(_LSTMBlockCell(size, forget_bias=0.0),
+                                            output_keep_prob=keep_prob)
+                           for _ in range(num_layers)])
+    state = cell.zero_state(tf.shape(input_data)[0], tf.float32)
+    outputs = []
+    with tf.variable_scope("RNN"):
+      for time_step in range(num_steps):
+        if time_step > 0:
+          tf.get_variable_scope().reuse_variables()
+        cell_output, state = cell(inputs[:, time_step, :], state)
+        outputs.append(cell_output)
+    output = tf.reshape(tf.concat(outputs, 1), [-1, size])
+    softmax_w = tf.get_variable("softmax_w", [size, vocab_size], dtype=tf.float32)
+    softmax_b = tf.get_variable("softmax_b", [vocab_size], dtype=tf.float32)
+    logits = tf.reshape(tf.nn.xw_plus_b(output, softmax_w, softmax_b),
+                        [-1, num_steps, vocab_size], name="logits")
+  return dict(inputs=[input_data], outputs=[logits, state[1].c, state[1].h],
+              feed={keep_prob: 1.0},
+              draw=lambda rng: {input_data: rng.integers(0, vocab_size, (BATCH, num_steps))})
+
+
+@_program("a public GRUBlockCell language model's build_model (tf.nn.embedding_lookup of a "
+          "non-trainable embeddings variable with validate_indices=False, "
+          "tf.contrib.rnn.GRUBlockCell(rnn_dim) under tf.nn.dynamic_rnn with seq_lens and "
+          "cell.zero_state(tf.size(seq_lens)), the outputs reshaped to (-1, rnn_dim), "
+          "contrib.layers.fully_connected token_logit, reshaped to (bs, -1, vocab), "
+          "sequence_loss, in variable scope model); no optimizer: the op's gradient lived in "
+          "contrib")
+def gru_block_lm():
+  """contrib's GRUBlockCell (V1: w_ru, b_ru, w_c, b_c) in a dynamic_rnn with lengths."""
+  vocab_size, rnn_dim, steps = 17, 5, 6
+  token_ids = tf.placeholder(tf.int32, [None, None], name="token_ids")
+  seq_lens = tf.placeholder(tf.int32, [None], name="seq_lens")
+  embeddings = tf.get_variable("embeddings", (vocab_size, rnn_dim), "float", trainable=False)
+  with tf.variable_scope("model"):
+    rnn_input = tf.nn.embedding_lookup(embeddings, token_ids)
+    bs = tf.size(seq_lens)
+    cell = _GRUBlockCell(rnn_dim)
+    rnn_output, final_state = tf.nn.dynamic_rnn(cell, rnn_input, seq_lens,
+                                                cell.zero_state(bs, "float"))
+    decoder_input = tf.reshape(rnn_output, (-1, rnn_dim))
+    token_logit = tf.layers.dense(decoder_input, vocab_size, name="token_logit")
+    seq_logits = tf.reshape(token_logit, (bs, -1, vocab_size), name="seq_logits")
+  targets = tf.placeholder(tf.int32, [None, None], name="targets")
+  loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets,
+                                                                       logits=seq_logits))
+  # (The training part is left out: GRUBlockCell's gradient was registered by contrib, which
+  # TF 2 no longer has.)
+  tf.identity(loss, name="loss")
+
+  def draw(rng):
+    lengths = _lengths(rng, BATCH, steps)
+    return {token_ids: _padded_ids(rng, lengths, steps, 1, vocab_size), seq_lens: lengths}
+  return dict(inputs=[token_ids, seq_lens], outputs=[seq_logits, final_state], feed={},
+              draw=draw)
 
 
 def _key(tensor_name):

@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
-import tf_keras  # noqa: E402
+import tf_keras  # noqa: E402,F401
+from tf1_programs import _GRUBlockCell  # noqa: E402  (contrib's GRUBlockCell, as it was written)
 
 R = tf.nn.rnn_cell
 TIME, INPUT = 5, 3
@@ -119,6 +120,7 @@ KINDS = {
     "keras_layers": _keras_layers,
     "seed_style": _seed_style,
     "block": _block,
+    "gru_block": lambda x: _dynamic(lambda: _GRUBlockCell(5))(x),
     "fused": _fused,
     "unsupported": _unsupported,
     "no_rnn": lambda x: tf.layers.dense(x[:, -1], 4),

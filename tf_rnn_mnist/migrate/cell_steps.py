@@ -89,19 +89,26 @@ def checked(g, claimed, outputs, inputs, where):
   return claimed | {n for n in between if g.nodes[n].op in ("Const",)}
 
 
-def step_at(g, matmul, cells_by_kernel):
-  cell = cells_by_kernel[g.variable_of(matmul.inputs[1])]
-  return cell.kind.step(g, matmul, cell)
+def step_starts(g, cells):
+  """[(node, cell, weight tensor)]: every op where a step of one of `cells` starts (its
+  kind's step_starts), with the input that carries the cell's kernel (a loop's Enter tells
+  which loop the step runs in)."""
+  return [(node, cell, weight) for cell in cells for node, weight in
+          cell.kind.step_starts(g, cell)]
 
 
-def kernel_matmuls(g, cells):
-  """{kernel variable: Cell} and every MatMul that applies one of those kernels (the
-  variable each kind's step starts from)."""
-  by_kernel = {cell.variables()[cell.kind.step_role]: cell for cell in cells
-               if cell.kind.step_role}
-  # (A training graph's gradients read the kernel too, transposed: not a step.)
-  matmuls = [n for n in g.nodes.values() if n.op == "MatMul" and len(n.inputs) == 2
-             and g.variable_of(n.inputs[1]) in by_kernel
-             and not n.attr_value("transpose_a") and not n.attr_value("transpose_b")
-             and (g.active is None or n.name in g.active)]
-  return by_kernel, matmuls
+def matmuls_of(g, variable):
+  """[(MatMul, weight tensor)] that apply `variable` as their right operand (not transposed:
+  a training graph's gradients read the kernel too, transposed), within the model."""
+  return [(n, n.inputs[1]) for n in g.nodes.values() if n.op == "MatMul" and len(n.inputs) == 2
+          and g.variable_of(n.inputs[1]) == variable
+          and not n.attr_value("transpose_a") and not n.attr_value("transpose_b")
+          and (g.active is None or n.name in g.active)]
+
+
+def ops_reading(g, op, index, variable):
+  """[(node, weight tensor)] of type `op` whose input `index` reads `variable`, within the
+  model (the fused cell kernels: LSTMBlockCell's w, GRUBlockCell's w_ru)."""
+  return [(n, n.inputs[index]) for n in g.nodes.values() if n.op == op and
+          len(n.inputs) > index and g.variable_of(n.inputs[index]) == variable
+          and (g.active is None or n.name in g.active)]

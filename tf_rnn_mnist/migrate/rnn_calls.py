@@ -13,7 +13,7 @@ import dataclasses
 import re
 
 from tf_rnn_mnist.migrate import static_lengths, wrappers
-from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, kernel_matmuls, step_at
+from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, step_starts
 
 LOOP_MACHINERY = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "Less",
                   "LogicalAnd", "Identity", "TensorArrayReadV3", "TensorArrayWriteV3",
@@ -291,15 +291,14 @@ def _static_call(g, chains, length):
 
 def find_calls(g, cells):
   """Every recurrent call of the graph that runs the checkpoint's `cells`."""
-  by_kernel, matmuls = kernel_matmuls(g, cells)
   loops = _loop_prefixes(g)
   in_loop, static = {}, []
   prefix_of = {frame: prefix for prefix, frame in loops.items()}
-  for matmul in matmuls:
-    step = step_at(g, matmul, by_kernel)
+  for node, cell, weight in step_starts(g, cells):
+    step = cell.kind.step(g, node, cell)
     # The loop a step runs in is the frame its kernel enters, not its name: a cell object
     # shared by two calls (one LSTMCell for both directions) names its ops after the first.
-    kernel = g.node(matmul.inputs[1])
+    kernel = g.node(weight)
     if kernel.op == "Enter":
       in_loop.setdefault(prefix_of[kernel.attr_value("frame_name")], []).append(step)
     else:

@@ -247,8 +247,12 @@ def graph_reference(user, g, interface, batch, time, seed=0):
     raise ConfigError(f"the checkpoint lacks {', '.join(lacking[:3])}, which the outputs "
                       "read.")
   last = None
-  # The time axis lengths must fit: a dimension the graph fixes, else --timesteps.
-  fixed = [d for t in interface.inputs for d in (g.shape(t) or [])[1:] if d and d > 1]
+  # The time axis lengths must fit: the graph's own where it fixes a sequence input's time
+  # axis (axis 1 of [batch, time, ...] features or [batch, time] ids), else --timesteps;
+  # never a feature width (nor a state's [batch, units]).
+  fixed = [shape[1] for t, shape in ((t, g.shape(t) or []) for t in interface.inputs)
+           if (len(shape) >= 3 or len(shape) == 2 and not (g.dtype(t) or "float").startswith(
+               ("float", "bfloat", "half"))) and shape[1] and shape[1] > 1]
   for time, choice in ((t, c) for t in dict.fromkeys(fixed + [time])
                        for c in _assignments(g, interface, batch, t)):
     dims = {t: {} for t in interface.inputs}

@@ -6,7 +6,7 @@ and how TF1 itself builds it (for the cell-level check). One class per kind, reg
 
 import re
 
-from tf_rnn_mnist.migrate.cell_steps import NotRecognised  # noqa: F401  (the kinds raise it)
+from tf_rnn_mnist.migrate.cell_steps import NotRecognised, matmuls_of  # noqa: F401
 
 KINDS = {}        # name -> CellKind, in the order recognition tries them
 ALIASES = {}      # names earlier releases wrote into specs and .keras configs -> resolver
@@ -75,8 +75,15 @@ class CellKind:
     return keras.layers.RNN(self.keras_cell(cell, settings), **common)
 
   # -- graphs ----------------------------------------------------------------------------------
-  def step(self, g, matmul, cell):
-    """The cell_steps.Step of one application of `cell` starting at its kernel's `matmul`."""
+  def step_starts(self, g, cell):
+    """[(node, weight tensor)]: the ops where `cell`'s steps start in graph `g` (its
+    kernel's MatMuls), with the input that carries its kernel."""
+    if not self.step_role:
+      return []
+    return matmuls_of(g, cell.variables()[self.step_role])
+
+  def step(self, g, node, cell):
+    """The cell_steps.Step of one application of `cell` starting at `node`."""
     raise NotImplementedError(f"{self.tf1_class}: its steps are not matched in graphs")
 
   def tf1_cell(self, tf, cell, options):

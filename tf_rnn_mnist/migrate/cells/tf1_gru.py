@@ -6,10 +6,11 @@ import keras
 
 from tf_rnn_mnist.migrate import cell_maps
 from tf_rnn_mnist.migrate.cell_steps import ACTIVATIONS, ADDS, Step, checked, one_consumer, \
-    other_input
+    ops_reading, other_input
 from tf_rnn_mnist.migrate.cells.base import CellKind, NotRecognised, cell_kind, shape_of
 
 _ROLES = ["gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias"]
+_BLOCK_ROLES = ["w_ru", "b_ru", "w_c", "b_c"]  # contrib's GRUBlockCell (V1) names them so
 
 
 @cell_kind
@@ -58,8 +59,16 @@ class GRUCell(CellKind):
       return keras.layers.RNN(self.keras_cell(cell, settings), **common)
     return keras.layers.GRU(cell.units, reset_after=False, **common)
 
-  def step(self, g, matmul, cell):
-    return gru_step(g, matmul, cell)
+  def step_starts(self, g, cell):
+    """Its gates kernel's MatMuls (GRUCell) and GRUBlockCell ops on it (contrib's
+    GRUBlockCellV2: the same variables, one op a step)."""
+    return super().step_starts(g, cell) + ops_reading(g, "GRUBlockCell", 2,
+                                                      cell.variables()[self.step_role])
+
+  def step(self, g, node, cell):
+    if node.op == "GRUBlockCell":
+      return block_step(g, node, cell, self.roles(cell))
+    return gru_step(g, node, cell)
 
   def tf1_cell(self, tf, cell, options):
     return tf.nn.rnn_cell.GRUCell(cell.units, name=cell.cell_name)
@@ -93,3 +102,66 @@ def gru_step(g, matmul, cell):
   settings = dict(activation=ACTIVATIONS[act.op])
   return Step(cell, x, h_prev, None, f"{new_h.name}:0", None, settings,
               checked(g, claimed, [f"{new_h.name}:0"], [x, h_prev], where))
+
+
+@cell_kind
+class GRUBlockCell(GRUCell):
+  """contrib's GRUBlockCell (V1): GRUCell's math and layout under the names w_ru [in + U, 2U]
+  (columns r, u), b_ru, w_c [in + U, U], b_c; one GRUBlockCell op a step."""
+  name = "gru_block"
+  tf1_class = "contrib GRUBlockCell"
+  step_role = "w_ru"
+
+  def claims(self, name, shapes):
+    return name[:-len("/w_ru")] if name.endswith("/w_ru") else None
+
+  def recognise(self, scope, shapes):
+    renamed = {f"{scope}/{role}": shapes.get(f"{scope}/{block}")
+               for role, block in zip(_ROLES, _BLOCK_ROLES) if f"{scope}/{block}" in shapes}
+    cell = super().recognise(scope, renamed)
+    return type(cell)(self, scope, cell.input_size, cell.units)
+
+  def roles(self, cell):
+    return list(_BLOCK_ROLES)
+
+  def tf1_shapes(self, cell):
+    return dict(zip(_BLOCK_ROLES, super().tf1_shapes(cell).values()))
+
+  def to_keras(self, cell, arrays, forget_bias):
+    return cell_maps.gru_to_keras(*(arrays[r] for r in _BLOCK_ROLES), cell.input_size)
+
+  def to_tf1(self, cell, weights, forget_bias):
+    return dict(zip(_BLOCK_ROLES, cell_maps.gru_to_tf1(*weights)))
+
+  def tf1_cell(self, tf, cell, options):
+    """contrib's GRUBlockCell (gone from TF 2) as a TF1 cell over the GRUBlockCell op."""
+    units, scope_name = cell.units, cell.cell_name
+
+    class Block(tf.nn.rnn_cell.RNNCell):
+      state_size = output_size = units
+
+      def __call__(self, inputs, state, scope=None):
+        with tf.variable_scope(scope_name, reuse=tf.AUTO_REUSE):
+          rows = int(inputs.shape[-1]) + units
+          w_ru = tf.get_variable("w_ru", [rows, 2 * units])
+          b_ru = tf.get_variable("b_ru", [2 * units])
+          w_c = tf.get_variable("w_c", [rows, units])
+          b_c = tf.get_variable("b_c", [units])
+        h = tf.raw_ops.GRUBlockCell(x=inputs, h_prev=state, w_ru=w_ru, w_c=w_c, b_ru=b_ru,
+                                    b_c=b_c)[3]
+        return h, h
+    return Block()
+
+
+def block_step(g, node, cell, roles):
+  """The Step of a GRUBlockCell op (inputs x, h_prev, w_ru, w_c, b_ru, b_c; outputs r, u, c,
+  h) on `cell`'s variables (`roles`: gates kernel, gates bias, candidate kernel, candidate
+  bias, by their names)."""
+  x, h_prev, w_ru, w_c, b_ru, b_c = node.inputs
+  variables = cell.variables()
+  if [g.variable_of(t) for t in (w_ru, b_ru, w_c, b_c)] != [variables[r] for r in roles]:
+    raise NotRecognised(f"{cell.scope}: GRUBlockCell {node.name} does not run the cell's "
+                        f"{', '.join(roles)}")
+  new_h = f"{node.name}:3"
+  return Step(cell, x, h_prev, None, new_h, None, {"activation": "tanh"},
+              checked(g, {node.name}, [new_h], [x, h_prev], cell.scope))

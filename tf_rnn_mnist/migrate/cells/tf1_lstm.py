@@ -12,7 +12,7 @@ import keras
 from tf_rnn_mnist.migrate import cell_maps
 from tf_rnn_mnist.migrate.cell_steps import (ACTIVATIONS, ADDS, Step, checked, clip,
                                              const_operand, consumers_of, one_consumer,
-                                             other_input)
+                                             ops_reading, other_input)
 from tf_rnn_mnist.migrate.cells.base import CellKind, NotRecognised, cell_kind, shape_of
 from tf_rnn_mnist.migrate.keras_cells import TF1LSTMCell
 
@@ -112,8 +112,8 @@ class TF1LSTM(CellKind):
       return keras.layers.RNN(self.keras_cell(cell, settings), **common)
     return keras.layers.LSTM(cell.units, **common)
 
-  def step(self, g, matmul, cell):
-    return lstm_step(g, matmul, cell)
+  def step(self, g, node, cell):
+    return lstm_step(g, node, cell)
 
   def tf1_cell(self, tf, cell, options):
     return tf.nn.rnn_cell.LSTMCell(cell.units, use_peepholes=cell.peepholes,
@@ -150,6 +150,17 @@ class LSTMCell(TF1LSTM):
 
   def describe_class(self, cell):
     return "LSTMCell" if cell.num_proj else "LSTMCell or contrib LSTMBlockCell"
+
+  def step_starts(self, g, cell):
+    """Its kernel's MatMuls (LSTMCell) and LSTMBlockCell ops on it (contrib's LSTMBlockCell:
+    the same variables, one op a step)."""
+    return super().step_starts(g, cell) + ops_reading(g, "LSTMBlockCell", 3,
+                                                      cell.variables()["kernel"])
+
+  def step(self, g, node, cell):
+    if node.op == "LSTMBlockCell":
+      return block_step(g, node, cell)
+    return lstm_step(g, node, cell)
 
 
 @cell_kind
@@ -240,3 +251,30 @@ def lstm_step(g, matmul, cell):
                   activation=ACTIVATIONS[act_j.op])
   return Step(cell, x, h_prev, c_prev, new_h, new_c, settings,
               checked(g, claimed, [new_h, new_c], [x, h_prev, c_prev], where))
+
+
+def block_step(g, node, cell):
+  """The Step of contrib's LSTMBlockCell: one LSTMBlockCell op (inputs x, cs_prev, h_prev, w,
+  wci, wcf, wco, b; outputs i, cs, f, o, ci, co, h) whose forget_bias, cell_clip (off when
+  <= 0) and use_peephole are its attributes; with peepholes its wci, wcf, wco are the cell's
+  w_i_diag, w_f_diag, w_o_diag."""
+  where = cell.scope
+  x, cs_prev, h_prev, w, wci, wcf, wco, b = node.inputs
+  variables = cell.variables()
+  if g.variable_of(b) != variables["bias"]:
+    raise NotRecognised(f"{where}: LSTMBlockCell {node.name} adds another bias than {where}/bias")
+  peephole = bool(node.attr_value("use_peephole"))
+  if peephole != bool(cell.peepholes) or peephole and [
+      g.variable_of(t) for t in (wci, wcf, wco)] != [variables[d] for d in PEEPHOLES]:
+    raise NotRecognised(f"{where}: LSTMBlockCell {node.name}'s peepholes are not the cell's "
+                        f"{', '.join(PEEPHOLES)}")
+  if cell.num_proj:
+    raise NotRecognised(f"{where}: LSTMBlockCell has no projection")
+  clip_value = node.attr_value("cell_clip")
+  settings = dict(forget_bias=float(node.attr_value("forget_bias")),
+                  cell_clip=float(clip_value) if clip_value and clip_value > 0 else None,
+                  proj_clip=None, activation="tanh")
+  new_c, new_h = f"{node.name}:1", f"{node.name}:6"
+  inputs = [x, h_prev, cs_prev] + ([] if peephole else [wci, wcf, wco])
+  return Step(cell, x, h_prev, cs_prev, new_h, new_c, settings,
+              checked(g, {node.name}, [new_h, new_c], inputs, where))

@@ -33,6 +33,19 @@ def _shape(args, attrs):
   return _shape_of(args[0], dtype_name(attrs.get("out_type", "int32")))
 
 
+def _size_of(x, dtype):
+  """tf.size: numpy when every dim is static (as tf.shape), else the product of the dims."""
+  dims = tuple(x.shape)
+  if all(isinstance(d, (int, np.integer)) for d in dims):
+    return np.asarray(int(np.prod(dims, dtype=np.int64)), dtype=dtype)
+  return ops.cast(ops.prod(ops.shape(x)), dtype)
+
+
+@tf_op("Size", attrs=("out_type",))
+def _size(args, attrs):
+  return _size_of(args[0], dtype_name(attrs.get("out_type", "int32")))
+
+
 def _cast_dtype(attrs, dtypes):
   return dtype_name(attrs["DstT"])
 
@@ -123,9 +136,14 @@ def _range(args, attrs):  # bounds as Python numbers where they can be had (PyTo
   return ops.arange(*(scalar(a) for a in args), dtype=dtype)
 
 
-@tf_op("ExpandDims", fold=lambda args, attrs: np.expand_dims(args[0], int(known(args[1]))))
+def _axis(value):
+  """A 0-d or one-element axis argument (tf.expand_dims(x, [-1]) gives [-1]) as an int."""
+  return int(np.reshape(value, -1)[0])
+
+
+@tf_op("ExpandDims", fold=lambda args, attrs: np.expand_dims(args[0], _axis(known(args[1]))))
 def _expand_dims(args, attrs):
-  return ops.expand_dims(args[0], int(static(args[1])))
+  return ops.expand_dims(args[0], _axis(static(args[1])))
 
 
 def _squeezed(x, attrs):
@@ -149,6 +167,20 @@ def _gather_v2(args, attrs):
 @tf_op("Gather", fold=lambda args, attrs: np.take(args[0], known(args[1]), axis=0))
 def _gather(args, attrs):
   return ops.take(args[0], args[1], axis=0)
+
+
+@tf_op("GatherNd")
+def _gather_nd(args, attrs):
+  """tf.gather_nd: the last axis of `indices` indexes the leading axes of `params`, as one
+  index into those axes flattened (Keras has no gather_nd)."""
+  params, indices = args
+  depth = indices.shape[-1]
+  dims = ops.shape(params)
+  flat = ops.reshape(params, (-1,) + tuple(params.shape[depth:]))
+  linear = ops.zeros(ops.shape(indices)[:-1], dtype=indices.dtype)
+  for k in range(depth):
+    linear = linear * ops.cast(dims[k], indices.dtype) + indices[..., k]
+  return ops.take(flat, linear, axis=0)
 
 
 @tf_op("Fill", fold_dtype=lambda attrs, dtypes: dtypes[1],

@@ -22,7 +22,7 @@ PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
 CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "crnn_ocr", "deepspeech_fused",
              "gru_block_lm", "mnist_static_rnn", "nmt_projection", "nmt_residual_encoder",
              "one_cell_multi", "peephole_projection_flat", "ptb_block", "ptb_lm",
-             "punctuator_bi_perstep", "saturated", "speech_conv_bn_gru",
+             "punctuator_bi_perstep", "saturated", "sequence_tagging_chars", "speech_conv_bn_gru",
              "static_bidirectional_seqlen", "text_length_from_ids", "tf_ner_fused", "tied_lm",
              "toy_seqlen_static"]
 # program -> what the refusal must name (the op or construct it does not convert)
@@ -156,6 +156,22 @@ def _replace_handler(monkeypatch, op, compute):
   monkeypatch.setitem(registry.OPS, op, dataclasses.replace(registry.OPS[op], compute=compute))
 
 
+def test_lengths_of_a_reshaped_batch_come_from_their_own_input(corpus):
+  """sequence_tagging: the character BiLSTM runs over [batch * words, chars] with lengths
+  reshaped from word_lengths [batch, words]; verify draws those as lengths (1..time), not as
+  0/1 flags."""
+  calls = _program_conversion(corpus, "sequence_tagging_chars").calls
+  assert sorted((c.scope, c.lengths) for c in calls) == [
+      ("bi-lstm/bidirectional_rnn/bw/bw", "sequence_lengths:0"),
+      ("bi-lstm/bidirectional_rnn/fw/fw", "sequence_lengths:0"),
+      ("chars/bidirectional_rnn/bw/bw", "chars/Reshape_1:0"),
+      ("chars/bidirectional_rnn/fw/fw", "chars/Reshape_1:0")]
+  g, interface, checkpoint = _program(corpus, "sequence_tagging_chars")
+  inputs, *_ = verify.graph_reference(verify.UserGraph(g, checkpoint), g, interface, 5, 6)
+  word_lengths = inputs["word_lengths:0"]
+  assert word_lengths.min() >= 1 and word_lengths.max() == 6
+
+
 def test_fused_kernels_are_read_with_their_attributes(corpus):
   """LSTMBlockCell steps (PTB's BLOCK mode) carry their op's forget_bias; GRUBlockCell's V1
   names are a kind of their own; BlockLSTM runs as one op with TF's own weight layout."""
@@ -241,7 +257,8 @@ def test_a_cond_on_the_model_inputs_is_refused_by_name():
       "or left at its default)")
 
 
-@pytest.mark.parametrize("name", ["nmt_residual_encoder", "static_bidirectional_seqlen"])
+@pytest.mark.parametrize("name", ["nmt_residual_encoder", "static_bidirectional_seqlen",
+                                  "sequence_tagging_chars"])
 def test_mutation_sequence_lengths_ignored_fails(corpus, monkeypatch, name):
   original = whole_model.Translator._place_call
 

@@ -42,6 +42,7 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   crnn_ocr                  MaybeShewill-CV/CRNN_Tensorflow crnn_model/crnn_net.py, cnn_basenet.py
   tf_ner_fused              guillaumegenthial/tf_ner models/lstm_crf/main.py
   ptb_block                 tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py (rnn_mode BLOCK)
+  sequence_tagging_chars    guillaumegenthial/sequence_tagging model/ner_model.py (use_chars)
   gru_block_lm              a public GRUBlockCell language model (build_model)
   deepspeech_fused          mozilla/DeepSpeech 0.6 DeepSpeech.py
   speech_conv_bn_gru        mozilla/DeepSpeech 0.x DeepSpeech.py create_model (+ conv1d, BN)
@@ -68,6 +69,7 @@ and the constructs they exercise:
   speech_conv_bn_gru        -    dyn    -   ph   conv1d+BN cond, clipped ReLU   step logits out Adam
   tf_ner_fused              Var  fused  bi  ph   LSTMBlockFusedCell (BlockLSTM) step dense  yes -
   ptb_block                 get  loop   -   -    Drop(out) 2 LSTMBlockCell fb=0 step        -   -
+  sequence_tagging_chars    get  dyn    2bi ph   LSTMCell, chars over [B*W, C]  step        -   Adam
   gru_block_lm              get  dyn    -   ph   GRUBlockCell (w_ru names)      step+state  -   -
   deepspeech_fused          -    fused  -   ph   conv windows, clipped ReLU, fb=0  step+smax out -
 
@@ -1207,6 +1209,84 @@ def deepspeech_fused():
             previous_state_h: rng.standard_normal((BATCH, n_cell_dim))}
   return dict(inputs=[input_node, input_lengths, previous_state_c, previous_state_h],
               outputs=[logits, new_state_c, new_state_h], feed={}, draw=draw)
+
+
+@_program("guillaumegenthial/sequence_tagging model/ner_model.py and base_model.py (use_chars, "
+          "no CRF): word_ids/sequence_lengths/char_ids/word_lengths/dropout/lr placeholders, "
+          "words/_word_embeddings and chars/_char_embeddings get_variable lookups, the "
+          "character BiLSTM (LSTMCell, state_is_tuple) over char embeddings reshaped to "
+          "[s[0]*s[1], s[-2], dim_char] with word_lengths reshaped to [s[0]*s[1]], its final "
+          "h's concatenated and reshaped back to [s[0], s[1], 2*hidden_size_char], concat with "
+          "the word embeddings, tf.nn.dropout(keep prob), the word BiLSTM in bi-lstm with "
+          "sequence_lengths, dropout, proj/W and proj/b on the [-1, 2*hidden] reshape, logits "
+          "reshaped to [-1, nsteps, ntags], labels_pred argmax, masked softmax loss, "
+          "train_step/Adam with clip_by_global_norm")
+def sequence_tagging_chars():
+  """The NER tagger with character embeddings: one BiLSTM over every word's characters (a
+  batch of batch * words sequences, lengths from another input), then one over the words."""
+  nwords, dim_word, nchars, dim_char, hidden_char, hidden, ntags = 30, 4, 12, 3, 2, 5, 4
+  steps, max_chars = 5, 4
+  word_ids = tf.placeholder(tf.int32, shape=[None, None], name="word_ids")
+  sequence_lengths = tf.placeholder(tf.int32, shape=[None], name="sequence_lengths")
+  char_ids = tf.placeholder(tf.int32, shape=[None, None, None], name="char_ids")
+  word_lengths = tf.placeholder(tf.int32, shape=[None, None], name="word_lengths")
+  labels = tf.placeholder(tf.int32, shape=[None, None], name="labels")
+  dropout = tf.placeholder(dtype=tf.float32, shape=[], name="dropout")
+  lr = tf.placeholder(dtype=tf.float32, shape=[], name="lr")
+  with tf.variable_scope("words"):
+    _word_embeddings = tf.get_variable(name="_word_embeddings", dtype=tf.float32,
+                                       shape=[nwords, dim_word])
+    word_embeddings = tf.nn.embedding_lookup(_word_embeddings, word_ids, name="word_embeddings")
+  with tf.variable_scope("chars"):
+    _char_embeddings = tf.get_variable(name="_char_embeddings", dtype=tf.float32,
+                                       shape=[nchars, dim_char])
+    char_embeddings = tf.nn.embedding_lookup(_char_embeddings, char_ids, name="char_embeddings")
+    s = tf.shape(char_embeddings)
+    char_embeddings = tf.reshape(char_embeddings, shape=[s[0] * s[1], s[-2], dim_char])
+    flat_word_lengths = tf.reshape(word_lengths, shape=[s[0] * s[1]])
+    cell_fw = R.LSTMCell(hidden_char, state_is_tuple=True)
+    cell_bw = R.LSTMCell(hidden_char, state_is_tuple=True)
+    _output = tf.nn.bidirectional_dynamic_rnn(cell_fw, cell_bw, char_embeddings,
+                                              sequence_length=flat_word_lengths,
+                                              dtype=tf.float32)
+    _, ((_, output_fw), (_, output_bw)) = _output
+    output = tf.concat([output_fw, output_bw], axis=-1)
+    output = tf.reshape(output, shape=[s[0], s[1], 2 * hidden_char])
+    word_embeddings = tf.concat([word_embeddings, output], axis=-1)
+  word_embeddings = tf.nn.dropout(word_embeddings, dropout)
+  with tf.variable_scope("bi-lstm"):
+    cell_fw, cell_bw = R.LSTMCell(hidden), R.LSTMCell(hidden)
+    (output_fw, output_bw), _ = tf.nn.bidirectional_dynamic_rnn(
+        cell_fw, cell_bw, word_embeddings, sequence_length=sequence_lengths, dtype=tf.float32)
+    output = tf.concat([output_fw, output_bw], axis=-1)
+    output = tf.nn.dropout(output, dropout)
+  with tf.variable_scope("proj"):
+    W = tf.get_variable("W", dtype=tf.float32, shape=[2 * hidden, ntags])
+    b = tf.get_variable("b", shape=[ntags], dtype=tf.float32,
+                        initializer=tf.zeros_initializer())
+    nsteps = tf.shape(output)[1]
+    output = tf.reshape(output, [-1, 2 * hidden])
+    pred = tf.matmul(output, W) + b
+    logits = tf.reshape(pred, [-1, nsteps, ntags])
+  tf.cast(tf.argmax(logits, axis=-1), tf.int32, name="labels_pred")
+  losses = tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=labels)
+  loss = tf.reduce_mean(tf.boolean_mask(losses, tf.sequence_mask(sequence_lengths)))
+  with tf.variable_scope("train_step"):
+    optimizer = tf.train.AdamOptimizer(lr)
+    grads, vs = zip(*optimizer.compute_gradients(loss))
+    grads, _ = tf.clip_by_global_norm(grads, 5.0)
+    optimizer.apply_gradients(zip(grads, vs))
+
+  def draw(rng):  # pad_sequences: words and characters padded with id 0
+    lengths = _lengths(rng, BATCH, steps)
+    chars = rng.integers(1, max_chars + 1, (BATCH, steps))
+    chars[np.arange(steps)[None, :] >= lengths[:, None]] = 0
+    char_values = rng.integers(1, nchars, (BATCH, steps, max_chars))
+    char_values[np.arange(max_chars)[None, None, :] >= chars[:, :, None]] = 0
+    return {word_ids: _padded_ids(rng, lengths, steps, 1, nwords), sequence_lengths: lengths,
+            char_ids: char_values, word_lengths: chars}
+  return dict(inputs=[word_ids, sequence_lengths, char_ids, word_lengths], outputs=[logits],
+              feed={dropout: 1.0}, draw=draw)
 
 
 class _LSTMBlockCell(R.RNNCell):

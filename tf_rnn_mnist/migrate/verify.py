@@ -192,6 +192,23 @@ def _gather_rows(g, tensor, depth=6):
   return None
 
 
+def _feeds_lengths(g, tensor, depth=6):
+  """Whether `tensor` reaches (through reshapes) what a recurrent call takes as lengths:
+  dynamic_rnn's `sequence_length`, a ReverseSequence's lengths, static_rnn's Max of them."""
+  frontier = [tensor]
+  for _ in range(depth):
+    nxt = []
+    for t in frontier:
+      for node, index in g.consumers(t, everywhere=True):
+        if node.name.rpartition("/")[2] == "sequence_length" or \
+            node.op == "ReverseSequence" and index == 1 or node.op == "Max":
+          return True
+        if node.op in _SEARCH_THROUGH:
+          nxt.append(f"{node.name}:0")
+    frontier = nxt
+  return False
+
+
 def input_values(g, interface, sizes, rng):
   """{tensor: array} for the model's inputs: ids within the embedding's rows, lengths in
   [1, time] with one equal to the time axis and one shorter, floats N(0, 1)."""
@@ -207,10 +224,10 @@ def input_values(g, interface, sizes, rng):
     rows = _gather_rows(g, tensor)
     if rows:
       values[tensor] = rng.integers(0, rows, shape).astype(dtype)
-    elif len(shape) == 1:  # lengths
+    elif len(shape) == 1 or _feeds_lengths(g, tensor):  # lengths (of [batch * words] too)
       lengths = rng.integers(1, time + 1, shape)
-      lengths[0] = time
-      lengths[-1] = max(1, time // 2)
+      lengths.reshape(-1)[0] = time
+      lengths.reshape(-1)[-1] = max(1, time // 2)
       values[tensor] = lengths.astype(dtype)
     else:
       values[tensor] = rng.integers(0, 2, shape).astype(dtype)

@@ -19,7 +19,8 @@ from tf_rnn_mnist.migrate.cells import tf1_lstm
 from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
-CONVERTED = ["attention_pooled", "bi_classifier", "char_rnn_gru", "crnn_ocr", "deepspeech_fused",
+CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn_gru",
+             "char_rnn_gru_tf2", "crnn_ocr", "deepspeech_fused", "nmt_residual_encoder_tf2",
              "gru_block_lm", "mnist_static_rnn", "nmt_projection", "nmt_residual_encoder",
              "one_cell_multi", "peephole_projection_flat", "ptb_block", "ptb_lm",
              "punctuator_bi_perstep", "saturated", "sequence_tagging_chars", "speech_conv_bn_gru",
@@ -172,6 +173,26 @@ def test_lengths_of_a_reshaped_batch_come_from_their_own_input(corpus):
   assert word_lengths.min() >= 1 and word_lengths.max() == 6
 
 
+@pytest.mark.parametrize("name", ["bi_classifier_tf2", "nmt_residual_encoder_tf2",
+                                  "char_rnn_gru_tf2"])
+def test_control_flow_v2_loops_convert_as_their_v1_programs(corpus, name):
+  """TF1 code on TF 2.x with only disable_eager_execution(): the graph has no v1 loop (Enter)
+  and no ref variable, one (Stateless)While per call over TensorLists, and in a training graph
+  the gradient's accumulators as loop variables; the calls found are the v1 program's."""
+  g, interface, checkpoint = _program(corpus, name)
+  ops = {n.op for n in g.nodes.values()}
+  assert ops & {"While", "StatelessWhile"} and {"TensorListFromTensor", "VarHandleOp"} <= ops
+  assert not ops & {"Enter", "VariableV2"}
+  if name != "nmt_residual_encoder_tf2":  # (an encoder without a training part)
+    assert any("accumulator" in n for n in g.nodes)
+  v1 = _program_conversion(corpus, name[:-len("_tf2")]).calls
+  v2 = _convert(g, interface, checkpoint).calls
+  assert [(c.scope, c.kind, c.lengths, [(r.cell.describe(), r.settings, r.residual)
+                                       for r in c.cells]) for c in v2] == \
+      [(c.scope, c.kind, c.lengths, [(r.cell.describe(), r.settings, r.residual)
+                                     for r in c.cells]) for c in v1]
+
+
 def test_fused_kernels_are_read_with_their_attributes(corpus):
   """LSTMBlockCell steps (PTB's BLOCK mode) carry their op's forget_bias; GRUBlockCell's V1
   names are a kind of their own; BlockLSTM runs as one op with TF's own weight layout."""
@@ -258,7 +279,7 @@ def test_a_cond_on_the_model_inputs_is_refused_by_name():
 
 
 @pytest.mark.parametrize("name", ["nmt_residual_encoder", "static_bidirectional_seqlen",
-                                  "sequence_tagging_chars"])
+                                  "sequence_tagging_chars", "nmt_residual_encoder_tf2"])
 def test_mutation_sequence_lengths_ignored_fails(corpus, monkeypatch, name):
   original = whole_model.Translator._place_call
 

@@ -43,6 +43,9 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   tf_ner_fused              guillaumegenthial/tf_ner models/lstm_crf/main.py
   ptb_block                 tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py (rnn_mode BLOCK)
   sequence_tagging_chars    guillaumegenthial/sequence_tagging model/ner_model.py (use_chars)
+  *_tf2                     bi_classifier, nmt_residual_encoder and char_rnn_gru as TF1 code
+                            runs on TF 2.x with only disable_eager_execution() (control flow
+                            v2: While over TensorLists; resource variables)
   gru_block_lm              a public GRUBlockCell language model (build_model)
   deepspeech_fused          mozilla/DeepSpeech 0.6 DeepSpeech.py
   speech_conv_bn_gru        mozilla/DeepSpeech 0.x DeepSpeech.py create_model (+ conv1d, BN)
@@ -109,17 +112,32 @@ BATCH = 4  # the batch the references are computed on
 PROGRAMS = {}
 
 
-def _program(source, expect="convert", refuse_mentions=(), stddev=None):
-  """Registers a builder under its function name. A builder builds its graph in the default
-  graph and returns dict(inputs=[...], outputs=[...], feed={placeholder: value}, draw=f) where
-  f(rng) gives {input placeholder: value}. `stddev(variable name)` is the spread of the random
-  values saved (0.3 unless given)."""
+def _program(source, expect="convert", refuse_mentions=(), stddev=None, name=None,
+             tf2=False):
+  """Registers a builder under its function name (or `name`). A builder builds its graph in
+  the default graph and returns dict(inputs=[...], outputs=[...], feed={placeholder: value},
+  draw=f) where f(rng) gives {input placeholder: value}. `stddev(variable name)` is the spread
+  of the random values saved (0.3 unless given). `tf2`: built as TF1 code runs on TF 2.x with
+  only `disable_eager_execution()` (control flow v2, resource variables)."""
   def register(build):
-    PROGRAMS[build.__name__] = dict(build=build, source=source, expect=expect,
-                                    refuse_mentions=list(refuse_mentions),
-                                    stddev=stddev or (lambda name: 0.3))
+    PROGRAMS[name or build.__name__] = dict(build=build, source=source, expect=expect,
+                                            refuse_mentions=list(refuse_mentions),
+                                            stddev=stddev or (lambda name: 0.3), tf2=tf2)
     return build
   return register
+
+
+class _TF2Behaviour:
+  """What `disable_v2_behavior()` turned off and plain `disable_eager_execution()` keeps:
+  control flow v2 (While/If over functions, TensorLists) and resource variables."""
+
+  def __enter__(self):
+    tf.enable_control_flow_v2()
+    tf.enable_resource_variables()
+
+  def __exit__(self, *exc):
+    tf.disable_control_flow_v2()
+    tf.disable_resource_variables()
 
 
 def _lengths(rng, batch, time_steps):
@@ -1439,6 +1457,21 @@ def gru_block_lm():
               draw=draw)
 
 
+# The same programs as TF1 code runs on TF 2.x with only disable_eager_execution(): their
+# dynamic_rnn is one While op over TensorLists, their variables resource variables, and a
+# training graph's forward loop carries the gradient's accumulators.
+_program("dennybritz + aymericdamien's bidirectional classifier (bi_classifier) run on TF 2.x "
+         "with tf.compat.v1 and only disable_eager_execution()", name="bi_classifier_tf2",
+         tf2=True)(bi_classifier)
+_program("tensorflow/nmt's residual encoder (nmt_residual_encoder) run on TF 2.x with "
+         "tf.compat.v1 and only disable_eager_execution()", name="nmt_residual_encoder_tf2",
+         tf2=True)(nmt_residual_encoder)
+_program("sherjilozair/char-rnn-tensorflow's training graph (char_rnn_gru: 2 GRUCells, Adam "
+         "with clip_by_global_norm) run on TF 2.x with tf.compat.v1 and only "
+         "disable_eager_execution()", name="char_rnn_gru_tf2",
+         tf2=True)(char_rnn_gru)
+
+
 def _key(tensor_name):
   return tensor_name.replace(":", "__").replace("/", "__")
 
@@ -1454,6 +1487,14 @@ def _random_values(variable, stddev, rng):
   return rng.normal(0.0, stddev(name), shape).astype(np.float32)
 
 
+class _NoChange:
+  def __enter__(self):
+    pass
+
+  def __exit__(self, *exc):
+    pass
+
+
 def save(out, name):
   """Builds program `name` in a fresh graph, fills its variables, saves checkpoint + meta graph,
   then runs it once for reference.npz. The variables are filled by feeding each one's own
@@ -1462,7 +1503,7 @@ def save(out, name):
   directory = os.path.join(out, name)
   os.makedirs(directory, exist_ok=True)
   rng = np.random.default_rng(sorted(PROGRAMS).index(name))
-  with tf.Graph().as_default():
+  with tf.Graph().as_default(), (_TF2Behaviour() if spec["tf2"] else _NoChange()):
     tf.set_random_seed(1)
     program = spec["build"]()
     saver = tf.train.Saver()

@@ -81,8 +81,10 @@ def checked(g, claimed, outputs, inputs, where):
   stray = sorted(n for n in between - claimed
                  if g.nodes[n].op not in ("Const", "Enter", "Identity", "VariableV2",
                                           "VarHandleOp", "ReadVariableOp")
-                 # (a weight entering a static_rnn step's cond: static_lengths.py)
-                 and not (g.nodes[n].op == "Switch" and g.variable_of(f"{n}:0")))
+                 # (a weight entering a static_rnn step's cond, static_lengths.py, or passed
+                 # into a control flow v2 loop's body as an argument, while_v2.py)
+                 and not (g.nodes[n].op in ("Switch", "Placeholder")
+                          and g.variable_of(f"{n}:0")))
   if stray:
     raise NotRecognised(f"{where}: ops inside the cell that no TF1 cell class builds: "
                         + ", ".join(f"{n} ({g.nodes[n].op})" for n in stray[:8]))

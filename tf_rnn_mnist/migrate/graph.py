@@ -67,6 +67,8 @@ class Graph:
         if producer in self.nodes:
           self.nodes[producer].consumers.append((node.name, index))
     self._constants = {}
+    # Control flow v2 keeps a loop's body as a function of the graph's library.
+    self.library = {f.signature.name: f for f in graph_def.library.function}
     self.active = None  # when set: the only ops consumers() sees (the model's subgraph)
 
   def tf_graph(self):

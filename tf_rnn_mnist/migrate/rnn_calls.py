@@ -12,7 +12,7 @@ own bookkeeping, or the call is refused.
 import dataclasses
 import re
 
-from tf_rnn_mnist.migrate import static_lengths, wrappers
+from tf_rnn_mnist.migrate import static_lengths, while_v2, wrappers
 from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, step_starts
 
 LOOP_MACHINERY = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "Less",
@@ -304,6 +304,10 @@ def find_calls(g, cells):
     else:
       static.append(step)
   calls = [dynamic_call(g, prefix, steps) for prefix, steps in in_loop.items()]
+  for loop in while_v2.loops(g):
+    call = while_v2.dynamic_call(g, loop, cells, _stack_order, _is_zero, _lengths_of,
+                                 RecurrentCall)
+    calls += [call] if call else []
   guarded = [step for step in static if static_lengths.is_guarded(g, step)]
   if guarded:
     calls += static_lengths.guarded_calls(g, guarded, _stack_order, _is_zero, RecurrentCall)

@@ -1,0 +1,149 @@
+"""`dynamic_rnn` as TF 2.x builds it for TF1 code run with only `disable_eager_execution()`
+(control flow v2): one While / StatelessWhile op whose body is a function of the graph's
+library, the inputs and outputs as TensorLists (TensorListFromTensor, TensorListGetItem,
+TensorListSetItem, TensorListStack), resource variables passed in as loop invariants, and, in
+a training graph, gradient accumulators added as further loop variables (TensorListPushBack),
+which the forward computation does not read.
+
+The body is read as a graph of its own (`Body`), where each loop variable is an argument and a
+loop invariant's variable is the outer input's; the cell kinds match their steps in it as in
+any graph, the wrappers around them likewise. Every op of the body the outputs depend on must
+be a step's, a wrapper's, or the loop's own bookkeeping, or the call is refused.
+"""
+
+from tf_rnn_mnist.migrate.cell_steps import NotRecognised, step_starts
+from tf_rnn_mnist.migrate.graph import Graph, split_tensor
+
+WHILE_OPS = ("While", "StatelessWhile")
+# The body's bookkeeping: reading the input list, writing the output list, counting, and the
+# sequence_length selects (Select between the new value and zeros / the previous state).
+MACHINERY = {"TensorListGetItem", "TensorListSetItem", "AddV2", "Add", "Identity", "Select",
+             "SelectV2", "GreaterEqual", "Const", "Placeholder"}
+
+
+class Body(Graph):
+  """A While op's body function as a Graph: its arguments are Placeholders named after the
+  loop variables, in the While's input order."""
+
+  def __init__(self, outer, loop):
+    from tensorflow.python.framework import function_def_to_graph
+    self.outer, self.loop = outer, loop
+    fdef = outer.library[loop.attr["body"].func.name]
+    graph_def, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
+    graph_def.library.CopyFrom(outer.graph_def.library)
+    super().__init__(graph_def, f"{outer.source} ({loop.name}'s body)")
+    self.args = [a.name for a in fdef.signature.input_arg]
+    self.results = [nested_to_flat[fdef.ret[a.name]] for a in fdef.signature.output_arg]
+
+  def outer_input(self, tensor):
+    """The While's input a body argument receives (None for a tensor computed in the body)."""
+    op, _ = split_tensor(tensor)
+    return self.loop.inputs[self.args.index(op)] if op in self.args else None
+
+  def variable_of(self, tensor):
+    outside = self.outer_input(tensor)
+    if outside is not None:
+      return self.outer.variable_of(outside)
+    return super().variable_of(tensor)
+
+  def constant(self, tensor):
+    outside = self.outer_input(tensor)
+    if outside is not None and self.is_invariant(tensor):
+      return self.outer.constant(outside)
+    return super().constant(tensor)
+
+  def is_invariant(self, tensor):
+    """A loop invariant: the body returns the argument as it received it."""
+    op, _ = split_tensor(tensor)
+    k = self.args.index(op)
+    return split_tensor(self.results[k])[0] == op
+
+
+def loops(g):
+  """The control flow v2 loops of the model's subgraph (not a gradient's)."""
+  return [n for n in g.nodes.values() if n.op in WHILE_OPS and
+          (g.active is None or n.name in g.active) and "body" in n.attr]
+
+
+def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
+  """The RecurrentCall of the v2 while loop `loop`, or None when none of `cells` runs in it."""
+  body = Body(g, loop)
+  steps = [cell.kind.step(body, node, cell) for node, cell, _ in step_starts(body, cells)]
+  if not steps:
+    return None
+  scope = loop.name.rpartition("/")[0]
+  where = f"dynamic_rnn {scope} (control flow v2)"
+  reads = [n for n in body.nodes.values() if n.op == "TensorListGetItem"]
+  writes = [n for n in body.nodes.values() if n.op == "TensorListSetItem"]
+  if len(reads) != 1 or len(writes) != 1:
+    raise NotRecognised(f"the while loop {loop.name} is not a dynamic_rnn loop (it reads "
+                        f"{len(reads)} and writes {len(writes)} TensorLists, dynamic_rnn one "
+                        "each): a decoder feeding its outputs back, raw_rnn or a custom "
+                        "tf.while_loop, which this tool does not convert")
+  listed = g.node(body.outer_input(reads[0].inputs[0]))
+  if listed.op != "TensorListFromTensor":
+    raise NotRecognised(f"{where}: the loop does not read an unstacked input sequence")
+  time = reads[0].inputs[1]
+  ordered = stack_order(body, steps, f"{reads[0].name}:0", where)
+  runs = [run for _, _, run, _ in ordered]
+  top = ordered[-1][1]
+  written = writes[0].inputs[2]
+  lengths = None
+  node = body.node(written)
+  if node.op in ("Select", "SelectV2") and node.inputs[2] == top:
+    condition = body.node(node.inputs[0])
+    if condition.op != "GreaterEqual" or condition.inputs[0] != time or \
+        not is_zero(g, body.outer_input(node.inputs[1])):
+      raise NotRecognised(f"{where}: the output is selected by something other than "
+                          "sequence_length")
+    lengths = lengths_of(g, body.outer_input(condition.inputs[1]), scope)
+  elif written != top:
+    raise NotRecognised(f"{where}: the loop writes {written}, not the top cell's output {top}")
+  output_var = body.args.index(split_tensor(writes[0].inputs[0])[0])
+  stacks = [n for n in _readers(g, f"{loop.name}:{output_var}") if n.op == "TensorListStack"]
+  if len(stacks) != 1:
+    raise NotRecognised(f"{where}: the loop's outputs are not stacked into one sequence")
+  produced = {}
+  for step, _, run, _ in ordered:
+    produced[step.new_h] = (step.cell.scope, "h")
+    if step.new_c:
+      produced[step.new_c] = (step.cell.scope, "c")
+  states, initial, found = [], {}, []
+  for k, result in enumerate(body.results):
+    node = body.node(result)
+    if lengths and node.op in ("Select", "SelectV2") and \
+        split_tensor(node.inputs[1])[0] == body.args[k]:
+      result = node.inputs[2]
+    if result in produced:
+      found.append(produced[result])
+      if not is_zero(g, loop.inputs[k]):
+        initial[len(states)] = loop.inputs[k]
+      states.append(f"{loop.name}:{k}")
+  expected = [(run.cell.scope, state) for run in runs for state in run.cell.kind.states]
+  if found != expected:
+    raise NotRecognised(f"{where}: the loop carries states {found}, not the cells' own "
+                        f"{expected}")
+  _check_machinery(body, ordered, [written] + [body.results[int(s.rpartition(":")[2])]
+                                               for s in states], where)
+  return make_call(scope=scope, kind="dynamic", cells=runs, sequence=listed.inputs[0],
+                   outputs=f"{stacks[0].name}:0", states=states, lengths=lengths,
+                   initial=initial, ops=set())
+
+
+def _readers(g, tensor):
+  """The ops that read `tensor`, through the Identity ops TF puts on a loop's outputs."""
+  found = []
+  for node, _ in g.consumers(tensor, everywhere=True):
+    found += _readers(g, f"{node.name}:0") if node.op == "Identity" else [node]
+  return found
+
+
+def _check_machinery(body, ordered, results, where):
+  """Ops of the body the results depend on that no cell or wrapper covers must be the
+  loop's own bookkeeping."""
+  claimed = set().union(*(step.ops | extra for step, _, _, extra in ordered))
+  region = body.upstream(results, stop=[f"{a}:0" for a in body.args])
+  stray = sorted(n for n in region - claimed if body.nodes[n].op not in MACHINERY)
+  if stray:
+    raise NotRecognised(f"{where}: the loop computes what no recognised cell or wrapper "
+                        "does: " + ", ".join(f"{n} ({body.nodes[n].op})" for n in stray[:8]))

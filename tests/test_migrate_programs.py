@@ -23,7 +23,8 @@ CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn
              "char_rnn_gru_tf2", "crnn_ocr", "deepspeech_fused", "nmt_residual_encoder_tf2",
              "gru_block_lm", "mnist_static_rnn", "nmt_projection", "nmt_residual_encoder",
              "one_cell_multi", "peephole_projection_flat", "ptb_block", "ptb_lm",
-             "punctuator_bi_perstep", "saturated", "sequence_tagging_chars", "speech_conv_bn_gru",
+             "punctuator_bi_perstep", "saturated", "seq2seq_teacher_forced",
+             "sequence_tagging_chars", "speech_conv_bn_gru",
              "static_bidirectional_seqlen", "text_length_from_ids", "tf_ner_fused", "tied_lm",
              "toy_seqlen_static"]
 # program -> what the refusal must name (the op or construct it does not convert)
@@ -191,6 +192,22 @@ def test_control_flow_v2_loops_convert_as_their_v1_programs(corpus, name):
                                        for r in c.cells]) for c in v2] == \
       [(c.scope, c.kind, c.lengths, [(r.cell.describe(), r.settings, r.residual)
                                      for r in c.cells]) for c in v1]
+
+
+def test_teacher_forced_decoder_converts_whole_from_the_encoders_state(corpus, monkeypatch):
+  """ematvey's seq2seq: the decoder is a dynamic_rnn started from the encoder's final state;
+  both convert, and a decoder started from zeros instead fails against the program."""
+  calls = _program_conversion(corpus, "seq2seq_teacher_forced").calls
+  decoder = next(c for c in calls if c.scope == "plain_decoder")
+  encoder = next(c for c in calls if c.scope == "rnn")
+  assert decoder.initial == {0: encoder.states[0], 1: encoder.states[1]}
+  original = whole_model.Translator._place_call
+
+  def from_zeros(self, call):
+    call.initial = {}
+    return original(self, call)
+  monkeypatch.setattr(whole_model.Translator, "_place_call", from_zeros)
+  _fails(corpus, "seq2seq_teacher_forced")
 
 
 def test_fused_kernels_are_read_with_their_attributes(corpus):

@@ -43,6 +43,7 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   tf_ner_fused              guillaumegenthial/tf_ner models/lstm_crf/main.py
   ptb_block                 tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py (rnn_mode BLOCK)
   sequence_tagging_chars    guillaumegenthial/sequence_tagging model/ner_model.py (use_chars)
+  seq2seq_teacher_forced    ematvey/tensorflow-seq2seq-tutorials 1-seq2seq.ipynb
   *_tf2                     bi_classifier, nmt_residual_encoder and char_rnn_gru as TF1 code
                             runs on TF 2.x with only disable_eager_execution() (control flow
                             v2: While over TensorLists; resource variables)
@@ -73,6 +74,7 @@ and the constructs they exercise:
   tf_ner_fused              Var  fused  bi  ph   LSTMBlockFusedCell (BlockLSTM) step dense  yes -
   ptb_block                 get  loop   -   -    Drop(out) 2 LSTMBlockCell fb=0 step        -   -
   sequence_tagging_chars    get  dyn    2bi ph   LSTMCell, chars over [B*W, C]  step        -   Adam
+  seq2seq_teacher_forced    Var  dyn    -   -    LSTMCell encoder -> decoder    step 3-D    yes Adam
   gru_block_lm              get  dyn    -   ph   GRUBlockCell (w_ru names)      step+state  -   -
   deepspeech_fused          -    fused  -   ph   conv windows, clipped ReLU, fb=0  step+smax out -
 
@@ -1305,6 +1307,43 @@ def sequence_tagging_chars():
             char_ids: char_values, word_lengths: chars}
   return dict(inputs=[word_ids, sequence_lengths, char_ids, word_lengths], outputs=[logits],
               feed={dropout: 1.0}, draw=draw)
+
+
+@_program("ematvey/tensorflow-seq2seq-tutorials 1-seq2seq.ipynb: time-major encoder_inputs, "
+          "decoder_inputs and decoder_targets placeholders, one embeddings tf.Variable "
+          "looked up by both, an LSTMCell encoder under dynamic_rnn(time_major=True) whose "
+          "outputs are discarded, an LSTMCell decoder under dynamic_rnn in scope "
+          "plain_decoder fed the decoder inputs (teacher forcing) from the encoder's final "
+          "state, contrib.layers.linear logits over the vocabulary, argmax prediction, "
+          "softmax cross entropy on one-hot targets, Adam")
+def seq2seq_teacher_forced():
+  """An encoder-decoder trained with teacher forcing: the decoder is a dynamic_rnn fed the
+  shifted targets and started from the encoder's final state: converted whole."""
+  vocab_size, input_embedding_size, hidden = 10, 4, 6
+  encoder_inputs = tf.placeholder(shape=(None, None), dtype=tf.int32, name="encoder_inputs")
+  decoder_targets = tf.placeholder(shape=(None, None), dtype=tf.int32, name="decoder_targets")
+  decoder_inputs = tf.placeholder(shape=(None, None), dtype=tf.int32, name="decoder_inputs")
+  embeddings = tf.Variable(tf.random_uniform([vocab_size, input_embedding_size], -1.0, 1.0),
+                           dtype=tf.float32)
+  encoder_inputs_embedded = tf.nn.embedding_lookup(embeddings, encoder_inputs)
+  decoder_inputs_embedded = tf.nn.embedding_lookup(embeddings, decoder_inputs)
+  encoder_cell = R.LSTMCell(hidden)
+  _, encoder_final_state = tf.nn.dynamic_rnn(encoder_cell, encoder_inputs_embedded,
+                                             dtype=tf.float32, time_major=True)
+  decoder_cell = R.LSTMCell(hidden)
+  decoder_outputs, _ = tf.nn.dynamic_rnn(decoder_cell, decoder_inputs_embedded,
+                                         initial_state=encoder_final_state, dtype=tf.float32,
+                                         time_major=True, scope="plain_decoder")
+  decoder_logits = tf.layers.dense(decoder_outputs, vocab_size, name="fully_connected")
+  tf.argmax(decoder_logits, 2, name="decoder_prediction")
+  stepwise_cross_entropy = tf.nn.softmax_cross_entropy_with_logits_v2(
+      labels=tf.one_hot(decoder_targets, depth=vocab_size, dtype=tf.float32),
+      logits=decoder_logits)
+  tf.train.AdamOptimizer().minimize(tf.reduce_mean(stepwise_cross_entropy))
+  steps = 5
+  return dict(inputs=[encoder_inputs, decoder_inputs], outputs=[decoder_logits], feed={},
+              draw=lambda rng: {encoder_inputs: rng.integers(2, vocab_size, (steps, BATCH)),
+                                decoder_inputs: rng.integers(2, vocab_size, (steps, BATCH))})
 
 
 class _LSTMBlockCell(R.RNNCell):

@@ -237,8 +237,9 @@ def test_unsupported_cells_are_listed_not_guessed(checkpoints):
       "recognised:",
       "  gru_net/gru_cell: GRU(3), input 3, output 3 [GRUCell]",
       "not recognised:",
-      "  rnn/basic_rnn_cell: a recurrent cell this tool does not convert (it converts LSTM and "
-      "GRU cells)",
+      "  rnn/ugrnn_cell: a recurrent cell this tool does not convert (it converts "
+      "BasicLSTMCell, GRUCell, LSTMBlockFusedCell, LSTMCell, contrib GRUBlockCell, "
+      "tf.keras GRU, tf.keras LSTM)",
       f"graph: none ({_ckpt(checkpoints, 'unsupported')}.meta not found; --graph=FILE reads "
       "one): only the checkpoint's cells can be converted, and only checked cell by cell."]
 

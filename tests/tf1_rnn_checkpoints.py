@@ -97,8 +97,30 @@ def _fused(x):
   return tf.transpose(h, [1, 0, 2]), [h[-1], cs[-1]]
 
 
+class _UGRNNCell(R.RNNCell):
+  """contrib.rnn.UGRNNCell's variables (kernel [in + U, 2U], bias [2U] under ugrnn_cell): a
+  cell class this tool does not convert."""
+
+  def __init__(self, num_units):
+    super().__init__(name="ugrnn_cell")
+    self._num_units = num_units
+
+  state_size = output_size = property(lambda self: self._num_units)
+
+  def build(self, input_shape):
+    self._kernel = self.add_variable("kernel", [input_shape[-1] + self._num_units,
+                                                2 * self._num_units])
+    self._bias = self.add_variable("bias", [2 * self._num_units])
+    self.built = True
+
+  def call(self, inputs, state):
+    g, c = tf.split(tf.matmul(tf.concat([inputs, state], 1), self._kernel) + self._bias, 2, 1)
+    new = tf.sigmoid(g) * state + (1 - tf.sigmoid(g)) * tf.tanh(c)
+    return new, new
+
+
 def _unsupported(x):
-  tf.nn.dynamic_rnn(R.BasicRNNCell(4), x, dtype=tf.float32)
+  tf.nn.dynamic_rnn(_UGRNNCell(4), x, dtype=tf.float32)
   tf.nn.dynamic_rnn(R.GRUCell(3), x, dtype=tf.float32, scope="gru_net")
 
 

@@ -160,8 +160,9 @@ def inspect(shapes):
   optimizer = sorted(n for n in shapes if _SLOT.search(n) or _GLOBAL_STATE.search(n))
   other_cells = sorted({n.rpartition("/")[0] for n in shapes if n not in used
                         and n not in optimizer and _OTHER_CELL.search(n.rpartition("/")[0])})
-  unrecognised += [(scope, "a recurrent cell this tool does not convert (it converts LSTM "
-                    "and GRU cells)") for scope in other_cells]
+  classes = ", ".join(sorted({kind.tf1_class for kind in KINDS.values()}))
+  unrecognised += [(scope, f"a recurrent cell this tool does not convert (it converts "
+                    f"{classes})") for scope in other_cells]
   used |= {n for n in shapes if n.rpartition("/")[0] in other_cells}
   outputs = {s.output_size for s in structures}
   dense = _heads(shapes, used)

@@ -1,11 +1,19 @@
 """The TF1 cell kinds migrate converts, one class each (base.py says what a kind declares):
-TF1's LSTM cells (tf1_lstm.py: BasicLSTMCell, LSTMCell, LSTMBlockFusedCell), GRUCell
-(tf1_gru.py) and tf.keras layers saved by a TF1 Saver (keras_layers.py). Recognition tries
-them in the order they are registered here.
+TF1's LSTM cells (tf1_lstm.py: BasicLSTMCell, LSTMCell, LSTMBlockFusedCell), GRUCell and
+contrib's GRUBlockCell (tf1_gru.py), BasicRNNCell (tf1_rnn.py) and tf.keras layers saved by a
+TF1 Saver (keras_layers.py). Recognition tries
+them in the order they are registered (module names, then classes in each module).
 """
 
-from tf_rnn_mnist.migrate.cells import keras_layers, tf1_gru, tf1_lstm  # noqa: F401 (registers)
+import importlib
+import pkgutil
+
 from tf_rnn_mnist.migrate.cells.base import KINDS, CellKind, NotRecognised  # noqa: F401
+
+# Every module beside base.py holds kinds; importing it registers them (in name order: a new
+# kind is a class in a module here, and nothing else changes).
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base"):
+  importlib.import_module(f"{__name__}.{_module}")
 
 
 def kind_named(name, scope=""):

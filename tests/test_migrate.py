@@ -73,6 +73,8 @@ KINDS = {
     # op itself (the TF1 side rebuilds it on that op).
     "gru_block": ("rnn/gru_cell: GRU(5), input 3, output 5 [contrib GRUBlockCell]", None,
                   "auto", RunOptions()),
+    "basic_rnn": ("rnn/multi_rnn_cell/cell_{0,1}/basic_rnn_cell: SimpleRNN(4) -> SimpleRNN(3), "
+                  "input 3, output 3 [BasicRNNCell]", None, "auto", RunOptions()),
 }
 
 
@@ -238,7 +240,7 @@ def test_unsupported_cells_are_listed_not_guessed(checkpoints):
       "  gru_net/gru_cell: GRU(3), input 3, output 3 [GRUCell]",
       "not recognised:",
       "  rnn/ugrnn_cell: a recurrent cell this tool does not convert (it converts "
-      "BasicLSTMCell, GRUCell, LSTMBlockFusedCell, LSTMCell, contrib GRUBlockCell, "
+      "BasicLSTMCell, BasicRNNCell, GRUCell, LSTMBlockFusedCell, LSTMCell, contrib GRUBlockCell, "
       "tf.keras GRU, tf.keras LSTM)",
       f"graph: none ({_ckpt(checkpoints, 'unsupported')}.meta not found; --graph=FILE reads "
       "one): only the checkpoint's cells can be converted, and only checked cell by cell."]

@@ -23,7 +23,7 @@ CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn
              "char_rnn_gru_tf2", "crnn_ocr", "deepspeech_fused", "nmt_residual_encoder_tf2",
              "gru_block_lm", "mnist_static_rnn", "nmt_projection", "nmt_residual_encoder",
              "one_cell_multi", "peephole_projection_flat", "ptb_block", "ptb_lm",
-             "punctuator_bi_perstep", "saturated", "seq2seq_teacher_forced",
+             "punctuator_bi_perstep", "rnn_regression", "saturated", "seq2seq_teacher_forced",
              "sequence_tagging_chars", "speech_conv_bn_gru",
              "static_bidirectional_seqlen", "text_length_from_ids", "tf_ner_fused", "tied_lm",
              "toy_seqlen_static"]

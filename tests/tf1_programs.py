@@ -34,6 +34,7 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   punctuator_bi_perstep     dave-chatmost/TF-punctuator src/model/blstm.py
                             + guillaumegenthial/sequence_tagging model/ner_model.py
   saturated                 MorvanZhou/Tensorflow-Tutorial 403_RNN_regression.py
+  rnn_regression            MorvanZhou/Tensorflow-Tutorial 403_RNN_regression.py (as written)
   decoder_with_helper       tensorflow/nmt nmt/model.py (infer_mode greedy)
   raw_rnn_decoder           ematvey/tensorflow-seq2seq-tutorials 2-seq2seq-advanced.ipynb
   toy_seqlen_static         aymericdamien/TensorFlow-Examples 3_NeuralNetworks/dynamic_rnn.py
@@ -64,6 +65,7 @@ and the constructs they exercise:
   nmt_projection            cpu  dyn    -   ph   Res Dev 2 GRU                  step 3-D    -   Adam
   punctuator_bi_perstep     cpu  dyn    2bi ph   LSTMCell peep proj fb=0        step+smax   -   Adam
   saturated                 -    dyn    -   -    BasicLSTM, weights std 20      step dense  -   Adam
+  rnn_regression            -    dyn    -   -    BasicRNNCell                   step dense  -   Adam
   decoder_with_helper       cpu  while  -   ph   BasicLSTM encoder + decoder    greedy      out -
   raw_rnn_decoder           Var  raw    bi  ph   one LSTMCell as fw and bw      greedy      yes Adam
   toy_seqlen_static         -    static -   ph   BasicLSTM                      gather      -   SGD
@@ -661,6 +663,28 @@ def saturated():
   loss = tf.losses.mean_squared_error(labels=tf_y, predictions=outs)
   tf.train.AdamOptimizer(0.02).minimize(loss)
   return dict(inputs=[tf_x], outputs=[outs, outputs], feed={},
+              draw=lambda rng: {tf_x: rng.standard_normal((BATCH, time_step, input_size))})
+
+
+@_program("MorvanZhou/Tensorflow-Tutorial tutorial-contents/403_RNN_regression.py as written: "
+          "BasicRNNCell(num_units=CELL_SIZE), its zero_state as the initial state (sized here "
+          "from the input's batch: the original's batch of 1 is fed its last final state), "
+          "dynamic_rnn, the [-1, CELL_SIZE] reshape, tf.layers.dense, reshaped back, "
+          "mean_squared_error, Adam")
+def rnn_regression():
+  """MorvanZhou's sin -> cos regression on the plain tanh RNN cell it uses."""
+  time_step, input_size, cell_size = 7, 1, 6
+  tf_x = tf.placeholder(tf.float32, [None, time_step, input_size])
+  tf_y = tf.placeholder(tf.float32, [None, time_step, input_size])
+  rnn_cell = R.BasicRNNCell(num_units=cell_size)
+  init_s = rnn_cell.zero_state(batch_size=tf.shape(tf_x)[0], dtype=tf.float32)
+  outputs, final_s = tf.nn.dynamic_rnn(rnn_cell, tf_x, initial_state=init_s, time_major=False)
+  outs2d = tf.reshape(outputs, [-1, cell_size])
+  net_outs2d = tf.layers.dense(outs2d, input_size)
+  outs = tf.reshape(net_outs2d, [-1, time_step, input_size])
+  loss = tf.losses.mean_squared_error(labels=tf_y, predictions=outs)
+  tf.train.AdamOptimizer(0.02).minimize(loss)
+  return dict(inputs=[tf_x], outputs=[outs, final_s], feed={},
               draw=lambda rng: {tf_x: rng.standard_normal((BATCH, time_step, input_size))})
 
 

@@ -143,6 +143,7 @@ KINDS = {
     "seed_style": _seed_style,
     "block": _block,
     "gru_block": lambda x: _dynamic(lambda: _GRUBlockCell(5))(x),
+    "basic_rnn": _with_dense(_multi(lambda: R.BasicRNNCell(4), lambda: R.BasicRNNCell(3)), 2),
     "fused": _fused,
     "unsupported": _unsupported,
     "no_rnn": lambda x: tf.layers.dense(x[:, -1], 4),

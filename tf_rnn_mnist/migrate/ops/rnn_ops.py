@@ -5,7 +5,8 @@ whole time-major sequence in one op, with the weights in TF's own layout.
 The step follows `lstm_ops.h` (LSTMBlockCellFprop): [i, ci, f, o] = [x, h] @ w + b (V1's gate
 order, LSTMCell's i, j, f, o; V2 orders them i, f, ci, o and has no forget_bias), peepholes on
 i and f from the previous cell state and on o from the new one, the cell state clipped to
-[-cell_clip, cell_clip] when cell_clip > 0, and every output zero from step seq_len_max on.
+[-cell_clip, cell_clip] when cell_clip > 0, and cs and h zero from step seq_len_max on (the
+kernel leaves its other outputs there unset, memory as it was: here they are zeros too).
 Outputs, each [time, batch, units]: i, cs, f, o, ci, co, h.
 """
 

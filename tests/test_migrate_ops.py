@@ -41,6 +41,7 @@ CASES = [
     ("BiasAdd", dict(value=_f(2, 5, 3, 4), bias=_f(5)), dict(data_format="NCHW")),
     ("LeakyRelu", dict(features=_f(3, 4)), dict(alpha=0.3)),
     ("SquaredDifference", dict(x=_f(3, 4), y=_f(4)), {}),
+    ("Erf", dict(x=_f(3, 4)), {}),  # (GELU's, as BERT-era TF1 programs write it)
     ("Pad", dict(input=_f(2, 3), paddings=np.array([[1, 0], [2, 1]], np.int32)), {}),
     ("MirrorPad", dict(input=_f(3, 4), paddings=np.array([[1, 1], [2, 0]], np.int32)),
      dict(mode="REFLECT")),

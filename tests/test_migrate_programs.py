@@ -28,7 +28,8 @@ CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn
              "static_bidirectional_seqlen", "text_length_from_ids", "tf_ner_fused", "tied_lm",
              "toy_seqlen_static"]
 # program -> what the refusal must name (the op or construct it does not convert)
-REFUSED = {"decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
+REFUSED = {"keras_layers_in_session": "the loop gru/while: no cell this tool recognises runs in it",
+           "decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
                                   "not a dynamic_rnn loop",
            "raw_rnn_decoder": "the while loop rnn/while/ is not a dynamic_rnn loop"}
 

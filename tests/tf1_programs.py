@@ -45,6 +45,7 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   ptb_block                 tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py (rnn_mode BLOCK)
   sequence_tagging_chars    guillaumegenthial/sequence_tagging model/ner_model.py (use_chars)
   seq2seq_teacher_forced    ematvey/tensorflow-seq2seq-tutorials 1-seq2seq.ipynb
+  keras_layers_in_session   tf.keras layers called in a TF1 session (keras.io's 2016 post)
   *_tf2                     bi_classifier, nmt_residual_encoder and char_rnn_gru as TF1 code
                             runs on TF 2.x with only disable_eager_execution() (control flow
                             v2: While over TensorLists; resource variables)
@@ -1368,6 +1369,28 @@ def seq2seq_teacher_forced():
   return dict(inputs=[encoder_inputs, decoder_inputs], outputs=[decoder_logits], feed={},
               draw=lambda rng: {encoder_inputs: rng.integers(2, vocab_size, (steps, BATCH)),
                                 decoder_inputs: rng.integers(2, vocab_size, (steps, BATCH))})
+
+
+@_program("The Keras-in-TF1 pattern of the 'Keras as a simplified interface to TensorFlow' "
+          "blog post (keras.io, 2016) and the tf.keras guides of TF 1.x: tf.keras layers "
+          "called on a placeholder inside a tf.Session (Embedding(mask_zero=True), "
+          "Bidirectional(LSTM(return_sequences=True)), GRU, Dropout, Dense softmax), "
+          "variables initialised and saved by tf.train.Saver", expect="refuse",
+          refuse_mentions=["the loop gru/while: no cell this tool recognises runs in it"])
+def keras_layers_in_session():
+  """Keras 2 layers in a session: their own while loops (backend.rnn) with mask TensorArrays,
+  cells as two matmuls (kernel, recurrent_kernel), GRU with reset_after: not converted yet;
+  refused by loop."""
+  K = tf_keras.layers
+  ids = tf.placeholder(tf.int32, [None, 6], name="ids")
+  emb = K.Embedding(20, 4, mask_zero=True)(ids)
+  seq = K.Bidirectional(K.LSTM(5, return_sequences=True))(emb)
+  last = K.GRU(3)(seq)
+  out = K.Dense(2, activation="softmax")(K.Dropout(0.5)(last))
+
+  def draw(rng):
+    return {ids: _padded_ids(rng, _lengths(rng, BATCH, 6), 6, 1, 20)}
+  return dict(inputs=[ids], outputs=[out], feed={}, draw=draw)
 
 
 class _LSTMBlockCell(R.RNNCell):

@@ -20,10 +20,18 @@ class Conds:
 
   def __init__(self, g, feed, stops):
     self.g, self.feed, self.stops = g, feed, set(stops)
-    self.present = any(n.op == "Switch" for n in g.nodes.values()
+    self.present = any(n.op == "Switch" and not self.in_loop(n) for n in g.nodes.values()
                        if g.active is None or n.name in g.active)
     self._dead, self._static = {}, {}
     self.choices = {}      # switch's cond scope -> note
+
+  def in_loop(self, node):
+    """A while loop's own Switch or Merge (its LoopCond, its Enter / NextIteration), which the
+    loop's conversion covers, not a tf.cond."""
+    g = self.g
+    if node.op == "Switch":
+      return g.node(node.inputs[1]).op == "LoopCond"
+    return any(g.node(t).op in ("Enter", "NextIteration") for t in node.inputs)
 
   def static(self, tensor):
     """The value of `tensor` where it is known at conversion (constants, fed placeholders,

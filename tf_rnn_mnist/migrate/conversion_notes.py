@@ -17,8 +17,8 @@ def refusal(refused):
       ops.append((node.name, node.op if reason == "no Keras translation" else
                   f"{node.op}: {reason}"))
   lines = [f"  {name} ({op})" for name, op in sorted(set(ops))]
-  lines += [f"  the loop {scope}/while: no LSTM or GRU cell this tool recognises runs in it "
-            f"(a tf.keras layer, BasicRNNCell, state_is_tuple=False, a decoder...)"
+  lines += [f"  the loop {scope}/while: no cell this tool recognises runs in it (a tf.keras "
+            "layer's own loop, a cell of another class, state_is_tuple=False, a decoder...)"
             for scope in sorted(loops)]
   shown = lines[:20] + ([f"  ... and {len(lines) - 20} more"] if len(lines) > 20 else [])
   return ("refused: between the inputs and the outputs the graph runs what this tool does not "

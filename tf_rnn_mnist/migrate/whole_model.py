@@ -113,7 +113,7 @@ class Translator:
       return ("dead", tensor)
     if node.op == "Const":
       return ("const", g.constant(tensor))
-    if node.op in ("Switch", "Merge"):
+    if node.op in ("Switch", "Merge") and not self.conds.in_loop(node):
       return self._cond(node, tensor)
     variable = g.variable_of(tensor)
     if variable is not None:

@@ -20,6 +20,7 @@ from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
 CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn_gru",
+             "keras_layers_in_session",
              "char_rnn_gru_tf2", "crnn_ocr", "deepspeech_fused", "nmt_residual_encoder_tf2",
              "gru_block_lm", "mnist_static_rnn", "nmt_projection", "nmt_residual_encoder",
              "one_cell_multi", "peephole_projection_flat", "ptb_block", "ptb_lm",
@@ -28,8 +29,7 @@ CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn
              "static_bidirectional_seqlen", "text_length_from_ids", "tf_ner_fused", "tied_lm",
              "toy_seqlen_static"]
 # program -> what the refusal must name (the op or construct it does not convert)
-REFUSED = {"keras_layers_in_session": "the loop gru/while: no cell this tool recognises runs in it",
-           "decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
+REFUSED = {"decoder_with_helper": "the while loop dynamic_seq2seq/decoder/decoder/while/ is "
                                   "not a dynamic_rnn loop",
            "raw_rnn_decoder": "the while loop rnn/while/ is not a dynamic_rnn loop"}
 
@@ -209,6 +209,35 @@ def test_teacher_forced_decoder_converts_whole_from_the_encoders_state(corpus, m
     return original(self, call)
   monkeypatch.setattr(whole_model.Translator, "_place_call", from_zeros)
   _fails(corpus, "seq2seq_teacher_forced")
+
+
+def test_keras_layers_in_a_session_keep_their_masking_rule(corpus, monkeypatch):
+  """tf.keras layers in a TF1 session: Keras 2's own loops with the Embedding's mask (ids of
+  0 anywhere in a sequence, not only at its end); the Bidirectional LSTMs give zeros where
+  masked, the GRU returning its last output carries its previous one. The mask ignored, or the
+  rule swapped, fails against the program."""
+  notes = _program_conversion(corpus, "keras_layers_in_session").notes
+  assert ("tf.keras layer gru: GRU(3, reset_after), Keras mask gru/transpose_1:0 (masked steps "
+          "give the previous output)") in notes
+  assert ("tf.keras layer bidirectional/forward_lstm_1: LSTM(5), Keras mask "
+          "bidirectional/forward_lstm_1/transpose_1:0 (masked steps give zeros)") in notes
+  g, interface, checkpoint = _program(corpus, "keras_layers_in_session")
+  inputs, *_ = verify.graph_reference(verify.UserGraph(g, checkpoint), g, interface, 5, 6)
+  ids = inputs["ids:0"]
+  assert (ids[:, :-1] == 0).any() and (ids[:, -1] != 0).any()  # holes inside sequences
+  original = whole_model.Translator._place_call
+
+  def without_mask(self, call):
+    call.mask = None
+    return original(self, call)
+  monkeypatch.setattr(whole_model.Translator, "_place_call", without_mask)
+  _fails(corpus, "keras_layers_in_session")
+
+  def rule_swapped(self, call):
+    call.zero_output_for_mask = not call.zero_output_for_mask
+    return original(self, call)
+  monkeypatch.setattr(whole_model.Translator, "_place_call", rule_swapped)
+  _fails(corpus, "keras_layers_in_session")
 
 
 def test_fused_kernels_are_read_with_their_attributes(corpus):

@@ -78,6 +78,7 @@ and the constructs they exercise:
   ptb_block                 get  loop   -   -    Drop(out) 2 LSTMBlockCell fb=0 step        -   -
   sequence_tagging_chars    get  dyn    2bi ph   LSTMCell, chars over [B*W, C]  step        -   Adam
   seq2seq_teacher_forced    Var  dyn    -   -    LSTMCell encoder -> decoder    step 3-D    yes Adam
+  keras_layers_in_session   K    keras  bi  mask tf.keras LSTM, GRU, Embedding mask_zero  dense smax  -   -
   gru_block_lm              get  dyn    -   ph   GRUBlockCell (w_ru names)      step+state  -   -
   deepspeech_fused          -    fused  -   ph   conv windows, clipped ReLU, fb=0  step+smax out -
 
@@ -1375,12 +1376,12 @@ def seq2seq_teacher_forced():
           "blog post (keras.io, 2016) and the tf.keras guides of TF 1.x: tf.keras layers "
           "called on a placeholder inside a tf.Session (Embedding(mask_zero=True), "
           "Bidirectional(LSTM(return_sequences=True)), GRU, Dropout, Dense softmax), "
-          "variables initialised and saved by tf.train.Saver", expect="refuse",
-          refuse_mentions=["the loop gru/while: no cell this tool recognises runs in it"])
+          "variables initialised and saved by tf.train.Saver")
 def keras_layers_in_session():
-  """Keras 2 layers in a session: their own while loops (backend.rnn) with mask TensorArrays,
-  cells as two matmuls (kernel, recurrent_kernel), GRU with reset_after: not converted yet;
-  refused by loop."""
+  """Keras 2 layers in a session: their own while loops (backend.rnn) reading a mask
+  TensorArray, Keras's masking rule (a masked step keeps the state and gives zeros, or the
+  previous output for the GRU that returns its last output), cells as two matmuls, the GRU
+  with reset_after, dropout under the learning phase's cond."""
   K = tf_keras.layers
   ids = tf.placeholder(tf.int32, [None, 6], name="ids")
   emb = K.Embedding(20, 4, mask_zero=True)(ids)

@@ -100,7 +100,8 @@ class Conds:
   def note(self, switch):
     """Records which branch of the cond `switch` belongs to was converted."""
     taken = self.predicate(switch)
-    scope = switch.name.rpartition("/")[0] or switch.name
+    predicate_op = split_tensor(switch.inputs[1])[0]  # (cond/pred_id: the cond's own scope)
+    scope = predicate_op.rpartition("/")[0] or switch.name
     source = ", ".join(sorted(
         n for n in self.g.upstream([switch.inputs[1]], stop=list(self.feed))
         if self.g.nodes[n].op in ("Placeholder", "PlaceholderWithDefault"))) or "constants"

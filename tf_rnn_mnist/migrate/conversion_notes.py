@@ -55,7 +55,12 @@ def call_notes(calls):
         f"{r.cell.describe()}{r.cell.kind.settings_note(r.settings)}"
         + (" + residual" if r.residual else "") for r in call.cells)
     lengths = f", sequence_length {call.lengths}" if call.lengths else ""
-    notes.append(f"{call.kind}_rnn {call.scope}: {cells}{lengths}")
+    if call.mask:
+      lengths += (f", Keras mask {call.mask} (masked steps give "
+                  f"{'zeros' if call.zero_output_for_mask else 'the previous output'})")
+    what = ("tf.keras layer" if any(r.cell.kind.keras_loop for r in call.cells)
+            else f"{call.kind}_rnn")
+    notes.append(f"{what} {call.scope}: {cells}{lengths}")
     for run in call.cells:
       for keep in run.keep_probs:
         notes.append(f"  DropoutWrapper {keep['where']}: identity in the Keras model "

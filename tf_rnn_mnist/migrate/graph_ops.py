@@ -256,7 +256,7 @@ def tf1_cell(spec):
   from tf_rnn_mnist.migrate.structures import Cell
   return Cell(kind_named(spec["tf1_kind"], spec["tf1_scope"]), spec["tf1_scope"],
               spec["input_size"], spec["units"], spec.get("num_proj"),
-              bool(spec.get("peepholes")))
+              bool(spec.get("peepholes")), bool(spec.get("reset_after")))
 
 
 def make_cell(spec):
@@ -267,20 +267,23 @@ def make_cell(spec):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class TF1Recurrent(_TorchSafeScope, keras.layers.Layer):
-  """One dynamic_rnn / static_rnn call. Inputs: the time-major sequence [T, B, D], then the
-  lengths [B] if `with_lengths`, then the initial states given in `initial_states` (their
+  """One dynamic_rnn / static_rnn call (or a tf.keras layer's loop). Inputs: the time-major
+  sequence [T, B, D], then the lengths [B] if `with_lengths`, the time-major Keras mask
+  [T, B, 1] if `with_mask`, then the initial states given in `initial_states` (their
   positions in TF1's flat state order; the others start at zero). Outputs: the time-major
   outputs [T, B, out], then every final state in TF1's flat order (LSTM: c, h)."""
 
-  def __init__(self, cells, with_lengths=False, initial_states=(), tf1_scope=None, **kwargs):
+  def __init__(self, cells, with_lengths=False, initial_states=(), tf1_scope=None,
+               with_mask=False, zero_output_for_mask=True, **kwargs):
     super().__init__(**kwargs)
     self.cell_specs = [dict(c) for c in cells]
     self.with_lengths, self.initial_states = with_lengths, list(initial_states)
+    self.with_mask, self.zero_output_for_mask = with_mask, zero_output_for_mask
     self.tf1_scope = tf1_scope
     stacked = TF1StackedCells([make_cell(c) for c in self.cell_specs],
                               [bool(c.get("residual")) for c in self.cell_specs])
     self.rnn = keras.layers.RNN(stacked, return_sequences=True, return_state=True,
-                                zero_output_for_mask=True)
+                                zero_output_for_mask=zero_output_for_mask)
 
   def _keras_to_tf1_order(self):
     """Positions in Keras's state list of TF1's flat states (an LSTM's c, then h)."""
@@ -307,6 +310,10 @@ class TF1Recurrent(_TorchSafeScope, keras.layers.Layer):
       lengths = ops.cast(inputs.pop(0), "int32")
       steps = ops.arange(ops.shape(sequence)[1], dtype="int32")
       mask = ops.expand_dims(steps, 0) < ops.expand_dims(lengths, 1)
+    if self.with_mask:  # a Keras mask, time-major [T, B, 1] as Keras 2's loop reads it
+      time_major = inputs.pop(0)
+      mask = ops.transpose(ops.cast(ops.reshape(time_major, ops.shape(time_major)[:2]),
+                                    "bool"), (1, 0))
     order = self._keras_to_tf1_order()
     batch = ops.shape(sequence)[0]
     sizes = self.rnn.cell.state_size
@@ -330,4 +337,5 @@ class TF1Recurrent(_TorchSafeScope, keras.layers.Layer):
   def get_config(self):
     return {**super().get_config(), "cells": self.cell_specs,
             "with_lengths": self.with_lengths, "initial_states": self.initial_states,
-            "tf1_scope": self.tf1_scope}
+            "tf1_scope": self.tf1_scope, "with_mask": self.with_mask,
+            "zero_output_for_mask": self.zero_output_for_mask}

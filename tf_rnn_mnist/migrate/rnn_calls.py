@@ -12,7 +12,7 @@ own bookkeeping, or the call is refused.
 import dataclasses
 import re
 
-from tf_rnn_mnist.migrate import static_lengths, while_v2, wrappers
+from tf_rnn_mnist.migrate import keras_loops, static_lengths, while_v2, wrappers
 from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, step_starts
 
 LOOP_MACHINERY = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "Less",
@@ -43,6 +43,8 @@ class RecurrentCall:
   lengths: str | None
   initial: dict          # {flat state position: tensor} for states that do not start at zero
   ops: set
+  mask: str | None = None          # a Keras mask, time-major [T, B, 1] (keras_loops.py)
+  zero_output_for_mask: bool = True  # masked steps output zeros, else the previous output
 
 
 def _is_zero(g, tensor):
@@ -183,8 +185,9 @@ def dynamic_call(g, prefix, steps):
                        lengths, initial, ops)
 
 
-def _check_machinery(g, ops, prefix, where):
-  """Ops of the loop body no cell or wrapper covers must be the loop's own bookkeeping."""
+def _check_machinery(g, ops, prefix, where, extra=frozenset()):
+  """Ops of the loop body no cell or wrapper covers must be the loop's own bookkeeping
+  (`extra`: a loop form's own, such as Keras's Tile of its mask)."""
   stray = []
   for name in sorted(ops):
     node = g.nodes[name]
@@ -193,7 +196,7 @@ def _check_machinery(g, ops, prefix, where):
     if node.op in ADDS:
       if not any(g.constant(t) is not None for t in node.inputs):
         stray.append(node)
-    elif node.op not in LOOP_MACHINERY:
+    elif node.op not in LOOP_MACHINERY and node.op not in extra:
       stray.append(node)
   if stray:
     raise NotRecognised(f"{where}: the loop computes what no recognised cell or wrapper "
@@ -299,11 +302,18 @@ def find_calls(g, cells):
     # The loop a step runs in is the frame its kernel enters, not its name: a cell object
     # shared by two calls (one LSTMCell for both directions) names its ops after the first.
     kernel = g.node(weight)
+    while kernel.op in ("Identity", "ReadVariableOp") and kernel.inputs:
+      kernel = g.node(kernel.inputs[0])  # (a resource variable is read inside the loop)
     if kernel.op == "Enter":
       in_loop.setdefault(prefix_of[kernel.attr_value("frame_name")], []).append(step)
     else:
       static.append(step)
-  calls = [dynamic_call(g, prefix, steps) for prefix, steps in in_loop.items()]
+  calls = [keras_loops.call(g, prefix, steps, _loop_vars, _stack_order, _check_machinery,
+                            RecurrentCall)
+           if any(s.cell.kind.keras_loop for s in steps) else dynamic_call(g, prefix, steps)
+           for prefix, steps in in_loop.items()]
+  # (Keras 2 runs its cell once before its loop, only for the output's shape: no call.)
+  static = [step for step in static if not keras_loops.is_shape_probe(g, step)]
   for loop in while_v2.loops(g):
     call = while_v2.dynamic_call(g, loop, cells, _stack_order, _is_zero, _lengths_of,
                                  RecurrentCall)

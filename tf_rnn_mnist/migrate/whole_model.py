@@ -56,6 +56,7 @@ def _cell_spec(run):
   cell = run.cell
   return {"tf1_kind": cell.kind.name, "tf1_scope": cell.scope, "input_size": cell.input_size,
           "units": cell.units, "num_proj": cell.num_proj, "peepholes": cell.peepholes,
+          "reset_after": cell.reset_after,
           **run.settings, "residual": run.residual, "tf1_class": cell.describe_class()}
 
 
@@ -288,6 +289,8 @@ class Translator:
     inputs = [sequence]
     if call.lengths:
       inputs.append(self.value(call.lengths))
+    if call.mask:
+      inputs.append(self.value(call.mask))
     inputs += [self.value(t) for _, t in sorted(call.initial.items())]
     if any(i[0] == "refused" for i in inputs):
       for t in self._call_outputs(call):
@@ -299,6 +302,8 @@ class Translator:
     specs = [_cell_spec(run) for run in call.cells]
     layer = graph_ops.TF1Recurrent(specs, with_lengths=bool(call.lengths),
                                    initial_states=sorted(call.initial), tf1_scope=call.scope,
+                                   with_mask=bool(call.mask),
+                                   zero_output_for_mask=call.zero_output_for_mask,
                                    name=_layer_name(call.scope, self.taken))
     outputs = layer([i[1] for i in inputs] if len(inputs) > 1 else inputs[0][1])
     weights = []

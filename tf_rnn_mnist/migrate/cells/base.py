@@ -29,6 +29,7 @@ class CellKind:
   scope_name = None      # the variable scope the TF1 class creates
   step_role = None       # the variable whose MatMul starts a step in a graph (None: no step)
   whole_sequence = False  # runs a whole sequence alone (LSTMBlockFusedCell): never stacked
+  keras_loop = False     # runs in Keras 2's own backend.rnn loop (tf.keras layers, keras_loops)
 
   # -- recognition by variable names -------------------------------------------------------
   def claims(self, name, shapes):

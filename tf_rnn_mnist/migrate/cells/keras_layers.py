@@ -6,6 +6,7 @@ import re
 
 import keras
 
+from tf_rnn_mnist.migrate.cell_steps import ADDS, Step, checked, one_consumer, other_input
 from tf_rnn_mnist.migrate.cells.base import CellKind, NotRecognised, cell_kind, shape_of
 
 _ROLES = ["kernel", "recurrent_kernel", "bias"]
@@ -13,6 +14,8 @@ _ROLES = ["kernel", "recurrent_kernel", "bias"]
 
 class KerasLayer(CellKind):
   gates = None
+  step_role = "kernel"
+  keras_loop = True  # its steps run in Keras's own backend.rnn loop (keras_loops.py)
 
   def claims(self, name, shapes):
     scope, _, leaf = name.rpartition("/")
@@ -88,6 +91,46 @@ class KerasGRU(KerasLayer):
   def keras_cell(self, cell, settings):
     return keras.layers.GRUCell(cell.units, reset_after=cell.reset_after)
 
+  def step(self, g, matmul, cell):
+    """Keras 2's standard_gru step (reset_after=True): x @ kernel + bias[0] and h @
+    recurrent_kernel + bias[1], each split in z, r, h; z, r = sigmoid(x_z + r_z), sigmoid(x_r
+    + r_r); hh = tanh(x_h + r * r_h); h' = z * h + (1 - z) * hh."""
+    where = cell.scope
+    if not cell.reset_after:
+      raise NotRecognised(f"{where}: a tf.keras GRU with reset_after=False is not converted "
+                          "from a graph yet")
+    x = matmul.inputs[0]
+    x_bias = one_consumer(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where)
+    x_split = one_consumer(g, f"{x_bias.name}:0", ("Split",), "Split into z, r, h", where)
+    variables = cell.variables()
+    z_add = one_consumer(g, f"{x_split.name}:0", ADDS, "x_z + r_z", where)
+    r_split = g.node(other_input(z_add, f"{x_split.name}:0"))
+    h_bias = g.node(r_split.inputs[0])
+    h_matmul = g.node(h_bias.inputs[0])
+    if r_split.op != "SplitV" or h_bias.op != "BiasAdd" or h_matmul.op != "MatMul" or \
+        g.variable_of(h_matmul.inputs[1]) != variables["recurrent_kernel"]:
+      raise NotRecognised(f"{where}: not Keras's GRU step (h @ recurrent_kernel + bias[1])")
+    h_prev = h_matmul.inputs[0]
+    z = one_consumer(g, f"{z_add.name}:0", ("Sigmoid",), "Sigmoid of z", where)
+    r_add = one_consumer(g, f"{x_split.name}:1", ADDS, "x_r + r_r", where)
+    r = one_consumer(g, f"{r_add.name}:0", ("Sigmoid",), "Sigmoid of r", where)
+    r_h = one_consumer(g, f"{r.name}:0", ("Mul",), "r * r_h", where,
+                       lambda n: other_input(n, f"{r.name}:0") == f"{r_split.name}:2")
+    hh_add = one_consumer(g, f"{r_h.name}:0", ADDS, "x_h + r * r_h", where,
+                          lambda n: other_input(n, f"{r_h.name}:0") == f"{x_split.name}:2")
+    hh = one_consumer(g, f"{hh_add.name}:0", ("Tanh",), "tanh of hh", where)
+    z_h = one_consumer(g, f"{z.name}:0", ("Mul",), "z * h", where,
+                       lambda n: other_input(n, f"{z.name}:0") == h_prev)
+    one_minus = one_consumer(g, f"{z.name}:0", ("Sub",), "1 - z", where)
+    z_hh = one_consumer(g, f"{one_minus.name}:0", ("Mul",), "(1 - z) * hh", where)
+    new_h = one_consumer(g, f"{z_h.name}:0", ADDS, "the new h", where,
+                         lambda n: other_input(n, f"{z_h.name}:0") == f"{z_hh.name}:0")
+    claimed = {n.name for n in (matmul, x_bias, x_split, z_add, r_split, h_bias, h_matmul, z,
+                                r_add, r, r_h, hh_add, hh, z_h, one_minus, z_hh, new_h)}
+    claimed |= {g.node(x_bias.inputs[1]).name, g.node(h_bias.inputs[1]).name}  # bias[0], [1]
+    return Step(cell, x, h_prev, None, f"{new_h.name}:0", None, {"activation": "tanh"},
+                checked(g, claimed, [f"{new_h.name}:0"], [x, h_prev], where))
+
   def keras_layer(self, cell, settings, **common):
     return keras.layers.GRU(cell.units, reset_after=cell.reset_after, **common)
 
@@ -119,6 +162,40 @@ class KerasLSTM(KerasLayer):
 
   def keras_cell(self, cell, settings):
     return keras.layers.LSTMCell(cell.units)
+
+  def step(self, g, matmul, cell):
+    """Keras 2's standard_lstm step: z = x @ kernel + h @ recurrent_kernel + bias, split in
+    i, f, c, o (Keras's order); c' = sigmoid(f) * c + sigmoid(i) * tanh(c~);
+    h' = sigmoid(o) * tanh(c')."""
+    where = cell.scope
+    x = matmul.inputs[0]
+    variables = cell.variables()
+    add = one_consumer(g, f"{matmul.name}:0", ADDS, "x @ kernel + h @ recurrent_kernel", where)
+    h_matmul = g.node(other_input(add, f"{matmul.name}:0"))
+    if h_matmul.op != "MatMul" or g.variable_of(h_matmul.inputs[1]) != \
+        variables["recurrent_kernel"]:
+      raise NotRecognised(f"{where}: not Keras's LSTM step (h @ recurrent_kernel)")
+    h_prev = h_matmul.inputs[0]
+    bias_add = one_consumer(g, f"{add.name}:0", ("BiasAdd",), "BiasAdd", where)
+    split = one_consumer(g, f"{bias_add.name}:0", ("Split",), "Split into 4 gates", where)
+    i = one_consumer(g, f"{split.name}:0", ("Sigmoid",), "Sigmoid of i", where)
+    f = one_consumer(g, f"{split.name}:1", ("Sigmoid",), "Sigmoid of f", where)
+    candidate = one_consumer(g, f"{split.name}:2", ("Tanh",), "tanh of c~", where)
+    o = one_consumer(g, f"{split.name}:3", ("Sigmoid",), "Sigmoid of o", where)
+    f_c = one_consumer(g, f"{f.name}:0", ("Mul",), "f * c", where)
+    c_prev = other_input(f_c, f"{f.name}:0")
+    i_c = one_consumer(g, f"{i.name}:0", ("Mul",), "i * c~", where,
+                       lambda n: other_input(n, f"{i.name}:0") == f"{candidate.name}:0")
+    new_c = one_consumer(g, f"{f_c.name}:0", ADDS, "the new c", where,
+                         lambda n: other_input(n, f"{f_c.name}:0") == f"{i_c.name}:0")
+    c_act = one_consumer(g, f"{new_c.name}:0", ("Tanh",), "tanh of the new c", where)
+    new_h = one_consumer(g, f"{o.name}:0", ("Mul",), "the new h", where,
+                         lambda n: other_input(n, f"{o.name}:0") == f"{c_act.name}:0")
+    claimed = {n.name for n in (matmul, add, h_matmul, bias_add, split, i, f, candidate, o, f_c,
+                                i_c, new_c, c_act, new_h)}
+    outputs = [f"{new_h.name}:0", f"{new_c.name}:0"]
+    return Step(cell, x, h_prev, c_prev, outputs[0], outputs[1], {"activation": "tanh"},
+                checked(g, claimed, outputs, [x, h_prev, c_prev], where))
 
   def keras_layer(self, cell, settings, **common):
     return keras.layers.LSTM(cell.units, **common)

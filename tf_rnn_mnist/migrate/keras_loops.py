@@ -1,0 +1,132 @@
+"""tf.keras (Keras 2) recurrent layers called in a TF1 session: Keras's own `backend.rnn`
+while loop (v1), which reads the time-major inputs and, when the layer has a mask
+(`Embedding(mask_zero=True)`), a mask TensorArray, and applies Keras's masking rule each step:
+
+    output = mask ? new output : (zeros if zero_output_for_mask else the previous output)
+    state  = mask ? new state  : the previous state
+
+The cell's step is matched by its kind (cells/keras_layers.py: standard_lstm, standard_gru);
+here the loop's reads, selects and loop variables are checked to be exactly that rule, and the
+call keeps the mask and the zero_output_for_mask choice for Keras 3's RNN, which applies the
+same rule.
+"""
+
+from tf_rnn_mnist.migrate.cell_steps import NotRecognised
+
+SELECTS = ("Select", "SelectV2")
+
+
+def is_shape_probe(g, step):
+  """Keras 2 calls the cell once before its loop to learn the output's shape: its output is
+  read by ZerosLike only (the masked loop's first previous output)."""
+  readers = [n for n, _ in g.consumers(step.new_h)]
+  return bool(readers) and all(n.op == "ZerosLike" for n in readers)
+
+
+def _read_of(g, tensor):
+  """The TensorArrayReadV3 `tensor` is (through Tile: a mask broadcast to the units)."""
+  node = g.node(tensor)
+  if node.op == "Tile":
+    node = g.node(node.inputs[0])
+  return node if node.op == "TensorArrayReadV3" else None
+
+
+def _scattered(g, read, where):
+  scatter = g.node(g.node(read.inputs[2]).inputs[0])
+  if scatter.op != "TensorArrayScatterV3":
+    raise NotRecognised(f"{where}: the loop does not read a scattered sequence")
+  return scatter.inputs[2]
+
+
+def _masked(g, tensor, mask_read, new):
+  """(kept, other) when `tensor` is select(mask, new, other); None when it is `new`."""
+  node = g.node(tensor)
+  if tensor == new:
+    return None
+  if node.op not in SELECTS or node.inputs[1] != new or \
+      _read_of(g, node.inputs[0]) is not mask_read:
+    return False
+  return node.inputs[2]
+
+
+def call(g, prefix, steps, loop_vars, stack_order, check_machinery, make_call):
+  scope = prefix[:-len("/while/")]
+  where = f"tf.keras layer {scope}"
+  reads = [n for n in g.nodes.values() if n.op == "TensorArrayReadV3" and
+           n.name.startswith(prefix)]
+  writes = [n for n in g.nodes.values() if n.op == "TensorArrayWriteV3" and
+            n.name.startswith(prefix)]
+  if len(steps) != 1 or len(writes) != 1 or len(reads) not in (1, 2):
+    raise NotRecognised(f"{where}: its loop is not Keras's backend.rnn over one cell")
+  step = steps[0]
+  data = next((r for r in reads if f"{r.name}:0" == step.x), None)
+  if data is None:
+    raise NotRecognised(f"{where}: the cell does not read the loop's input sequence")
+  mask_read = next((r for r in reads if r is not data), None)
+  ordered = stack_order(g, steps, step.x, where)
+  runs = [run for _, _, run, _ in ordered]
+  top = ordered[-1][1]
+  written = writes[0].inputs[2]
+  zero_output, previous_output = True, None
+  if mask_read is not None:
+    other = _masked(g, written, mask_read, top)
+    if not other:
+      raise NotRecognised(f"{where}: the output is not Keras's masked select of the cell's")
+    if _zeros(g, other):
+      zero_output = True
+    else:
+      zero_output, previous_output = False, other
+  elif written != top:
+    raise NotRecognised(f"{where}: the loop writes {written}, not the cell's output {top}")
+  produced = {step.new_h: "h", **({step.new_c: "c"} if step.new_c else {})}
+  previous = {"h": step.h_prev, "c": step.c_prev}
+  states, found, initial = [], [], {}
+  for _, start, body, nxt, exit_ in loop_vars(g, prefix):
+    if nxt == written and mask_read is not None:  # the previous output Keras carries
+      if previous_output is not None and body != previous_output:
+        raise NotRecognised(f"{where}: the previous output is not the one written")
+      continue
+    target = nxt
+    if mask_read is not None and g.node(nxt).op in SELECTS:
+      target = g.node(nxt).inputs[1]
+      if _masked(g, nxt, mask_read, target) != body:
+        raise NotRecognised(f"{where}: a state is not kept where the mask is off")
+    if target in produced:
+      state = produced[target]
+      if previous[state] != body:
+        raise NotRecognised(f"{where}: the cell's {state} is not the loop's own")
+      found.append(state)
+      if not _zero(g, start):
+        initial[len(states)] = start
+      states.append(exit_)
+  if found != list(step.cell.kind.states):
+    raise NotRecognised(f"{where}: the loop carries {found}, not the cell's "
+                        f"{list(step.cell.kind.states)}")
+  sequence = _scattered(g, data, where)
+  mask = _scattered(g, mask_read, where) if mask_read is not None else None
+  gathers = [n for n in g.nodes.values() if n.op == "TensorArrayGatherV3" and
+             n.name.startswith(scope + "/") and g.node(n.inputs[0]).name ==
+             g.node(g.node(writes[0].inputs[0]).inputs[0]).name]
+  if len(gathers) != 1:
+    raise NotRecognised(f"{where}: the loop's outputs are not gathered into one sequence")
+  stops = [sequence] + ([mask] if mask else []) + list(initial.values())
+  ops = g.upstream([f"{gathers[0].name}:0"] + [s for s in states if s], stop=stops)
+  inner = set().union(*(s.ops | extra for s, _, _, extra in ordered))
+  check_machinery(g, ops - inner, prefix, where, {"Tile", "ReadVariableOp"})
+  return make_call(scope=scope, kind="dynamic", cells=runs, sequence=sequence,
+                   outputs=f"{gathers[0].name}:0", states=states, lengths=None,
+                   initial=initial, ops=ops, mask=mask, zero_output_for_mask=zero_output)
+
+
+def _zeros(g, tensor):
+  """Zeros entering the loop: a zero constant, or ZerosLike (of the shape probe's output)."""
+  node = g.node(tensor)
+  while node.op in ("Enter", "Identity"):
+    node = g.node(node.inputs[0])
+  return node.op == "ZerosLike" or _zero(g, f"{node.name}:0")
+
+
+def _zero(g, tensor):
+  node = g.node(tensor)
+  value = g.constant(node.inputs[1]) if node.op == "Fill" else g.constant(tensor)
+  return value is not None and not value.any()

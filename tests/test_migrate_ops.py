@@ -18,9 +18,8 @@ def _f(*shape):
 
 def _block_lstm_inputs():
   """Peepholes, a clip, a nonzero initial cell state, and seq_len_max below the time axis."""
-  return dict(seq_len_max=np.int64(4), x=_f(5, 3, 2), cs_prev=_f(3, 4),
-              h_prev=np.zeros((3, 4), np.float32), w=_f(6, 16), wci=_f(4), wcf=_f(4),
-              wco=_f(4), b=_f(16))
+  return dict(seq_len_max=np.int64(4), x=_f(5, 3, 2), cs_prev=_f(3, 4), h_prev=_f(3, 4),
+              w=_f(6, 16), wci=_f(4), wcf=_f(4), wco=_f(4), b=_f(16))
 
 
 # (op, its inputs in order, its attributes): tf.raw_ops.<op>(**inputs, **attributes)
@@ -42,6 +41,10 @@ CASES = [
     ("LeakyRelu", dict(features=_f(3, 4)), dict(alpha=0.3)),
     ("SquaredDifference", dict(x=_f(3, 4), y=_f(4)), {}),
     ("Erf", dict(x=_f(3, 4)), {}),  # (GELU's, as BERT-era TF1 programs write it)
+    # TF1's Select with a rank-1 condition picks rows (here the batch equals the last axis,
+    # where a broadcast would pick columns instead)
+    ("Select", dict(condition=np.array([True, False, True]), x=_f(3, 3), y=_f(3, 3)), {}),
+    ("Select", dict(condition=_f(3, 4) > 0, x=_f(3, 4), y=_f(3, 4)), {}),
     ("Pad", dict(input=_f(2, 3), paddings=np.array([[1, 0], [2, 1]], np.int32)), {}),
     ("MirrorPad", dict(input=_f(3, 4), paddings=np.array([[1, 1], [2, 0]], np.int32)),
      dict(mode="REFLECT")),
@@ -86,6 +89,8 @@ def test_handler_computes_what_tensorflows_kernel_computes(op, inputs, attrs):
 @pytest.mark.parametrize("op,attrs,reason", [
     ("FusedBatchNormV3", {"is_training": True}, "is_training=True"),
     ("Conv2D", {"padding": "EXPLICIT"}, "padding 'EXPLICIT'"),
+    ("MaxPool", {"padding": "VALID", "ksize": [1, 2, 2, 2], "strides": [1, 2, 2, 2],
+                 "data_format": "NHWC"}, "a window over the batch or the channels"),
     ("NoSuchOp", {}, "no Keras translation")])
 def test_what_a_handler_does_not_translate_is_refused_by_its_reason(op, attrs, reason):
   assert reason in ops.refusal(op, attrs)

@@ -240,6 +240,25 @@ def test_keras_layers_in_a_session_keep_their_masking_rule(corpus, monkeypatch):
   _fails(corpus, "keras_layers_in_session")
 
 
+def test_a_decoding_loop_is_named_and_its_encoder_converts_alone(corpus):
+  """tensorflow/nmt's greedy inference graph: the refusal names the decoder's loop, not the
+  encoder's; with the encoder's outputs and final state as --outputs, the encoder converts
+  and is proved."""
+  g, interface, checkpoint = _program(corpus, "decoder_with_helper")
+  with pytest.raises(ConfigError) as caught:
+    _convert(g, interface, checkpoint)
+  assert "dynamic_seq2seq/decoder/decoder/while/" in str(caught.value)
+  assert "dynamic_seq2seq/encoder" not in str(caught.value)
+  encoder = whole_model.Interface(
+      interface.inputs, ["dynamic_seq2seq/encoder/rnn/TensorArrayStack/TensorArrayGatherV3:0",
+                         "dynamic_seq2seq/encoder/rnn/while/Exit_3:0",
+                         "dynamic_seq2seq/encoder/rnn/while/Exit_4:0"], {})
+  model = _convert(g, encoder, checkpoint).model
+  rows, shapes = verify.compare_graph(verify.UserGraph(g, checkpoint), g, encoder, model, 5, 6)
+  lines, ok = verify.graph_report(rows, shapes)
+  assert ok, "\n".join(lines)
+
+
 def test_fused_kernels_are_read_with_their_attributes(corpus):
   """LSTMBlockCell steps (PTB's BLOCK mode) carry their op's forget_bias; GRUBlockCell's V1
   names are a kind of their own; BlockLSTM runs as one op with TF's own weight layout."""
@@ -252,6 +271,22 @@ def test_fused_kernels_are_read_with_their_attributes(corpus):
   blocks = [l for l in model.layers if getattr(l, "op", None) == "BlockLSTM"]
   assert [(l.attrs["forget_bias"], l.attrs["cell_clip"], l.attrs["use_peephole"])
           for l in blocks] == [(1.0, -1.0, False)] * 2
+
+
+def test_lstm_block_cell_settings_default_as_the_op_does(corpus):
+  """A graph saved without default attributes: LSTMBlockCell's cell_clip is then 3.0 and its
+  forget_bias 1.0 (the op's defaults), not "no clip"."""
+  g, interface, checkpoint = _program(corpus, "ptb_block")
+  node = next(n for n in g.nodes.values() if n.op == "LSTMBlockCell")
+  for key in ("cell_clip", "forget_bias", "use_peephole"):
+    node.attr.pop(key, None)
+  from tf_rnn_mnist.migrate import recognise
+  from tf_rnn_mnist.migrate.cells import tf1_lstm
+  shapes = open_tf1_checkpoint(checkpoint).get_variable_to_shape_map()
+  cells, _ = recognise.find_cells({n: tuple(s) for n, s in shapes.items()})
+  cell = cells[g.variable_of(node.inputs[3]).rpartition("/")[0]]
+  step = tf1_lstm.block_step(g, node, cell)
+  assert step.settings["cell_clip"] == 3.0 and step.settings["forget_bias"] == 1.0
 
 
 def test_mutation_block_lstm_forget_bias_ignored_fails(corpus, monkeypatch):
@@ -304,17 +339,43 @@ def test_mutation_clipped_relu_without_its_clip_fails(corpus, monkeypatch):
   _fails(corpus, "speech_conv_bn_gru")
 
 
-def test_a_cond_on_the_model_inputs_is_refused_by_name():
-  """A predicate the inputs decide cannot be fixed at conversion: named, with what would do."""
+def _v1_cond_graph(build):
   import tensorflow as tf
   graph = tf.Graph()
   tf.compat.v1.disable_control_flow_v2()  # (Switch/Merge, as TF1 programs build them)
   try:
     with graph.as_default():
-      x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
-      y = tf.compat.v1.cond(x[0, 0] > 0, lambda: x * 2.0, lambda: x + 1.0, name="gate")
+      outputs = build(tf)
   finally:
     tf.compat.v1.enable_control_flow_v2()
+  return graph, outputs
+
+
+def test_a_cond_predicate_is_evaluated_in_its_ops_dtypes():
+  """tf.cast(mode, tf.bool) of a default 2 is True: the predicate computed at conversion must
+  cast as TensorFlow does (a fold that kept the int 2 compared it to True as 2 == 1)."""
+  def build(tf):
+    x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+    mode = tf.compat.v1.placeholder_with_default(2, [], name="mode")
+    flag = tf.equal(tf.cast(mode, tf.bool), True)
+    return x, tf.compat.v1.cond(flag, lambda: x * 2.0, lambda: x + 1.0, name="gate")
+  graph, (x, y) = _v1_cond_graph(build)
+  g = graph_lib.Graph(graph.as_graph_def(add_shapes=True), "test")
+  conversion = whole_model.convert(g, {}, {}, whole_model.Interface(["x:0"], [y.name], {}))
+  values = np.arange(6, dtype=np.float32).reshape(2, 3)
+  import tensorflow as tf
+  with tf.compat.v1.Session(graph=graph) as session:
+    expected = session.run(y, {x: values})
+  np.testing.assert_array_equal(np.asarray(conversion.model(values)), expected)
+  assert any(n.startswith("cond gate: the true branch") for n in conversion.notes)
+
+
+def test_a_cond_on_the_model_inputs_is_refused_by_name():
+  """A predicate the inputs decide cannot be fixed at conversion: named, with what would do."""
+  def build(tf):
+    x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+    return tf.compat.v1.cond(x[0, 0] > 0, lambda: x * 2.0, lambda: x + 1.0, name="gate")
+  graph, y = _v1_cond_graph(build)
   g = graph_lib.Graph(graph.as_graph_def(add_shapes=True), "test")
   interface = whole_model.Interface(["x:0"], [y.name], {})
   with pytest.raises(ConfigError, match="refused") as caught:

@@ -10,7 +10,6 @@ import dataclasses
 ADDS = ("Add", "AddV2")
 ACTIVATIONS = {"Tanh": "tanh", "Relu": "relu", "Sigmoid": "sigmoid", "Elu": "elu",
                "Relu6": "relu6", "Softsign": "softsign"}
-# Ops of a while loop's frame and of dynamic_rnn's bookkeeping that compute no model value.
 
 class NotRecognised(ValueError):
   """What a checkpoint's variables or a program's graph do here that the tool does not
@@ -48,10 +47,11 @@ def other_input(node, tensor):
 
 
 def const_operand(g, node):
-  for index, tensor in enumerate(node.inputs):
+  """(the scalar constant operand of a binary op, the other operand), or (None, None)."""
+  for index, tensor in enumerate(node.inputs[:2]):
     value = g.constant(tensor)
-    if value is not None:
-      return float(value), node.inputs[1 - index]
+    if value is not None and value.size == 1:
+      return float(value.reshape(())), node.inputs[1 - index]
   return None, None
 
 

@@ -5,13 +5,14 @@ its `placeholder_with_default` default (`tf.layers.batch_normalization(training=
 of it enters the Keras model, and the choice is reported. A predicate computed from the model's
 inputs is refused by name.
 
-Only conds outside recurrent loops come here: a while loop's Switch/Merge belong to the loop,
-which rnn_calls.py converts as a whole.
+A while loop's own Switch/Merge (its LoopCond, Enter, NextIteration: `in_loop`) belong to the
+loop, which rnn_calls.py converts as a whole; they are not conds.
 """
 
 import numpy as np
 
 from tf_rnn_mnist.migrate import ops
+from tf_rnn_mnist.migrate.ops.registry import finish
 from tf_rnn_mnist.migrate.graph import VARIABLE_OPS, split_tensor, tensor_name
 
 
@@ -59,11 +60,13 @@ class Conds:
     args = [self.static(t) for t in node.inputs]
     if any(a is None for a in args):
       return None
+    attrs = ops.node_attrs(node)
     try:
-      result = ops.fold(node.op, ops.node_attrs(node), args)
+      result = ops.fold(node.op, attrs, args)
     except ops.Unknown:
       return None
-    value = np.asarray(result)
+    # (in the op's own dtype: a Cast's fold returns its input as it was)
+    value = finish(result, entry.fold_dtype(attrs, [str(a.dtype) for a in args]))
     return None if value.dtype == object else value
 
   def predicate(self, switch):

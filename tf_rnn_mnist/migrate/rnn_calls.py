@@ -160,11 +160,23 @@ def dynamic_call(g, prefix, steps):
     if step.new_c:
       produced[step.new_c] = (step.cell.scope, "c")
   states, initial, found = [], {}, []
+  previous = {}
+  for step, _, _, _ in ordered:
+    previous[(step.cell.scope, "h")] = step.h_prev
+    if step.new_c:
+      previous[(step.cell.scope, "c")] = step.c_prev
   for merge, start, body, nxt, exit_ in _loop_vars(g, prefix):
     node = g.node(nxt)
     if node.op in ("Select", "SelectV2") and node.inputs[1] == body and lengths:
+      if node.inputs[0] != g.node(written).inputs[0]:
+        raise NotRecognised(f"{where}: a state is copied through by another condition than "
+                            "the output's sequence_length")
       nxt = node.inputs[2]
     if nxt in produced:
+      # The cell must read this very loop variable as its previous state.
+      if wrappers.strip_dropouts(g, previous[produced[nxt]])[0] != body:
+        raise NotRecognised(f"{where}: {produced[nxt][0]} reads its {produced[nxt][1]} from "
+                            "another loop variable than the one its new value goes to")
       found.append(produced[nxt])
       if not _is_zero(g, start):
         initial[len(states)] = start

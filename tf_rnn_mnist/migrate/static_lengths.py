@@ -94,7 +94,10 @@ class _Guard:
         otherwise != new or (then != previous and not _zero_like(g, then, previous)):
       raise NotRecognised(f"{where}: {select.name} does not keep {new} before each length and "
                           f"{previous} from it on")
-    min_lengths, t = _compare(g, g.node(inner.inputs[1]).inputs[1], "Greater", where)
+    computed = g.node(inner.inputs[1])
+    if computed.op != "Switch":
+      raise NotRecognised(f"{where}: {inner.name} is not static_rnn's guard of {new}")
+    min_lengths, t = _compare(g, computed.inputs[1], "Greater", where)
     if t != self.t or _through_identity(g, _reduced(g, min_lengths, "Min", where)) != \
         _through_identity(g, self.lengths):
       raise NotRecognised(f"{where}: {inner.name}'s predicate is not t < min(lengths)")

@@ -15,10 +15,9 @@ from tf_rnn_mnist.migrate.cell_steps import NotRecognised, step_starts
 from tf_rnn_mnist.migrate.graph import Graph, split_tensor
 
 WHILE_OPS = ("While", "StatelessWhile")
-# The body's bookkeeping: reading the input list, writing the output list, counting, and the
-# sequence_length selects (Select between the new value and zeros / the previous state).
-MACHINERY = {"TensorListGetItem", "TensorListSetItem", "AddV2", "Add", "Identity", "Select",
-             "SelectV2", "GreaterEqual", "Const", "Placeholder"}
+# The body's bookkeeping: reading the input list, writing the output list, constants and
+# arguments (counting adds and sequence_length's selects are checked one by one).
+MACHINERY = {"TensorListGetItem", "TensorListSetItem", "Identity", "Const", "Placeholder"}
 
 
 class Body(Graph):
@@ -80,8 +79,9 @@ def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
                         f"{len(reads)} and writes {len(writes)} TensorLists, dynamic_rnn one "
                         "each): a decoder feeding its outputs back, raw_rnn or a custom "
                         "tf.while_loop, which this tool does not convert")
-  listed = g.node(body.outer_input(reads[0].inputs[0]))
-  if listed.op != "TensorListFromTensor":
+  listed_input = body.outer_input(reads[0].inputs[0])
+  listed = g.node(listed_input) if listed_input else None
+  if listed is None or listed.op != "TensorListFromTensor":
     raise NotRecognised(f"{where}: the loop does not read an unstacked input sequence")
   time = reads[0].inputs[1]
   ordered = stack_order(body, steps, f"{reads[0].name}:0", where)
@@ -92,30 +92,46 @@ def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
   node = body.node(written)
   if node.op in ("Select", "SelectV2") and node.inputs[2] == top:
     condition = body.node(node.inputs[0])
-    if condition.op != "GreaterEqual" or condition.inputs[0] != time or \
-        not is_zero(g, body.outer_input(node.inputs[1])):
+    zeros, lengths_arg = (body.outer_input(t) for t in (node.inputs[1], condition.inputs[1]))
+    if condition.op != "GreaterEqual" or condition.inputs[0] != time or zeros is None or \
+        lengths_arg is None or not is_zero(g, zeros):
       raise NotRecognised(f"{where}: the output is selected by something other than "
                           "sequence_length")
-    lengths = lengths_of(g, body.outer_input(condition.inputs[1]), scope)
+    lengths = lengths_of(g, lengths_arg, scope)
   elif written != top:
     raise NotRecognised(f"{where}: the loop writes {written}, not the top cell's output {top}")
   output_var = body.args.index(split_tensor(writes[0].inputs[0])[0])
   stacks = [n for n in _readers(g, f"{loop.name}:{output_var}") if n.op == "TensorListStack"]
   if len(stacks) != 1:
     raise NotRecognised(f"{where}: the loop's outputs are not stacked into one sequence")
-  produced = {}
+  if [_arg_of(body, reads[0].inputs[1]), _arg_of(body, writes[0].inputs[1])] != [
+      _arg_of(body, time)] * 2 or _arg_of(body, time) is None:
+    raise NotRecognised(f"{where}: the loop does not read and write step `time` of its lists")
+  produced, previous = {}, {}
   for step, _, run, _ in ordered:
     produced[step.new_h] = (step.cell.scope, "h")
+    previous[(step.cell.scope, "h")] = step.h_prev
     if step.new_c:
       produced[step.new_c] = (step.cell.scope, "c")
+      previous[(step.cell.scope, "c")] = step.c_prev
+  selects = [written] if lengths else []
   states, initial, found = [], {}, []
   for k, result in enumerate(body.results):
     node = body.node(result)
     if lengths and node.op in ("Select", "SelectV2") and \
         split_tensor(node.inputs[1])[0] == body.args[k]:
+      if node.inputs[0] != body.node(written).inputs[0]:
+        raise NotRecognised(f"{where}: a state is copied through by another condition than "
+                            "the output's sequence_length")
+      selects.append(result)
       result = node.inputs[2]
     if result in produced:
-      found.append(produced[result])
+      state = produced[result]
+      # The cell must read this very loop variable as its previous state.
+      if _arg_of(body, previous[state]) != body.args[k]:
+        raise NotRecognised(f"{where}: {state[0]} reads its {state[1]} from another loop "
+                            "variable than the one its new value goes to")
+      found.append(state)
       if not is_zero(g, loop.inputs[k]):
         initial[len(states)] = loop.inputs[k]
       states.append(f"{loop.name}:{k}")
@@ -123,8 +139,11 @@ def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
   if found != expected:
     raise NotRecognised(f"{where}: the loop carries states {found}, not the cells' own "
                         f"{expected}")
+  allowed = {split_tensor(t)[0] for t in selects}
+  if lengths:
+    allowed.add(body.node(written).inputs[0].rpartition(":")[0])
   _check_machinery(body, ordered, [written] + [body.results[int(s.rpartition(":")[2])]
-                                               for s in states], where)
+                                               for s in states], where, allowed)
   return make_call(scope=scope, kind="dynamic", cells=runs, sequence=listed.inputs[0],
                    outputs=f"{stacks[0].name}:0", states=states, lengths=lengths,
                    initial=initial, ops=set())
@@ -138,12 +157,26 @@ def _readers(g, tensor):
   return found
 
 
-def _check_machinery(body, ordered, results, where):
+def _arg_of(body, tensor):
+  """The body argument `tensor` is (through Identity), or None."""
+  node = body.node(tensor)
+  while node.op == "Identity" and node.inputs and node.name not in body.args:
+    node = body.node(node.inputs[0])
+  return node.name if node.name in body.args else None
+
+
+def _check_machinery(body, ordered, results, where, allowed):
   """Ops of the body the results depend on that no cell or wrapper covers must be the
-  loop's own bookkeeping."""
-  claimed = set().union(*(step.ops | extra for step, _, _, extra in ordered))
+  loop's own bookkeeping: reading and writing the lists, the selects and condition of
+  sequence_length checked above (`allowed`), and adds of a constant (the counters)."""
+  claimed = set().union(*(step.ops | extra for step, _, _, extra in ordered)) | allowed
   region = body.upstream(results, stop=[f"{a}:0" for a in body.args])
-  stray = sorted(n for n in region - claimed if body.nodes[n].op not in MACHINERY)
+
+  def bookkeeping(node):
+    if node.op in ("Add", "AddV2"):
+      return any(body.constant(t) is not None for t in node.inputs)
+    return node.op in MACHINERY
+  stray = sorted(n for n in region - claimed if not bookkeeping(body.nodes[n]))
   if stray:
     raise NotRecognised(f"{where}: the loop computes what no recognised cell or wrapper "
                         "does: " + ", ".join(f"{n} ({body.nodes[n].op})" for n in stray[:8]))

@@ -177,7 +177,10 @@ class Translator:
       return self.value(node.inputs[0])
     if split_tensor(tensor)[1] == 1:  # value_index: which input arrived
       live = [k for k, t in enumerate(node.inputs) if not self.conds.dead(t)]
-      return ("const", np.asarray(live[0] if len(live) == 1 else -1, np.int32))
+      if len(live) != 1:
+        self.refused.append((node, "its value_index, where the branch taken is not known"))
+        return ("refused", node.name)
+      return ("const", np.asarray(live[0], np.int32))
     live = [t for t in node.inputs if not self.conds.dead(t)]
     if len(live) != 1:
       for t in live:

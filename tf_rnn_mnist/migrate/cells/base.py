@@ -9,7 +9,6 @@ import re
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised, matmuls_of  # noqa: F401
 
 KINDS = {}        # name -> CellKind, in the order recognition tries them
-ALIASES = {}      # names earlier releases wrote into specs and .keras configs -> resolver
 
 
 def cell_kind(cls):
@@ -23,7 +22,7 @@ def cell_kind(cls):
 class CellKind:
   name = None            # kept in specs and Keras configs
   tf1_class = None       # the TF1 API class, as `inspect` reports it
-  layer = None           # "LSTM" or "GRU": the Keras layer family
+  layer = None           # the Keras layer family: "LSTM", "GRU", "SimpleRNN"
   states = ("h",)        # TF1's flat state order (LSTMStateTuple is c, h)
   keras_states = ("h",)  # Keras's order of the same states (LSTMCell: h, c)
   scope_name = None      # the variable scope the TF1 class creates
@@ -89,6 +88,14 @@ class CellKind:
 
   def tf1_cell(self, tf, cell, options):
     """TF1's own cell object (tf is tf.compat.v1 with tf_keras), for the cell-level check."""
+    raise NotImplementedError
+
+  def tf1_sequence(self, tf, cell, x, options):
+    """(outputs, [final h, final c]) of a kind that runs a whole sequence (whole_sequence)."""
+    raise NotImplementedError
+
+  def tf1_layer(self, tf_keras, cell, **common):
+    """The tf.keras layer of a kind saved by tf.keras (the cell-level check rebuilds it)."""
     raise NotImplementedError
 
   def position(self, scope):

@@ -196,8 +196,9 @@ def _peephole(g, gate, var, claimed, where):
   """The Add of `gate` and `var * c`: (its output, c)."""
   for add in consumers_of(g, gate, ADDS):
     mul = g.node(other_input(add, gate))
-    if mul.op == "Mul" and any(g.variable_of(t) == var for t in mul.inputs):
-      c = next(t for t in mul.inputs if g.variable_of(t) != var)
+    others = [t for t in mul.inputs if g.variable_of(t) != var] if mul.op == "Mul" else []
+    if len(others) == 1:
+      c = others[0]
       claimed |= {add.name, mul.name}
       return f"{add.name}:0", c
   raise NotRecognised(f"{where}: no peephole {var} found on the gate")
@@ -263,15 +264,16 @@ def block_step(g, node, cell):
   variables = cell.variables()
   if g.variable_of(b) != variables["bias"]:
     raise NotRecognised(f"{where}: LSTMBlockCell {node.name} adds another bias than {where}/bias")
-  peephole = bool(node.attr_value("use_peephole"))
+  peephole = bool(node.attr_value("use_peephole", False))  # (the op's defaults where a
+  # graph saved without default attributes leaves them out: forget_bias 1, cell_clip 3)
   if peephole != bool(cell.peepholes) or peephole and [
       g.variable_of(t) for t in (wci, wcf, wco)] != [variables[d] for d in PEEPHOLES]:
     raise NotRecognised(f"{where}: LSTMBlockCell {node.name}'s peepholes are not the cell's "
                         f"{', '.join(PEEPHOLES)}")
   if cell.num_proj:
     raise NotRecognised(f"{where}: LSTMBlockCell has no projection")
-  clip_value = node.attr_value("cell_clip")
-  settings = dict(forget_bias=float(node.attr_value("forget_bias")),
+  clip_value = node.attr_value("cell_clip", 3.0)
+  settings = dict(forget_bias=float(node.attr_value("forget_bias", 1.0)),
                   cell_clip=float(clip_value) if clip_value and clip_value > 0 else None,
                   proj_clip=None, activation="tanh")
   new_c, new_h = f"{node.name}:1", f"{node.name}:6"

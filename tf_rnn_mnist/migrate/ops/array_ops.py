@@ -138,7 +138,10 @@ def _range(args, attrs):  # bounds as Python numbers where they can be had (PyTo
 
 def _axis(value):
   """A 0-d or one-element axis argument (tf.expand_dims(x, [-1]) gives [-1]) as an int."""
-  return int(np.reshape(value, -1)[0])
+  values = np.reshape(value, -1)
+  if values.size != 1:
+    raise ValueError(f"an axis of {values.size} elements")
+  return int(values[0])
 
 
 @tf_op("ExpandDims", fold=lambda args, attrs: np.expand_dims(args[0], _axis(known(args[1]))))
@@ -175,6 +178,8 @@ def _gather_nd(args, attrs):
   index into those axes flattened (Keras has no gather_nd)."""
   params, indices = args
   depth = indices.shape[-1]
+  if depth is None:
+    raise ValueError("GatherNd with an index depth unknown before the run is not converted")
   dims = ops.shape(params)
   flat = ops.reshape(params, (-1,) + tuple(params.shape[depth:]))
   linear = ops.zeros(ops.shape(indices)[:-1], dtype=indices.dtype)

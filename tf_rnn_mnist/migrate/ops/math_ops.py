@@ -66,7 +66,16 @@ elementwise("Softmax", lambda x: ops.softmax(x, axis=-1))
 elementwise("LogSoftmax", lambda x: ops.log_softmax(x, axis=-1))
 elementwise("ZerosLike", ops.zeros_like)
 elementwise("OnesLike", ops.ones_like)
-elementwise("Select", ops.where)
+@tf_op("Select", elementwise=True)
+def _select(args, attrs):
+  """TF1's Select: a condition of rank 1 picks whole rows (its batch), not the last axis as a
+  broadcast would; any other condition has the operands' shape."""
+  condition, x, y = args
+  if len(condition.shape) == 1 and len(x.shape) > 1:
+    condition = ops.reshape(condition, (-1,) + (1,) * (len(x.shape) - 1))
+  return ops.where(condition, x, y)
+
+
 elementwise("SelectV2", ops.where)
 elementwise("Equal", ops.equal, np.equal, returns_bool=True)
 elementwise("NotEqual", ops.not_equal, np.not_equal, returns_bool=True)

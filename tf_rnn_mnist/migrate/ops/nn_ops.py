@@ -39,6 +39,11 @@ def _in_nhwc(compute):
 def _refuse_window(attrs):
   if attrs.get("padding") not in ("SAME", "VALID"):
     return f"padding {attrs.get('padding')!r} (SAME and VALID are converted)"
+  batch_channels = (0, 1) if _nchw(attrs) else (0, 3)
+  for key in ("ksize", "strides", "dilations"):
+    values = attrs.get(key)
+    if values and any(values[k] != 1 for k in batch_channels):
+      return f"{key} {values} (a window over the batch or the channels)"
   return None
 
 

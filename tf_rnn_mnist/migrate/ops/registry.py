@@ -5,7 +5,7 @@ attributes its computation reads, how many outputs it has, the computation in `k
 and its static output shape (shape inference on backends that cannot run TensorFlow's).
 
 Handlers are registered with `@tf_op("Type", attrs=(...), ...)` in the modules beside this one
-(math_ops, array_ops, nn_ops), after tf2onnx's `@tf_op` handlers. An op type with no handler
+(math_ops, array_ops, nn_ops, rnn_ops), after tf2onnx's `@tf_op` handlers. An op type with no handler
 is refused by `migrate`, by name, wherever it lies between a model's inputs and outputs.
 """
 

@@ -46,8 +46,8 @@ def _block_lstm(gate_order, with_forget_bias):
     _, sequences = ops.scan(step, (zeros, cs_prev, zeros, zeros, zeros, zeros, h_prev), x)
     steps = ops.shape(x)[0]
     live = ops.arange(steps) < ops.cast(scalar(seq_len_max), "int32")
-    live = ops.cast(ops.reshape(live, (-1, 1, 1)), x.dtype)
-    return [sequence * live for sequence in sequences]
+    live = ops.reshape(live, (-1, 1, 1))
+    return [ops.where(live, sequence, ops.zeros_like(sequence)) for sequence in sequences]
   return compute
 
 

@@ -11,7 +11,7 @@ def tf1_variables(model):
   in its layers' configs), or None for a model of another kind."""
   layers = [l for l in model.layers if isinstance(
       l, (graph_ops.TF1Recurrent, graph_ops.TF1Embedding, graph_ops.TF1Dense, graph_ops.TF1Op))]
-  if not any(isinstance(l, graph_ops.TF1Recurrent) for l in layers):
+  if not graph_ops.is_whole_model(model):
     return None
   arrays = {}
 

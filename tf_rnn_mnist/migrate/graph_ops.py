@@ -251,6 +251,12 @@ class TF1StackedCells(_TorchSafeScope, keras.layers.Layer):
             "residual": self.residual}
 
 
+def is_whole_model(model):
+  """A model to-keras wrote from a program's graph (its layers are this module's, and know
+  their TF1 names), not a cell-level one."""
+  return any(isinstance(l, (TF1Recurrent, TF1Op, TF1Embedding, TF1Dense)) for l in model.layers)
+
+
 def tf1_cell(spec):
   """The structures.Cell a TF1Recurrent's cell spec (dict) describes."""
   from tf_rnn_mnist.migrate.structures import Cell

@@ -60,7 +60,7 @@ def load_checked(model_path, structures):
   """The .keras model at `model_path`, refused unless it takes the network's inputs."""
   from tf_rnn_mnist.migrate import graph_ops
   model = load_model(model_path)
-  if any(isinstance(l, graph_ops.TF1Recurrent) for l in model.layers):
+  if graph_ops.is_whole_model(model):
     raise ConfigError(f"{model_path} is a whole model converted from a program's graph: "
                       "verify it with --inputs/--outputs (and the graph: CKPT.meta or "
                       "--graph).")

@@ -239,9 +239,10 @@ def test_unsupported_cells_are_listed_not_guessed(checkpoints):
       "recognised:",
       "  gru_net/gru_cell: GRU(3), input 3, output 3 [GRUCell]",
       "not recognised:",
-      "  rnn/ugrnn_cell: a recurrent cell this tool does not convert (it converts "
+      "  rnn/ugrnn_cell: a recurrent cell not recognised by its variables' names (those of "
       "BasicLSTMCell, BasicRNNCell, GRUCell, LSTMBlockFusedCell, LSTMCell, contrib GRUBlockCell, "
-      "tf.keras GRU, tf.keras LSTM)",
+      "tf.keras GRU, tf.keras LSTM are); whole-model to-keras (--inputs/--outputs) reads what "
+      "the graph runs instead",
       f"graph: none ({_ckpt(checkpoints, 'unsupported')}.meta not found; --graph=FILE reads "
       "one): only the checkpoint's cells can be converted, and only checked cell by cell."]
 

@@ -161,8 +161,9 @@ def inspect(shapes):
   other_cells = sorted({n.rpartition("/")[0] for n in shapes if n not in used
                         and n not in optimizer and _OTHER_CELL.search(n.rpartition("/")[0])})
   classes = ", ".join(sorted({kind.tf1_class for kind in KINDS.values()}))
-  unrecognised += [(scope, f"a recurrent cell this tool does not convert (it converts "
-                    f"{classes})") for scope in other_cells]
+  unrecognised += [(scope, f"a recurrent cell not recognised by its variables' names (those "
+                    f"of {classes} are); whole-model to-keras (--inputs/--outputs) reads what "
+                    "the graph runs instead") for scope in other_cells]
   used |= {n for n in shapes if n.rpartition("/")[0] in other_cells}
   outputs = {s.output_size for s in structures}
   dense = _heads(shapes, used)

@@ -117,7 +117,10 @@ def chains(g, ordered_steps):
   `ordered_steps`: {outer cond's x Switch tensor: the steps of that time step, stacked}."""
   calls = collections.defaultdict(list)
   for switch_of_x, stack in ordered_steps.items():
-    scope = g.node(switch_of_x).name.split("/cond")[0]
+    # (the call's scope holds the step's outer cond, SCOPE/cond_K: a user's scope may hold
+    # "/cond" too, "enc/conditioner/...")
+    predicate = g.node(g.node(switch_of_x).inputs[1]).name
+    scope = predicate.rpartition("/")[0].rpartition("/")[0]
     guard = _Guard(g, scope, switch_of_x)
     calls[scope].append((guard, stack))
   for scope, steps in calls.items():

@@ -3,6 +3,7 @@
 the reset gate applied before the candidate's matmul, which is Keras's GRU(reset_after=False)."""
 
 import keras
+import numpy as np
 
 from tf_rnn_mnist.migrate import cell_maps
 from tf_rnn_mnist.migrate.cell_steps import ACTIVATIONS, ADDS, Step, checked, one_consumer, \
@@ -81,20 +82,27 @@ def gru_step(g, matmul, cell):
   if concat.op != "ConcatV2" or len(concat.inputs) != 3:
     raise NotRecognised(f"{where}: the gates MatMul does not read concat([inputs, h])")
   x, h_prev = concat.inputs[:2]
-  bias_add = one_consumer(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where)
+  variables = dict(zip(_ROLES, cell.variables().values()))  # (by role, whatever the names)
+  bias_add = one_consumer(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where,
+                          lambda n: g.variable_of(n.inputs[1]) == variables["gates/bias"])
   sigmoid = one_consumer(g, f"{bias_add.name}:0", ("Sigmoid",), "Sigmoid of the gates", where)
   split = one_consumer(g, f"{sigmoid.name}:0", ("Split",), "Split into r, u", where)
   r, u = f"{split.name}:0", f"{split.name}:1"
   r_h = one_consumer(g, r, ("Mul",), "r * h", where, lambda n: other_input(n, r) == h_prev)
   concat_1 = one_consumer(g, f"{r_h.name}:0", ("ConcatV2",), "concat([inputs, r * h])", where,
                           lambda n: n.inputs[0] == x)
-  candidate = one_consumer(g, f"{concat_1.name}:0", ("MatMul",), "candidate MatMul", where)
-  bias_add_1 = one_consumer(g, f"{candidate.name}:0", ("BiasAdd",), "candidate BiasAdd", where)
+  candidate = one_consumer(g, f"{concat_1.name}:0", ("MatMul",), "candidate MatMul", where,
+                           lambda n: g.variable_of(n.inputs[1]) == variables["candidate/kernel"])
+  bias_add_1 = one_consumer(g, f"{candidate.name}:0", ("BiasAdd",), "candidate BiasAdd", where,
+                            lambda n: g.variable_of(n.inputs[1]) == variables["candidate/bias"])
   act = one_consumer(g, f"{bias_add_1.name}:0", tuple(ACTIVATIONS), "candidate activation",
                      where)
   u_h = one_consumer(g, u, ("Mul",), "u * h", where, lambda n: other_input(n, u) == h_prev)
-  one_minus_u = one_consumer(g, u, ("Sub",), "1 - u", where)
-  u_c = one_consumer(g, f"{one_minus_u.name}:0", ("Mul",), "(1 - u) * c", where)
+  one_minus_u = one_consumer(g, u, ("Sub",), "1 - u", where,
+                             lambda n: n.inputs[1] == u and g.constant(n.inputs[0]) is not None
+                             and float(np.reshape(g.constant(n.inputs[0]), -1)[0]) == 1.0)
+  u_c = one_consumer(g, f"{one_minus_u.name}:0", ("Mul",), "(1 - u) * c", where,
+                     lambda n: other_input(n, f"{one_minus_u.name}:0") == f"{act.name}:0")
   new_h = one_consumer(g, f"{u_h.name}:0", ADDS, "Add making the new h", where,
                        lambda n: other_input(n, f"{u_h.name}:0") == f"{u_c.name}:0")
   claimed = {n.name for n in (matmul, concat, bias_add, sigmoid, split, r_h, concat_1,

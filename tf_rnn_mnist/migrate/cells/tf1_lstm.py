@@ -214,7 +214,9 @@ def lstm_step(g, matmul, cell):
     raise NotRecognised(f"{where}: the kernel's MatMul does not read concat([inputs, h])")
   claimed.add(concat.name)
   x, h_prev = concat.inputs[:2]
-  bias_add = one_consumer(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where)
+  variables = cell.variables()
+  bias_add = one_consumer(g, f"{matmul.name}:0", ("BiasAdd",), "BiasAdd", where,
+                          lambda n: g.variable_of(n.inputs[1]) == variables["bias"])
   split = one_consumer(g, f"{bias_add.name}:0", ("Split",), "Split into 4 gates", where)
   claimed |= {bias_add.name, split.name}
   i, j, f, o = (f"{split.name}:{k}" for k in range(4))
@@ -223,7 +225,6 @@ def lstm_step(g, matmul, cell):
   forget_bias = const_operand(g, forget)[0]
   claimed.add(forget.name)
   f_pre, c_prev, i_pre = f"{forget.name}:0", None, i
-  variables = cell.variables()
   if cell.peepholes:
     f_pre, c_prev = _peephole(g, f_pre, variables["w_f_diag"], claimed, where)
     i_pre, _ = _peephole(g, i, variables["w_i_diag"], claimed, where)
@@ -232,8 +233,10 @@ def lstm_step(g, matmul, cell):
   c_prev = c_prev or other_input(mul_f, f"{sig_f.name}:0")
   sig_i = one_consumer(g, i_pre, ("Sigmoid",), "Sigmoid of the input gate", where)
   act_j = one_consumer(g, j, tuple(ACTIVATIONS), "activation of j", where)
-  mul_i = one_consumer(g, f"{sig_i.name}:0", ("Mul",), "Mul of i and j", where)
-  new_c_node = one_consumer(g, f"{mul_f.name}:0", ADDS, "Add making the new c", where)
+  mul_i = one_consumer(g, f"{sig_i.name}:0", ("Mul",), "Mul of i and j", where,
+                       lambda n: other_input(n, f"{sig_i.name}:0") == f"{act_j.name}:0")
+  new_c_node = one_consumer(g, f"{mul_f.name}:0", ADDS, "Add making the new c", where,
+                            lambda n: other_input(n, f"{mul_f.name}:0") == f"{mul_i.name}:0")
   claimed |= {sig_f.name, mul_f.name, sig_i.name, act_j.name, mul_i.name, new_c_node.name}
   new_c, cell_clip = clip(g, f"{new_c_node.name}:0", claimed)
   o_pre = o
@@ -241,7 +244,8 @@ def lstm_step(g, matmul, cell):
     o_pre, _ = _peephole(g, o, variables["w_o_diag"], claimed, where)
   sig_o = one_consumer(g, o_pre, ("Sigmoid",), "Sigmoid of the output gate", where)
   act_c = one_consumer(g, new_c, (act_j.op,), f"{act_j.op} of the new c", where)
-  new_h_node = one_consumer(g, f"{act_c.name}:0", ("Mul",), "Mul making the new h", where)
+  new_h_node = one_consumer(g, f"{act_c.name}:0", ("Mul",), "Mul making the new h", where,
+                            lambda n: other_input(n, f"{act_c.name}:0") == f"{sig_o.name}:0")
   claimed |= {sig_o.name, act_c.name, new_h_node.name}
   new_h, proj_clip = f"{new_h_node.name}:0", None
   if cell.num_proj:

@@ -25,7 +25,7 @@ CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn
              "gru_block_lm", "mnist_static_rnn", "nmt_projection", "nmt_residual_encoder",
              "one_cell_multi", "peephole_projection_flat", "ptb_block", "ptb_lm",
              "punctuator_bi_perstep", "rnn_regression", "saturated", "seq2seq_teacher_forced",
-             "sequence_tagging_chars", "speech_conv_bn_gru",
+             "sequence_tagging_chars", "speech_conv_bn_gru", "speech_conv_bn_gru_tf2",
              "static_bidirectional_seqlen", "text_length_from_ids", "tf_ner_fused", "tied_lm",
              "toy_seqlen_static"]
 # program -> what the refusal must name (the op or construct it does not convert)
@@ -176,7 +176,7 @@ def test_lengths_of_a_reshaped_batch_come_from_their_own_input(corpus):
 
 
 @pytest.mark.parametrize("name", ["bi_classifier_tf2", "nmt_residual_encoder_tf2",
-                                  "char_rnn_gru_tf2"])
+                                  "char_rnn_gru_tf2", "speech_conv_bn_gru_tf2"])
 def test_control_flow_v2_loops_convert_as_their_v1_programs(corpus, name):
   """TF1 code on TF 2.x with only disable_eager_execution(): the graph has no v1 loop (Enter)
   and no ref variable, one (Stateless)While per call over TensorLists, and in a training graph
@@ -314,12 +314,24 @@ def test_conds_take_the_branch_their_known_predicate_chooses(corpus):
 
 
 def test_mutation_wrong_branch_of_a_cond_fails(corpus, monkeypatch):
-  """The training branch (the batch's moments) where the default takes the moving ones."""
+  """The training branch (the batch's moments) where the default takes the moving ones: a v1
+  cond (Switch/Merge) and a v2 one (If over branch functions)."""
   from tf_rnn_mnist.migrate.conds import Conds
   original = Conds.predicate
   monkeypatch.setattr(Conds, "predicate", lambda self, switch: (
       None if original(self, switch) is None else not original(self, switch)))
   _fails(corpus, "speech_conv_bn_gru")
+  from tf_rnn_mnist.migrate import conds
+  inline = conds.inline_ifs  # the v2 conds decided as if is_training were fed True
+  monkeypatch.setattr(conds, "inline_ifs", lambda g, feed, stops: inline(
+      g, {**feed, "is_training:0": True}, stops))
+  _fails(corpus, "speech_conv_bn_gru_tf2")
+
+
+def test_v2_conds_are_inlined_with_the_branch_taken(corpus):
+  notes = _program_conversion(corpus, "speech_conv_bn_gru_tf2").notes
+  assert ("cond bn/cond (control flow v2): the else branch converted (its predicate "
+          "is_training:0 is False, from the default of is_training)") in notes
 
 
 def test_mutation_batch_norm_on_the_batch_statistics_fails(corpus, monkeypatch):

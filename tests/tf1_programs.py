@@ -46,9 +46,10 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   sequence_tagging_chars    guillaumegenthial/sequence_tagging model/ner_model.py (use_chars)
   seq2seq_teacher_forced    ematvey/tensorflow-seq2seq-tutorials 1-seq2seq.ipynb
   keras_layers_in_session   tf.keras layers called in a TF1 session (keras.io's 2016 post)
-  *_tf2                     bi_classifier, nmt_residual_encoder and char_rnn_gru as TF1 code
-                            runs on TF 2.x with only disable_eager_execution() (control flow
-                            v2: While over TensorLists; resource variables)
+  *_tf2                     bi_classifier, nmt_residual_encoder, char_rnn_gru and
+                            speech_conv_bn_gru as TF1 code runs on TF 2.x with only
+                            disable_eager_execution() (control flow v2: While over TensorLists,
+                            If over branch functions; resource variables)
   gru_block_lm              a public GRUBlockCell language model (build_model)
   deepspeech_fused          mozilla/DeepSpeech 0.6 DeepSpeech.py
   speech_conv_bn_gru        mozilla/DeepSpeech 0.x DeepSpeech.py create_model (+ conv1d, BN)
@@ -1553,6 +1554,10 @@ _program("dennybritz + aymericdamien's bidirectional classifier (bi_classifier) 
 _program("tensorflow/nmt's residual encoder (nmt_residual_encoder) run on TF 2.x with "
          "tf.compat.v1 and only disable_eager_execution()", name="nmt_residual_encoder_tf2",
          tf2=True)(nmt_residual_encoder)
+_program("the speech model (speech_conv_bn_gru: conv1d, batch norm under a "
+         "placeholder_with_default cond, GRU with lengths, Adam) run on TF 2.x with "
+         "tf.compat.v1 and only disable_eager_execution(): its conds are If ops over branch "
+         "functions", name="speech_conv_bn_gru_tf2", tf2=True)(speech_conv_bn_gru)
 _program("sherjilozair/char-rnn-tensorflow's training graph (char_rnn_gru: 2 GRUCells, Adam "
          "with clip_by_global_norm) run on TF 2.x with tf.compat.v1 and only "
          "disable_eager_execution()", name="char_rnn_gru_tf2",

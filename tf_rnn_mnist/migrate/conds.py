@@ -101,17 +101,83 @@ class Conds:
     return any(self.dead(t) for t in node.inputs)
 
   def note(self, switch):
-    """Records which branch of the cond `switch` belongs to was converted."""
+    """Records which branch of the cond `switch` belongs to was converted (v1)."""
     taken = self.predicate(switch)
     predicate_op = split_tensor(switch.inputs[1])[0]  # (cond/pred_id: the cond's own scope)
     scope = predicate_op.rpartition("/")[0] or switch.name
-    source = ", ".join(sorted(
-        n for n in self.g.upstream([switch.inputs[1]], stop=list(self.feed))
-        if self.g.nodes[n].op in ("Placeholder", "PlaceholderWithDefault"))) or "constants"
-    fed = [t for t in self.feed if split_tensor(t)[0] in
-           self.g.upstream([switch.inputs[1]], stop=())]
-    how = f"fed {', '.join(fed)}" if fed else (
-        f"the default of {source}" if source != "constants" else "constants")
+    how = _source(self.g, switch.inputs[1], self.feed)
     self.choices.setdefault(
         scope, f"cond {scope}: the {'true' if taken else 'false'} branch converted (its "
                f"predicate {switch.inputs[1]} is {taken}, from {how})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Control flow v2: an If / StatelessIf op whose branches are functions of the graph's library.
+
+IF_OPS = ("If", "StatelessIf")
+
+
+def _source(g, predicate, feed):
+  """Where a predicate's value comes from: fed placeholders, a placeholder's default, or
+  constants."""
+  reached = g.upstream([predicate], stop=())
+  fed = [t for t in feed if t.rpartition(":")[0] in reached]
+  if fed:
+    return f"fed {', '.join(fed)}"
+  defaults = sorted(n for n in reached if g.nodes[n].op == "PlaceholderWithDefault")
+  return f"the default of {', '.join(defaults)}" if defaults else "constants"
+
+
+def inline_ifs(g, feed, stops):
+  """(a Graph where each If / StatelessIf op of the model whose predicate is known at
+  conversion is replaced by its taken branch's body, inlined under IF/then or IF/else, and
+  the notes saying which branch). Ifs whose predicate is not known stay, refused by name."""
+  from tensorflow.python.framework import function_def_to_graph
+  from tf_rnn_mnist.migrate.graph import Graph
+  conds = Conds(g, feed, stops)
+  ifs = [n for n in g.nodes.values() if n.op in IF_OPS and
+         (g.active is None or n.name in g.active)]
+  taken = {n.name: conds.static(n.inputs[0]) for n in ifs}
+  taken = {name: bool(v.reshape(-1)[0]) for name, v in taken.items()
+           if v is not None and v.size == 1}
+  if not taken:
+    return g, []
+  graph_def = type(g.graph_def)()
+  graph_def.CopyFrom(g.graph_def)
+  renamed, notes = {}, []
+  keep = [nd for nd in graph_def.node if nd.name not in taken]
+  added = []
+  for node in (g.nodes[name] for name in taken):
+    branch = "then_branch" if taken[node.name] else "else_branch"
+    fdef = g.library[node.attr[branch].func.name]
+    body, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
+    prefix = f"{node.name}/{branch[:4]}/"
+    args = {a.name: node.inputs[1 + k] for k, a in enumerate(fdef.signature.input_arg)}
+
+    def outer(tensor):
+      op, _, index = tensor.partition(":")
+      return args[op] if op in args else f"{prefix}{op}:{index or 0}"
+    for nd in body.node:
+      if nd.name in args:
+        continue
+      copy = type(nd)()
+      copy.CopyFrom(nd)
+      copy.name = prefix + nd.name
+      del copy.input[:]
+      for tensor in nd.input:
+        copy.input.append(f"^{prefix}{tensor[1:]}" if tensor.startswith("^") else outer(tensor))
+      added.append(copy)
+    for k, out in enumerate(fdef.signature.output_arg):
+      renamed[f"{node.name}:{k}"] = outer(nested_to_flat[fdef.ret[out.name]])
+    notes.append(f"cond {node.name} (control flow v2): the {branch[:4]} branch converted (its "
+                 f"predicate {node.inputs[0]} is {taken[node.name]}, from "
+                 f"{_source(g, node.inputs[0], feed)})")
+  del graph_def.node[:]
+  for nd in keep + added:
+    for i, tensor in enumerate(nd.input):
+      name = tensor if ":" in tensor or tensor.startswith("^") else f"{tensor}:0"
+      if name in renamed:
+        nd.input[i] = renamed[name]
+    graph_def.node.append(nd)
+  inlined = Graph(graph_def, g.source, g.meta_graph)
+  return inlined, notes

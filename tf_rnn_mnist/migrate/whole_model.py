@@ -17,6 +17,7 @@ import numpy as np
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.migrate import (conversion_notes, graph_ops, ops, recognise, rnn_calls,
                                   wrappers)
+from tf_rnn_mnist.migrate import conds
 from tf_rnn_mnist.migrate.conds import Conds
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised
 from tf_rnn_mnist.migrate.graph import PLACEHOLDERS, split_tensor, tensor_name
@@ -194,6 +195,10 @@ class Translator:
     """Why `tensor` of `node` is not converted, or None."""
     if node.op in _RANDOM:
       return "random: a sampling or dropout op this tool does not recognise"
+    if node.op in conds.IF_OPS:
+      return (f"a tf.cond (control flow v2) on {node.inputs[0]}, which is computed from the "
+              "model's inputs; a cond converts when its predicate is known: constants, or a "
+              "placeholder fixed with --feed or left at its default")
     if node.op == "ResourceGather":
       return None  # (an embedding lookup: _embedding)
     reason = ops.refusal(node.op, self._attrs(node))
@@ -335,6 +340,9 @@ def convert(g, reader_shapes, arrays, interface):
   needed = g.upstream(interface.outputs, stop=stop)
   g.restrict(needed)
   _check_variables(g, needed, arrays)
+  g, if_notes = conds.inline_ifs(g, interface.feed, interface.inputs)
+  if if_notes:  # (control flow v2's conds: the branches taken, inlined)
+    g.restrict(g.upstream(interface.outputs, stop=stop))
   try:
     calls = rnn_calls.find_calls(g, list(cells.values()))
   except NotRecognised as e:
@@ -369,7 +377,7 @@ def convert(g, reader_shapes, arrays, interface):
       translator.placed) + [
       f"dropout {d['where']}: identity in the Keras model (inference); keep probability "
       f"from {d['keep_from']}" for d in translator.dropouts] + sorted(
-      translator.conds.choices.values())
+      translator.conds.choices.values()) + if_notes
   return Conversion(model, calls, notes)
 
 

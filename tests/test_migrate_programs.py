@@ -382,6 +382,24 @@ def test_a_cond_predicate_is_evaluated_in_its_ops_dtypes():
   assert any(n.startswith("cond gate: the true branch") for n in conversion.notes)
 
 
+def test_a_v2_loop_running_functions_of_its_own_is_refused_by_name():
+  """A control flow v2 loop whose body holds a cond (a function of its own) and no cell: a
+  refusal naming the loop (where TensorFlow's importer cannot read the nested function, in a
+  process that did not build it, the refusal says so), not a traceback."""
+  import tensorflow as tf
+  graph = tf.Graph()
+  with graph.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+    _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.cond(
+        v[0, 0] > 0, lambda: v * 2.0, lambda: v + 1.0)), [0, x], name="decode")
+  g = graph_lib.Graph(graph.as_graph_def(add_shapes=True), "test")
+  with pytest.raises(ConfigError, match="refused") as caught:
+    whole_model.convert(g, {}, {}, whole_model.Interface(["x:0"], [y.name], {}))
+  message = str(caught.value)
+  assert "decode (StatelessWhile)" in message or \
+      "the while loop decode (control flow v2) runs functions of its own" in message
+
+
 def test_a_cond_on_the_model_inputs_is_refused_by_name():
   """A predicate the inputs decide cannot be fixed at conversion: named, with what would do."""
   def build(tf):

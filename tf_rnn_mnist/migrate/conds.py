@@ -11,6 +11,7 @@ loop, which rnn_calls.py converts as a whole; they are not conds.
 
 import numpy as np
 
+from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.migrate import ops
 from tf_rnn_mnist.migrate.ops.registry import finish
 from tf_rnn_mnist.migrate.graph import VARIABLE_OPS, split_tensor, tensor_name
@@ -138,8 +139,8 @@ def inline_ifs(g, feed, stops):
   ifs = [n for n in g.nodes.values() if n.op in IF_OPS and
          (g.active is None or n.name in g.active)]
   taken = {n.name: conds.static(n.inputs[0]) for n in ifs}
-  taken = {name: bool(v.reshape(-1)[0]) for name, v in taken.items()
-           if v is not None and v.size == 1}
+  # (a scalar predicate only: TF's If takes a non-scalar one by its emptiness)
+  taken = {name: bool(v) for name, v in taken.items() if v is not None and v.ndim == 0}
   if not taken:
     return g, []
   graph_def = type(g.graph_def)()
@@ -150,7 +151,12 @@ def inline_ifs(g, feed, stops):
   for node in (g.nodes[name] for name in taken):
     branch = "then_branch" if taken[node.name] else "else_branch"
     fdef = g.library[node.attr[branch].func.name]
-    body, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
+    try:
+      body, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
+    except ValueError as e:  # (a function inside the branch: a cond, a loop, a call)
+      raise ConfigError(f"refused: the cond {node.name} (control flow v2): its {branch[:4]} "
+                        f"branch runs functions of its own ({str(e).splitlines()[0]}), which "
+                        "this tool does not inline.") from None
     prefix = f"{node.name}/{branch[:4]}/"
     args = {a.name: node.inputs[1 + k] for k, a in enumerate(fdef.signature.input_arg)}
 
@@ -160,24 +166,42 @@ def inline_ifs(g, feed, stops):
     for nd in body.node:
       if nd.name in args:
         continue
+      if prefix + nd.name in g.nodes:
+        raise ConfigError(f"refused: the cond {node.name} (control flow v2): inlining its "
+                          f"branch would name an op {prefix + nd.name}, which the graph has.")
       copy = type(nd)()
       copy.CopyFrom(nd)
       copy.name = prefix + nd.name
       del copy.input[:]
       for tensor in nd.input:
-        copy.input.append(f"^{prefix}{tensor[1:]}" if tensor.startswith("^") else outer(tensor))
+        if tensor.startswith("^"):
+          if tensor[1:] not in args:  # (a control input on an argument: the If's own input)
+            copy.input.append(f"^{prefix}{tensor[1:]}")
+        else:
+          copy.input.append(outer(tensor))
       added.append(copy)
     for k, out in enumerate(fdef.signature.output_arg):
       renamed[f"{node.name}:{k}"] = outer(nested_to_flat[fdef.ret[out.name]])
     notes.append(f"cond {node.name} (control flow v2): the {branch[:4]} branch converted (its "
                  f"predicate {node.inputs[0]} is {taken[node.name]}, from "
                  f"{_source(g, node.inputs[0], feed)})")
+  def resolved(name):  # (a branch may pass on another inlined If's output)
+    seen = set()
+    while name in renamed and name not in seen:
+      seen.add(name)
+      name = renamed[name]
+    return name
   del graph_def.node[:]
   for nd in keep + added:
-    for i, tensor in enumerate(nd.input):
-      name = tensor if ":" in tensor or tensor.startswith("^") else f"{tensor}:0"
-      if name in renamed:
-        nd.input[i] = renamed[name]
+    inputs = []
+    for tensor in nd.input:
+      if tensor.startswith("^"):
+        if tensor[1:] not in taken:  # (a control edge on an inlined If: its data edges stay)
+          inputs.append(tensor)
+        continue
+      inputs.append(resolved(tensor if ":" in tensor else f"{tensor}:0"))
+    del nd.input[:]
+    nd.input.extend(inputs)
     graph_def.node.append(nd)
   inlined = Graph(graph_def, g.source, g.meta_graph)
   return inlined, notes

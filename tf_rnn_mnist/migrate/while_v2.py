@@ -28,7 +28,12 @@ class Body(Graph):
     from tensorflow.python.framework import function_def_to_graph
     self.outer, self.loop = outer, loop
     fdef = outer.library[loop.attr["body"].func.name]
-    graph_def, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
+    try:
+      graph_def, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
+    except ValueError as e:  # (a function inside the body: a cond, a loop, a call)
+      raise NotRecognised(f"the while loop {loop.name} (control flow v2) runs functions of its "
+                          f"own inside its body ({str(e).splitlines()[0]}), which this tool "
+                          "does not convert") from None
     graph_def.library.CopyFrom(outer.graph_def.library)
     super().__init__(graph_def, f"{outer.source} ({loop.name}'s body)")
     self.args = [a.name for a in fdef.signature.input_arg]

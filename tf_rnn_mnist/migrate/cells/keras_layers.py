@@ -12,6 +12,11 @@ from tf_rnn_mnist.migrate.cells.base import CellKind, NotRecognised, cell_kind, 
 _ROLES = ["kernel", "recurrent_kernel", "bias"]
 
 
+def _is_one(g, tensor):
+  value = g.constant(tensor)
+  return value is not None and value.size == 1 and float(value.reshape(())) == 1.0
+
+
 class KerasLayer(CellKind):
   gates = None
   step_role = "kernel"
@@ -104,6 +109,8 @@ class KerasGRU(KerasLayer):
     x_split = one_consumer(g, f"{x_bias.name}:0", ("Split",), "Split into z, r, h", where)
     variables = cell.variables()
     z_add = one_consumer(g, f"{x_split.name}:0", ADDS, "x_z + r_z", where)
+    if other_input(z_add, f"{x_split.name}:0").rpartition(":")[2] != "0":
+      raise NotRecognised(f"{where}: not Keras's GRU step (x_z + r_z)")
     r_split = g.node(other_input(z_add, f"{x_split.name}:0"))
     h_bias = g.node(r_split.inputs[0])
     h_matmul = g.node(h_bias.inputs[0])
@@ -112,7 +119,8 @@ class KerasGRU(KerasLayer):
       raise NotRecognised(f"{where}: not Keras's GRU step (h @ recurrent_kernel + bias[1])")
     h_prev = h_matmul.inputs[0]
     z = one_consumer(g, f"{z_add.name}:0", ("Sigmoid",), "Sigmoid of z", where)
-    r_add = one_consumer(g, f"{x_split.name}:1", ADDS, "x_r + r_r", where)
+    r_add = one_consumer(g, f"{x_split.name}:1", ADDS, "x_r + r_r", where,
+                         lambda n: other_input(n, f"{x_split.name}:1") == f"{r_split.name}:1")
     r = one_consumer(g, f"{r_add.name}:0", ("Sigmoid",), "Sigmoid of r", where)
     r_h = one_consumer(g, f"{r.name}:0", ("Mul",), "r * r_h", where,
                        lambda n: other_input(n, f"{r.name}:0") == f"{r_split.name}:2")
@@ -121,8 +129,15 @@ class KerasGRU(KerasLayer):
     hh = one_consumer(g, f"{hh_add.name}:0", ("Tanh",), "tanh of hh", where)
     z_h = one_consumer(g, f"{z.name}:0", ("Mul",), "z * h", where,
                        lambda n: other_input(n, f"{z.name}:0") == h_prev)
-    one_minus = one_consumer(g, f"{z.name}:0", ("Sub",), "1 - z", where)
-    z_hh = one_consumer(g, f"{one_minus.name}:0", ("Mul",), "(1 - z) * hh", where)
+    one_minus = one_consumer(g, f"{z.name}:0", ("Sub",), "1 - z", where,
+                             lambda n: n.inputs[1] == f"{z.name}:0" and _is_one(g, n.inputs[0]))
+    z_hh = one_consumer(g, f"{one_minus.name}:0", ("Mul",), "(1 - z) * hh", where,
+                        lambda n: other_input(n, f"{one_minus.name}:0") == f"{hh.name}:0")
+    for bias_add, row in ((x_bias, 0), (h_bias, 1)):  # bias[0] for x, bias[1] for h
+      unstack = g.node(bias_add.inputs[1])
+      if unstack.op != "Unpack" or bias_add.inputs[1] != f"{unstack.name}:{row}" or \
+          g.variable_of(unstack.inputs[0]) != variables["bias"]:
+        raise NotRecognised(f"{where}: not Keras's GRU step (bias[{row}])")
     new_h = one_consumer(g, f"{z_h.name}:0", ADDS, "the new h", where,
                          lambda n: other_input(n, f"{z_h.name}:0") == f"{z_hh.name}:0")
     claimed = {n.name for n in (matmul, x_bias, x_split, z_add, r_split, h_bias, h_matmul, z,
@@ -176,7 +191,8 @@ class KerasLSTM(KerasLayer):
         variables["recurrent_kernel"]:
       raise NotRecognised(f"{where}: not Keras's LSTM step (h @ recurrent_kernel)")
     h_prev = h_matmul.inputs[0]
-    bias_add = one_consumer(g, f"{add.name}:0", ("BiasAdd",), "BiasAdd", where)
+    bias_add = one_consumer(g, f"{add.name}:0", ("BiasAdd",), "BiasAdd", where,
+                            lambda n: g.variable_of(n.inputs[1]) == variables["bias"])
     split = one_consumer(g, f"{bias_add.name}:0", ("Split",), "Split into 4 gates", where)
     i = one_consumer(g, f"{split.name}:0", ("Sigmoid",), "Sigmoid of i", where)
     f = one_consumer(g, f"{split.name}:1", ("Sigmoid",), "Sigmoid of f", where)

@@ -161,6 +161,20 @@ def _padded_ids(rng, lengths, time_steps, low, vocab, pad=0):
   return ids
 
 
+def _ptb_unrolled(cell, inputs, input_data, num_steps):
+  """ptb_word_lm's own "simplified version of tf.nn.static_rnn()": the cell called step by step
+  in scope RNN from its zero state, the variables reused after the first step."""
+  state = cell.zero_state(tf.shape(input_data)[0], tf.float32)
+  outputs = []
+  with tf.variable_scope("RNN"):
+    for time_step in range(num_steps):
+      if time_step > 0:
+        tf.get_variable_scope().reuse_variables()
+      cell_output, state = cell(inputs[:, time_step, :], state)
+      outputs.append(cell_output)
+  return outputs, state
+
+
 @_program("tensorflow/models tutorials/rnn/ptb/ptb_word_lm.py: PTBModel with rnn_mode BASIC "
           "(embedding on /cpu:0, input dropout, DropoutWrapper(output_keep_prob) over "
           "BasicLSTMCell(forget_bias=0.0) in a MultiRNNCell, the unrolled loop in scope RNN with "
@@ -191,14 +205,7 @@ def ptb_lm():
         return R.DropoutWrapper(cell, output_keep_prob=keep_prob)
 
       cell = R.MultiRNNCell([make_cell() for _ in range(num_layers)], state_is_tuple=True)
-      state = cell.zero_state(tf.shape(input_data)[0], tf.float32)
-      outputs = []
-      with tf.variable_scope("RNN"):
-        for time_step in range(num_steps):
-          if time_step > 0:
-            tf.get_variable_scope().reuse_variables()
-          cell_output, state = cell(inputs[:, time_step, :], state)
-          outputs.append(cell_output)
+      outputs, state = _ptb_unrolled(cell, inputs, input_data, num_steps)
       output = tf.reshape(tf.concat(outputs, 1), [-1, size])
       softmax_w = tf.get_variable("softmax_w", [size, vocab_size], dtype=tf.float32)
       softmax_b = tf.get_variable("softmax_b", [vocab_size], dtype=tf.float32)
@@ -1491,14 +1498,7 @@ def ptb_block():
     cell = R.MultiRNNCell([R.DropoutWrapper(_LSTMBlockCell(size, forget_bias=0.0),
                                             output_keep_prob=keep_prob)
                            for _ in range(num_layers)])
-    state = cell.zero_state(tf.shape(input_data)[0], tf.float32)
-    outputs = []
-    with tf.variable_scope("RNN"):
-      for time_step in range(num_steps):
-        if time_step > 0:
-          tf.get_variable_scope().reuse_variables()
-        cell_output, state = cell(inputs[:, time_step, :], state)
-        outputs.append(cell_output)
+    outputs, state = _ptb_unrolled(cell, inputs, input_data, num_steps)
     output = tf.reshape(tf.concat(outputs, 1), [-1, size])
     softmax_w = tf.get_variable("softmax_w", [size, vocab_size], dtype=tf.float32)
     softmax_b = tf.get_variable("softmax_b", [vocab_size], dtype=tf.float32)

@@ -8,7 +8,9 @@ Two registries hold what is known of TF1, one entry per thing (after tf2onnx's h
 
 Whole models, from the program's own graph: graph.py reads and indexes it; the kinds match
 each cell's step (cell_steps.py holds what they share), wrappers.py the Dropout/
-ResidualWrappers around it, rnn_calls.py chains them into dynamic_rnn / static_rnn calls;
+ResidualWrappers around it, rnn_calls.py chains them into dynamic_rnn / static_rnn calls
+(one rewriter per loop or call form: static_lengths.py, while_v2.py, keras_loops.py, sharing
+loop_parts.py; conds.py takes conds fixed at conversion, v1 and v2);
 whole_model.py translates the subgraph between the named inputs and outputs into Keras layers
 (graph_ops.py runs the ops' handlers) and says what it did (conversion_notes.py); verify.py
 runs the program's graph beside the Keras model; back_to_tf1.py gives the weights back under

@@ -11,8 +11,8 @@ loop, which rnn_calls.py converts as a whole; they are not conds.
 
 import numpy as np
 
-from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.migrate import ops
+from tf_rnn_mnist.migrate.cell_steps import NotRecognised
 from tf_rnn_mnist.migrate.ops.registry import finish
 from tf_rnn_mnist.migrate.graph import VARIABLE_OPS, split_tensor, tensor_name
 
@@ -133,7 +133,6 @@ def inline_ifs(g, feed, stops):
   """(a Graph where each If / StatelessIf op of the model whose predicate is known at
   conversion is replaced by its taken branch's body, inlined under IF/then or IF/else, and
   the notes saying which branch). Ifs whose predicate is not known stay, refused by name."""
-  from tensorflow.python.framework import function_def_to_graph
   from tf_rnn_mnist.migrate.graph import Graph
   conds = Conds(g, feed, stops)
   ifs = [n for n in g.nodes.values() if n.op in IF_OPS and
@@ -145,46 +144,15 @@ def inline_ifs(g, feed, stops):
     return g, []
   graph_def = type(g.graph_def)()
   graph_def.CopyFrom(g.graph_def)
-  renamed, notes = {}, []
+  renamed, notes, added = {}, [], []
   keep = [nd for nd in graph_def.node if nd.name not in taken]
-  added = []
   for node in (g.nodes[name] for name in taken):
-    branch = "then_branch" if taken[node.name] else "else_branch"
-    fdef = g.library[node.attr[branch].func.name]
-    try:
-      body, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
-    except ValueError as e:  # (a function inside the branch: a cond, a loop, a call)
-      raise ConfigError(f"refused: the cond {node.name} (control flow v2): its {branch[:4]} "
-                        f"branch runs functions of its own ({str(e).splitlines()[0]}), which "
-                        "this tool does not inline.") from None
-    prefix = f"{node.name}/{branch[:4]}/"
-    args = {a.name: node.inputs[1 + k] for k, a in enumerate(fdef.signature.input_arg)}
-
-    def outer(tensor):
-      op, _, index = tensor.partition(":")
-      return args[op] if op in args else f"{prefix}{op}:{index or 0}"
-    for nd in body.node:
-      if nd.name in args:
-        continue
-      if prefix + nd.name in g.nodes:
-        raise ConfigError(f"refused: the cond {node.name} (control flow v2): inlining its "
-                          f"branch would name an op {prefix + nd.name}, which the graph has.")
-      copy = type(nd)()
-      copy.CopyFrom(nd)
-      copy.name = prefix + nd.name
-      del copy.input[:]
-      for tensor in nd.input:
-        if tensor.startswith("^"):
-          if tensor[1:] not in args:  # (a control input on an argument: the If's own input)
-            copy.input.append(f"^{prefix}{tensor[1:]}")
-        else:
-          copy.input.append(outer(tensor))
-      added.append(copy)
-    for k, out in enumerate(fdef.signature.output_arg):
-      renamed[f"{node.name}:{k}"] = outer(nested_to_flat[fdef.ret[out.name]])
-    notes.append(f"cond {node.name} (control flow v2): the {branch[:4]} branch converted (its "
+    branch = "then" if taken[node.name] else "else"
+    added += _branch_nodes(g, node, branch, renamed)
+    notes.append(f"cond {node.name} (control flow v2): the {branch} branch converted (its "
                  f"predicate {node.inputs[0]} is {taken[node.name]}, from "
                  f"{_source(g, node.inputs[0], feed)})")
+
   def resolved(name):  # (a branch may pass on another inlined If's output)
     seen = set()
     while name in renamed and name not in seen:
@@ -203,5 +171,40 @@ def inline_ifs(g, feed, stops):
     del nd.input[:]
     nd.input.extend(inputs)
     graph_def.node.append(nd)
-  inlined = Graph(graph_def, g.source, g.meta_graph)
-  return inlined, notes
+  return Graph(graph_def, g.source, g.meta_graph), notes
+
+
+def _branch_nodes(g, node, branch, renamed):
+  """The NodeDefs of If `node`'s `branch` ("then" or "else") function, named under
+  IF/branch/ and reading the If's inputs where the function reads its arguments; `renamed`
+  gets {the If's output: the branch's tensor}."""
+  from tf_rnn_mnist.migrate.graph import function_body
+  fdef = g.library[node.attr[f"{branch}_branch"].func.name]
+  body, nested_to_flat = function_body(fdef, f"the {branch} branch of the cond {node.name}")
+  prefix = f"{node.name}/{branch}/"
+  args = {a.name: node.inputs[1 + k] for k, a in enumerate(fdef.signature.input_arg)}
+
+  def outer(tensor):
+    op, _, index = tensor.partition(":")
+    return args[op] if op in args else f"{prefix}{op}:{index or 0}"
+  added = []
+  for nd in body.node:
+    if nd.name in args:
+      continue
+    if prefix + nd.name in g.nodes:
+      raise NotRecognised(f"the cond {node.name} (control flow v2): inlining its branch "
+                          f"would name an op {prefix + nd.name}, which the graph has")
+    copy = type(nd)()
+    copy.CopyFrom(nd)
+    copy.name = prefix + nd.name
+    del copy.input[:]
+    for tensor in nd.input:
+      if tensor.startswith("^"):
+        if tensor[1:] not in args:  # (a control input on an argument: the If's own input)
+          copy.input.append(f"^{prefix}{tensor[1:]}")
+      else:
+        copy.input.append(outer(tensor))
+    added.append(copy)
+  for k, out in enumerate(fdef.signature.output_arg):
+    renamed[f"{node.name}:{k}"] = outer(nested_to_flat[fdef.ret[out.name]])
+  return added

@@ -235,6 +235,19 @@ def _read_proto(path, message):
   return message
 
 
+def function_body(fdef, what):
+  """(GraphDef, {function tensor name: graph tensor name}) of a library function (a control
+  flow v2 loop's body, a cond's branch); NotRecognised, naming `what`, when it runs functions
+  of its own that TensorFlow's importer cannot read here."""
+  from tensorflow.python.framework import function_def_to_graph
+  from tf_rnn_mnist.migrate.cell_steps import NotRecognised
+  try:
+    return function_def_to_graph.function_def_to_graph_def(fdef)
+  except ValueError as e:  # (a function inside it: a cond, a loop, a call)
+    raise NotRecognised(f"{what} (control flow v2) runs functions of its own "
+                        f"({str(e).splitlines()[0]}), which this tool does not convert") from None
+
+
 def load(path):
   """The Graph in `path`: a MetaGraphDef (.meta, what Saver writes) or a GraphDef (.pb,
   .pbtxt)."""

@@ -12,6 +12,7 @@ same rule.
 """
 
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised
+from tf_rnn_mnist.migrate.loop_parts import gathered, is_zero, loop_vars, scattered
 
 SELECTS = ("Select", "SelectV2")
 
@@ -31,13 +32,6 @@ def _read_of(g, tensor):
   return node if node.op == "TensorArrayReadV3" else None
 
 
-def _scattered(g, read, where):
-  scatter = g.node(g.node(read.inputs[2]).inputs[0])
-  if scatter.op != "TensorArrayScatterV3":
-    raise NotRecognised(f"{where}: the loop does not read a scattered sequence")
-  return scatter.inputs[2]
-
-
 def _masked(g, tensor, mask_read, new):
   """(kept, other) when `tensor` is select(mask, new, other); None when it is `new`."""
   node = g.node(tensor)
@@ -49,37 +43,57 @@ def _masked(g, tensor, mask_read, new):
   return node.inputs[2]
 
 
-def call(g, prefix, steps, loop_vars, stack_order, check_machinery, make_call):
+def call(g, prefix, steps, stack_order, check_machinery, make_call):
   scope = prefix[:-len("/while/")]
   where = f"tf.keras layer {scope}"
+  data, mask_read, write = _arrays(g, prefix, steps, where)
+  ordered = stack_order(g, steps, steps[0].x, where)
+  written = write.inputs[2]
+  zero_output, previous_output = _output_rule(g, written, mask_read, ordered[-1][1], where)
+  states, initial = _states(g, prefix, steps[0], written, mask_read, previous_output, where)
+  sequence = scattered(g, data, where)
+  mask = scattered(g, mask_read, where) if mask_read is not None else None
+  output = gathered(g, scope, write, where)
+  stops = [sequence] + ([mask] if mask else []) + list(initial.values())
+  ops = g.upstream([output] + [s for s in states if s], stop=stops)
+  inner = set().union(*(s.ops | extra for s, _, _, extra in ordered))
+  check_machinery(g, ops - inner, prefix, where, {"Tile", "ReadVariableOp"})
+  return make_call(scope=scope, kind="dynamic", cells=[run for _, _, run, _ in ordered],
+                   sequence=sequence, outputs=output, states=states, lengths=None,
+                   initial=initial, ops=ops, mask=mask, zero_output_for_mask=zero_output)
+
+
+def _arrays(g, prefix, steps, where):
+  """(the input's read, the mask's read or None, the output's write), at step `time`."""
   reads = [n for n in g.nodes.values() if n.op == "TensorArrayReadV3" and
            n.name.startswith(prefix)]
   writes = [n for n in g.nodes.values() if n.op == "TensorArrayWriteV3" and
             n.name.startswith(prefix)]
   if len(steps) != 1 or len(writes) != 1 or len(reads) not in (1, 2):
     raise NotRecognised(f"{where}: its loop is not Keras's backend.rnn over one cell")
-  step = steps[0]
-  data = next((r for r in reads if f"{r.name}:0" == step.x), None)
+  data = next((r for r in reads if f"{r.name}:0" == steps[0].x), None)
   if data is None:
     raise NotRecognised(f"{where}: the cell does not read the loop's input sequence")
-  mask_read = next((r for r in reads if r is not data), None)
-  ordered = stack_order(g, steps, step.x, where)
-  runs = [run for _, _, run, _ in ordered]
-  top = ordered[-1][1]
-  written = writes[0].inputs[2]
-  zero_output, previous_output = True, None
-  if mask_read is not None:
-    other = _masked(g, written, mask_read, top)
-    if not other:
-      raise NotRecognised(f"{where}: the output is not Keras's masked select of the cell's")
-    if _zeros(g, other):
-      zero_output = True
-    else:
-      zero_output, previous_output = False, other
-  elif written != top:
-    raise NotRecognised(f"{where}: the loop writes {written}, not the cell's output {top}")
   if writes[0].inputs[1] != data.inputs[1]:
     raise NotRecognised(f"{where}: the loop does not write step `time` of its outputs")
+  return data, next((r for r in reads if r is not data), None), writes[0]
+
+
+def _output_rule(g, written, mask_read, top, where):
+  """(zero_output_for_mask, the previous output selected where masked or None)."""
+  if mask_read is None:
+    if written != top:
+      raise NotRecognised(f"{where}: the loop writes {written}, not the cell's output {top}")
+    return True, None
+  other = _masked(g, written, mask_read, top)
+  if not other:
+    raise NotRecognised(f"{where}: the output is not Keras's masked select of the cell's")
+  return (True, None) if _zeros(g, other) else (False, other)
+
+
+def _states(g, prefix, step, written, mask_read, previous_output, where):
+  """(the loop's Exits of the cell's states in Keras's order, {position: initial state}),
+  each state kept where the mask is off, read by the cell from its own loop variable."""
   produced = {step.new_h: "h", **({step.new_c: "c"} if step.new_c else {})}
   previous = {"h": step.h_prev, "c": step.c_prev}
   states, found, initial, carried = [], [], {}, False
@@ -103,7 +117,7 @@ def call(g, prefix, steps, loop_vars, stack_order, check_machinery, make_call):
       if previous[state] != body:
         raise NotRecognised(f"{where}: the cell's {state} is not the loop's own")
       found.append(state)
-      if not _zero(g, start):
+      if not is_zero(g, start):
         initial[len(states)] = start
       states.append(exit_)
   if previous_output is not None and not carried:
@@ -116,20 +130,7 @@ def call(g, prefix, steps, loop_vars, stack_order, check_machinery, make_call):
   if found != list(step.cell.kind.states):
     raise NotRecognised(f"{where}: the loop carries {found}, not the cell's "
                         f"{list(step.cell.kind.states)}")
-  sequence = _scattered(g, data, where)
-  mask = _scattered(g, mask_read, where) if mask_read is not None else None
-  gathers = [n for n in g.nodes.values() if n.op == "TensorArrayGatherV3" and
-             n.name.startswith(scope + "/") and g.node(n.inputs[0]).name ==
-             g.node(g.node(writes[0].inputs[0]).inputs[0]).name]
-  if len(gathers) != 1:
-    raise NotRecognised(f"{where}: the loop's outputs are not gathered into one sequence")
-  stops = [sequence] + ([mask] if mask else []) + list(initial.values())
-  ops = g.upstream([f"{gathers[0].name}:0"] + [s for s in states if s], stop=stops)
-  inner = set().union(*(s.ops | extra for s, _, _, extra in ordered))
-  check_machinery(g, ops - inner, prefix, where, {"Tile", "ReadVariableOp"})
-  return make_call(scope=scope, kind="dynamic", cells=runs, sequence=sequence,
-                   outputs=f"{gathers[0].name}:0", states=states, lengths=None,
-                   initial=initial, ops=ops, mask=mask, zero_output_for_mask=zero_output)
+  return states, initial
 
 
 def _zeros(g, tensor):
@@ -137,10 +138,4 @@ def _zeros(g, tensor):
   node = g.node(tensor)
   while node.op in ("Enter", "Identity"):
     node = g.node(node.inputs[0])
-  return node.op == "ZerosLike" or _zero(g, f"{node.name}:0")
-
-
-def _zero(g, tensor):
-  node = g.node(tensor)
-  value = g.constant(node.inputs[1]) if node.op == "Fill" else g.constant(tensor)
-  return value is not None and not value.any()
+  return node.op == "ZerosLike" or is_zero(g, f"{node.name}:0")

@@ -10,9 +10,9 @@ own bookkeeping, or the call is refused.
 """
 
 import dataclasses
-import re
 
 from tf_rnn_mnist.migrate import keras_loops, static_lengths, while_v2, wrappers
+from tf_rnn_mnist.migrate.loop_parts import gathered, is_zero, loop_vars, scattered
 from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, step_starts
 
 LOOP_MACHINERY = {"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "Less",
@@ -45,15 +45,6 @@ class RecurrentCall:
   ops: set
   mask: str | None = None          # a Keras mask, time-major [T, B, 1] (keras_loops.py)
   zero_output_for_mask: bool = True  # masked steps output zeros, else the previous output
-
-
-def _is_zero(g, tensor):
-  node = g.node(tensor)
-  if node.op == "Fill":
-    value = g.constant(node.inputs[1])
-    return value is not None and float(value) == 0.0
-  value = g.constant(tensor)
-  return value is not None and not value.any()
 
 
 def _stack_order(g, steps, first_source, where):
@@ -94,25 +85,6 @@ def _loop_prefixes(g):
   return loops
 
 
-def _loop_vars(g, prefix):
-  """[(Merge, Enter input, body Identity, NextIteration input, Exit)] in creation order."""
-  merges = sorted((n for n in g.nodes.values() if n.op == "Merge" and
-                   re.fullmatch(re.escape(prefix) + r"Merge(_\d+)?", n.name)),
-                  key=lambda n: int(n.name.rpartition("_")[2]) if "_" in
-                  n.name[len(prefix):] else 0)
-  rows = []
-  for merge in merges:
-    enter, next_iteration = (g.node(t) for t in merge.inputs)
-    switch = next(n for n, _ in g.consumers(f"{merge.name}:0", everywhere=True)
-                  if n.op == "Switch")
-    identity = next(n for n, _ in g.consumers(f"{switch.name}:1", everywhere=True)
-                    if n.op == "Identity")
-    exits = [n for n, _ in g.consumers(f"{switch.name}:0") if n.op == "Exit"]
-    rows.append((merge, enter.inputs[0], f"{identity.name}:0", next_iteration.inputs[0],
-                 f"{exits[0].name}:0" if exits else None))
-  return rows
-
-
 def _lengths_of(g, tensor, scope):
   """The user's lengths tensor behind dynamic_rnn's CheckSeqLen / sequence_length copies."""
   node = g.node(tensor)
@@ -135,10 +107,7 @@ def dynamic_call(g, prefix, steps):
                         f"{len(reads)} and writes {len(writes)} TensorArrays, dynamic_rnn one "
                         "each): a decoder feeding its outputs back, raw_rnn or a custom "
                         "tf.while_loop, which this tool does not convert")
-  scatter = g.node(g.node(reads[0].inputs[2]).inputs[0])
-  if scatter.op != "TensorArrayScatterV3":
-    raise NotRecognised(f"{where}: the loop does not read a scattered input sequence")
-  sequence = scatter.inputs[2]
+  sequence = scattered(g, reads[0], where)
   ordered = _stack_order(g, steps, f"{reads[0].name}:0", where)
   top = ordered[-1][1]
   written = writes[0].inputs[2]
@@ -146,29 +115,39 @@ def dynamic_call(g, prefix, steps):
   if g.node(written).op in ("Select", "SelectV2") and g.node(written).inputs[2] == top:
     select = g.node(written)
     condition = g.node(select.inputs[0])
-    if condition.op != "GreaterEqual" or not _is_zero(g, g.node(select.inputs[1]).inputs[0]):
+    if condition.op != "GreaterEqual" or not is_zero(g, g.node(select.inputs[1]).inputs[0]):
       raise NotRecognised(f"{where}: the output is selected by something other than "
                           "sequence_length")
     lengths = _lengths_of(g, g.node(condition.inputs[1]).inputs[0], scope)
   elif written != top:
     raise NotRecognised(f"{where}: the loop writes {written}, not the top cell's output {top}")
   runs = [run for _, _, run, _ in ordered]
-  expected = _flat_states(runs)
-  produced = {}
-  for step, _, run, _ in ordered:
-    produced[step.new_h] = (step.cell.scope, "h")
-    if step.new_c:
-      produced[step.new_c] = (step.cell.scope, "c")
-  states, initial, found = [], {}, []
-  previous = {}
+  states, initial = _v1_states(g, prefix, ordered, written if lengths else None, where)
+  output = gathered(g, scope, writes[0], where)
+  stops = [sequence] + ([lengths] if lengths else []) + list(initial.values())
+  ops = g.upstream([output] + [s for s in states if s], stop=stops)
+  inner = set().union(*(step.ops | extra for step, _, _, extra in ordered))
+  _check_machinery(g, ops - inner, prefix, where)
+  return RecurrentCall(scope, "dynamic", runs, sequence, output, states,
+                       lengths, initial, ops)
+
+
+def _v1_states(g, prefix, ordered, written_select, where):
+  """(the Exits of the cells' final states in TF1's flat order, {position: initial state} of
+  those not starting at zero): each state's loop variable is the one its cell reads, copied
+  through by the output's own sequence_length condition (`written_select`) if any."""
+  produced, previous = {}, {}
   for step, _, _, _ in ordered:
+    produced[step.new_h] = (step.cell.scope, "h")
     previous[(step.cell.scope, "h")] = step.h_prev
     if step.new_c:
+      produced[step.new_c] = (step.cell.scope, "c")
       previous[(step.cell.scope, "c")] = step.c_prev
-  for merge, start, body, nxt, exit_ in _loop_vars(g, prefix):
+  states, initial, found = [], {}, []
+  for _, start, body, nxt, exit_ in loop_vars(g, prefix):
     node = g.node(nxt)
-    if node.op in ("Select", "SelectV2") and node.inputs[1] == body and lengths:
-      if node.inputs[0] != g.node(written).inputs[0]:
+    if node.op in ("Select", "SelectV2") and node.inputs[1] == body and written_select:
+      if node.inputs[0] != g.node(written_select).inputs[0]:
         raise NotRecognised(f"{where}: a state is copied through by another condition than "
                             "the output's sequence_length")
       nxt = node.inputs[2]
@@ -178,23 +157,14 @@ def dynamic_call(g, prefix, steps):
         raise NotRecognised(f"{where}: {produced[nxt][0]} reads its {produced[nxt][1]} from "
                             "another loop variable than the one its new value goes to")
       found.append(produced[nxt])
-      if not _is_zero(g, start):
+      if not is_zero(g, start):
         initial[len(states)] = start
       states.append(exit_)
+  expected = _flat_states([run for _, _, run, _ in ordered])
   if found != expected:
     raise NotRecognised(f"{where}: the loop carries states {found}, not the cells' own "
                         f"{expected}")
-  gathers = [n for n in g.nodes.values() if n.op == "TensorArrayGatherV3" and
-             n.name.startswith(scope + "/") and g.node(n.inputs[0]).name ==
-             g.node(g.node(writes[0].inputs[0]).inputs[0]).name]
-  if len(gathers) != 1:
-    raise NotRecognised(f"{where}: the loop's outputs are not gathered into one sequence")
-  stops = [sequence] + ([lengths] if lengths else []) + list(initial.values())
-  ops = g.upstream([f"{gathers[0].name}:0"] + [s for s in states if s], stop=stops)
-  inner = set().union(*(step.ops | extra for step, _, _, extra in ordered))
-  _check_machinery(g, ops - inner, prefix, where)
-  return RecurrentCall(scope, "dynamic", runs, sequence, f"{gathers[0].name}:0", states,
-                       lengths, initial, ops)
+  return states, initial
 
 
 def _check_machinery(g, ops, prefix, where, extra=frozenset()):
@@ -296,7 +266,7 @@ def _static_call(g, chains, length):
     ends = {"c": (step0.c_prev, step_n.new_c), "h": (step0.h_prev, step_n.new_h)}
     pairs = [ends[state] for state in step0.cell.kind.states]
     for start, final in pairs:
-      if not _is_zero(g, start):
+      if not is_zero(g, start):
         initial[len(states)] = start
       else:
         ops |= g.upstream([start], stop=sequence)
@@ -320,19 +290,17 @@ def find_calls(g, cells):
       in_loop.setdefault(prefix_of[kernel.attr_value("frame_name")], []).append(step)
     else:
       static.append(step)
-  calls = [keras_loops.call(g, prefix, steps, _loop_vars, _stack_order, _check_machinery,
-                            RecurrentCall)
+  calls = [keras_loops.call(g, prefix, steps, _stack_order, _check_machinery, RecurrentCall)
            if any(s.cell.kind.keras_loop for s in steps) else dynamic_call(g, prefix, steps)
            for prefix, steps in in_loop.items()]
   # (Keras 2 runs its cell once before its loop, only for the output's shape: no call.)
   static = [step for step in static if not keras_loops.is_shape_probe(g, step)]
   for loop in while_v2.loops(g):
-    call = while_v2.dynamic_call(g, loop, cells, _stack_order, _is_zero, _lengths_of,
-                                 RecurrentCall)
+    call = while_v2.dynamic_call(g, loop, cells, _stack_order, _lengths_of, RecurrentCall)
     calls += [call] if call else []
   guarded = [step for step in static if static_lengths.is_guarded(g, step)]
   if guarded:
-    calls += static_lengths.guarded_calls(g, guarded, _stack_order, _is_zero, RecurrentCall)
+    calls += static_lengths.guarded_calls(g, guarded, _stack_order, RecurrentCall)
   static = [step for step in static if step not in guarded]
   if static:
     calls += static_calls(g, static)

@@ -15,6 +15,7 @@ states copied through. Anything else in those conds is refused.
 import collections
 
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised
+from tf_rnn_mnist.migrate.loop_parts import is_zero
 
 # The ops the guard itself builds around a step (zeros from the input's shape, predicates).
 GUARD_OPS = {"Switch", "Merge", "Select", "SelectV2", "Identity", "LessEqual", "Greater",
@@ -105,11 +106,7 @@ class _Guard:
 
 def _zero_like(g, tensor, previous):
   """The zero output: previous is None and `tensor` is zeros."""
-  if previous is not None:
-    return False
-  node = g.node(tensor)
-  value = g.constant(node.inputs[1]) if node.op == "Fill" else g.constant(tensor)
-  return value is not None and not value.any()
+  return previous is None and is_zero(g, tensor)
 
 
 def chains(g, ordered_steps):
@@ -130,7 +127,7 @@ def chains(g, ordered_steps):
   return calls
 
 
-def guarded_calls(g, steps, stack_order, is_zero, make_call):
+def guarded_calls(g, steps, stack_order, make_call):
   """The static_rnn calls with sequence_length that the guarded `steps` make up.
   `stack_order(g, steps, first_source, where)` orders one time step's cells (rnn_calls);
   `make_call(**fields)` builds the RecurrentCall."""
@@ -145,11 +142,11 @@ def guarded_calls(g, steps, stack_order, is_zero, make_call):
     stacks[bottoms[0].x] = stack_order(g, own, bottoms[0].x, f"static_rnn {predicate}")
   calls = []
   for scope, timeline in chains(g, stacks).items():
-    calls.append(_call(g, scope, timeline, is_zero, make_call))
+    calls.append(_call(g, scope, timeline, make_call))
   return calls
 
 
-def _call(g, scope, timeline, is_zero, make_call):
+def _call(g, scope, timeline, make_call):
   where = f"static_rnn {scope}"
   sequence, outputs, ops, runs, last = [], [], set(), None, None
   initial, lengths = {}, timeline[0][0].lengths

@@ -12,7 +12,8 @@ be a step's, a wrapper's, or the loop's own bookkeeping, or the call is refused.
 """
 
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised, step_starts
-from tf_rnn_mnist.migrate.graph import Graph, split_tensor
+from tf_rnn_mnist.migrate.graph import Graph, function_body, split_tensor
+from tf_rnn_mnist.migrate.loop_parts import is_zero
 
 WHILE_OPS = ("While", "StatelessWhile")
 # The body's bookkeeping: reading the input list, writing the output list, constants and
@@ -25,15 +26,9 @@ class Body(Graph):
   loop variables, in the While's input order."""
 
   def __init__(self, outer, loop):
-    from tensorflow.python.framework import function_def_to_graph
     self.outer, self.loop = outer, loop
     fdef = outer.library[loop.attr["body"].func.name]
-    try:
-      graph_def, nested_to_flat = function_def_to_graph.function_def_to_graph_def(fdef)
-    except ValueError as e:  # (a function inside the body: a cond, a loop, a call)
-      raise NotRecognised(f"the while loop {loop.name} (control flow v2) runs functions of its "
-                          f"own inside its body ({str(e).splitlines()[0]}), which this tool "
-                          "does not convert") from None
+    graph_def, nested_to_flat = function_body(fdef, f"the while loop {loop.name}")
     graph_def.library.CopyFrom(outer.graph_def.library)
     super().__init__(graph_def, f"{outer.source} ({loop.name}'s body)")
     self.args = [a.name for a in fdef.signature.input_arg]
@@ -69,7 +64,7 @@ def loops(g):
           (g.active is None or n.name in g.active) and "body" in n.attr]
 
 
-def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
+def dynamic_call(g, loop, cells, stack_order, lengths_of, make_call):
   """The RecurrentCall of the v2 while loop `loop`, or None when none of `cells` runs in it."""
   body = Body(g, loop)
   steps = [cell.kind.step(body, node, cell) for node, cell, _ in step_starts(body, cells)]
@@ -77,6 +72,28 @@ def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
     return None
   scope = loop.name.rpartition("/")[0]
   where = f"dynamic_rnn {scope} (control flow v2)"
+  read, write, sequence = _lists(g, body, loop, where)
+  ordered = stack_order(body, steps, f"{read.name}:0", where)
+  written = write.inputs[2]
+  lengths = _lengths(g, body, written, ordered[-1][1], read.inputs[1], scope, where, lengths_of)
+  output_var = body.args.index(split_tensor(write.inputs[0])[0])
+  stacks = [n for n in _readers(g, f"{loop.name}:{output_var}") if n.op == "TensorListStack"]
+  if len(stacks) != 1:
+    raise NotRecognised(f"{where}: the loop's outputs are not stacked into one sequence")
+  states, initial, selects = _states(g, body, ordered, written if lengths else None, where)
+  allowed = {split_tensor(t)[0] for t in selects}
+  if lengths:
+    allowed.add(body.node(written).inputs[0].rpartition(":")[0])
+  _check_machinery(body, ordered, [written] + [body.results[int(s.rpartition(":")[2])]
+                                               for s in states], where, allowed)
+  return make_call(scope=scope, kind="dynamic", cells=[run for _, _, run, _ in ordered],
+                   sequence=sequence, outputs=f"{stacks[0].name}:0", states=states,
+                   lengths=lengths, initial=initial, ops=set())
+
+
+def _lists(g, body, loop, where):
+  """(the input list's TensorListGetItem, the output list's TensorListSetItem, the sequence
+  the input list was made from), both at step `time`."""
   reads = [n for n in body.nodes.values() if n.op == "TensorListGetItem"]
   writes = [n for n in body.nodes.values() if n.op == "TensorListSetItem"]
   if len(reads) != 1 or len(writes) != 1:
@@ -88,12 +105,15 @@ def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
   listed = g.node(listed_input) if listed_input else None
   if listed is None or listed.op != "TensorListFromTensor":
     raise NotRecognised(f"{where}: the loop does not read an unstacked input sequence")
-  time = reads[0].inputs[1]
-  ordered = stack_order(body, steps, f"{reads[0].name}:0", where)
-  runs = [run for _, _, run, _ in ordered]
-  top = ordered[-1][1]
-  written = writes[0].inputs[2]
-  lengths = None
+  time = _arg_of(body, reads[0].inputs[1])
+  if time is None or _arg_of(body, writes[0].inputs[1]) != time:
+    raise NotRecognised(f"{where}: the loop does not read and write step `time` of its lists")
+  return reads[0], writes[0], listed.inputs[0]
+
+
+def _lengths(g, body, written, top, time, scope, where, lengths_of):
+  """The lengths tensor when the loop writes select(time >= lengths, zeros, top), None when
+  it writes the top cell's output as it is."""
   node = body.node(written)
   if node.op in ("Select", "SelectV2") and node.inputs[2] == top:
     condition = body.node(node.inputs[0])
@@ -102,56 +122,48 @@ def dynamic_call(g, loop, cells, stack_order, is_zero, lengths_of, make_call):
         lengths_arg is None or not is_zero(g, zeros):
       raise NotRecognised(f"{where}: the output is selected by something other than "
                           "sequence_length")
-    lengths = lengths_of(g, lengths_arg, scope)
-  elif written != top:
+    return lengths_of(g, lengths_arg, scope)
+  if written != top:
     raise NotRecognised(f"{where}: the loop writes {written}, not the top cell's output {top}")
-  output_var = body.args.index(split_tensor(writes[0].inputs[0])[0])
-  stacks = [n for n in _readers(g, f"{loop.name}:{output_var}") if n.op == "TensorListStack"]
-  if len(stacks) != 1:
-    raise NotRecognised(f"{where}: the loop's outputs are not stacked into one sequence")
-  if [_arg_of(body, reads[0].inputs[1]), _arg_of(body, writes[0].inputs[1])] != [
-      _arg_of(body, time)] * 2 or _arg_of(body, time) is None:
-    raise NotRecognised(f"{where}: the loop does not read and write step `time` of its lists")
+  return None
+
+
+def _states(g, body, ordered, written_select, where):
+  """(the While's outputs of the cells' final states in TF1's flat order, {position: initial
+  state} of those not starting at zero, the state selects checked): each state's loop
+  variable is the one its cell reads, copied through by the output's own condition."""
   produced, previous = {}, {}
-  for step, _, run, _ in ordered:
+  for step, _, _, _ in ordered:
     produced[step.new_h] = (step.cell.scope, "h")
     previous[(step.cell.scope, "h")] = step.h_prev
     if step.new_c:
       produced[step.new_c] = (step.cell.scope, "c")
       previous[(step.cell.scope, "c")] = step.c_prev
-  selects = [written] if lengths else []
+  selects = [written_select] if written_select else []
   states, initial, found = [], {}, []
   for k, result in enumerate(body.results):
     node = body.node(result)
-    if lengths and node.op in ("Select", "SelectV2") and \
+    if written_select and node.op in ("Select", "SelectV2") and \
         split_tensor(node.inputs[1])[0] == body.args[k]:
-      if node.inputs[0] != body.node(written).inputs[0]:
+      if node.inputs[0] != body.node(written_select).inputs[0]:
         raise NotRecognised(f"{where}: a state is copied through by another condition than "
                             "the output's sequence_length")
       selects.append(result)
       result = node.inputs[2]
     if result in produced:
       state = produced[result]
-      # The cell must read this very loop variable as its previous state.
       if _arg_of(body, previous[state]) != body.args[k]:
         raise NotRecognised(f"{where}: {state[0]} reads its {state[1]} from another loop "
                             "variable than the one its new value goes to")
       found.append(state)
-      if not is_zero(g, loop.inputs[k]):
-        initial[len(states)] = loop.inputs[k]
-      states.append(f"{loop.name}:{k}")
-  expected = [(run.cell.scope, state) for run in runs for state in run.cell.kind.states]
+      if not is_zero(g, body.loop.inputs[k]):
+        initial[len(states)] = body.loop.inputs[k]
+      states.append(f"{body.loop.name}:{k}")
+  expected = [(run.cell.scope, s) for _, _, run, _ in ordered for s in run.cell.kind.states]
   if found != expected:
     raise NotRecognised(f"{where}: the loop carries states {found}, not the cells' own "
                         f"{expected}")
-  allowed = {split_tensor(t)[0] for t in selects}
-  if lengths:
-    allowed.add(body.node(written).inputs[0].rpartition(":")[0])
-  _check_machinery(body, ordered, [written] + [body.results[int(s.rpartition(":")[2])]
-                                               for s in states], where, allowed)
-  return make_call(scope=scope, kind="dynamic", cells=runs, sequence=listed.inputs[0],
-                   outputs=f"{stacks[0].name}:0", states=states, lengths=lengths,
-                   initial=initial, ops=set())
+  return states, initial, selects
 
 
 def _readers(g, tensor):

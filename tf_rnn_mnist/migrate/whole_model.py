@@ -340,10 +340,10 @@ def convert(g, reader_shapes, arrays, interface):
   needed = g.upstream(interface.outputs, stop=stop)
   g.restrict(needed)
   _check_variables(g, needed, arrays)
-  g, if_notes = conds.inline_ifs(g, interface.feed, interface.inputs)
-  if if_notes:  # (control flow v2's conds: the branches taken, inlined)
-    g.restrict(g.upstream(interface.outputs, stop=stop))
   try:
+    g, if_notes = conds.inline_ifs(g, interface.feed, interface.inputs)
+    if if_notes:  # (control flow v2's conds: the branches taken, inlined)
+      g.restrict(g.upstream(interface.outputs, stop=stop))
     calls = rnn_calls.find_calls(g, list(cells.values()))
   except NotRecognised as e:
     raise ConfigError(f"refused: {e}.") from None

@@ -128,5 +128,17 @@ class CellKind:
     return f" activation={activation}" if activation != "tanh" else ""
 
 
+def named_scope(name, scope_name, leaf):
+  """The scope of variable `name` when it is SCOPE/`leaf` and SCOPE ends in the class's own
+  scope name (`scope_name`, or `scope_name`_K for the K-th such cell), else None."""
+  scope, _, own_leaf = name.rpartition("/")
+  base = scope.rpartition("/")[2]
+  suffix = base[len(scope_name) + 1:]
+  if own_leaf == leaf and (base == scope_name or base.startswith(scope_name + "_")
+                           and suffix.isdigit()):
+    return scope
+  return None
+
+
 def shape_of(shapes, name):
   return tuple(shapes[name]) if name in shapes else None

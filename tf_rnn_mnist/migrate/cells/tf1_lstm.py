@@ -13,7 +13,8 @@ from tf_rnn_mnist.migrate import cell_maps
 from tf_rnn_mnist.migrate.cell_steps import (ACTIVATIONS, ADDS, Step, checked, clip,
                                              const_operand, consumers_of, one_consumer,
                                              ops_reading, other_input)
-from tf_rnn_mnist.migrate.cells.base import CellKind, NotRecognised, cell_kind, shape_of
+from tf_rnn_mnist.migrate.cells.base import (CellKind, NotRecognised, cell_kind, named_scope,
+                                             shape_of)
 from tf_rnn_mnist.migrate.keras_cells import TF1LSTMCell
 
 PEEPHOLES = ("w_i_diag", "w_f_diag", "w_o_diag")
@@ -28,13 +29,8 @@ class TF1LSTM(CellKind):
   clips = True           # LSTMCell's cell_clip and proj_clip
 
   def claims(self, name, shapes):
-    scope, _, leaf = name.rpartition("/")
-    base = scope.rpartition("/")[2]
-    own = base == self.scope_name or (base.startswith(self.scope_name + "_")
-                                      and base[len(self.scope_name) + 1:].isdigit())
-    if leaf == "kernel" and own and f"{scope}/recurrent_kernel" not in shapes:
-      return scope
-    return None
+    scope = named_scope(name, self.scope_name, "kernel")
+    return scope if scope is not None and f"{scope}/recurrent_kernel" not in shapes else None
 
   def recognise(self, scope, shapes):
     from tf_rnn_mnist.migrate.structures import Cell

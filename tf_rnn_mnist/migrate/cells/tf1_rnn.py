@@ -6,7 +6,8 @@ import keras
 import numpy as np
 
 from tf_rnn_mnist.migrate.cell_steps import ACTIVATIONS, Step, checked, one_consumer
-from tf_rnn_mnist.migrate.cells.base import CellKind, NotRecognised, cell_kind, shape_of
+from tf_rnn_mnist.migrate.cells.base import (CellKind, NotRecognised, cell_kind, named_scope,
+                                             shape_of)
 
 
 @cell_kind
@@ -18,11 +19,7 @@ class BasicRNNCell(CellKind):
   step_role = "kernel"
 
   def claims(self, name, shapes):
-    scope, _, leaf = name.rpartition("/")
-    base = scope.rpartition("/")[2]
-    own = base == self.scope_name or (base.startswith(self.scope_name + "_")
-                                      and base[len(self.scope_name) + 1:].isdigit())
-    return scope if leaf == "kernel" and own else None
+    return named_scope(name, self.scope_name, "kernel")
 
   def recognise(self, scope, shapes):
     from tf_rnn_mnist.migrate.structures import Cell

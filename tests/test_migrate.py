@@ -276,7 +276,7 @@ def test_cli_refuses_unknown_commands_and_a_model_of_another_network(checkpoints
   done = _migrate("convert", "x")
   assert done.returncode == 1
   assert done.stderr.strip().splitlines()[-1].startswith(
-      "error: unknown command convert; usage: python -m tf_rnn_mnist.migrate inspect CKPT")
+      "error: unknown command convert; usage: python -m tf_rnn_mnist.migrate inspect SOURCE")
   model = tmp_path / "gru.keras"
   assert _migrate("to-keras", _ckpt(checkpoints, "gru_stack"), f"--output={model}",
                   "--noverify").returncode == 0

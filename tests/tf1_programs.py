@@ -3,6 +3,9 @@ scopes, wrappers, placeholders, heads and training part, not only its cell), che
 its meta graph so that `migrate` can be tried on graphs as users actually wrote them.
 
     python tests/tf1_programs.py OUTDIR [NAME ...]
+    python tests/tf1_programs.py --forms OUTDIR NAME ...   (frozen .pb/.pbtxt, SavedModel)
+    python tests/tf1_programs.py --eval OUTDIR NAME IN.npz OUT.npz  (a training program's
+                                                                       inference graph)
 
 Writes, for each program NAME (all of them when no NAME is given):
 - OUTDIR/NAME/model.ckpt* by `tf.train.Saver().save`, so model.ckpt.meta holds the MetaGraphDef,
@@ -31,6 +34,7 @@ Programs, their public sources (each builder's docstring and its "source" say wh
   one_cell_multi            ageron/handson-ml 14_recurrent_neural_networks.ipynb
   attention_pooled          ilivans/tf-rnn-attention attention.py, train.py
   nmt_projection            tensorflow/nmt nmt/model.py, nmt/model_helper.py
+  nmt_training              tensorflow/nmt nmt/model.py, nmt/model_helper.py (TRAIN mode)
   punctuator_bi_perstep     dave-chatmost/TF-punctuator src/model/blstm.py
                             + guillaumegenthial/sequence_tagging model/ner_model.py
   saturated                 MorvanZhou/Tensorflow-Tutorial 403_RNN_regression.py
@@ -65,6 +69,7 @@ and the constructs they exercise:
   one_cell_multi            -    dyn    -   -    MultiRNNCell([BasicLSTM])      state h     -   Adam
   attention_pooled          Var  dyn    bi  ph   GRU                            attention   -   Adam
   nmt_projection            cpu  dyn    -   ph   Res Dev 2 GRU                  step 3-D    -   Adam
+  nmt_training              cpu  dyn    -   ph   Drop(in)=.8 Res Dev 2+2 LSTM   step 3-D    yes Adam
   punctuator_bi_perstep     cpu  dyn    2bi ph   LSTMCell peep proj fb=0        step+smax   -   Adam
   saturated                 -    dyn    -   -    BasicLSTM, weights std 20      step dense  -   Adam
   rnn_regression            -    dyn    -   -    BasicRNNCell                   step dense  -   Adam
@@ -580,6 +585,71 @@ def nmt_projection():
               draw=draw)
 
 
+def _nmt_seq2seq(dropout):
+  """tensorflow/nmt's Model as build_graph makes it for one mode: TRAIN builds every cell with
+  DropoutWrapper(input_keep_prob=1 - dropout), dropout a Python float (hparams.dropout: a
+  constant in the graph); EVAL and INFER pass dropout 0.0, so no wrapper. Encoder: uni, 2
+  layers, the top one residual, time_major; decoder: the encoder's state as its initial state,
+  TrainingHelper decoding over the embedded target_input (dynamic_rnn here), output_projection
+  on its outputs, the masked loss and BaseModel's training part."""
+  num_units, src_vocab, tgt_vocab, max_time = 8, 30, 25, 6
+  source = tf.placeholder(tf.int32, [None, None], name="source")
+  source_sequence_length = tf.placeholder(tf.int32, [None], name="source_sequence_length")
+  target_input = tf.placeholder(tf.int32, [None, None], name="target_input")
+  target_output = tf.placeholder(tf.int32, [None, None], name="target_output")
+  target_sequence_length = tf.placeholder(tf.int32, [None], name="target_sequence_length")
+  embedding_encoder = _nmt_embedding("embedding_encoder", src_vocab, num_units)
+  embedding_decoder = _nmt_embedding("embedding_decoder", tgt_vocab, num_units)
+  with tf.variable_scope("build_network"):
+    with tf.variable_scope("decoder/output_projection"):
+      output_layer = tf.layers.Dense(tgt_vocab, use_bias=False, name="output_projection")
+  with tf.variable_scope("dynamic_seq2seq", dtype=tf.float32):
+    with tf.variable_scope("encoder") as scope:
+      encoder_emb_inp = tf.nn.embedding_lookup(embedding_encoder, tf.transpose(source))
+      cell = _nmt_cell_list("lstm", num_units, 2, 1, 1.0, dropout)
+      encoder_outputs, encoder_state = tf.nn.dynamic_rnn(
+          cell, encoder_emb_inp, dtype=scope.dtype, sequence_length=source_sequence_length,
+          time_major=True, swap_memory=True)
+    with tf.variable_scope("decoder") as decoder_scope:
+      cell = _nmt_cell_list("lstm", num_units, 2, 1, 1.0, dropout)
+      decoder_emb_inp = tf.nn.embedding_lookup(embedding_decoder, tf.transpose(target_input))
+      outputs, _ = tf.nn.dynamic_rnn(cell, decoder_emb_inp, initial_state=encoder_state,
+                                     sequence_length=target_sequence_length, time_major=True,
+                                     swap_memory=True, scope=decoder_scope)
+      logits = output_layer(outputs)
+    crossent = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.transpose(target_output), logits=logits)
+    weights = tf.transpose(tf.sequence_mask(target_sequence_length, tf.shape(target_output)[1],
+                                            dtype=tf.float32))
+    train_loss = tf.reduce_sum(crossent * weights) / tf.to_float(tf.size(source_sequence_length))
+  _nmt_training(train_loss)
+
+  def draw(rng):
+    lengths, targets = _lengths(rng, BATCH, max_time), _lengths(rng, BATCH, max_time)
+    return {source: _padded_ids(rng, lengths, max_time, 3, src_vocab, pad=2),
+            source_sequence_length: lengths,
+            target_input: _padded_ids(rng, targets, max_time, 3, tgt_vocab, pad=2),
+            target_sequence_length: targets}
+  return dict(inputs=[source, source_sequence_length, target_input, target_sequence_length],
+              outputs=[encoder_outputs, logits], feed={}, draw=draw)
+
+
+@_program("tensorflow/nmt nmt/model.py and model_helper.py in TRAIN mode, as its training "
+          "checkpoints are saved (nmt's train.py saves from the train model's graph): "
+          "hparams.dropout 0.2 built in as DropoutWrapper(input_keep_prob=0.8) constants on "
+          "every encoder and decoder cell; the EVAL graph (dropout 0) restores the same "
+          "checkpoint (EVAL_BUILDS)", expect="convert")
+def nmt_training():
+  """nmt's seq2seq model as its TRAIN graph: the only graph the user has with the checkpoint,
+  its dropouts random until bypassed."""
+  return _nmt_seq2seq(0.2)
+
+
+# Programs whose inference graph differs from the one saved (a training graph): that graph,
+# built apart, restores the same checkpoint (`--eval` runs it).
+EVAL_BUILDS = {"nmt_training": lambda: _nmt_seq2seq(0.0)}
+
+
 def _stack_bidirectional_dynamic_rnn(cells_fw, cells_bw, inputs, sequence_length):
   """contrib.rnn.stack_bidirectional_dynamic_rnn (gone from TF 2): one bidirectional_dynamic_rnn
   per layer in stack_bidirectional_rnn/cell_K, each layer's concatenated outputs feeding the
@@ -609,7 +679,14 @@ def punctuator_bi_perstep():
   """TF-punctuator's bidirectional punctuation model: two stacked bidirectional layers of
   peephole-and-projection LSTMCells, a per-step softmax applied by flattening the time axis
   into the batch and back (nsteps taken from tf.shape, as ner_model.py does)."""
-  vocab_size, embedding_size, hidden_size, num_proj, punc_size, num_layers = 45, 6, 7, 4, 5, 2
+  return _punctuator(num_layers=2)
+
+
+CHAOTIC_STD = 1.5
+
+
+def _punctuator(num_layers):
+  vocab_size, embedding_size, hidden_size, num_proj, punc_size = 45, 6, 7, 4, 5
   max_time, max_grad_norm = 7, 5
   input_batch = tf.placeholder(tf.int32, [None, None], name="input_batch")
   label_batch = tf.placeholder(tf.int32, [None, None], name="label_batch")
@@ -650,6 +727,18 @@ def punctuator_bi_perstep():
     lengths = _lengths(rng, BATCH, max_time)
     return {input_batch: _padded_ids(rng, lengths, max_time, 1, vocab_size), seq_len: lengths}
   return dict(inputs=[input_batch, seq_len], outputs=[predicts], feed={}, draw=draw)
+
+
+@_program("dave-chatmost/TF-punctuator src/model/blstm.py as punctuator_bi_perstep, with three "
+          "stacked bidirectional layers (num_layers=3) and its cells' weights drawn with std "
+          "CHAOTIC_STD: long sequences through it are chaotic, a 1-ulp change of what the "
+          "embedding returns moves the softmax by more than 1e-5",
+          stddev=lambda name: CHAOTIC_STD if "lstm_cell" in name else 0.3)
+def punctuator_chaotic():
+  """A graph whose own outputs a 1-ulp input change moves by more than the bound at the
+  default 28 steps: verify proves it on shorter sequences only (exit 3), and must still catch
+  a gate bias off by 0.01 there."""
+  return _punctuator(num_layers=3)
 
 
 @_program("MorvanZhou/Tensorflow-Tutorial tutorial-contents/403_RNN_regression.py: float "
@@ -1624,7 +1713,51 @@ def save(out, name):
     json.dump(description, f, indent=2)
 
 
+def save_forms(out, name):
+  """The other forms program `name` ships in, made from its checkpoint as users make them:
+  OUTDIR/NAME/frozen.pb and frozen.pbtxt (tf.graph_util.convert_variables_to_constants on the
+  outputs' ops, as freeze_graph.py does; tf.io.write_graph) and OUTDIR/NAME/saved_model
+  (tf.saved_model.simple_save with the program's inputs and outputs, keys in0.., out0..)."""
+  spec = PROGRAMS[name]
+  directory = os.path.join(out, name)
+  with open(os.path.join(directory, "program.json")) as f:
+    description = json.load(f)
+  with tf.Graph().as_default() as graph, (_TF2Behaviour() if spec["tf2"] else _NoChange()):
+    saver = tf.train.import_meta_graph(os.path.join(directory, "model.ckpt.meta"))
+    with tf.Session() as sess:
+      saver.restore(sess, os.path.join(directory, "model.ckpt"))
+      outputs = [n.rpartition(":")[0] for n in description["outputs"]]
+      frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), outputs)
+      tf.io.write_graph(frozen, directory, "frozen.pb", as_text=False)
+      tf.io.write_graph(frozen, directory, "frozen.pbtxt", as_text=True)
+      tensors = lambda names, key: {f"{key}{k}": graph.get_tensor_by_name(n)  # noqa: E731
+                                    for k, n in enumerate(names)}
+      tf.saved_model.simple_save(sess, os.path.join(directory, "saved_model"),
+                                 tensors(description["inputs"], "in"),
+                                 tensors(description["outputs"], "out"))
+
+
+def run_eval(out, name, inputs_npz, outputs_npz):
+  """Program `name`'s inference graph (EVAL_BUILDS), restored from its checkpoint, run on the
+  arrays of `inputs_npz` (keyed by input tensor name) into `outputs_npz` (by output name)."""
+  with tf.Graph().as_default():
+    program = EVAL_BUILDS[name]()
+    with tf.Session() as sess:
+      tf.train.Saver().restore(sess, os.path.join(out, name, "model.ckpt"))
+      with np.load(inputs_npz) as arrays:
+        feed = {t: arrays[t.name] for t in program["inputs"]}
+      results = sess.run(program["outputs"], {**feed, **program["feed"]})
+  np.savez(outputs_npz, **{t.name: r for t, r in zip(program["outputs"], results)})
+
+
 if __name__ == "__main__":
+  if sys.argv[1:2] == ["--eval"]:  # OUTDIR NAME INPUTS.npz OUTPUTS.npz
+    run_eval(*sys.argv[2:6])
+    sys.exit(0)
+  if sys.argv[1:2] == ["--forms"]:  # OUTDIR NAME...: after the programs themselves
+    for program_name in sys.argv[3:]:
+      save_forms(sys.argv[2], program_name)
+    sys.exit(0)
   if len(sys.argv) < 2:
     sys.exit(f"usage: {sys.argv[0]} OUTDIR [NAME ...] (NAME in {', '.join(PROGRAMS)})")
   unknown = [n for n in sys.argv[2:] if n not in PROGRAMS]

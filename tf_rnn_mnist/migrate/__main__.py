@@ -1,12 +1,19 @@
 """Migrate a TF1 RNN model to Keras 3 and back, and prove the two compute the same.
 
-Whole models, proved against the program's own graph (CKPT.meta, or --graph):
+Whole models, proved against the program's own graph:
 
-    python -m tf_rnn_mnist.migrate inspect CKPT
-    python -m tf_rnn_mnist.migrate to-keras CKPT --inputs=T[,T] --outputs=T[,T] \
+    python -m tf_rnn_mnist.migrate inspect SOURCE
+    python -m tf_rnn_mnist.migrate to-keras SOURCE --inputs=T[,T] --outputs=T[,T] \
         [--feed=T=VALUE,...] --output=model.keras
-    python -m tf_rnn_mnist.migrate verify CKPT model.keras --inputs=... --outputs=... [--feed=...]
-    python -m tf_rnn_mnist.migrate to-tf1 model.keras --output=DIR/ckpt
+    python -m tf_rnn_mnist.migrate verify SOURCE model.keras --inputs=... --outputs=... [--feed=...]
+    python -m tf_rnn_mnist.migrate to-tf1 model.keras --output=DIR/ckpt [--graph=PROGRAM.meta]
+    python -m tf_rnn_mnist.migrate to-tf1 model.keras --output=NEW_DIR --graph=SAVED_MODEL_DIR
+
+SOURCE is a checkpoint prefix with its graph (PREFIX.meta, or --graph=.meta/.pb/.pbtxt), a
+frozen GraphDef (.pb/.pbtxt: its weight constants become the model's weights) or a TF1
+SavedModel directory (--tag, default serve; --signature, default serving_default, whose tensors
+are the default --inputs/--outputs). verify exits 0 when proved, 1 when refused or wrong, 3 when
+not fully proved (a chaotic graph proved on shorter sequences only; a cell-level check).
 
 Cells only, when there is no graph (a cell-level check: exit status 3, "not proved"):
 
@@ -52,18 +59,22 @@ from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate import recognise
 from tf_rnn_mnist.migrate import verify as verify_lib
 from tf_rnn_mnist.migrate.structures import RunOptions
-from tf_rnn_mnist.migrate.tf1_checkpoints import (open_tf1_checkpoint, read_tf1_tensors,
-                                                  write_tf1_checkpoint)
+from tf_rnn_mnist.migrate.tf1_checkpoints import read_tf1_tensors, write_tf1_checkpoint
 
 COMMANDS = {"inspect": 1, "to-keras": 1, "verify": 2, "to-tf1": 1}
-USAGE = ("usage: python -m tf_rnn_mnist.migrate inspect CKPT | to-keras CKPT --output=M.keras | "
-         "verify CKPT M.keras | to-tf1 M.keras --output=CKPT --cell=CELL")
+USAGE = ("usage: python -m tf_rnn_mnist.migrate inspect SOURCE | to-keras SOURCE "
+         "--output=M.keras | verify SOURCE M.keras | to-tf1 M.keras --output=CKPT")
 
 
 def define_flags():
-  flags.DEFINE_string("graph", None, "The program's graph: a .meta (MetaGraphDef, what Saver "
-                      "writes beside each checkpoint; CKPT.meta is used by default), .pb or "
-                      ".pbtxt (GraphDef).")
+  flags.DEFINE_string("graph", None, "The program's graph for a checkpoint SOURCE: a .meta "
+                      "(MetaGraphDef, what Saver writes beside each checkpoint; CKPT.meta is "
+                      "used by default), .pb or .pbtxt (GraphDef with variables). to-tf1: "
+                      "also a SavedModel directory, written back as a SavedModel.")
+  flags.DEFINE_string("tag", "serve", "A SavedModel SOURCE: the tag of its meta graph.")
+  flags.DEFINE_string("signature", "serving_default", "A SavedModel SOURCE: the signature "
+                      "whose inputs and outputs are the defaults of --inputs / --outputs (in "
+                      "the order of its keys).")
   flags.DEFINE_list("inputs", None, "to-keras/verify: the graph tensors (name:0) that become "
                     "the Keras model's inputs, in order.")
   flags.DEFINE_list("outputs", None, "to-keras/verify: the graph tensors (name:0) the Keras "
@@ -111,11 +122,16 @@ def _value(text):
   return int(value) if value.is_integer() and "." not in text and "e" not in lowered else value
 
 
-def _interface(g):
-  """The Interface --inputs/--outputs/--feed name, checked against the graph `g`."""
+def _interface(source):
+  """The Interface --inputs/--outputs/--feed name (by default a SavedModel's signature),
+  checked against the source's graph."""
   from tf_rnn_mnist.migrate.whole_model import Interface
-  f = flags.FLAGS
-  if not f.inputs or not f.outputs:
+  f, g = flags.FLAGS, source.graph
+  names = {"inputs": f.inputs, "outputs": f.outputs}
+  for flag in names:
+    if not names[flag] and source.signature is not None:
+      names[flag] = getattr(source.signature, flag)
+  if not names["inputs"] or not names["outputs"]:
     raise ConfigError("--inputs and --outputs go together: name the graph tensors the model "
                       "takes and gives (`inspect` lists placeholders and candidate outputs).")
   feed = {}
@@ -126,8 +142,8 @@ def _interface(g):
     if graph_lib.tensor_name(name) in feed:
       raise ConfigError(f"--feed names {name} twice.")
     feed[graph_lib.check_tensors(g, [name], "feed")[0]] = _value(text)
-  inputs = graph_lib.check_tensors(g, f.inputs, "inputs")
-  outputs = graph_lib.check_tensors(g, f.outputs, "outputs")
+  inputs = graph_lib.check_tensors(g, names["inputs"], "inputs")
+  outputs = graph_lib.check_tensors(g, names["outputs"], "outputs")
   for tensor in inputs:
     if inputs.count(tensor) > 1:
       raise ConfigError(f"--inputs names {tensor} twice: each model input is one tensor.")
@@ -137,21 +153,15 @@ def _interface(g):
   return Interface(inputs, outputs, feed)
 
 
-def _graph(path, required):
-  g = graph_lib.find(open_tf1_checkpoint_prefix(path), flags.FLAGS.graph)
-  if g is None and required:
+def _source(path, required_graph=False):
+  """SOURCE resolved once (sources.py): a checkpoint, a frozen graph or a SavedModel."""
+  from tf_rnn_mnist.migrate import sources
+  f = flags.FLAGS
+  source = sources.resolve(path, f.graph, f.tag, f.signature)
+  if source.graph is None and required_graph:
     raise ConfigError(f"{path}: no graph to read the model from ({path}.meta does not exist; "
                       "pass --graph=FILE.meta, .pb or .pbtxt).")
-  return g
-
-
-def open_tf1_checkpoint_prefix(path):
-  """The checkpoint prefix of `path` (a prefix, or a directory with a `checkpoint` file)."""
-  import tensorflow as tf
-  if os.path.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    return latest or path
-  return path
+  return source
 
 
 def _check_new_checkpoint(prefix):
@@ -163,9 +173,11 @@ def _check_new_checkpoint(prefix):
                       "to-tf1 writes a new one: choose another prefix.")
 
 
-def _whole_mode():
+def _whole_mode(source):
+  """A whole model (proved against the graph) rather than the checkpoint's cells alone:
+  --inputs/--outputs given, or a source that is only ever converted whole."""
   f = flags.FLAGS
-  return bool(f.inputs or f.outputs)
+  return bool(f.inputs or f.outputs) or source.whole_only
 
 
 def _options():
@@ -173,31 +185,33 @@ def _options():
   return RunOptions(f.forget_bias, f.cell_clip, f.proj_clip)
 
 
-def read_checkpoint(path):
-  reader = open_tf1_checkpoint(path)
-  return reader, recognise.inspect(reader.get_variable_to_shape_map())
-
-
-def _selection(path):
+def _selection(source):
   """The chosen structures, head, and their arrays (every one read, so that a corrupt data file
   is reported here by name rather than by the TF1 side's restore)."""
   f = flags.FLAGS
-  reader, inspection = read_checkpoint(path)
-  chosen = inspection.choose(f.scope, path)
+  reader = source.reader()
+  inspection = recognise.inspect(reader.get_variable_to_shape_map())
+  chosen = inspection.choose(f.scope, source.path)
   head = inspection.choose_head(chosen[-1], f.head)
   names = [n for s in chosen for c in s.cells for n in c.variables().values()]
   names += [head.kernel, head.bias] if head else []
-  return chosen, head, read_tf1_tensors(reader, names, path)
+  return chosen, head, read_tf1_tensors(reader, names, source.checkpoint)
 
 
 def inspect(path):
-  print(read_checkpoint(path)[1].report())
-  g = _graph(path, required=False)
+  source = _source(path)
+  arrays = source.variables()
+  print(recognise.inspect({n: a.shape for n, a in arrays.items()}).report())
+  g = source.graph
   if g is None:
     print(f"graph: none ({path}.meta not found; --graph=FILE reads one): only the "
           "checkpoint's cells can be converted, and only checked cell by cell.")
     return
-  print(f"graph {g.source}:")
+  print(f"graph {g.source} ({source.kind}):")
+  if source.signature is not None:
+    print(f"  signature {source.signature.name!r} (the default --inputs / --outputs): "
+          f"inputs {', '.join(source.signature.inputs)}; outputs "
+          f"{', '.join(source.signature.outputs)}")
   print("  placeholders (candidate --inputs / --feed):")
   for node in g.placeholders():
     default = " (has a default)" if node.op == "PlaceholderWithDefault" else ""
@@ -205,30 +219,42 @@ def inspect(path):
   print("  candidate --outputs (what the recurrent outputs flow into):")
   for tensor in graph_lib.candidate_outputs(g):
     print(f"    {graph_lib.describe_tensor(g, tensor)}")
+  _unconvertible_cells(source, arrays)
 
 
-def _whole_verify(path, model, g, interface, shown):
-  f = flags.FLAGS
-  user = verify_lib.UserGraph(g, open_tf1_checkpoint_prefix(path))
-  rows, shapes = verify_lib.compare_graph(user, g, interface, model, f.batch, f.timesteps)
-  lines, ok = verify_lib.graph_report(rows, shapes, g.source)
+def _unconvertible_cells(source, arrays):
+  """Cells recognised by their names whose ops to-keras cannot read in this graph."""
+  from tf_rnn_mnist.migrate import rnn_calls
+  for scope, reason in rnn_calls.unconvertible(source.graph, arrays):
+    print(f"  cell {scope}: recognised by its names, but to-keras cannot convert its ops "
+          f"({reason})")
+
+
+def _whole_verify(source, model, interface, shown):
+  """Prints the proof; its exit status (0 proved, 3 not fully proved), MismatchError when
+  wrong."""
+  from tf_rnn_mnist.migrate import graph_proof
+  f, g = flags.FLAGS, source.graph
+  lines, status = graph_proof.prove_source(source, interface, model, f.batch, f.timesteps)
   print("\n".join(lines))
-  if not ok:
+  if status == graph_proof.WRONG:
     raise MismatchError(f"{shown} differs from the program's graph {g.source} (table above).")
+  return status
 
 
 def verify(path, model_path, chosen=None, head=None, shown=None):
   f = flags.FLAGS
-  if _whole_mode():
-    g = _graph(path, required=True)
-    interface = _interface(g)
-    from tf_rnn_mnist.migrate import graph_ops  # noqa: F401  (registers the layers)
+  source = _source(path)
+  if _whole_mode(source):
+    if source.graph is None:
+      _source(path, required_graph=True)
+    interface = _interface(source)
     model = verify_lib.load_model(model_path)
-    _whole_verify(path, model, g, interface, shown or model_path)
-    return 0
+    return _whole_verify(source, model, interface, shown or model_path)
   if chosen is None:
-    chosen, head, _ = _selection(path)
-  rows = verify_lib.compare(path, chosen, head, _options(), model_path, f.batch, f.timesteps)
+    chosen, head, _ = _selection(source)
+  rows = verify_lib.compare(source.checkpoint, chosen, head, _options(), model_path, f.batch,
+                            f.timesteps)
   lines, ok = verify_lib.report(rows, f.batch, f.timesteps)
   print("\n".join(lines))
   if not ok:
@@ -256,30 +282,31 @@ def to_keras(path):
   if not f.output or not f.output.endswith(".keras"):
     raise ConfigError("to-keras needs --output=PATH.keras.")
   outputs.check_writable_file("output", f.output, "a path ending in .keras")
-  if _whole_mode():
-    return _stage(path, *_whole_model(path))
-  chosen, head, arrays = _selection(path)
+  source = _source(path)
+  if _whole_mode(source):
+    return _stage(*_whole_model(source))
+  chosen, head, arrays = _selection(source)
   model = keras_side.build_model(chosen, head, arrays, _options())
   what = (f"[batch, {head.outputs}] (the dense head on the last step)" if head
           else f"[batch, time, {chosen[-1].output_size}] (the top layer's sequence)")
   print(f"built: input [batch, time, {chosen[0].input_size}] -> {what}")
-  return _stage(path, model, lambda staged: verify(path, staged, chosen, head, shown=f.output))
+  return _stage(model, lambda staged: verify(path, staged, chosen, head, shown=f.output))
 
 
-def _whole_model(path):
+def _whole_model(source):
   """(model, its verification) of the subgraph --inputs/--outputs name."""
   from tf_rnn_mnist.migrate import whole_model
-  g = _graph(path, required=True)
-  interface = _interface(g)
-  reader = open_tf1_checkpoint(path)
-  shapes = reader.get_variable_to_shape_map()
-  arrays = read_tf1_tensors(reader, list(shapes), path)
-  conversion = whole_model.convert(g, shapes, arrays, interface)
-  print("converted:")
+  if source.graph is None:
+    _source(source.path, required_graph=True)
+  interface = _interface(source)
+  arrays = source.variables()
+  conversion = whole_model.convert(source.graph, {n: a.shape for n, a in arrays.items()},
+                                   arrays, interface)
+  print(f"converted ({source.describe()}):")
   print("\n".join(f"  {note}" for note in conversion.notes))
   _refuse_contradicting_flags(conversion)
   return conversion.model, lambda staged: _whole_verify(
-      path, verify_lib.load_model(staged), g, interface, flags.FLAGS.output)
+      source, verify_lib.load_model(staged), interface, flags.FLAGS.output)
 
 
 def _refuse_contradicting_flags(conversion):
@@ -300,7 +327,7 @@ def _refuse_contradicting_flags(conversion):
                             f"with {flag}={graph_value}.")
 
 
-def _stage(path, model, check):
+def _stage(model, check):
   f = flags.FLAGS
   # Saved beside the output and renamed only once verified: a model that fails verify never
   # replaces the file that was there.
@@ -334,19 +361,7 @@ def to_tf1(model_path):
   model = verify_lib.load_model(model_path)
   arrays = back_to_tf1.tf1_variables(model)
   if arrays is not None:  # a whole model: every variable under the program's own name
-    g, interface = None, None
-    if _whole_mode() or f.graph:  # the written checkpoint is then run in the program's graph
-      if not f.graph:
-        raise ConfigError("to-tf1 checks the written checkpoint in your program's graph: "
-                          "pass it with --graph=PROGRAM.meta (with --inputs/--outputs).")
-      g = graph_lib.load(f.graph)
-      interface = _interface(g)
-    _check_new_checkpoint(f.output)
-    write_tf1_checkpoint(arrays, f.output)
-    print(f"wrote {f.output}: {len(arrays)} variables under the program's own names")
-    if g is not None:
-      _whole_verify(f.output, model, g, interface, model_path)
-    return 0
+    return _whole_to_tf1(model, model_path, arrays)
   if not f.cell:
     raise ConfigError("to-tf1 of a cell-level model needs --cell (the TF1 class of the LSTM "
                       "layers).")
@@ -357,6 +372,32 @@ def to_tf1(model_path):
   _check_new_checkpoint(f.output)
   write_tf1_checkpoint({**arrays, **head_arrays}, f.output)
   print(f"wrote {f.output}: {structure.describe()}")
+
+
+def _whole_to_tf1(model, model_path, arrays):
+  """A whole model's variables under the program's own names: a checkpoint at --output, run
+  in the program's graph when --graph names it; a SavedModel directory at --output when
+  --graph names the SavedModel it came from (its graph and signatures kept, its variables
+  replaced by the model's)."""
+  from tf_rnn_mnist.migrate import sources
+  f = flags.FLAGS
+  if (f.inputs or f.outputs) and not f.graph:
+    raise ConfigError("to-tf1 checks the written checkpoint in your program's graph: "
+                      "pass it with --graph=PROGRAM.meta (with --inputs/--outputs).")
+  if f.graph and sources.is_saved_model(f.graph):
+    original = sources.resolve(f.graph, None, f.tag, f.signature)
+    written = sources.write_saved_model(original, arrays, f.output)
+    print(f"wrote {f.output}: a SavedModel, {len(arrays)} variables of the model under the "
+          f"program's own names")
+    return _whole_verify(written, model, _interface(written), model_path)
+  source = None
+  if f.graph:
+    source = sources.CheckpointSource(f.output, graph_lib.load(f.graph), f.output)
+    interface = _interface(source)
+  _check_new_checkpoint(f.output)
+  write_tf1_checkpoint(arrays, f.output)
+  print(f"wrote {f.output}: {len(arrays)} variables under the program's own names")
+  return 0 if source is None else _whole_verify(source, model, interface, model_path)
 
 
 def main(argv):

@@ -218,7 +218,13 @@ def _outputs_of(node):
   return node.attr_value("num") or node.attr_value("num_split") or 1
 
 
-def _read_proto(path, message):
+def is_float(dtype_enum):
+  """Whether a DataType enum (an attr's `type`) is a floating-point type."""
+  import tensorflow as tf
+  return dtype_enum is not None and tf.dtypes.as_dtype(dtype_enum).is_floating
+
+
+def read_proto(path, message):
   from google.protobuf import text_format
   with open(path, "rb") as f:
     data = f.read()
@@ -229,10 +235,30 @@ def _read_proto(path, message):
     message.Clear()
   try:
     text_format.Parse(data.decode("utf-8"), message)
-  except (UnicodeDecodeError, text_format.ParseError) as e:
-    raise ConfigError(f"{path} is not a TF1 graph ({type(message).__name__}, binary or "
-                      f"text): {str(e).splitlines()[0]}") from None
+  except UnicodeDecodeError:
+    raise ConfigError(f"{path} is not a {type(message).__name__} (binary or text); a "
+                      "SavedModel's saved_model.pb is read from its directory (SOURCE=DIR).") \
+        from None
+  except text_format.ParseError as e:
+    raise ConfigError(f"{path} is not a {type(message).__name__} (binary or text): "
+                      f"{str(e).splitlines()[0]}") from None
   return message
+
+
+def with_shapes(graph_def, source):
+  """`graph_def` with each node's `_output_shapes` (a .meta records them; a GraphDef written
+  by write_graph or freezing does not): TensorFlow's own shape inference, by importing it."""
+  import tensorflow as tf
+  if all("_output_shapes" in n.attr for n in graph_def.node):
+    return graph_def
+  graph = tf.Graph()
+  try:
+    with graph.as_default():
+      tf.graph_util.import_graph_def(graph_def, name="")
+  except (ValueError, tf.errors.OpError) as e:
+    raise ConfigError(f"{source}: TensorFlow does not import this graph "
+                      f"({str(e).splitlines()[0]}).") from None
+  return graph.as_graph_def(add_shapes=True)
 
 
 def function_body(fdef, what):
@@ -258,17 +284,17 @@ def load(path):
     raise ConfigError(f"--graph={path}: {what} (pass the checkpoint's .meta file, or a "
                       ".pb / .pbtxt GraphDef).")
   if path.endswith(".meta"):
-    meta = _read_proto(path, meta_graph_pb2.MetaGraphDef())
+    meta = read_proto(path, meta_graph_pb2.MetaGraphDef())
     if not meta.graph_def.node:
       raise ConfigError(f"{path} holds a MetaGraphDef without a graph.")
     return Graph(meta.graph_def, path, meta)
-  graph_def = _read_proto(path, graph_pb2.GraphDef())
+  graph_def = read_proto(path, graph_pb2.GraphDef())
   if not graph_def.node:
-    meta = _read_proto(path, meta_graph_pb2.MetaGraphDef())
+    meta = read_proto(path, meta_graph_pb2.MetaGraphDef())
     if meta.graph_def.node:
       return Graph(meta.graph_def, path, meta)
     raise ConfigError(f"{path} holds no graph nodes (a GraphDef or MetaGraphDef was expected).")
-  return Graph(graph_def, path)
+  return Graph(with_shapes(graph_def, path), path)
 
 
 def find(checkpoint_prefix, graph_flag=None):

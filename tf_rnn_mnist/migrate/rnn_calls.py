@@ -10,6 +10,7 @@ own bookkeeping, or the call is refused.
 """
 
 import dataclasses
+import re
 
 from tf_rnn_mnist.migrate import keras_loops, static_lengths, while_v2, wrappers
 from tf_rnn_mnist.migrate.loop_parts import gathered, is_zero, loop_vars, scattered
@@ -274,13 +275,48 @@ def _static_call(g, chains, length):
   return RecurrentCall(scope, "static", runs, sequence, outputs, states, None, initial, ops)
 
 
+def _step(g, node, cell):
+  """The cell's step starting at `node`; a refusal names the cell, its class and where it
+  runs, before what did not match."""
+  try:
+    return cell.kind.step(g, node, cell)
+  except NotRecognised as e:
+    where = node.name.rpartition("/while/")[0]
+    where = f" in the loop {where}/while" if where else ""
+    raise NotRecognised(f"the {cell.describe_class()} {cell.scope}{where}: {e}") from None
+
+
+def unconvertible(g, arrays):
+  """[(cell scope, why)] of the cells recognised by their variables' names whose ops in `g`
+  to-keras cannot read (its step, or the call it runs in)."""
+  from tf_rnn_mnist.migrate import recognise
+  cells, _ = recognise.find_cells({n: tuple(a.shape) for n, a in arrays.items()})
+  found, starts = [], step_starts(g, list(cells.values()))
+  for cell in cells.values():
+    if not any(c is cell for _, c, _ in starts):
+      found.append((cell.scope, "no op of the graph runs its step as this tool knows it"))
+  for node, cell, _ in starts:
+    try:
+      cell.kind.step(g, node, cell)
+    except NotRecognised as e:
+      found.append((cell.scope, str(e)))
+  if not found:
+    try:
+      find_calls(g, list(cells.values()))
+    except NotRecognised as e:
+      loop = re.search(r"(\S+/while)/", str(e))
+      found += [(c.scope, f"the call it runs in: {e}") for n, c, _ in starts
+                if loop is None or n.name.startswith(loop.group(1) + "/")]
+  return list(dict.fromkeys(found))
+
+
 def find_calls(g, cells):
   """Every recurrent call of the graph that runs the checkpoint's `cells`."""
   loops = _loop_prefixes(g)
   in_loop, static = {}, []
   prefix_of = {frame: prefix for prefix, frame in loops.items()}
   for node, cell, weight in step_starts(g, cells):
-    step = cell.kind.step(g, node, cell)
+    step = _step(g, node, cell)
     # The loop a step runs in is the frame its kernel enters, not its name: a cell object
     # shared by two calls (one LSTMCell for both directions) names its ops after the first.
     kernel = g.node(weight)

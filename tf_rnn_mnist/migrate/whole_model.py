@@ -22,9 +22,6 @@ from tf_rnn_mnist.migrate.conds import Conds
 from tf_rnn_mnist.migrate.cell_steps import NotRecognised
 from tf_rnn_mnist.migrate.graph import PLACEHOLDERS, split_tensor, tensor_name
 
-# Ops whose output is random: folding or translating them would fix a dropout mask forever.
-_RANDOM = {"RandomUniform", "RandomStandardNormal", "TruncatedNormal", "Multinomial",
-           "RandomShuffle"}
 
 
 @dataclasses.dataclass
@@ -193,7 +190,7 @@ class Translator:
 
   def _refusal(self, node, tensor):
     """Why `tensor` of `node` is not converted, or None."""
-    if node.op in _RANDOM:
+    if node.op in wrappers.RANDOM_OPS:  # (folded, a mask would be fixed forever)
       return "random: a sampling or dropout op this tool does not recognise"
     if node.op in conds.IF_OPS:
       return (f"a tf.cond (control flow v2) on {node.inputs[0]}, which is computed from the "

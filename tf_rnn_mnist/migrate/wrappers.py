@@ -122,3 +122,34 @@ def back_to(g, x, wire):
     ops |= members
     passed.append(x)
   return evidence, ops, passed
+
+
+# Ops whose output is random: a dropout's mask, a sampling op.
+RANDOM_OPS = {"RandomUniform", "RandomStandardNormal", "TruncatedNormal", "Multinomial",
+              "RandomShuffle", "RandomUniformInt"}
+
+
+def built_in_dropouts(g, outputs, stop):
+  """[(output, input, where)] of the dropouts between `stop` and `outputs` whose keep
+  probability is built in as a constant (a training graph: DropoutWrapper, tf.nn.dropout,
+  tf.layers.dropout(training=True)): what a graph runs at inference with each of them
+  bypassed. A dropout whose rate is a placeholder is left alone (fed 1.0 it is identity)."""
+  needed = g.upstream(outputs, stop=stop)
+  groups = sorted({dropout_group(n) for n in needed if dropout_group(n)})
+  found, active = [], g.active
+  g.restrict(needed)  # (a training graph's gradients read the dropout's ops too)
+  try:
+    for group in groups:
+      members = {n for n in g.nodes if n.startswith(group)}
+      out = _group_output(g, members)
+      if out is None or not any(g.nodes[n].op in RANDOM_OPS for n in members):
+        continue
+      try:
+        data, evidence, _ = through_dropout(g, out)
+      except NotRecognised:
+        continue
+      if evidence and all(isinstance(k, float) for k in evidence["keep_from"]):
+        found.append((out, data, evidence["where"]))
+  finally:
+    g.active = active
+  return found

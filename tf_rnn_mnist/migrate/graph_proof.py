@@ -151,10 +151,12 @@ def prove_source(source, interface, model, batch, timesteps):
   g = source.graph
   bypass = wrappers.built_in_dropouts(g, interface.outputs,
                                       list(interface.inputs) + list(interface.feed))
+  pairs = [(out, data) for out, data, _ in bypass]
+  reroute = user_graph.reroutes(pairs)
   lines = [f"dropout {where} (its rate built in: a training graph): bypassed in the "
-           f"program's graph, {out} rerouted to {data} (its inference)"
-           for out, data, where in bypass]
-  user = source.reference([(out, data) for out, data, _ in bypass])
+           f"program's graph, {out} rerouted to {reroute[out]} (its inference)"
+           for out, _, where in bypass]
+  user = source.reference(pairs)
   more, status = prove(user, g, interface, model, batch, timesteps, source.describe())
   return lines + more, status
 

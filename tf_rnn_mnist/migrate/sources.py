@@ -181,7 +181,12 @@ def _checkpoint(path, graph_flag):
     raise ConfigError(f"{path} is {what}, not a checkpoint prefix ({prefix}.index does not "
                       f"exist); SOURCE is {ACCEPTED}.")
   open_tf1_checkpoint(prefix)  # (a corrupt index: said here, by name)
-  return CheckpointSource(path, graph_lib.find(prefix, graph_flag), prefix)
+  g = graph_lib.find(prefix, graph_flag)
+  if g is not None and not any(n.op in graph_lib.VARIABLE_OPS for n in g.nodes.values()):
+    raise ConfigError(f"{g.source} has no variables to restore {prefix} into: a frozen "
+                      f"graph is the whole source (pass {g.source} as SOURCE, without the "
+                      "checkpoint).")
+  return CheckpointSource(path, g, prefix)
 
 
 def _graph_file(path, graph_flag):

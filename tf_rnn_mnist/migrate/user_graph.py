@@ -11,6 +11,17 @@ _SEARCH_THROUGH = ("Identity", "Transpose", "Reshape", "Cast", "StridedSlice", "
                    "Squeeze", "Unpack", "Pack", "ReverseSequence", "ReverseV2")
 
 
+def reroutes(bypass):
+  """{output: the tensor its readers read instead} of `bypass` [(output, input)]: through
+  a chain of bypassed ops (one dropout straight after another) to the first one's input."""
+  from tf_rnn_mnist.migrate.graph import tensor_name
+  reroute = {tensor_name(out): tensor_name(data) for out, data in bypass}
+  for out in reroute:
+    while reroute[out] in reroute:
+      reroute[out] = reroute[reroute[out]]
+  return reroute
+
+
 def bypassed(graph_def, bypass):
   """A copy of `graph_def` in which every reader of a tensor `out` of `bypass` [(out, data)]
   reads `data` instead."""
@@ -18,7 +29,7 @@ def bypassed(graph_def, bypass):
   from tf_rnn_mnist.migrate.graph import tensor_name
   copy = graph_pb2.GraphDef()
   copy.CopyFrom(graph_def)
-  reroute = {tensor_name(out): data for out, data in bypass}
+  reroute = reroutes(bypass)
   for node in copy.node:
     for k, name in enumerate(node.input):
       if not name.startswith("^") and tensor_name(name) in reroute:

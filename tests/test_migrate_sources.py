@@ -20,7 +20,11 @@ from tf_rnn_mnist.migrate import graph_ops, graph_proof, sources, verify, whole_
 from tf_rnn_mnist.migrate.graph import tensor_name
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
-NAMES = ("bi_classifier", "nmt_training", "char_rnn_dropout")
+NAMES = ("bi_classifier", "nmt_training", "char_rnn_dropout", "deepspeech_fused", "crnn_ocr",
+         "sequence_tagging_chars")
+# Models that ship frozen: speech (DeepSpeech's output_graph.pb: BlockLSTM), OCR (CRNN: conv,
+# batch norm, bidirectional LSTMs), a sequence tagger (char and word BiLSTMs)
+FROZEN = ("deepspeech_fused", "crnn_ocr", "sequence_tagging_chars")
 TRAINING = {  # program -> the dropouts (by scope) built into its training graph
     "nmt_training": [f"dynamic_seq2seq/{part}/while/{scope}/multi_rnn_cell/cell_{k}/dropout"
                      for part, scope in (("encoder/rnn", "rnn"), ("decoder/decoder", "decoder"))
@@ -40,7 +44,7 @@ def corpus(tmp_path_factory):
   out = tmp_path_factory.mktemp("forms")
   done = _quiet_run(str(PROGRAMS), str(out), *NAMES)
   assert done.returncode == 0, done.stderr[-3000:]
-  done = _quiet_run(str(PROGRAMS), "--forms", str(out), "bi_classifier")
+  done = _quiet_run(str(PROGRAMS), "--forms", str(out), "bi_classifier", *FROZEN)
   assert done.returncode == 0, done.stderr[-3000:]
   return out
 
@@ -123,6 +127,28 @@ def test_frozen_weights_are_recognised_by_the_cell_kinds(corpus):
     np.testing.assert_array_equal(value, held[name], err_msg=name)
   assert frozen.graph.nodes[cell].op == "VariableV2"
   assert frozen.frozen.nodes[cell].op == "Const"  # (the reference runs the file as it is)
+
+
+def _converted(source, interface):
+  arrays = source.variables()
+  return whole_model.convert(source.graph, {n: a.shape for n, a in arrays.items()}, arrays,
+                             interface).model
+
+
+@pytest.mark.parametrize("name", FROZEN)
+def test_frozen_models_convert_as_their_checkpoints(corpus, name):
+  """Each frozen as freeze_graph does, converted from the frozen .pb alone and proved against
+  it; the Keras model's weights are the checkpoint conversion's, bit for bit."""
+  interface = _interface(_spec(corpus, name))
+  frozen = sources.resolve(str(corpus / name / "frozen.pb"))
+  model = _converted(frozen, interface)
+  lines, status = graph_proof.prove_source(frozen, interface, model, 3, 6)
+  assert status == graph_proof.PROVED, "\n".join(lines)
+  checkpoint = sources.resolve(str(corpus / name / "model.ckpt"))
+  expected = _converted(checkpoint, interface)
+  assert [l.name for l in model.layers] == [l.name for l in expected.layers]
+  for ours, theirs in zip(model.weights, expected.weights):
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
 
 
 def test_mutation_frozen_constants_read_in_the_wrong_gate_order_fail(corpus, monkeypatch):

@@ -421,6 +421,17 @@ def _nmt_embedding(name, vocab_size, embed_size):
         return tf.get_variable(name, [vocab_size, embed_size], tf.float32)
 
 
+def _nmt_parts(src_vocab_size, tgt_vocab_size, num_units):
+  """The embeddings and BaseModel's output_layer (made under build_network/decoder/
+  output_projection, its kernel named where it is first called)."""
+  embedding_encoder = _nmt_embedding("embedding_encoder", src_vocab_size, num_units)
+  embedding_decoder = _nmt_embedding("embedding_decoder", tgt_vocab_size, num_units)
+  with tf.variable_scope("build_network"):
+    with tf.variable_scope("decoder/output_projection"):
+      output_layer = tf.layers.Dense(tgt_vocab_size, use_bias=False, name="output_projection")
+  return embedding_encoder, embedding_decoder, output_layer
+
+
 def _nmt_cell_list(unit_type, num_units, num_layers, num_residual_layers, forget_bias, dropout):
   """model_helper._cell_list / _single_cell with num_gpus=0 (DeviceWrapper on /cpu:0). The
   DropoutWrapper is built when `dropout` is a tensor (a placeholder here) or a float > 0."""
@@ -647,11 +658,8 @@ def _nmt_seq2seq(dropout):
   target_input = tf.placeholder(tf.int32, [None, None], name="target_input")
   target_output = tf.placeholder(tf.int32, [None, None], name="target_output")
   target_sequence_length = tf.placeholder(tf.int32, [None], name="target_sequence_length")
-  embedding_encoder = _nmt_embedding("embedding_encoder", src_vocab, num_units)
-  embedding_decoder = _nmt_embedding("embedding_decoder", tgt_vocab, num_units)
-  with tf.variable_scope("build_network"):
-    with tf.variable_scope("decoder/output_projection"):
-      output_layer = tf.layers.Dense(tgt_vocab, use_bias=False, name="output_projection")
+  embedding_encoder, embedding_decoder, output_layer = _nmt_parts(src_vocab, tgt_vocab,
+                                                                  num_units)
   with tf.variable_scope("dynamic_seq2seq", dtype=tf.float32):
     with tf.variable_scope("encoder") as scope:
       encoder_emb_inp = tf.nn.embedding_lookup(embedding_encoder, tf.transpose(source))
@@ -853,11 +861,8 @@ def decoder_with_helper():
   num_units, src_vocab_size, tgt_vocab_size, sos, eos, max_time = 8, 30, 25, 1, 2, 6
   source = tf.placeholder(tf.int32, [None, None], name="source")
   source_sequence_length = tf.placeholder(tf.int32, [None], name="source_sequence_length")
-  embedding_encoder = _nmt_embedding("embedding_encoder", src_vocab_size, num_units)
-  embedding_decoder = _nmt_embedding("embedding_decoder", tgt_vocab_size, num_units)
-  with tf.variable_scope("build_network"):
-    with tf.variable_scope("decoder/output_projection"):
-      output_layer = tf.layers.Dense(tgt_vocab_size, use_bias=False, name="output_projection")
+  embedding_encoder, embedding_decoder, output_layer = _nmt_parts(src_vocab_size,
+                                                                  tgt_vocab_size, num_units)
   with tf.variable_scope("dynamic_seq2seq", dtype=tf.float32):
     with tf.variable_scope("encoder") as scope:
       encoder_emb_inp = tf.nn.embedding_lookup(embedding_encoder, tf.transpose(source))

@@ -300,9 +300,12 @@ def _whole_model(source):
     _source(source.path, required_graph=True)
   interface = _interface(source)
   arrays = source.variables()
+  # (said before the conversion, which takes long on a large graph)
+  print(f"read {source.describe()}: {len(source.graph.nodes)} ops, {len(arrays)} variables",
+        flush=True)
   conversion = whole_model.convert(source.graph, {n: a.shape for n, a in arrays.items()},
                                    arrays, interface)
-  print(f"converted ({source.describe()}):")
+  print("converted:")
   print("\n".join(f"  {note}" for note in conversion.notes))
   _refuse_contradicting_flags(conversion)
   return conversion.model, lambda staged: _whole_verify(

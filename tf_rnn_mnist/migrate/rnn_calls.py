@@ -103,7 +103,9 @@ def dynamic_call(g, prefix, steps):
            n.name.startswith(prefix)]
   writes = [n for n in g.nodes.values() if n.op == "TensorArrayWriteV3" and
             n.name.startswith(prefix)]
-  if len(reads) != 1 or len(writes) != 1:
+  # (no write: a graph cut to what its outputs need, a frozen one say, where only the final
+  # states are read)
+  if len(reads) != 1 or len(writes) > 1:
     raise NotRecognised(f"the while loop {prefix} is not a dynamic_rnn loop (it reads "
                         f"{len(reads)} and writes {len(writes)} TensorArrays, dynamic_rnn one "
                         "each): a decoder feeding its outputs back, raw_rnn or a custom "
@@ -111,12 +113,13 @@ def dynamic_call(g, prefix, steps):
   sequence = scattered(g, reads[0], where)
   ordered = _stack_order(g, steps, f"{reads[0].name}:0", where)
   top = ordered[-1][1]
-  written = writes[0].inputs[2]
+  written = writes[0].inputs[2] if writes else _state_select(g, prefix, top)
   lengths = None
   if g.node(written).op in ("Select", "SelectV2") and g.node(written).inputs[2] == top:
     select = g.node(written)
     condition = g.node(select.inputs[0])
-    if condition.op != "GreaterEqual" or not is_zero(g, g.node(select.inputs[1]).inputs[0]):
+    if condition.op != "GreaterEqual" or writes and not is_zero(
+        g, g.node(select.inputs[1]).inputs[0]):
       raise NotRecognised(f"{where}: the output is selected by something other than "
                           "sequence_length")
     lengths = _lengths_of(g, g.node(condition.inputs[1]).inputs[0], scope)
@@ -124,13 +127,23 @@ def dynamic_call(g, prefix, steps):
     raise NotRecognised(f"{where}: the loop writes {written}, not the top cell's output {top}")
   runs = [run for _, _, run, _ in ordered]
   states, initial = _v1_states(g, prefix, ordered, written if lengths else None, where)
-  output = gathered(g, scope, writes[0], where)
+  output = gathered(g, scope, writes[0], where) if writes else None
   stops = [sequence] + ([lengths] if lengths else []) + list(initial.values())
-  ops = g.upstream([output] + [s for s in states if s], stop=stops)
+  ops = g.upstream([t for t in [output] + states if t], stop=stops)
   inner = set().union(*(step.ops | extra for step, _, _, extra in ordered))
   _check_machinery(g, ops - inner, prefix, where)
   return RecurrentCall(scope, "dynamic", runs, sequence, output, states,
                        lengths, initial, ops)
+
+
+def _state_select(g, prefix, top):
+  """The top cell's output as its h state's loop variable takes it: through sequence_length's
+  Select when there is one (the output written would be selected by the same condition)."""
+  for _, _, _, nxt, _ in loop_vars(g, prefix):
+    node = g.node(nxt)
+    if node.op in ("Select", "SelectV2") and node.inputs[2] == top:
+      return nxt
+  return top
 
 
 def _v1_states(g, prefix, ordered, written_select, where):

@@ -107,7 +107,7 @@ class SavedModelSource(CheckpointSource):
 _WEIGHT_OPERANDS = {"MatMul": (1,), "Conv2D": (1,), "DepthwiseConv2dNative": (1,),
                     "BiasAdd": (1,), "GatherV2": (0,), "Gather": (0,),
                     "FusedBatchNorm": (1, 2, 3, 4), "FusedBatchNormV3": (1, 2, 3, 4),
-                    "BlockLSTM": (3, 4, 5, 6, 7), "BlockLSTMV2": (3, 4, 5, 6, 7)}
+                    "BlockLSTM": (4, 8), "BlockLSTMV2": (4, 8)}  # (w, b: the peepholes, when used, are variables read as such)
 
 
 def _was_variable(g, node):

@@ -562,6 +562,8 @@ def test_saturated_graph_is_proved_by_the_plain_bound(corpus):
 @pytest.mark.parametrize("diff,sensitivity,random,verdict", [
     (3e-3, 1.4e-3, False, "chaotic"),  # once "ok within the graph's own sensitivity": no more
     (1.3e1, 1.2e1, False, "chaotic"),  # the punctuator2 figures: never a PASS
+    (5e-1, 2.7e-3, False, "FAIL"),     # over 100 times what the graph moves: no rounding
+    (float("inf"), 2.7e-3, False, "FAIL"),  # (a NaN in the Keras model's output)
     (3e-3, 0.0, False, "FAIL"),        # a graph that does not move: the plain bound decides
     (3e-3, 9.9e-6, False, "FAIL"),     # moves, but less than the bound
     (9e-6, 0.0, False, "ok"),
@@ -673,7 +675,7 @@ def test_to_tf1_writes_what_the_program_restores(corpus, tmp_path, name):
   assert all(
       n.endswith(("Adam", "Adam_1", "_power", "global_step")) or "Variable" in n
       or n.startswith(("Model/global_step", "Train/")) for n in back.not_restored)
-  inputs, reference, _, _ = user_graph.graph_reference(user, g, interface, 3, 6)
+  inputs, reference, *_ = user_graph.graph_reference(user, g, interface, 3, 6)
   feed = {**inputs, **interface.feed}
   for ours, theirs in zip(back.run(interface.outputs, feed), reference):
     np.testing.assert_allclose(ours, theirs, atol=1e-5 * max(1, np.abs(theirs).max()), rtol=0)

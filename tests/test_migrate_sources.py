@@ -136,14 +136,18 @@ def _converted(source, interface):
 
 
 @pytest.mark.parametrize("name", FROZEN)
-def test_frozen_models_convert_as_their_checkpoints(corpus, name):
-  """Each frozen as freeze_graph does, converted from the frozen .pb alone and proved against
-  it; the Keras model's weights are the checkpoint conversion's, bit for bit."""
+@pytest.mark.parametrize("form", ["frozen.pb", "optimized.pb"])
+def test_frozen_models_convert_as_their_checkpoints(corpus, name, form):
+  """Each frozen as freeze_graph does (and then optimize_for_inference: no /read Identities,
+  none in the loops either), converted from the .pb alone and proved against it; from the
+  frozen graph the Keras model's weights are the checkpoint conversion's, bit for bit."""
   interface = _interface(_spec(corpus, name))
-  frozen = sources.resolve(str(corpus / name / "frozen.pb"))
+  frozen = sources.resolve(str(corpus / name / form))
   model = _converted(frozen, interface)
   lines, status = graph_proof.prove_source(frozen, interface, model, 3, 6)
   assert status == graph_proof.PROVED, "\n".join(lines)
+  if form == "optimized.pb":
+    return
   checkpoint = sources.resolve(str(corpus / name / "model.ckpt"))
   expected = _converted(checkpoint, interface)
   assert [l.name for l in model.layers] == [l.name for l in expected.layers]

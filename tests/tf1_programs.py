@@ -1772,7 +1772,8 @@ def save(out, name):
 def save_forms(out, name):
   """The other forms program `name` ships in, made from its checkpoint as users make them:
   OUTDIR/NAME/frozen.pb and frozen.pbtxt (tf.graph_util.convert_variables_to_constants on the
-  outputs' ops, as freeze_graph.py does; tf.io.write_graph) and OUTDIR/NAME/saved_model
+  outputs' ops, as freeze_graph.py does; tf.io.write_graph), OUTDIR/NAME/optimized.pb
+  (optimize_for_inference after freezing) and OUTDIR/NAME/saved_model
   (tf.saved_model.simple_save with the program's inputs and outputs, keys in0.., out0..)."""
   spec = PROGRAMS[name]
   directory = os.path.join(out, name)
@@ -1786,6 +1787,14 @@ def save_forms(out, name):
       frozen = tf.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), outputs)
       tf.io.write_graph(frozen, directory, "frozen.pb", as_text=False)
       tf.io.write_graph(frozen, directory, "frozen.pbtxt", as_text=True)
+      # optimize_for_inference.py as the Android/TF-Lite guides ran it after freezing: the
+      # variables' /read Identities removed, weights read straight from their constants
+      from tensorflow.python.tools import optimize_for_inference_lib
+      inputs = [n.rpartition(":")[0] for n in description["inputs"]]
+      optimized = optimize_for_inference_lib.optimize_for_inference(
+          frozen, inputs, outputs,
+          [graph.get_tensor_by_name(n).dtype.as_datatype_enum for n in description["inputs"]])
+      tf.io.write_graph(optimized, directory, "optimized.pb", as_text=False)
       tensors = lambda names, key: {f"{key}{k}": graph.get_tensor_by_name(n)  # noqa: E731
                                     for k, n in enumerate(names)}
       tf.saved_model.simple_save(sess, os.path.join(directory, "saved_model"),

@@ -153,15 +153,17 @@ def _interface(source):
   return Interface(inputs, outputs, feed)
 
 
-def _source(path, required_graph=False):
+def _source(path):
   """SOURCE resolved once (sources.py): a checkpoint, a frozen graph or a SavedModel."""
   from tf_rnn_mnist.migrate import sources
   f = flags.FLAGS
-  source = sources.resolve(path, f.graph, f.tag, f.signature)
-  if source.graph is None and required_graph:
-    raise ConfigError(f"{path}: no graph to read the model from ({path}.meta does not exist; "
-                      "pass --graph=FILE.meta, .pb or .pbtxt).")
-  return source
+  return sources.resolve(path, f.graph, f.tag, f.signature)
+
+
+def _require_graph(source):
+  if source.graph is None:
+    raise ConfigError(f"{source.path}: no graph to read the model from ({source.path}.meta "
+                      "does not exist; pass --graph=FILE.meta, .pb or .pbtxt).")
 
 
 def _check_new_checkpoint(prefix):
@@ -200,8 +202,8 @@ def _selection(source):
 
 def inspect(path):
   source = _source(path)
-  arrays = source.variables()
-  print(recognise.inspect({n: a.shape for n, a in arrays.items()}).report())
+  shapes = source.shapes()
+  print(recognise.inspect(shapes).report())
   g = source.graph
   if g is None:
     print(f"graph: none ({path}.meta not found; --graph=FILE reads one): only the "
@@ -219,13 +221,13 @@ def inspect(path):
   print("  candidate --outputs (what the recurrent outputs flow into):")
   for tensor in graph_lib.candidate_outputs(g):
     print(f"    {graph_lib.describe_tensor(g, tensor)}")
-  _unconvertible_cells(source, arrays)
+  _unconvertible_cells(source, shapes)
 
 
-def _unconvertible_cells(source, arrays):
+def _unconvertible_cells(source, shapes):
   """Cells recognised by their names whose ops to-keras cannot read in this graph."""
   from tf_rnn_mnist.migrate import rnn_calls
-  for scope, reason in rnn_calls.unconvertible(source.graph, arrays):
+  for scope, reason in rnn_calls.unconvertible(source.graph, shapes):
     print(f"  cell {scope}: recognised by its names, but to-keras cannot convert its ops "
           f"({reason})")
 
@@ -246,8 +248,7 @@ def verify(path, model_path, chosen=None, head=None, shown=None):
   f = flags.FLAGS
   source = _source(path)
   if _whole_mode(source):
-    if source.graph is None:
-      _source(path, required_graph=True)
+    _require_graph(source)
     interface = _interface(source)
     model = verify_lib.load_model(model_path)
     return _whole_verify(source, model, interface, shown or model_path)
@@ -296,8 +297,7 @@ def to_keras(path):
 def _whole_model(source):
   """(model, its verification) of the subgraph --inputs/--outputs name."""
   from tf_rnn_mnist.migrate import whole_model
-  if source.graph is None:
-    _source(source.path, required_graph=True)
+  _require_graph(source)
   interface = _interface(source)
   arrays = source.variables()
   # (said before the conversion, which takes long on a large graph)
@@ -389,10 +389,11 @@ def _whole_to_tf1(model, model_path, arrays):
                       "pass it with --graph=PROGRAM.meta (with --inputs/--outputs).")
   if f.graph and sources.is_saved_model(f.graph):
     original = sources.resolve(f.graph, None, f.tag, f.signature)
+    interface = _interface(original)  # (checked before anything is written)
     written = sources.write_saved_model(original, arrays, f.output)
     print(f"wrote {f.output}: a SavedModel, {len(arrays)} variables of the model under the "
           f"program's own names")
-    return _whole_verify(written, model, _interface(written), model_path)
+    return _whole_verify(written, model, interface, model_path)
   source = None
   if f.graph:
     source = sources.CheckpointSource(f.output, graph_lib.load(f.graph), f.output)

@@ -1,7 +1,8 @@
 """What a whole-model conversion says: the calls it found with the settings read from the
 graph, the wrappers and tied variables, and, when it refuses, every op it does not convert."""
 
-from tf_rnn_mnist.migrate import graph_ops
+from tf_rnn_mnist.migrate import graph_ops, wrappers
+
 
 def refusal(refused):
   """What the graph runs that the tool does not convert: each op by name (and why, where it
@@ -64,5 +65,5 @@ def call_notes(calls):
     for run in call.cells:
       for keep in run.keep_probs:
         notes.append(f"  DropoutWrapper {keep['where']}: identity in the Keras model "
-                     f"(inference); keep probability from {keep['keep_from']}")
+                     f"(inference); {wrappers.rate_said(keep)}")
   return notes

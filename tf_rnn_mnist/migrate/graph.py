@@ -71,6 +71,9 @@ class Graph:
     self.library = {f.signature.name: f for f in graph_def.library.function}
     self.active = None  # when set: the only ops consumers() sees (the model's subgraph)
 
+  def has_variables(self):
+    return any(n.op in VARIABLE_OPS for n in self.nodes.values())
+
   def tf_graph(self):
     """The graph imported into TensorFlow (for what only its op registry knows: an op's
     number of outputs)."""
@@ -236,8 +239,9 @@ def read_proto(path, message):
   try:
     text_format.Parse(data.decode("utf-8"), message)
   except UnicodeDecodeError:
-    raise ConfigError(f"{path} is not a {type(message).__name__} (binary or text); a "
-                      "SavedModel's saved_model.pb is read from its directory (SOURCE=DIR).") \
+    hint = ("; a SavedModel's saved_model.pb is read from its directory (SOURCE=DIR)"
+            if os.path.basename(path).startswith("saved_model") else "")
+    raise ConfigError(f"{path} is not a {type(message).__name__} (binary or text){hint}.") \
         from None
   except text_format.ParseError as e:
     raise ConfigError(f"{path} is not a {type(message).__name__} (binary or text): "

@@ -18,7 +18,7 @@ def is_zero(g, tensor):
 
 
 def loop_vars(g, prefix):
-  """[(Merge, Enter input, body Identity, NextIteration input, Exit)] of the v1 while loop
+  """[(Merge, Enter input, body tensor, NextIteration input, Exit)] of the v1 while loop
   `prefix` ('SCOPE/while/'), in creation order."""
   merges = sorted((n for n in g.nodes.values() if n.op == "Merge" and
                    re.fullmatch(re.escape(prefix) + r"Merge(_\d+)?", n.name)),
@@ -29,10 +29,11 @@ def loop_vars(g, prefix):
     enter, next_iteration = (g.node(t) for t in merge.inputs)
     switch = next(n for n, _ in g.consumers(f"{merge.name}:0", everywhere=True)
                   if n.op == "Switch")
-    identity = next(n for n, _ in g.consumers(f"{switch.name}:1", everywhere=True)
-                    if n.op == "Identity")
+    # (the body reads the Switch through an Identity; optimize_for_inference removes it)
+    body = next((f"{n.name}:0" for n, _ in g.consumers(f"{switch.name}:1", everywhere=True)
+                 if n.op == "Identity"), f"{switch.name}:1")
     exits = [n for n, _ in g.consumers(f"{switch.name}:0") if n.op == "Exit"]
-    rows.append((merge, enter.inputs[0], f"{identity.name}:0", next_iteration.inputs[0],
+    rows.append((merge, enter.inputs[0], body, next_iteration.inputs[0],
                  f"{exits[0].name}:0" if exits else None))
   return rows
 

@@ -12,6 +12,7 @@ own bookkeeping, or the call is refused.
 import dataclasses
 import re
 
+from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.migrate import keras_loops, static_lengths, while_v2, wrappers
 from tf_rnn_mnist.migrate.loop_parts import gathered, is_zero, loop_vars, scattered
 from tf_rnn_mnist.migrate.cell_steps import ADDS, NotRecognised, step_starts
@@ -299,11 +300,11 @@ def _step(g, node, cell):
     raise NotRecognised(f"the {cell.describe_class()} {cell.scope}{where}: {e}") from None
 
 
-def unconvertible(g, arrays):
-  """[(cell scope, why)] of the cells recognised by their variables' names whose ops in `g`
-  to-keras cannot read (its step, or the call it runs in)."""
+def unconvertible(g, shapes):
+  """[(cell scope, why)] of the cells recognised by their variables' names (`shapes`) whose
+  ops in `g` to-keras cannot read (its step, or the call it runs in)."""
   from tf_rnn_mnist.migrate import recognise
-  cells, _ = recognise.find_cells({n: tuple(a.shape) for n, a in arrays.items()})
+  cells, _ = recognise.find_cells(shapes)
   found, starts = [], step_starts(g, list(cells.values()))
   for cell in cells.values():
     if not any(c is cell for _, c, _ in starts):
@@ -316,7 +317,7 @@ def unconvertible(g, arrays):
   if not found:
     try:
       find_calls(g, list(cells.values()))
-    except NotRecognised as e:
+    except (NotRecognised, ConfigError) as e:
       loop = re.search(r"(\S+/while)/", str(e))
       found += [(c.scope, f"the call it runs in: {e}") for n, c, _ in starts
                 if loop is None or n.name.startswith(loop.group(1) + "/")]

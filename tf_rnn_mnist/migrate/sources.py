@@ -50,6 +50,10 @@ class Source:
     """{name: array} of every variable the model may read."""
     raise NotImplementedError
 
+  def shapes(self):
+    """{name: shape} of the variables (without reading their values)."""
+    return {n: tuple(a.shape) for n, a in self.variables().items()}
+
   def reference(self, bypass=()):
     """The user's graph in a session, the ops `bypass` names rerouted to their inputs."""
     from tf_rnn_mnist.migrate.user_graph import UserGraph
@@ -73,6 +77,9 @@ class CheckpointSource(Source):
   def variables(self):
     reader = self.reader()
     return read_tf1_tensors(reader, list(reader.get_variable_to_shape_map()), self.checkpoint)
+
+  def shapes(self):
+    return {n: tuple(s) for n, s in self.reader().get_variable_to_shape_map().items()}
 
 
 class FrozenSource(Source):
@@ -98,33 +105,52 @@ class SavedModelSource(CheckpointSource):
     super().__init__(path, graph, prefix)
     self.tag, self.signature, self.saved_model = tag, signature, saved_model
 
+  def reference(self, bypass=()):
+    """As tf.compat.v1.saved_model.loader.load serves it: variables restored, its assets
+    (a vocabulary's file) fed from assets/ and its main op run."""
+    from tf_rnn_mnist.migrate.user_graph import UserGraph
+    assets = {}
+    for asset in self.graph.meta_graph.asset_file_def:
+      assets[asset.tensor_info.name] = os.path.join(self.path, "assets", asset.filename)
+    return UserGraph(self.graph, self.checkpoint, bypass, assets)
+
 
 # ---------------------------------------------------------------------------------------------
 # Frozen weights: which constants were variables.
 
 # The operand a layer's weight takes: a MatMul's or a convolution's second input, a BiasAdd's
-# bias, a batch norm's scale/offset/mean/variance, a Gather's params.
+# bias, a batch norm's scale/offset/mean/variance, a Gather's params, the fused cells' weights
+# and biases (their peepholes, when used, are variables read as such).
 _WEIGHT_OPERANDS = {"MatMul": (1,), "Conv2D": (1,), "DepthwiseConv2dNative": (1,),
                     "BiasAdd": (1,), "GatherV2": (0,), "Gather": (0,),
                     "FusedBatchNorm": (1, 2, 3, 4), "FusedBatchNormV3": (1, 2, 3, 4),
-                    "BlockLSTM": (4, 8), "BlockLSTMV2": (4, 8)}  # (w, b: the peepholes, when used, are variables read as such)
+                    "BlockLSTM": (4, 8), "BlockLSTMV2": (4, 8), "LSTMBlockCell": (3, 7),
+                    "GRUBlockCell": (2, 3, 4, 5), "GRUBlockCellV2": (2, 3, 4, 5)}
+# What a weight passes through on its way to the op: freezing's read, a loop's Enter, a cond.
+_PASSED_THROUGH = ("Identity", "Enter", "Switch")
 
 
 def _was_variable(g, node):
   """A float Const of rank >= 1 that freezing made of a variable: read through the Identity
   freeze_graph keeps ('NAME/read', or a ReadVariableOp turned Identity), or used where a layer
-  takes its weight (the reads removed by optimize_for_inference)."""
+  takes its weight (the reads removed by optimize_for_inference; inside a loop, through its
+  Enter)."""
   if node.op != "Const" or not graph_lib.is_float(node.attr_value("dtype")):
     return False
-  tensor = node.attr["value"].tensor
-  if len(tensor.tensor_shape.dim) == 0:
+  if len(node.attr["value"].tensor.tensor_shape.dim) == 0:
     return False
-  for consumer, index in g.consumers(f"{node.name}:0", everywhere=True):
-    if consumer.op == "Identity" and (consumer.name == f"{node.name}/read"
-                                      or "ReadVariableOp" in consumer.name):
-      return True
-    if index in _WEIGHT_OPERANDS.get(consumer.op, ()):
-      return True
+  todo, seen = [f"{node.name}:0"], set()
+  while todo:
+    tensor = todo.pop()
+    for consumer, index in g.consumers(tensor, everywhere=True):
+      if consumer.op == "Identity" and (consumer.name == f"{node.name}/read"
+                                        or "ReadVariableOp" in consumer.name):
+        return True
+      if index in _WEIGHT_OPERANDS.get(consumer.op, ()):
+        return True
+      if consumer.op in _PASSED_THROUGH and consumer.name not in seen:
+        seen.add(consumer.name)
+        todo.append(f"{consumer.name}:0")
   return False
 
 
@@ -174,15 +200,18 @@ def _checkpoint(path, graph_flag):
     prefix = tf.train.latest_checkpoint(path)
     if prefix is None:
       found = ", ".join(sorted(os.listdir(path))[:5]) or "nothing"
-      raise ConfigError(f"{path} is a directory without a `checkpoint` file or saved_model.pb "
-                        f"(it holds {found}); SOURCE is {ACCEPTED}.")
+      what = ("whose `checkpoint` file names no checkpoint that exists"
+              if os.path.isfile(os.path.join(path, "checkpoint")) else
+              "without a `checkpoint` file or saved_model.pb")
+      raise ConfigError(f"{path} is a directory {what} (it holds {found}); SOURCE is "
+                        f"{ACCEPTED}.")
   elif not os.path.isfile(f"{prefix}.index"):
     what = "a file" if os.path.isfile(path) else "no checkpoint"
     raise ConfigError(f"{path} is {what}, not a checkpoint prefix ({prefix}.index does not "
                       f"exist); SOURCE is {ACCEPTED}.")
   open_tf1_checkpoint(prefix)  # (a corrupt index: said here, by name)
   g = graph_lib.find(prefix, graph_flag)
-  if g is not None and not any(n.op in graph_lib.VARIABLE_OPS for n in g.nodes.values()):
+  if g is not None and not g.has_variables():
     raise ConfigError(f"{g.source} has no variables to restore {prefix} into: a frozen "
                       f"graph is the whole source (pass {g.source} as SOURCE, without the "
                       "checkpoint).")
@@ -197,9 +226,13 @@ def _graph_file(path, graph_flag):
                       "frozen graph is the whole source; a graph with variables goes in "
                       "--graph, its checkpoint prefix as SOURCE.")
   g = graph_lib.load(path)
-  if any(n.op in graph_lib.VARIABLE_OPS for n in g.nodes.values()):
+  if g.has_variables():
     raise ConfigError(f"{path} is a graph with variables, not a frozen one: pass its "
                       f"checkpoint prefix as SOURCE and {path} as --graph.")
+  return _frozen(path, g)
+
+
+def _frozen(path, g):
   thawed, weights = thaw(g)
   if not weights:
     raise ConfigError(f"{path} is a graph without variables and without weight constants "
@@ -215,21 +248,21 @@ def _saved_model(directory, graph_flag, tag, signature_name):
   name = next(f for f in SAVED_MODEL_FILES if os.path.isfile(os.path.join(directory, f)))
   proto = graph_lib.read_proto(os.path.join(directory, name), saved_model_pb2.SavedModel())
   tags = [sorted(m.meta_info_def.tags) for m in proto.meta_graphs]
-  chosen = [m for m in proto.meta_graphs if tag in m.meta_info_def.tags]
+  wanted = sorted(t.strip() for t in tag.split(","))  # (as loader.load: the exact set)
+  chosen = [m for m in proto.meta_graphs if sorted(m.meta_info_def.tags) == wanted]
   if not chosen:
     raise ConfigError(f"{directory}: no meta graph tagged {tag!r} (its tag sets: {tags}); "
-                      "choose one with --tag.")
+                      "choose one with --tag (several tags: --tag=serve,gpu).")
   meta = chosen[0]
   signature = _signature(directory, meta, signature_name)
   g = graph_lib.Graph(meta.graph_def, f"{directory} [{tag}]", meta)
   _refuse_object_graph(g, directory, signature)
   prefix = os.path.join(directory, "variables", "variables")
   if not os.path.isfile(f"{prefix}.index"):
-    if any(n.op in graph_lib.VARIABLE_OPS for n in g.nodes.values()):
+    if g.has_variables():
       raise ConfigError(f"{directory}: its graph has variables but {prefix}.index does not "
                         "exist (an incomplete SavedModel).")
-    thawed, weights = thaw(g)
-    frozen = FrozenSource(directory, g, thawed, weights)
+    frozen = _frozen(directory, g)
     frozen.kind, frozen.signature = "SavedModel (frozen weights)", signature
     return frozen
   open_tf1_checkpoint(prefix)
@@ -278,10 +311,12 @@ def write_saved_model(original, arrays, directory):
     raise ConfigError(f"--output={directory} exists; to-tf1 writes a SavedModel into a new "
                       "directory.")
   held = original.variables()
-  unknown = sorted(set(arrays) - set(held))
-  if unknown:
-    raise ConfigError(f"the model's variable {unknown[0]} is not one of {original.path}'s: "
-                      "not the model converted from this SavedModel?")
+  for name in sorted(arrays):
+    if name not in held or held[name].shape != arrays[name].shape:
+      found = f"is {list(held[name].shape)} there" if name in held else "is not one of them"
+      raise ConfigError(f"the model's variable {name} {list(arrays[name].shape)} {found} "
+                        f"({original.path}'s variables): not the model converted from this "
+                        "SavedModel?")
   staged = f"{directory.rstrip(os.sep)}.partial"
   shutil.rmtree(staged, ignore_errors=True)
   os.makedirs(os.path.join(staged, "variables"))

@@ -39,9 +39,10 @@ def bypassed(graph_def, bypass):
 
 class UserGraph:
   """The user's graph `g` in a TF1 session, `checkpoint` restored (None: a frozen graph, which
-  holds its weights), the dropouts `bypass` [(output, input)] rerouted."""
+  holds its weights), the dropouts `bypass` [(output, input)] rerouted; a SavedModel's
+  `assets` {tensor: path} fed to its initialisers."""
 
-  def __init__(self, g, checkpoint, bypass=()):
+  def __init__(self, g, checkpoint, bypass=(), assets=None):
     import tensorflow as tf
     self.graph = tf.Graph()
     self.not_restored = []
@@ -54,8 +55,20 @@ class UserGraph:
                             "restore them from.")
       else:
         self._restore(g, saver, checkpoint)
-      tables = tf.compat.v1.tables_initializer()  # (a vocabulary's lookup table, as served)
-      self.session.run(tables)
+      self._initialise(g, assets or {})
+
+  def _initialise(self, g, assets):
+    """Lookup tables (a vocabulary), and a SavedModel's main op, as a server runs them."""
+    import tensorflow as tf
+    # (a SavedModel's main op initialises its tables itself: run twice, a table refuses)
+    ops = (self.graph.get_collection("saved_model_main_op")[:1] or
+           self.graph.get_collection("legacy_init_op")[:1] or
+           [tf.compat.v1.tables_initializer()])
+    try:
+      self.session.run(ops, assets)
+    except (tf.errors.OpError, ValueError) as e:
+      raise ConfigError(f"the program's graph {g.source} does not initialise its tables or "
+                        f"main op ({tf_message(e)}).") from None
 
   def _import(self, g, bypass):
     import tensorflow as tf
@@ -157,23 +170,25 @@ def input_values(g, interface, sizes, rng):
   return values
 
 
-def _assignments(g, interface, batch, time):
-  """Ways to size the inputs' unknown dimensions, most likely first (batch-major)."""
+def layouts(g, interface):
+  """Ways to size the inputs' unknown dimensions, {(tensor, axis): "batch" | "time"}, most
+  likely first (batch-major)."""
   import itertools
   unknown = [(t, k) for t in interface.inputs for k, d in enumerate(g.shape(t)) if d is None]
-  first = {(t, k): batch if k == 0 else time for t, k in unknown}
+  first = {(t, k): "batch" if k == 0 else "time" for t, k in unknown}
   yield first
-  for values in itertools.islice(itertools.product((batch, time), repeat=len(unknown)), 32):
-    choice = dict(zip(unknown, values))
+  for roles in itertools.islice(itertools.product(("batch", "time"), repeat=len(unknown)), 32):
+    choice = dict(zip(unknown, roles))
     if choice != first:
       yield choice
 
 
 def fixed_time(g, interface):
-  """The time axis the graph fixes on a sequence input (axis 1 of [batch, time, ...] features
-  or [batch, time] ids), or None; never a feature width (nor a state's [batch, units])."""
+  """The time axis the graph fixes on a sequence input (axis 1 of [batch, time, features] or
+  [batch, time] ids), or None; never a feature width (nor a state's [batch, units], nor an
+  image's height)."""
   fixed = [shape[1] for t, shape in ((t, g.shape(t) or []) for t in interface.inputs)
-           if (len(shape) >= 3 or len(shape) == 2 and not (g.dtype(t) or "float").startswith(
+           if (len(shape) == 3 or len(shape) == 2 and not (g.dtype(t) or "float").startswith(
                ("float", "bfloat", "half"))) and shape[1] and shape[1] > 1]
   return fixed[0] if fixed else None
 
@@ -200,23 +215,29 @@ def _nudged(g, user, interface, inputs, feed):
   return {**feed, **moved}
 
 
-def graph_reference(user, g, interface, batch, time, seed=0, exact_time=False):
-  """(inputs, outputs) of the user's graph on inputs it accepts, its outputs on the same
-  inputs once more (randomness) and on inputs 1 ulp away (sensitivity). The time axis is
-  the graph's own where it fixes one, else `time` (only `time` when `exact_time`)."""
+def graph_reference(user, g, interface, batch, time, seed=0, layout=None):
+  """(inputs, outputs, outputs again, outputs 1 ulp away, layout) of the user's graph on
+  inputs it accepts: its outputs on the same inputs once more (randomness) and on inputs 1 ulp
+  away (sensitivity). The time axis is the graph's own where it fixes one, else `time`; the
+  layout the first the graph runs, or only `layout` when given."""
   import tensorflow as tf
   needed = g.upstream(interface.outputs, stop=list(interface.inputs) + list(interface.feed))
   lacking = [v for v in user.not_restored if v in needed]
   if lacking:
     raise ConfigError(f"the checkpoint lacks {', '.join(lacking[:3])}, which the outputs "
                       "read.")
+  for tensor in interface.inputs:
+    if (g.dtype(tensor) or "float32") in ("string", "variant", "resource"):
+      raise ConfigError(f"--inputs={tensor} is a {g.dtype(tensor)} tensor (a serialized "
+                        "tf.Example, say): name the tensors the model computes from it.")
   last = None
-  fixed = [] if exact_time else [t for t in [fixed_time(g, interface)] if t]
-  for size, choice in ((t, c) for t in dict.fromkeys(fixed + [time])
-                       for c in _assignments(g, interface, batch, t)):
+  fixed = [] if layout is not None else [t for t in [fixed_time(g, interface)] if t]
+  tries = [(size, choice) for size in dict.fromkeys(fixed + [time])
+           for choice in ([layout] if layout is not None else layouts(g, interface))]
+  for size, choice in tries:
     dims = {t: {} for t in interface.inputs}
-    for (t, k), value in choice.items():
-      dims[t][k] = value
+    for (t, k), role in choice.items():
+      dims[t][k] = batch if role == "batch" else size
     rng = np.random.default_rng(seed)
     inputs = input_values(g, interface, {"batch": batch, "time": size, "dims": dims}, rng)
     feed = {**inputs, **interface.feed}
@@ -227,7 +248,7 @@ def graph_reference(user, g, interface, batch, time, seed=0, exact_time=False):
       continue
     again = user.run(list(interface.outputs), feed)
     moved = user.run(list(interface.outputs), _nudged(g, user, interface, inputs, feed))
-    return inputs, outputs, again, moved
+    return inputs, outputs, again, moved, choice
   raise ConfigError(f"the program's graph does not run on inputs of batch {batch} and time "
                     f"{time} in any layout tried ({tf_message(last)}); pass "
                     "--batch/--timesteps.")

@@ -372,8 +372,8 @@ def convert(g, reader_shapes, arrays, interface):
       layer.set_weights(weights)
   notes = conversion_notes.call_notes(calls) + conversion_notes.shared_notes(
       translator.placed) + [
-      f"dropout {d['where']}: identity in the Keras model (inference); keep probability "
-      f"from {d['keep_from']}" for d in translator.dropouts] + sorted(
+      f"dropout {d['where']}: identity in the Keras model (inference); "
+      f"{wrappers.rate_said(d)}" for d in translator.dropouts] + sorted(
       translator.conds.choices.values()) + if_notes
   return Conversion(model, calls, notes)
 

@@ -51,7 +51,19 @@ def through_dropout(g, tensor):
   evidence = sources or sorted({float(g.constant(t)) for n in members
                                 for t in g.nodes[n].inputs
                                 if g.constant(t) is not None and g.constant(t).size == 1})
-  return data, {"where": group.rstrip("/"), "keep_from": evidence}, claimed
+  # built in: every input from outside is a constant (a training graph's rate, not a
+  # placeholder, a variable or a schedule)
+  return data, {"where": group.rstrip("/"), "keep_from": evidence,
+                "built_in": not rates}, claimed
+
+
+def rate_said(evidence):
+  """Where a dropout's rate comes from, for a note: its placeholders, or the constants built
+  in (random_uniform's own 0 and 1 left out)."""
+  if not evidence["built_in"]:
+    return f"keep probability from {', '.join(map(str, evidence['keep_from']))}"
+  constants = [f"{k:.6g}" for k in evidence["keep_from"] if k not in (0.0, 1.0)]
+  return f"its rate built in as constants ({', '.join(constants)}): a training graph"
 
 
 def dropout_after(g, tensor):
@@ -148,7 +160,7 @@ def built_in_dropouts(g, outputs, stop):
         data, evidence, _ = through_dropout(g, out)
       except NotRecognised:
         continue
-      if evidence and all(isinstance(k, float) for k in evidence["keep_from"]):
+      if evidence and evidence["built_in"]:
         found.append((out, data, evidence["where"]))
   finally:
     g.active = active

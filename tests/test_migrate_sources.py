@@ -204,7 +204,8 @@ def test_saved_model_written_back_is_served_by_tensorflow_alone(corpus, tmp_path
   served = _quiet_run("-c", SERVE, str(base / "saved_model"), str(back))
   assert served.returncode == 0, served.stderr[-2000:]
   assert served.stdout.strip().startswith("equal"), served.stdout
-  again = _migrate("to-tf1", str(model), f"--graph={base / 'saved_model'}", f"--output={back}")
+  again = _migrate("to-tf1", str(model), f"--graph={base / 'saved_model'}", f"--output={back}",
+                   *_flags(spec, False))
   assert again.returncode == 1 and "exists; to-tf1 writes a SavedModel into a new" in \
       again.stderr
 
@@ -249,7 +250,7 @@ def _write(path, data):
 def test_saved_model_tags_signatures_and_tf2_models_are_checked(corpus, tmp_path):
   saved = str(corpus / "bi_classifier" / "saved_model")
   with pytest.raises(ConfigError, match=re.escape("no meta graph tagged 'train' (its tag sets: "
-                                                  "[['serve']]); choose one with --tag.")):
+                                                  "[['serve']]); choose one with --tag")):
     sources.resolve(saved, tag="train")
   with pytest.raises(ConfigError, match=re.escape("no signature 'predict' (its signatures: "
                                                   "serving_default); choose one with")):

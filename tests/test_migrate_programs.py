@@ -624,7 +624,7 @@ def test_mutation_the_old_sensitivity_rule_passed_is_not_proved(corpus):
   g, interface, checkpoint = _program(corpus, "punctuator_chaotic")
   source = sources.CheckpointSource(checkpoint, g, checkpoint)
   user = source.reference()
-  for amount in (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7):
+  for amount in (3e-5, 1e-5, 3e-6, 1e-6, 3e-7):  # (largest first; 1e-5 measured 2026-12-05)
     model = _bias_off(_convert(g, interface, checkpoint).model, "cell_0", amount)
     (_, diff, bound, sensitivity, _), = graph_proof.rows_of(
         graph_proof.run_both(user, g, interface, model, 8, 28), interface)

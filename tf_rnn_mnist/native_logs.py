@@ -4,76 +4,108 @@ TensorFlow 2.21 logs through absl's C++ logging, which ignores TF_CPP_MIN_LOG_LE
 issue #100442): every start prints absl's "All log messages before absl::InitializeLog()" line,
 the oneDNN notice, "Could not find cuda drivers" or "failed call to cuInit" on a CPU host, and
 every checkpoint a "Sharding callback duration" line. Only the file descriptor they are written
-to can be filtered: stderr (fd 2) becomes a pipe that a thread copies to the real stderr,
-leaving out those lines (their formats below). Fatal lines (F...) are kept: they explain an
-abort. Python's own output passes unchanged.
+to can be filtered: stderr (fd 2) becomes a pipe that a small child process copies to the real
+stderr, leaving out the lines it positively recognises as those notices (their formats below).
+Everything else passes, in order: Python's own lines, fatal lines (F...), crash reports.
+
+A child, not a thread: when the tool dies (a segfault, an abort, os._exit), the child still
+reads what the tool wrote up to its last byte and forwards it; at a normal exit the tool does
+not wait for it (it ends when the pipe's last writer does).
 """
 
-import atexit
 import os
-import re
+import subprocess
 import sys
-import threading
 
-NATIVE_NOTICE = re.compile(
-    rb"(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
-    rb"STDERR"
+NATIVE_NOTICE = (
+    r"(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR"
     # absl C++ logging before InitializeLog (never called by TensorFlow): date 0000, time
     # 00:00:<epoch>; absl's Python logging (this project's own lines) has a real date and time.
-    rb"|[IWE]0000 00:00:\d+\.\d+ +\d+ [^ \]]+:\d+\] "
-    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] [^ \]]+:\d+\] "  # TensorFlow's own
-    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate "
-    rb"compiler flags\.$"  # the second line of cpu_feature_guard's notice
-    rb")")
+    # Fatal lines (F...) are not notices: they explain an abort.
+    r"|[IWE]0000 00:00:\d+\.\d+ +\d+ [^ \]]+:\d+\] "
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] [^ \]]+:\d+\] "  # TensorFlow's own
+    r"|To enable the following instructions: .* rebuild TensorFlow with the appropriate "
+    r"compiler flags\.$"  # the second line of cpu_feature_guard's notice
+    r")")
+
+# The child: stdin the pipe, stdout the real stderr. Its own session, so that a Ctrl-C or a
+# process-group signal meant for the tool does not end it before it has forwarded the tool's
+# last lines; it ends at the pipe's end of file.
+_COPY = r"""
+import os, re, sys
+notice = re.compile(sys.argv[1].encode())
+pending = b""
+def write(data):
+    try:
+        while data:
+            data = data[os.write(1, data):]
+    except OSError:
+        pass
+while True:
+    try:
+        chunk = os.read(0, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    lines = (pending + chunk).split(b"\n")
+    pending = lines.pop()
+    kept = [line + b"\n" for line in lines if not notice.match(line)]
+    if kept:
+        write(b"".join(kept))
+if pending and not notice.match(pending):
+    write(pending)
+"""
 
 _filter = None
+
+
+def _stderr_open():
+  try:
+    os.fstat(2)
+    return True
+  except OSError:
+    return False
 
 
 class _StderrFilter:
   def __init__(self):
     self.real = os.dup(2)
     read_fd, write_fd = os.pipe()
+    self.child = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _COPY, NATIVE_NOTICE], stdin=read_fd,
+        stdout=self.real, stderr=subprocess.DEVNULL, start_new_session=True)
+    os.close(read_fd)
     sys.stderr.flush()
     os.dup2(write_fd, 2)
     os.close(write_fd)
-    self.thread = threading.Thread(target=self._copy, args=(read_fd,), daemon=True,
-                                   name="native-log-filter")
-    self.thread.start()
 
-  def _copy(self, read_fd):
-    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
-      pending = b""
-      while chunk := pipe.read(65536):
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()
-        kept = [line + b"\n" for line in lines if not NATIVE_NOTICE.match(line)]
-        if kept:
-          self._write(b"".join(kept))
-      if pending and not NATIVE_NOTICE.match(pending):
-        self._write(pending)
-
-  def _write(self, data):
-    # A closed or full reader must not stop the copying: the pipe would fill and every write
-    # to stderr (TensorFlow's threads included) would block.
+  def close(self):
+    """Puts the real stderr back: the pipe's last writer closes, and the child forwards the
+    rest and ends. Nothing to wait for."""
     try:
-      while data:
-        data = data[os.write(self.real, data):]
-    except OSError:
+      sys.stderr.flush()
+    except (OSError, ValueError):
       pass
-
-  def close(self, timeout=1.0):
-    """Puts the real stderr back and waits (briefly) for what is in the pipe to be copied."""
-    sys.stderr.flush()
-    os.dup2(self.real, 2)  # the pipe's last writer closes: the thread reads the rest and ends
-    self.thread.join(timeout)
+    os.dup2(self.real, 2)
 
 
 def filter_stderr():
-  """Leaves TensorFlow's C++ notices out of stderr from now on (once per process)."""
+  """Leaves TensorFlow's C++ notices out of stderr from now on (once per process). A closed
+  stderr (`2>&-`) is not an error: it is pointed at /dev/null, so that no file the tool opens
+  takes its descriptor and receives TensorFlow's notices."""
   global _filter
+  if not _stderr_open():
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != 2:
+      os.dup2(null, 2)
+      os.close(null)
+    if sys.stderr is None:  # (Python found no stderr at start: its messages go nowhere)
+      sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    return
   if _filter is None:
     _filter = _StderrFilter()
-    atexit.register(flush)
 
 
 def real_stderr():
@@ -83,8 +115,8 @@ def real_stderr():
 
 
 def flush():
-  """Before the process ends (atexit, or os._exit after a stop): everything written so far
-  reaches the real stderr."""
+  """Before the process ends (os._exit after a stop, or at exit): everything written so far
+  goes to the child, which forwards it."""
   global _filter
   if _filter is not None:
     _filter.close()

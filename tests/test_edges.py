@@ -78,3 +78,61 @@ def test_a_closed_stderr_is_not_an_error(tmp_path, small_idx_dir):
       preexec_fn=lambda: os.close(2))
   assert done.returncode == 0, done.stdout[-2000:]
   assert json.loads(results.read_text())["steps"] == 2
+
+
+# 1. Names and paths at the filesystem's limits ---------------------------------------------
+
+def test_outputs_with_the_longest_legal_names_are_written(tmp_path, small_idx_dir):
+  """Names of 250 bytes pass NAME_MAX (255); the staged names the atomic writes use are short,
+  so the run's results and export are written where asked (they were once lost)."""
+  results = tmp_path / ("r" * 245 + ".json")
+  export = tmp_path / ("m" * 244 + ".keras")
+  done = subprocess.run(
+      [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_gru", "--train_steps=2",
+       f"--results_json={results}", f"--export={export}", "--noprogress", *DATA,
+       f"--data_dir={small_idx_dir}"], capture_output=True, text=True, timeout=300,
+      env=_quiet_env())
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert json.loads(results.read_text())["steps"] == 2 and export.is_file()
+  assert sorted(p.name for p in tmp_path.iterdir()) == sorted([results.name, export.name])
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda d: f"{d}/{'r' * 256}.json",
+     r"--results_json: the name r{40}\.\.\. is 261 bytes; this filesystem's names are at most "
+     r"255 \(NAME_MAX\)\."),
+    (lambda d: "/dev/stdout",
+     r"--results_json=/dev/stdout is a device or stream, not a file: outputs are written whole "
+     r"under a new name and renamed onto their path, which would replace what the stream leads "
+     r"to\. Pass a \.json file path\."),
+    (lambda d: "/proc/self/fd/1", r"--results_json=/proc/self/fd/1 is a device or stream"),
+])
+def test_an_output_name_the_filesystem_cannot_take_is_refused_first(tmp_path, make, message):
+  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.errors import ConfigError
+  with pytest.raises(ConfigError, match=f"^{message}"):
+    outputs.check_writable_file("results_json", make(tmp_path), "a .json file path")
+  assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_dir_too_long_for_its_checkpoints_is_refused_before_training(tmp_path):
+  """A model_dir of about 4,050 bytes could be created, but no checkpoint inside it: refused
+  before anything is made."""
+  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.errors import ConfigError
+  deep = os.path.join(tmp_path, *["d" * 200] * 20)
+  assert 4000 < len(deep) < 4096
+  with pytest.raises(ConfigError, match=(
+      rf"^--model_dir: the path is {len(deep)} bytes with the 160 bytes of what is written "
+      r"inside it; this filesystem's paths are at most 4096 \(PATH_MAX\)\. Pass a shorter "
+      r"path\.$")):
+    outputs.check_train_outputs(_outputs_of_a_run(model_dir=deep))
+  assert list(tmp_path.iterdir()) == []
+
+
+def _outputs_of_a_run(**given):
+  """What check_train_outputs reads of a run's config."""
+  import types
+  base = dict(checkpoint_every=0, model_dir=None, tensorboard_dir=None, results_json=None,
+              export=None, init_from=None, batch_indices=None, data_dir=None)
+  return types.SimpleNamespace(**{**base, **given})

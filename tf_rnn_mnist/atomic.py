@@ -3,15 +3,20 @@ unless the new one is complete: written beside its path under a hidden name, the
 onto it (a rename within one directory is atomic)."""
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
+
+# What the staged names add to a directory's path: a name of at most this many bytes.
+STAGED_NAME_BYTES = 48
 
 
 def unique_path(directory, stem, suffix):
   """A new file's path in `directory` that no other process took (PIDs repeat across
   containers, so `stem-PID` is not enough): created empty, to be written over."""
-  fd, path = tempfile.mkstemp(dir=directory, prefix=f"{stem}-", suffix=suffix)
+  # (a stem of the longest legal name would make mkstemp's name too long for the filesystem)
+  fd, path = tempfile.mkstemp(dir=directory, prefix=f"{stem[:64]}-", suffix=suffix[:16])
   os.close(fd)
   return path
 
@@ -30,7 +35,9 @@ def staged_path(path, suffix=""):
   # A symbolic link keeps pointing where it did: its target is what gets replaced.
   path = os.path.realpath(path.rstrip(os.sep))
   directory, name = os.path.split(path)
-  staged = os.path.join(directory, f".{name}.{os.getpid()}.partial{suffix}")
+  # A short name, whatever the output's: `.NAME.PID.partial` of a legal 250-byte NAME is not.
+  digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+  staged = os.path.join(directory, f".{digest}.{os.getpid()}.partial{suffix[:16]}")
   try:
     yield staged
     if os.path.isfile(staged):

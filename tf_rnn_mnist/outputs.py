@@ -8,6 +8,7 @@ file; the trainer's own outputs are checked by check_train_outputs. No TensorFlo
 import os
 import tempfile
 
+from tf_rnn_mnist import atomic
 from tf_rnn_mnist.errors import ConfigError
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -57,7 +58,7 @@ def _check_model_dir(model_dir):
     raise ConfigError(f"--model_dir={model_dir}: TensorFlow reads checkpoint paths as glob "
                       f"patterns, so a path with any of {GLOB_CHARACTERS} could never be "
                       "resumed from; pass a path without them.")
-  check_writable_dir("model_dir", model_dir)
+  check_writable_dir("model_dir", model_dir, inside=CHECKPOINT_PATH_BYTES)
   checkpoints = os.path.join(model_dir, CHECKPOINT_SUBDIR)
   if os.path.exists(checkpoints):
     if not os.path.isdir(checkpoints):
@@ -85,14 +86,65 @@ def check_export_path(flag, path):
   if os.path.exists(path) and not os.path.isdir(path):
     raise ConfigError(f"--{flag}={path} is an existing file; pass a path ending in .keras (a "
                       "Keras model file) or a directory (a SavedModel).")
+  check_name_limits(flag, path, inside=CHECKPOINT_PATH_BYTES)  # (variables/variables.data-...)
   check_writable_dir(flag, os.path.dirname(os.path.abspath(path.rstrip(os.sep))))
   if os.path.isdir(path) and os.listdir(path):
     raise ConfigError(f"--{flag}={path} is a directory that is not empty; a SavedModel needs an "
                       "empty or new directory (nothing in it is overwritten).")
 
 
-def check_writable_dir(flag, directory):
-  """Creates `directory` if needed and proves a file can be written in it."""
+# What TensorFlow writes inside a run's model_dir, at the longest: MODEL_DIR/checkpoints/
+# ckpt-N_temp/part-00000-of-00001.data-00000-of-00001.tempstate<20 digits>, with room to spare.
+CHECKPOINT_PATH_BYTES = 160
+
+
+def _limit(path, name):
+  """os.pathconf's `name` (PC_NAME_MAX, PC_PATH_MAX) for the filesystem `path` is on (its
+  nearest existing ancestor), or the POSIX minimum it guarantees."""
+  existing = path
+  while existing and not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  try:
+    return os.pathconf(existing or os.sep, name)
+  except (OSError, ValueError):
+    return 255 if name == "PC_NAME_MAX" else 4096
+
+
+def check_name_limits(flag, path, inside=0):
+  """Every name in `path` within the filesystem's NAME_MAX, and the path (with `inside` more
+  bytes of what is written in it) within PATH_MAX: refused before any work, not when the
+  run ends and its outputs cannot be written."""
+  full = os.path.abspath(path)
+  name_max = _limit(full, "PC_NAME_MAX")
+  for part in full.split(os.sep):
+    if len(os.fsencode(part)) > name_max:
+      raise ConfigError(f"--{flag}: the name {part[:40]}... is {len(os.fsencode(part))} bytes; "
+                        f"this filesystem's names are at most {name_max} (NAME_MAX).")
+  path_max = _limit(full, "PC_PATH_MAX")
+  length = len(os.fsencode(full)) + inside
+  if length > path_max:
+    more = f" with the {inside} bytes of what is written inside it" if inside else ""
+    raise ConfigError(f"--{flag}: the path is {len(os.fsencode(full))} bytes{more}; this "
+                      f"filesystem's paths are at most {path_max} (PATH_MAX). Pass a shorter "
+                      "path.")
+
+
+def _check_not_a_stream(flag, path, what):
+  """/dev/stdout, /dev/fd/N, /proc/self/fd/N: an output is written as a new file renamed onto
+  its path, which would replace whatever the stream was redirected to (a log, say)."""
+  places = {os.path.dirname(os.path.abspath(path)),
+            os.path.realpath(os.path.dirname(os.path.abspath(path)))}
+  if any(p == root or p.startswith(root + os.sep) for p in places for root in ("/dev", "/proc")):
+    raise ConfigError(f"--{flag}={path} is a device or stream, not a file: outputs are written "
+                      f"whole under a new name and renamed onto their path, which would replace "
+                      f"what the stream leads to. Pass {what}.")
+
+
+def check_writable_dir(flag, directory, inside=0):
+  """Creates `directory` if needed and proves a file can be written in it (and `inside`
+  bytes more of path in it)."""
+  # (at least a staged name: atomic.staged_path writes beside every output)
+  check_name_limits(flag, directory, max(inside, atomic.STAGED_NAME_BYTES + 1))
   if os.path.exists(directory) and not os.path.isdir(directory):
     raise ConfigError(f"--{flag}={directory} is an existing file, not a directory.")
   try:
@@ -110,6 +162,8 @@ def check_writable_file(flag, path, what="a file path"):
     raise ConfigError(f"--{flag}={path} is an existing directory; pass {what}.")
   if path.endswith(os.sep):
     raise ConfigError(f"--{flag}={path} ends in '{os.sep}', a directory; pass {what}.")
+  _check_not_a_stream(flag, path, what)
+  check_name_limits(flag, path)
   check_writable_dir(flag, os.path.dirname(os.path.abspath(path)))
   real = os.path.realpath(path)
   if os.path.exists(real) and not os.path.isfile(real):

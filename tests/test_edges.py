@@ -136,3 +136,33 @@ def _outputs_of_a_run(**given):
   base = dict(checkpoint_every=0, model_dir=None, tensorboard_dir=None, results_json=None,
               export=None, init_from=None, batch_indices=None, data_dir=None)
   return types.SimpleNamespace(**{**base, **given})
+
+
+# 3. A resume on other data ------------------------------------------------------------------
+
+def test_a_resume_on_other_training_data_is_refused_with_both_digests(tmp_path):
+  """Own IDX data, --noverify_digests: the second command's files differ (one pixel); it is
+  refused, naming both data digests, and the checkpoint is left as it was."""
+  from conftest import make_tiny_arrays, write_idx_dir
+  arrays = make_tiny_arrays(num_train=5300, num_test=40)
+  first = write_idx_dir(tmp_path / "a", arrays)
+  arrays["train_images"][5200, 3, 4] ^= 1  # (TF1's split trains on images 5000 on)
+  second = write_idx_dir(tmp_path / "b", arrays)
+
+  def train(data_dir, steps):
+    return subprocess.run(
+        [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_gru",
+         f"--train_steps={steps}", f"--model_dir={tmp_path / 'm'}", "--noprogress", *DATA,
+         f"--data_dir={data_dir}"], capture_output=True, text=True, timeout=300,
+        env=_quiet_env())
+  done = train(first, 2)
+  assert done.returncode == 0, done.stderr[-2000:]
+  saved = sorted(os.listdir(tmp_path / "m" / "checkpoints"))
+  done = train(second, 4)
+  assert done.returncode == 1, done.stderr[-2000:]
+  assert re.search(r"^error: --model_dir=\S+ holds a checkpoint of a different run \(ckpt-\d+\): "
+                   r"the training data's SHA-256 [0-9a-f]{16} there, [0-9a-f]{16} here \(other "
+                   r"data: another --data_dir or --data_source\)\. Pass the same flags to "
+                   r"resume it, or a new --model_dir\.$", done.stderr, re.M), done.stderr[-2000:]
+  assert sorted(os.listdir(tmp_path / "m" / "checkpoints")) == saved
+  assert train(first, 4).returncode == 0  # (the same data resumes)

@@ -153,9 +153,13 @@ class RunCheckpoints:
     return None, 0, {}
 
   def _check_same_run(self, prefix, saved):
-    differences = [f"--{key}={saved.get(key)} there, {value} here"
+    # (the training data's digest: not a flag; a checkpoint written before it was recorded
+    # has none, and is not refused for that)
+    differences = [f"the training data's SHA-256 {saved[key]} there, {value} here (other "
+                   "data: another --data_dir or --data_source)" if key == "data" else
+                   f"--{key}={saved.get(key)} there, {value} here"
                    for key, value in sorted(self.description.items())
-                   if saved.get(key) != value]
+                   if saved.get(key) != value and (key != "data" or key in saved)]
     if differences:
       raise ConfigError(
           f"--model_dir={self.model_dir} holds a checkpoint of a different run "

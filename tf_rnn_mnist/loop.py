@@ -25,6 +25,7 @@ from tf_rnn_mnist import checkpoints
 from tf_rnn_mnist import distribute
 from tf_rnn_mnist import results as results_io
 from tf_rnn_mnist import seed_log
+from tf_rnn_mnist.data import seed_splits
 from tf_rnn_mnist.errors import ConfigError, Interrupted, TrainingError
 from tf_rnn_mnist.plan import plan_run
 from tf_rnn_mnist.preemption import StopSignals
@@ -78,12 +79,13 @@ def _nonfinite_error(loss, update, saved):
       f"--model_dir=NEW_DIR --init_from={prefix} and, e.g., a lower --learning_rate.")
 
 
-def _restore(config, plan, trainer, chief, lock):
+def _restore(config, plan, trainer, chief, lock, data):
   """The run's checkpoints in --model_dir (None without one) and the progress they hold."""
   if not config.model_dir:
     return None, Progress()
   saver = checkpoints.RunCheckpoints(
-      config.model_dir, plan.description(config), chief, lock,
+      config.model_dir, {**plan.description(config), "data": seed_splits.training_digest(data)}, chief,
+      lock,
       # By position: Keras 3 models expose only part of their variables to tf.train, and
       # the dropout seed generators' states (needed for an exact resume) not at all.
       model_variables=list(trainer.model.variables),
@@ -111,7 +113,7 @@ def start(config, plan, data, strategy, stop_requested=None, lock=None):
   distribute.check_mixed_precision(config.mixed_precision, strategy)
   trainer = Trainer(plan, strategy, data, plan.index_batches(config.seed, config.batch_indices),
                     mixed_precision=config.mixed_precision, stop_requested=stop_requested)
-  saver, progress = _restore(config, plan, trainer, distribute.is_chief(strategy), lock)
+  saver, progress = _restore(config, plan, trainer, distribute.is_chief(strategy), lock, data)
   trainer.check_workers_agree(progress.done)
   if progress.done > plan.train_steps:
     raise ConfigError(f"--model_dir={config.model_dir} holds a checkpoint after "

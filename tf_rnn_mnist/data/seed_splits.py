@@ -25,6 +25,18 @@ class Datasets:
   test_labels: np.ndarray
 
 
+def training_digest(data):
+  """SHA-256 (16 hex digits) of the training images and labels as a run reads them (`data`:
+  Datasets, or anything with its train_ arrays): a resume on other data (own IDX files,
+  --noverify_digests) is told apart by it."""
+  import hashlib
+  digest = hashlib.sha256()
+  for array in (np.asarray(data.train_images), np.asarray(data.train_labels)):
+    digest.update(str((array.dtype, array.shape)).encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+  return digest.hexdigest()[:16]
+
+
 @dataclasses.dataclass(frozen=True)
 class _SeedSplit:
   name: str

@@ -166,3 +166,47 @@ def test_a_resume_on_other_training_data_is_refused_with_both_digests(tmp_path):
                    r"resume it, or a new --model_dir\.$", done.stderr, re.M), done.stderr[-2000:]
   assert sorted(os.listdir(tmp_path / "m" / "checkpoints")) == saved
   assert train(first, 4).returncode == 0  # (the same data resumes)
+
+
+# 4. Outputs inside another run, NaN flags, a variant twice ---------------------------------
+
+def test_an_output_inside_another_runs_locked_model_dir_is_refused(tmp_path, small_idx_dir):
+  """A second run's --tensorboard_dir (or results) inside a running run's model_dir: the two
+  runs' scalars would mix; refused before anything is written there."""
+  from tf_rnn_mnist.run_lock import RunLock
+  held = tmp_path / "running"
+  with RunLock(str(held), "model_dir"):
+    for flag, path in (("tensorboard_dir", held / "tb"), ("results_json", held / "r.json")):
+      done = subprocess.run(
+          [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_gru",
+           "--train_steps=2", f"--model_dir={tmp_path / 'second'}", f"--{flag}={path}",
+           "--noprogress", *DATA, f"--data_dir={small_idx_dir}"], capture_output=True,
+          text=True, timeout=300, env=_quiet_env())
+      assert done.returncode == 1, done.stderr[-2000:]
+      assert (f"error: --{flag}={path} is inside {held}, which another run holds (its "
+              "--model_dir): the two runs' files would mix. Pass a path outside it.") in \
+          done.stderr, done.stderr[-2000:]
+      assert sorted(os.listdir(held)) == [".run.lock"]
+
+
+@pytest.mark.parametrize("command,message", [
+    (["tf_rnn_mnist.bench", "--precision=nan"], "--precision=nan: a finite number is expected"),
+    (["tf_rnn_mnist.train", "--learning_rate=inf"],
+     "--learning_rate=inf: a finite number is expected"),
+    (["tf_rnn_mnist.migrate", "inspect", "x", "--forget_bias=nan"],
+     "flag --forget_bias=nan: --forget_bias must be a finite number"),  # (its own validator)
+])
+def test_a_float_flag_given_nan_or_infinity_is_refused(command, message):
+  done = subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True,
+                        timeout=120)
+  assert done.returncode == 1 and done.stderr.strip().endswith(
+      f"error: {message}. (--help lists the flags.)"), done.stderr
+
+
+def test_a_variant_named_twice_is_refused():
+  from tf_rnn_mnist import variants
+  from tf_rnn_mnist.errors import ConfigError
+  with pytest.raises(ConfigError, match=re.escape(
+      "--variants=static_gru,static_gru names static_gru twice; each variant is run (and "
+      "reported) once.")):
+    variants.parse_names("static_gru,static_gru")

@@ -3,6 +3,7 @@
 
 import contextlib
 import logging
+import math
 import os
 import re
 import signal
@@ -135,11 +136,19 @@ def _run_tool(main, positional):
 
 
 def _parse_flags(argv):
-  """absl's parsing, with a bad flag said as every other user error is: one `error:` line."""
+  """absl's parsing, with a bad flag said as every other user error is: one `error:` line.
+  A float flag given NaN or an infinity is refused: absl's bounds let NaN through (every
+  comparison with it is false)."""
   try:
-    return flags.FLAGS(argv)
+    parsed = flags.FLAGS(argv)
   except flags.Error as e:
-    sys.exit(f"error: {e}. (--help lists the flags.)")
+    sys.exit(f"error: {str(e).rstrip('.')}. (--help lists the flags.)")
+  for name in list(flags.FLAGS):
+    flag = flags.FLAGS[name]
+    if flag.present and isinstance(flag.value, float) and not math.isfinite(flag.value):
+      sys.exit(f"error: --{name}={flag.value}: a finite number is expected. (--help lists "
+               "the flags.)")
+  return parsed
 
 
 @contextlib.contextmanager

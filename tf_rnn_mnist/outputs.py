@@ -9,6 +9,7 @@ import os
 import tempfile
 
 from tf_rnn_mnist import atomic
+from tf_rnn_mnist import run_lock
 from tf_rnn_mnist.errors import ConfigError
 
 CHECKPOINT_SUBDIR = "checkpoints"
@@ -31,6 +32,10 @@ def check_train_outputs(config):
   """Fails before training, not after it, if an output cannot be written where asked."""
   if config.checkpoint_every and not config.model_dir:
     raise ConfigError("--checkpoint_every needs --model_dir (where the checkpoints go).")
+  # (first: the checks below make directories, none of which may go into another run's)
+  run_lock.check_outside_locked_runs(
+      {"model_dir": config.model_dir, "tensorboard_dir": tensorboard_dir(config),
+       "results_json": config.results_json, "export": config.export}, own=config.model_dir)
   check_distinct(
       {"model_dir": config.model_dir, "tensorboard_dir": config.tensorboard_dir,
        "results_json": config.results_json, "export": config.export},

@@ -21,6 +21,46 @@ from tf_rnn_mnist.errors import ConfigError
 LOCK_NAME = ".run.lock"
 
 
+def held_by_another_run(directory):
+  """Whether a run holds `directory`'s lock now (a shared lock taken and dropped at once
+  fails against the holder's exclusive one; no holder is delayed by more than that)."""
+  for path, flags in ((directory, os.O_RDONLY | os.O_DIRECTORY),
+                      (os.path.join(directory, LOCK_NAME), os.O_RDONLY)):
+    try:
+      fd = os.open(path, flags)
+    except OSError:
+      continue
+    try:
+      fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+      return True
+    except OSError:
+      pass
+    finally:
+      os.close(fd)
+  return False
+
+
+def check_outside_locked_runs(outputs, own=None):
+  """Refuses an output `{flag: path}` inside a directory another run holds (its model_dir):
+  the two runs' files would mix (TensorBoard scalars, results). `own`: this run's model_dir,
+  whose lock RunLock takes (and refuses there if another run holds it)."""
+  own = os.path.abspath(own) if own else None
+  for flag, path in outputs.items():
+    if not path:
+      continue
+    directory = os.path.abspath(path)
+    while True:
+      if directory != own and os.path.isdir(directory) and held_by_another_run(directory):
+        raise ConfigError(f"--{flag}={path} is inside {directory}, which another run holds "
+                          "(its --model_dir): the two runs' files would mix. Pass a path "
+                          "outside it.")
+      parent = os.path.dirname(directory)
+      if parent == directory:
+        break
+      directory = parent
+
+
 class RunLock:
   """Holds `directory`'s lock from `acquire()` (or `with`) until `release()` or exit."""
 

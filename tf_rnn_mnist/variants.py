@@ -210,4 +210,7 @@ def parse_names(text, flag="--variants"):
                       f"{', '.join(NAMES)}.")
   for name in names:
     get_variant(name)  # raises with the list of choices
+    if names.count(name) > 1:
+      raise ConfigError(f"{flag}={text} names {name} twice; each variant is run (and reported) "
+                        "once.")
   return names

@@ -210,3 +210,64 @@ def test_a_variant_named_twice_is_refused():
       "--variants=static_gru,static_gru names static_gru twice; each variant is run (and "
       "reported) once.")):
     variants.parse_names("static_gru,static_gru")
+
+
+# 5. One line and the right exit status ------------------------------------------------------
+
+def _keras_file_without_a_layer_name(path):
+  """A .keras whose config lost a layer's name (hand-edited, or crafted): Keras raises a bare
+  KeyError('name') loading it."""
+  import zipfile
+  import keras
+  inputs = keras.Input((28, 28))
+  model = keras.Model(inputs, keras.layers.Dense(10, name="d")(inputs), name="static_gru")
+  model.save(path)
+  with zipfile.ZipFile(path) as z:
+    files = {n: z.read(n) for n in z.namelist()}
+  config = json.loads(files["config.json"])
+  config["config"]["layers"][1].pop("name")
+  files["config.json"] = json.dumps(config).encode()
+  with zipfile.ZipFile(path, "w") as z:
+    for name, data in files.items():
+      z.writestr(name, data)
+  return path
+
+
+@pytest.mark.parametrize("command", [
+    lambda bad, d: ["tf_rnn_mnist.train", "--variant=static_gru", "--train_steps=1",
+                    f"--init_from={bad}", "--noprogress", *DATA, f"--data_dir={d}"],
+    lambda bad, d: ["tf_rnn_mnist.convert", "--variant=static_gru", f"--keras_model={bad}",
+                    f"--output={bad.parent / 'out' / 'ckpt'}"],
+])
+def test_a_keras_file_keras_cannot_build_is_one_line(tmp_path, small_idx_dir, command):
+  bad = _keras_file_without_a_layer_name(tmp_path / "bad.keras")
+  done = subprocess.run([sys.executable, "-m", *command(bad, small_idx_dir)],
+                        capture_output=True, text=True, timeout=300, env=_quiet_env())
+  assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines()[-1] == (
+      f"error: {bad} is not a readable Keras model (KeyError 'name')."), done.stderr[-2000:]
+
+
+def test_a_graph_with_an_op_tensorflow_does_not_register_is_one_line(tmp_path):
+  """A .meta naming a custom op whose library is not loaded: migrate says so in one line."""
+  import numpy as np
+  import tensorflow as tf
+  from tf_rnn_mnist.migrate.tf1_checkpoints import write_tf1_checkpoint
+  with tf.Graph().as_default() as g:
+    x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+    w = tf.compat.v1.get_variable("w", [3, 2])
+    tf.identity(tf.matmul(x, w), name="y")
+    meta = tf.compat.v1.train.export_meta_graph(graph=g)
+  next(n for n in meta.graph_def.node if n.name == "y").op = "MyCustomRnnOp"
+  (tmp_path / "model.ckpt.meta").write_bytes(meta.SerializeToString())
+  write_tf1_checkpoint({"w": np.ones((3, 2), np.float32)}, str(tmp_path / "model.ckpt"))
+  done = subprocess.run(
+      [sys.executable, "-m", "tf_rnn_mnist.migrate", "to-keras", str(tmp_path / "model.ckpt"),
+       "--inputs=x:0", "--outputs=y:0", f"--output={tmp_path / 'm.keras'}"],
+      capture_output=True, text=True, timeout=300, env=_quiet_env())
+  assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines()[-1] == (
+      f"error: {tmp_path}/model.ckpt.meta: TensorFlow does not import this graph (Op type not "
+      "registered 'MyCustomRnnOp' in binary running on "
+      f"{os.uname().nodename})."), done.stderr[-2000:]
+  assert not (tmp_path / "m.keras").exists()

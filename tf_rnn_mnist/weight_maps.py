@@ -189,11 +189,8 @@ def keras_weights_from(variant, path):
   state_dict or a .keras file."""
   variant = _as_variant(variant)
   if path.endswith(".keras"):
-    import keras
-    try:
-      model = keras.models.load_model(path)
-    except (OSError, ValueError, TypeError) as e:
-      raise ConfigError(f"{path} is not a readable Keras model ({e}).") from None
+    from tf_rnn_mnist.migrate.verify import load_model
+    model = load_model(path)
     if model.name != variant.name:  # this project names each model after its variant
       raise ConfigError(f"{path} holds a {model.name} model, not {variant.name}; pass the "
                         f"variant it was trained as (--variant={model.name}).")

@@ -78,10 +78,7 @@ class Graph:
     """The graph imported into TensorFlow (for what only its op registry knows: an op's
     number of outputs)."""
     if getattr(self, "_tf_graph", None) is None:
-      import tensorflow as tf
-      self._tf_graph = tf.Graph()
-      with self._tf_graph.as_default():
-        tf.graph_util.import_graph_def(self.graph_def, name="")
+      self._tf_graph = imported(self.graph_def, self.source)
     return self._tf_graph
 
   def restrict(self, names):
@@ -249,20 +246,27 @@ def read_proto(path, message):
   return message
 
 
-def with_shapes(graph_def, source):
-  """`graph_def` with each node's `_output_shapes` (a .meta records them; a GraphDef written
-  by write_graph or freezing does not): TensorFlow's own shape inference, by importing it."""
+def imported(graph_def, source):
+  """`graph_def` imported into a new tf.Graph; a graph TensorFlow cannot import (an op it
+  does not register: a custom op's library not loaded) is the user's error, said in one line."""
   import tensorflow as tf
-  if all("_output_shapes" in n.attr for n in graph_def.node):
-    return graph_def
   graph = tf.Graph()
   try:
     with graph.as_default():
       tf.graph_util.import_graph_def(graph_def, name="")
   except (ValueError, tf.errors.OpError) as e:
-    raise ConfigError(f"{source}: TensorFlow does not import this graph "
-                      f"({str(e).splitlines()[0]}).") from None
-  return graph.as_graph_def(add_shapes=True)
+    message = getattr(e, "message", str(e)).strip().splitlines()[0].split(". ")[0]
+    raise ConfigError(f"{source}: TensorFlow does not import this graph ({message}).") \
+        from None
+  return graph
+
+
+def with_shapes(graph_def, source):
+  """`graph_def` with each node's `_output_shapes` (a .meta records them; a GraphDef written
+  by write_graph or freezing does not): TensorFlow's own shape inference, by importing it."""
+  if all("_output_shapes" in n.attr for n in graph_def.node):
+    return graph_def
+  return imported(graph_def, source).as_graph_def(add_shapes=True)
 
 
 def function_body(fdef, what):

@@ -74,12 +74,16 @@ class UserGraph:
     import tensorflow as tf
     from tensorflow.core.protobuf import meta_graph_pb2
     graph_def = bypassed(g.graph_def, bypass) if bypass else g.graph_def
-    if g.meta_graph is not None:
-      meta = meta_graph_pb2.MetaGraphDef()
-      meta.CopyFrom(g.meta_graph)
-      meta.graph_def.CopyFrom(graph_def)
-      return tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
-    tf.graph_util.import_graph_def(graph_def, name="")
+    try:
+      if g.meta_graph is not None:
+        meta = meta_graph_pb2.MetaGraphDef()
+        meta.CopyFrom(g.meta_graph)
+        meta.graph_def.CopyFrom(graph_def)
+        return tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+      tf.graph_util.import_graph_def(graph_def, name="")
+    except (ValueError, tf.errors.OpError) as e:
+      raise ConfigError(f"{g.source}: TensorFlow does not import this graph "
+                        f"({tf_message(e)}).") from None
     names = [n.name for n in g.nodes.values() if n.op in ("VariableV2", "VarHandleOp")]
     return tf.compat.v1.train.Saver(
         {n: self.graph.get_tensor_by_name(f"{n}:0") for n in names}) if names else None

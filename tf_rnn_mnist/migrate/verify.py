@@ -52,8 +52,12 @@ def load_model(model_path):
   from tf_rnn_mnist.migrate import graph_ops, keras_cells  # noqa: F401  (registers layers)
   try:
     return keras.models.load_model(model_path)
-  except (OSError, ValueError, TypeError) as e:
-    raise ConfigError(f"{model_path} is not a readable Keras model ({e}).") from None
+  # (a crafted or damaged config: Keras raises KeyError for a layer without its name, ...)
+  except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+    said = str(e).splitlines()[0] if str(e) else ""
+    what = f"{type(e).__name__} {said}" if isinstance(e, (KeyError, AttributeError,
+                                                          IndexError)) else said
+    raise ConfigError(f"{model_path} is not a readable Keras model ({what}).") from None
 
 
 def load_checked(model_path, structures):

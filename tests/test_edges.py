@@ -271,3 +271,26 @@ def test_a_graph_with_an_op_tensorflow_does_not_register_is_one_line(tmp_path):
       "registered 'MyCustomRnnOp' in binary running on "
       f"{os.uname().nodename})."), done.stderr[-2000:]
   assert not (tmp_path / "m.keras").exists()
+
+
+@pytest.mark.parametrize("error", [
+    lambda: __import__("tensorflow").errors.ResourceExhaustedError(
+        None, None, "OOM when allocating tensor with shape[100000000,128] and type float on "
+        "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu\n[[{{node x}}]]"),
+    lambda: MemoryError("Unable to allocate 47.7 GiB for an array")])
+def test_out_of_memory_is_one_line_with_the_batch_size(monkeypatch, error):
+  from tf_rnn_mnist import loop, train
+  from tf_rnn_mnist.errors import ConfigError
+  from test_train import ONE_DEVICE, tiny_datasets
+
+  def exhausted(*args, **kwargs):
+    raise error()
+  monkeypatch.setattr(loop, "train_model", exhausted)
+  with pytest.raises(ConfigError, match=(
+      r"^Out of memory training static_gru with a batch of 100000000 \((OOM when allocating "
+      r"tensor with shape\[100000000,128\] and type float on /job:localhost/replica:0/task:0/"
+      r"device:CPU:0 by allocator cpu|Unable to allocate 47\.7 GiB for an array)\)\. Try a "
+      r"smaller --batch_size \(or --mixed_precision on a GPU\)\.$")):
+    train.run(train.TrainConfig(variant="static_gru", train_steps=1, batch_size=100000000,
+                                progress=False), datasets_override=tiny_datasets(),
+              strategy_override=ONE_DEVICE)

@@ -55,7 +55,7 @@ def run(config, datasets_override=None, strategy_override=None):
     # Held until the outputs are written: a stop after the last update lets them be written.
     stop = held.enter_context(StopSignals(
         compiled_loops_break=not distribute.is_multi_worker(strategy)))
-    trainer, results, progress = loop.train_model(config, data, strategy, stop, lock)
+    trainer, results, progress = _train_within_memory(config, data, strategy, stop, lock)
     written = write_outputs(config, trainer.model, variant, results) if chief else []
     if progress.save_error:
       raise OutputError(f"{progress.save_error} Kept: " + "; ".join(
@@ -116,6 +116,21 @@ def define_flags():
   data_flags.define_data_flags()
   flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into N logical devices, so that "
                        "--strategy=mirrored runs N replicas without GPUs.")
+
+
+def _train_within_memory(config, data, strategy, stop, lock):
+  """loop.train_model; out of memory (TensorFlow's allocator, or numpy's) is said in one line
+  with the batch size and what to try, not as TensorFlow's page-long error."""
+  import tensorflow as tf
+  from tf_rnn_mnist import loop
+  try:
+    return loop.train_model(config, data, strategy, stop, lock)
+  except (tf.errors.ResourceExhaustedError, MemoryError) as e:
+    said = (getattr(e, "message", None) or str(e) or type(e).__name__).strip().splitlines()[0]
+    batch = config.batch_size or variants.get_variant(config.variant).batch_size
+    raise ConfigError(f"Out of memory training {config.variant} with a batch of {batch} "
+                      f"({said[:160]}). Try a smaller --batch_size (or --mixed_precision on a "
+                      "GPU).") from None
 
 
 def config_from_flags(flag_values=flags.FLAGS):

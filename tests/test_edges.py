@@ -294,3 +294,37 @@ def test_out_of_memory_is_one_line_with_the_batch_size(monkeypatch, error):
     train.run(train.TrainConfig(variant="static_gru", train_steps=1, batch_size=100000000,
                                 progress=False), datasets_override=tiny_datasets(),
               strategy_override=ONE_DEVICE)
+
+
+STOPPING_TOOL = '''
+import sys, time
+from tf_rnn_mnist import cli
+def main(argv):
+  print("ready", flush=True)
+  try:
+    time.sleep(60)
+  finally:
+    print("cleaning up", flush=True)  # (waiting for children, writing what finished)
+    time.sleep(2)
+    print("cleaned up", flush=True)
+cli.run_tool(main)
+'''
+
+
+def test_a_second_stop_signal_during_the_exit_does_not_break_it(tmp_path):
+  """Ctrl-C twice (or under `timeout`): the exit the first one started goes on, then one line
+  and 130, never a traceback."""
+  import signal
+  import time
+  (tmp_path / "tf_rnn_mnist_stoptest.py").write_text(STOPPING_TOOL)
+  process = subprocess.Popen([sys.executable, "-m", "tf_rnn_mnist_stoptest"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=_quiet_env(PYTHONPATH=str(tmp_path)))
+  assert process.stdout.readline() == "ready\n"
+  process.send_signal(signal.SIGINT)
+  assert process.stdout.readline() == "cleaning up\n"
+  time.sleep(0.2)
+  process.send_signal(signal.SIGINT)
+  stdout, stderr = process.communicate(timeout=60)
+  assert process.returncode == 130, stderr[-2000:]
+  assert stdout == "cleaned up\n" and stderr.strip() == "Stopped by SIGINT.", (stdout, stderr)

@@ -24,9 +24,21 @@ USER_ERRORS = (ConfigError, MnistDataError, TrainingError, OutputError, Mismatch
 HELP_ARG = re.compile(r"^(--?help(full|short|xml)?(=(true|1))?|-h|-\?)$", re.IGNORECASE)
 
 
+_signals_seen = []
+
+
 def _raise_interrupted(signum, frame):
+  """The first stop signal raises Interrupted (the tool then keeps what finished and ends
+  with one line); a second one, while that exit is under way, is let pass (it would break the
+  exit with a traceback); a third ends the process at once."""
   del frame
-  raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name}.")
+  _signals_seen.append(signum)
+  if len(_signals_seen) == 1:
+    raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name}.")
+  if len(_signals_seen) >= 3:
+    _say(f"Stopped by {signal.Signals(signum).name} (a third stop signal: at once, without "
+         "waiting for what was under way).")
+    _exit_now(128 + signum)
 
 
 def _runs_a_tool():

@@ -328,3 +328,45 @@ def test_a_second_stop_signal_during_the_exit_does_not_break_it(tmp_path):
   stdout, stderr = process.communicate(timeout=60)
   assert process.returncode == 130, stderr[-2000:]
   assert stdout == "cleaned up\n" and stderr.strip() == "Stopped by SIGINT.", (stdout, stderr)
+
+
+# 6. Messages that name the real cause -------------------------------------------------------
+
+def test_a_checkpoint_under_a_path_with_glob_characters_says_so(tmp_path):
+  import shutil
+  import numpy as np
+  from tf_rnn_mnist.errors import ConfigError
+  from tf_rnn_mnist.migrate.tf1_checkpoints import open_tf1_checkpoint, write_tf1_checkpoint
+  write_tf1_checkpoint({"w": np.ones(3, np.float32)}, str(tmp_path / "ok" / "model"))
+  shutil.copytree(tmp_path / "ok", tmp_path / "ck[1]")
+  assert open_tf1_checkpoint(str(tmp_path / "ok" / "model")).has_tensor("w")
+  with pytest.raises(ConfigError, match=re.escape(
+      f"{tmp_path}/ck[1]/model: TensorFlow reads checkpoint paths as glob patterns, and this "
+      "one holds *, ?, [ or ], so it cannot be read where it is; copy or move the "
+      "checkpoint's files to a path without them.")):
+    open_tf1_checkpoint(str(tmp_path / "ck[1]" / "model"))
+
+
+def test_an_output_beside_an_input_is_not_taken_for_one_inside_it(tmp_path):
+  """--init_from=run1.keras --results_json=run1.keras.json: beside the file, allowed; a
+  checkpoint prefix's own files stay refused."""
+  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.errors import ConfigError
+  (tmp_path / "run1.keras").write_bytes(b"PK")
+  outputs.check_distinct({"results_json": str(tmp_path / "run1.keras.json")},
+                         {"init_from": str(tmp_path / "run1.keras")})
+  with pytest.raises(ConfigError, match="is inside the input --init_from"):
+    outputs.check_distinct({"results_json": str(tmp_path / "ckpt.index")},
+                           {"init_from": str(tmp_path / "ckpt")})
+
+
+def test_migrate_answers_a_usage_error_before_importing_tensorflow():
+  done = subprocess.run([sys.executable, "-X", "importtime", "-m", "tf_rnn_mnist.migrate",
+                         "inspect", "x", "--bogus"], capture_output=True, text=True,
+                        timeout=120)
+  assert done.returncode == 1
+  assert done.stderr.strip().splitlines()[-1] == (
+      "error: Unknown command line flag 'bogus'. (--help lists the flags.)")
+  imported = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", done.stderr, re.M)
+  assert "tf_rnn_mnist.migrate.graph" in imported  # (the count is of real imports)
+  assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "keras")], imported

@@ -6,6 +6,7 @@ file; the trainer's own outputs are checked by check_train_outputs. No TensorFlo
 """
 
 import os
+import re
 import tempfile
 
 from tf_rnn_mnist import atomic
@@ -187,10 +188,12 @@ def check_optional_outputs(**outputs):
 
 def _inside(path, container):
   """Whether writing `path` writes into `container` (the same path, a file in that directory,
-  or one of a TF checkpoint prefix's files, `PREFIX.index` and `PREFIX.data-*`)."""
+  or one of a TF checkpoint prefix's files: `PREFIX.index`, `PREFIX.data-*`, `PREFIX.meta`;
+  `run1.keras.json` is beside the file `run1.keras`, not in it)."""
   path, container = os.path.realpath(path), os.path.realpath(container)
+  checkpoint_file = re.fullmatch(re.escape(container) + r"\.(index|meta|data-\d+-of-\d+)", path)
   return (path == container or path.startswith(container + os.sep)
-          or path.startswith(container + "."))
+          or (checkpoint_file is not None and not os.path.isfile(container)))
 
 
 def check_distinct(outputs, inputs=None, protected=None):

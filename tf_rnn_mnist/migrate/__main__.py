@@ -56,7 +56,6 @@ from tf_rnn_mnist import cli
 from tf_rnn_mnist import outputs
 from tf_rnn_mnist.errors import ConfigError, MismatchError
 from tf_rnn_mnist.migrate import graph as graph_lib
-from tf_rnn_mnist.migrate import recognise
 from tf_rnn_mnist.migrate import verify as verify_lib
 from tf_rnn_mnist.migrate.structures import RunOptions
 from tf_rnn_mnist.migrate.tf1_checkpoints import read_tf1_tensors, write_tf1_checkpoint
@@ -190,6 +189,7 @@ def _options():
 def _selection(source):
   """The chosen structures, head, and their arrays (every one read, so that a corrupt data file
   is reported here by name rather than by the TF1 side's restore)."""
+  from tf_rnn_mnist.migrate import recognise  # (Keras: imported once the flags hold)
   f = flags.FLAGS
   reader = source.reader()
   inspection = recognise.inspect(reader.get_variable_to_shape_map())
@@ -201,6 +201,7 @@ def _selection(source):
 
 
 def inspect(path):
+  from tf_rnn_mnist.migrate import recognise
   source = _source(path)
   shapes = source.shapes()
   print(recognise.inspect(shapes).report())

@@ -13,6 +13,10 @@ def open_tf1_checkpoint(path):
   try:
     return tf.train.load_checkpoint(path)
   except (ValueError, tf.errors.OpError) as e:
+    if any(c in path for c in "*?[]"):
+      raise ConfigError(f"{path}: TensorFlow reads checkpoint paths as glob patterns, and this "
+                        "one holds *, ?, [ or ], so it cannot be read where it is; copy or "
+                        "move the checkpoint's files to a path without them.") from None
     raise ConfigError(f"{path} is not a readable TF checkpoint "
                       f"({str(e).splitlines()[0]}).") from None
 

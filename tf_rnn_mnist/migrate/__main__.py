@@ -201,8 +201,8 @@ def _selection(source):
 
 
 def inspect(path):
-  from tf_rnn_mnist.migrate import recognise
   source = _source(path)
+  from tf_rnn_mnist.migrate import recognise  # (Keras: once the source is known good)
   shapes = source.shapes()
   print(recognise.inspect(shapes).report())
   g = source.graph

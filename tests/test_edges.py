@@ -300,8 +300,8 @@ STOPPING_TOOL = '''
 import sys, time
 from tf_rnn_mnist import cli
 def main(argv):
-  print("ready", flush=True)
   try:
+    print("ready", flush=True)  # (inside: a signal right after it finds the finally)
     time.sleep(60)
   finally:
     print("cleaning up", flush=True)  # (waiting for children, writing what finished)
@@ -370,3 +370,68 @@ def test_migrate_answers_a_usage_error_before_importing_tensorflow():
   imported = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", done.stderr, re.M)
   assert "tf_rnn_mnist.migrate.graph" in imported  # (the count is of real imports)
   assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "keras")], imported
+
+
+# 7. The image's stops: python as PID 1, a stop after the end --------------------------------
+
+def _pid_namespaces():
+  try:
+    return subprocess.run(["unshare", "-p", "-f", "--mount-proc", "true"],
+                          capture_output=True, timeout=30).returncode == 0
+  except (OSError, subprocess.TimeoutExpired):
+    return False
+
+
+@pytest.mark.skipif(not _pid_namespaces(), reason="needs PID namespaces (unshare -p), as in "
+                    "a container")
+def test_a_stop_while_starting_ends_python_as_pid_1_at_once(tmp_path):
+  """`docker run --entrypoint python ...`: python is PID 1, which the kernel gives no default
+  action for SIGTERM. SIGTERM sent every 20 ms from its start: the first one after the
+  package's import ends it (143), long before the trainer's own handlers; before this, each
+  was ignored until the trainer's imports were done."""
+  import signal
+  import time
+  process = subprocess.Popen(
+      ["unshare", "-p", "-f", "--mount-proc", sys.executable, "-m", "tf_rnn_mnist.train",
+       "--variant=static_gru", "--train_steps=1", "--noprogress", *DATA,
+       f"--data_dir={tmp_path / 'none'}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True, env=_quiet_env())
+  inner = None
+  deadline = time.monotonic() + 60
+  while process.poll() is None and time.monotonic() < deadline:
+    inner = inner or next((int(p) for p in os.listdir("/proc") if p.isdigit() and _parent(p)
+                           == process.pid), None)
+    if inner:
+      os.kill(inner, signal.SIGTERM)
+    time.sleep(0.02)
+  _, stderr = process.communicate(timeout=60)
+  assert process.returncode == 143, stderr[-2000:]
+  assert stderr.strip() == "Stopped by SIGTERM while starting; nothing was written.", stderr
+
+
+def _parent(pid):
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return int(f.read().rsplit(")", 1)[1].split()[1])
+  except (OSError, IndexError, ValueError):
+    return None
+
+
+FINISHING_TOOL = '''
+import os, signal, time
+from tf_rnn_mnist import cli
+def main(argv):
+  cli.finished("the run had finished, and its outputs were written")
+  os.kill(os.getpid(), signal.SIGTERM)  # (docker stop, just after the last output)
+  time.sleep(30)
+cli.run_tool(main)
+'''
+
+
+def test_a_stop_after_every_output_is_written_exits_0_and_says_so(tmp_path):
+  (tmp_path / "tf_rnn_mnist_finishtest.py").write_text(FINISHING_TOOL)
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist_finishtest"], capture_output=True,
+                        text=True, timeout=60, env=_quiet_env(PYTHONPATH=str(tmp_path)))
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.stderr.strip() == ("Stopped by SIGTERM after the end: the run had finished, and "
+                                 "its outputs were written; exit status 0.")

@@ -36,7 +36,7 @@ def _raise_interrupted(signum, frame):
   if len(_signals_seen) == 1:
     raise Interrupted(signum, f"Stopped by {signal.Signals(signum).name}.")
   if len(_signals_seen) >= 3:
-    _say(f"Stopped by {signal.Signals(signum).name} (a third stop signal: at once, without "
+    say(f"Stopped by {signal.Signals(signum).name} (a third stop signal: at once, without "
          "waiting for what was under way).")
     _exit_now(128 + signum)
 
@@ -119,14 +119,26 @@ def stops_end_quietly():
   try:
     yield
   except Interrupted as e:
-    _say(str(e))
+    say(str(e))
     _exit_now(e.exit_code)
   except KeyboardInterrupt:
-    _say("Stopped by SIGINT.")
+    say("Stopped by SIGINT.")
     _exit_now(128 + signal.SIGINT)
 
 
-def _say(text):
+def finished(what):
+  """From now on a stop signal ends the process with status 0, saying `what` was done: the
+  work is complete, and a supervisor must not start it again."""
+  def done(signum, frame):
+    del frame
+    say(f"Stopped by {signal.Signals(signum).name} after the end: {what}; exit status 0.")
+    _exit_now(0)
+  for signum in STOP_SIGNALS:
+    signal.signal(signum, done)
+
+
+def say(text):
+  """A line on stderr that the process's state cannot break (a closed terminal)."""
   try:
     print(text, file=sys.stderr)
   except OSError:  # the terminal closed (SIGHUP): the exit status still says it

@@ -9,10 +9,13 @@ stderr, leaving out the lines it positively recognises as those notices (their f
 Everything else passes, in order: Python's own lines, fatal lines (F...), crash reports.
 
 A child, not a thread: when the tool dies (a segfault, an abort, os._exit), the child still
-reads what the tool wrote up to its last byte and forwards it; at a normal exit the tool does
-not wait for it (it ends when the pipe's last writer does).
+reads what the tool wrote up to its last byte and forwards it. At an exit the tool writes a
+marker and waits (milliseconds) for the child to say it forwarded everything up to it: in a
+container, the child ends with the tool's PID namespace and must not take the last lines
+with it; nor is the end of the pipe waited for (a grandchild may hold it open).
 """
 
+import atexit
 import os
 import subprocess
 import sys
@@ -35,6 +38,7 @@ NATIVE_NOTICE = (
 _COPY = r"""
 import os, re, sys
 notice = re.compile(sys.argv[1].encode())
+ack, marker = int(sys.argv[2]), sys.argv[3].encode()
 pending = b""
 def write(data):
     try:
@@ -51,14 +55,28 @@ while True:
         break
     lines = (pending + chunk).split(b"\n")
     pending = lines.pop()
-    kept = [line + b"\n" for line in lines if not notice.match(line)]
+    kept, asked = [], False
+    for line in lines:
+        if line.endswith(marker):  # (after another thread's unfinished line, maybe)
+            line, asked = line[:-len(marker)], True
+            if not line:
+                continue
+        if not notice.match(line):
+            kept.append(line + b"\n")
     if kept:
         write(b"".join(kept))
+    if asked:
+        try:
+            os.write(ack, b"1")
+        except OSError:
+            pass
 if pending and not notice.match(pending):
     write(pending)
 """
 
 _filter = None
+_MARKER = "\x01tf_rnn_mnist: flushed\x01"
+_FLUSH_WAIT = 2.0  # seconds at most; the child answers in milliseconds
 
 
 def _stderr_open():
@@ -73,22 +91,32 @@ class _StderrFilter:
   def __init__(self):
     self.real = os.dup(2)
     read_fd, write_fd = os.pipe()
+    self.ack, ack_write = os.pipe()
     self.child = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", _COPY, NATIVE_NOTICE], stdin=read_fd,
-        stdout=self.real, stderr=subprocess.DEVNULL, start_new_session=True)
+        [sys.executable, "-I", "-S", "-c", _COPY, NATIVE_NOTICE, str(ack_write), _MARKER],
+        stdin=read_fd, stdout=self.real, stderr=subprocess.DEVNULL, start_new_session=True,
+        pass_fds=(ack_write,))
     os.close(read_fd)
+    os.close(ack_write)
     sys.stderr.flush()
     os.dup2(write_fd, 2)
     os.close(write_fd)
 
   def close(self):
-    """Puts the real stderr back: the pipe's last writer closes, and the child forwards the
-    rest and ends. Nothing to wait for."""
+    """Waits (milliseconds) until the child has forwarded everything written so far, then
+    puts the real stderr back."""
+    import select
     try:
       sys.stderr.flush()
     except (OSError, ValueError):
       pass
+    try:
+      os.write(2, (_MARKER + "\n").encode())
+      select.select([self.ack], [], [], _FLUSH_WAIT)
+    except OSError:
+      pass
     os.dup2(self.real, 2)
+    os.close(self.ack)
 
 
 def filter_stderr():
@@ -106,6 +134,7 @@ def filter_stderr():
     return
   if _filter is None:
     _filter = _StderrFilter()
+    atexit.register(flush)
 
 
 def real_stderr():
@@ -116,7 +145,7 @@ def real_stderr():
 
 def flush():
   """Before the process ends (os._exit after a stop, or at exit): everything written so far
-  goes to the child, which forwards it."""
+  forwarded by the child."""
   global _filter
   if _filter is not None:
     _filter.close()

@@ -18,7 +18,7 @@ from tf_rnn_mnist import outputs
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.seed_splits import Datasets
-from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
+from tf_rnn_mnist.errors import ConfigError, OutputError
 from tf_rnn_mnist.plan import TrainConfig, check_config
 from tf_rnn_mnist.run_lock import RunLock
 
@@ -61,10 +61,10 @@ def run(config, datasets_override=None, strategy_override=None):
       raise OutputError(f"{progress.save_error} Kept: " + "; ".join(
           [progress.kept()] + written) + ".")
     if stop.signum:
-      raise Interrupted(stop.signum, (
-          f"Stopped by {signal.Signals(stop.signum).name} after the last update: the run "
-          "had finished, and its outputs were written (" + "; ".join(
-              [progress.kept()] + written) + ")."))
+      # Nothing is left to do or resume: a supervisor must not run it again (status 0).
+      cli.say(f"Stopped by {signal.Signals(stop.signum).name} after the last update: the run "
+              "had finished, and its outputs were written (" + "; ".join(
+                  [progress.kept()] + written) + "); exit status 0.")
   return results
 
 
@@ -148,6 +148,7 @@ def main(argv):
   from tf_rnn_mnist import distribute  # TensorFlow: only once the flags hold
   distribute.split_cpu(flags.FLAGS.cpu_devices)
   results = run(config)
+  cli.finished("the run had finished, and its outputs were written")
   logging.info("%s: %d steps in %.1f s (%.0f examples/s), full test accuracy %.4f, weights "
                "SHA-256 %s", results["variant"], results["steps"], results["train_seconds"],
                results["examples_per_second"], results["test_accuracy"],

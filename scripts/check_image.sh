@@ -27,7 +27,7 @@ PULL=(); [[ "$(basename "$ENGINE")" == podman ]] && PULL=(--pull=never)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d)
 NAME=tf-rnn-mnist-check-$$
-trap '"$ENGINE" rm -f "$NAME" >/dev/null 2>&1 || true' EXIT
+trap '"$ENGINE" rm -f -v "$NAME" >/dev/null 2>&1 || true' EXIT
 ME="$(id -u):$(id -g)"
 # As root, ownership would prove nothing: run as another user, as a CI user would be.
 [[ "$(id -u)" == 0 ]] && ME="1234:1234"
@@ -35,7 +35,7 @@ mkdir -p "$WORK/cache" "$WORK/runs"
 chmod 0777 "$WORK/cache" "$WORK/runs"  # the image's own uid 1000 writes here in check 2
 ok() { printf 'PASS  %s\n' "$*"; }
 fail() { printf 'FAIL  %s\n' "$*"; exit 1; }
-run() { "$ENGINE" run --rm -v "$WORK/cache:/cache" -v "$WORK/runs:/runs" "$@"; }
+run() { "$ENGINE" run --rm -v "$WORK/cache:/cache" -v "$WORK/runs:/runs" "$@"; }  # (--rm: its volumes too)
 sha() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["weights_sha256"])' "$1"; }
 
 echo "engine: $ENGINE; base: $BASE_IMAGE; extra: '${EXTRA}'; tag: $TAG"
@@ -89,7 +89,7 @@ code=$("$ENGINE" inspect "$NAME" --format '{{.State.ExitCode}}')
 stopped=$("$ENGINE" logs "$NAME" 2>&1 | grep '^Stopped by' || true)
 [[ "$code" == 143 && -n "$stopped" ]] && ok "stop: exit 143 in $seconds s: $stopped" \
   || fail "stop: exit $code in $seconds s"
-"$ENGINE" rm "$NAME" > /dev/null
+"$ENGINE" rm -v "$NAME" > /dev/null  # (-v: the image's anonymous volumes too)
 run --user "$ME" "$TAG" --variant=static_gru --train_steps=$steps --batch_size=20 \
   --model_dir=/runs/stopped --results_json=/runs/stopped.json > "$WORK/resumed.log" 2>&1 \
   || fail "resume"

@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # Stops of the image on a busy machine, measured (opt-in; not part of CI):
-#   scripts/image_stops.sh TAG [STOPS=10] [BUSY_LOOPS=2] [DATA_DIR=~/.cache/tf_rnn_mnist]
+#   scripts/image_stops.sh TAG [STOPS=10] [BUSY_LOOPS=2] [DATA_DIR]
 # Starts BUSY_LOOPS busy loops (the load), then STOPS times: a static_gru run with --model_dir,
 # `stop` with docker's default grace (10 s) once it trains, and prints the seconds `stop` took,
 # the exit status, and the seconds from the signal to the "Stopped by" line (the checkpoint is
 # written before that line). Exit status 143 within the grace is the target; 137 means the
-# engine had to SIGKILL it. MNIST comes from DATA_DIR (the IDX files), read-only, no network.
+# engine had to SIGKILL it. MNIST comes from DATA_DIR (the IDX files), read-only, no network:
+# by default the project's own cache, where any tool puts MNIST the first time it runs
+# ($XDG_CACHE_HOME/tf_rnn_mnist, else ~/.cache/tf_rnn_mnist; `python -m tf_rnn_mnist data`
+# fills it).
 set -euo pipefail
 TAG=${1:?usage: image_stops.sh TAG [STOPS] [BUSY_LOOPS] [DATA_DIR]}
 STOPS=${2:-10}
 BUSY=${3:-2}
-DATA=${4:-$HOME/.cache/tf_rnn_mnist}
+DATA=${4:-${XDG_CACHE_HOME:-$HOME/.cache}/tf_rnn_mnist}
+for file in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte \
+            t10k-labels-idx1-ubyte; do
+  if [[ ! -e "$DATA/$file" && ! -e "$DATA/$file.gz" ]]; then
+    echo "error: $DATA holds no $file(.gz): pass the MNIST IDX directory as DATA_DIR, or fill" \
+         "the cache first with: python -m tf_rnn_mnist data" >&2
+    exit 1
+  fi
+done
 ENGINE=""
 for candidate in docker podman; do
   if command -v "$candidate" > /dev/null && "$candidate" info > /dev/null 2>&1; then
@@ -24,7 +35,7 @@ NAME=tf-rnn-mnist-stops-$$
 busy=()
 cleanup() {
   for pid in "${busy[@]}"; do kill "$pid" 2>/dev/null || true; done
-  "$ENGINE" rm -f "$NAME" > /dev/null 2>&1 || true
+  "$ENGINE" rm -f -v "$NAME" > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
 for _ in $(seq "$BUSY"); do (while :; do :; done) & busy+=($!); done
@@ -55,5 +66,5 @@ except Exception:
 PY
 )
   printf '%d | %.1f | %s | %s | %s\n' "$i" "$(echo "$t1 - $t0" | bc)" "$code" "$line_at" "$(cut -d' ' -f1 /proc/loadavg)"
-  "$ENGINE" rm "$NAME" > /dev/null
+  "$ENGINE" rm -v "$NAME" > /dev/null  # (-v: the image's anonymous volumes too)
 done

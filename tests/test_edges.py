@@ -435,3 +435,24 @@ def test_a_stop_after_every_output_is_written_exits_0_and_says_so(tmp_path):
   assert done.returncode == 0, done.stderr[-2000:]
   assert done.stderr.strip() == ("Stopped by SIGTERM after the end: the run had finished, and "
                                  "its outputs were written; exit status 0.")
+
+
+def test_image_stops_refuses_an_empty_data_directory_before_starting(tmp_path):
+  """Its default data directory is the project's own cache; an empty one is said at once
+  (it once failed in the engine, podman 125)."""
+  script = os.path.join(os.path.dirname(__file__), "..", "scripts", "image_stops.sh")
+  done = subprocess.run(["bash", script, "some-tag", "1", "0", str(tmp_path)],
+                        capture_output=True, text=True, timeout=60)
+  assert done.returncode == 1
+  assert done.stderr.strip() == (
+      f"error: {tmp_path} holds no train-images-idx3-ubyte(.gz): pass the MNIST IDX directory "
+      "as DATA_DIR, or fill the cache first with: python -m tf_rnn_mnist data")
+
+
+@pytest.mark.parametrize("script", ["check_image.sh", "image_stops.sh"])
+def test_the_image_scripts_remove_their_containers_volumes(script):
+  """Every container they remove goes with its anonymous volumes (the image declares /cache
+  and /runs): `rm -v`, or `run --rm`."""
+  text = open(os.path.join(os.path.dirname(__file__), "..", "scripts", script)).read()
+  removals = re.findall(r'"\$ENGINE" rm\b[^\n]*', text)
+  assert removals and all(re.search(r"\brm( -f)? -v ", r) for r in removals), removals

@@ -25,6 +25,9 @@ if how == "segv":
 if how == "abort":
   os.write(2, b"F0000 00:00:1796433851.086073   23996 some_op.cc:52] Check failed: x == y\\n")
   os.abort()
+if how == "native_error":  # (a C++ error line: not one of the known notices)
+  os.write(2, b"E0000 00:00:1796433851.086073   23996 bfc_allocator.cc:485] Allocator (cpu) "
+              b"ran out of memory trying to allocate 4.00GiB\\n")
 '''
 NATIVE_NOTICES = re.compile(r"absl::InitializeLog|oneDNN|cuInit|cuda drivers|rebuild TensorFlow")
 
@@ -65,6 +68,18 @@ def test_a_crash_report_reaches_stderr_whole(crashing_tool, how, signal_number, 
   assert any("tf_rnn_mnist_crashtest.py\", line" in l and l.endswith("in <module>")
              for l in stack), stack
   assert not NATIVE_NOTICES.search(done.stderr), done.stderr[:2000]
+
+
+def test_a_native_line_not_known_as_a_notice_passes(crashing_tool):
+  """The filter leaves out the notices it knows by their source, not every C++ log line: an
+  error from elsewhere (the allocator) reaches stderr."""
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist_crashtest", "native_error"],
+                        capture_output=True, text=True, timeout=300,
+                        env=_quiet_env(PYTHONPATH=str(crashing_tool)))
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert done.stderr.splitlines() == [
+      "last words", "E0000 00:00:1796433851.086073   23996 bfc_allocator.cc:485] Allocator "
+      "(cpu) ran out of memory trying to allocate 4.00GiB"], done.stderr
 
 
 def test_a_closed_stderr_is_not_an_error(tmp_path, small_idx_dir):

@@ -923,3 +923,32 @@ def test_a_cell_step_refusal_names_the_cell_its_class_and_loop(corpus, monkeypat
       r"basic_lstm_cell in the loop dynamic_seq2seq/encoder/rnn/while: its gates are computed "
       r"by an op this tool does not read\.$")):
     _convert(*_program(corpus, "nmt_residual_encoder"))
+
+
+def _leading_run(wrong_at_first_step=False):
+  """A Run whose output [batch 3, time 7, 2] is chaotic from step 4 on: there the graph's own
+  1-ulp move and the model's difference are 1e-3; before it, 1e-8 (or, wrong, 1e-3 at step 0)."""
+  import types
+  rng = np.random.default_rng(0)
+  ref = rng.standard_normal((3, 7, 2))
+  late = np.zeros_like(ref)
+  late[:, 4:] = 1e-3
+  ours = ref + 1e-8 + late
+  if wrong_at_first_step:
+    ours[:, 0] += 1e-3
+  run = graph_proof.Run({"x:0": np.zeros((3, 7, 1))}, [ours], [ref], [ref.copy()], [ref + late],
+                        {}, 3)
+  g = types.SimpleNamespace(shape=lambda tensor: [None, 7, 2])
+  return g, run, whole_model.Interface(["x:0"], ["y:0"], {})
+
+
+def test_a_graph_fixing_its_time_axis_is_proved_on_its_leading_steps():
+  g, run, interface = _leading_run()
+  lines, status = graph_proof._prove_leading(g, run, interface, 7)
+  assert status == graph_proof.NOT_FULLY_PROVED, lines
+  assert lines == ["PASS up to step 4: y:0 within 1e-5 * max(1, max|ref|) on their leading 4 "
+                   "steps; not proved at length 7 (exit 3)"]
+  g, run, interface = _leading_run(wrong_at_first_step=True)
+  lines, status = graph_proof._prove_leading(g, run, interface, 7)
+  assert status == graph_proof.WRONG and lines[-1].startswith(
+      "FAIL: wrong on the leading 4 steps, where the graph does not move"), lines

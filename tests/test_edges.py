@@ -185,12 +185,24 @@ def test_a_resume_on_other_training_data_is_refused_with_both_digests(tmp_path):
 
 # 4. Outputs inside another run, NaN flags, a variant twice ---------------------------------
 
+HOLDER = """
+import sys, time
+from tf_rnn_mnist.run_lock import RunLock
+RunLock(sys.argv[1], "model_dir").acquire()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
 def test_an_output_inside_another_runs_locked_model_dir_is_refused(tmp_path, small_idx_dir):
   """A second run's --tensorboard_dir (or results) inside a running run's model_dir: the two
-  runs' scalars would mix; refused before anything is written there."""
-  from tf_rnn_mnist.run_lock import RunLock
+  runs' scalars would mix; refused before anything is written there. (A run the holder
+  itself started, as compare starts its runs inside its --out, is not refused.)"""
   held = tmp_path / "running"
-  with RunLock(str(held), "model_dir"):
+  holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(held)], stdout=subprocess.PIPE,
+                            text=True)
+  try:
+    assert holder.stdout.readline() == "held\n"
     for flag, path in (("tensorboard_dir", held / "tb"), ("results_json", held / "r.json")):
       done = subprocess.run(
           [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_gru",
@@ -202,6 +214,9 @@ def test_an_output_inside_another_runs_locked_model_dir_is_refused(tmp_path, sma
               "--model_dir): the two runs' files would mix. Pass a path outside it.") in \
           done.stderr, done.stderr[-2000:]
       assert sorted(os.listdir(held)) == [".run.lock"]
+  finally:
+    holder.kill()
+    holder.wait()
 
 
 @pytest.mark.parametrize("command,message", [
@@ -471,3 +486,21 @@ def test_the_image_scripts_remove_their_containers_volumes(script):
   text = open(os.path.join(os.path.dirname(__file__), "..", "scripts", script)).read()
   removals = re.findall(r'"\$ENGINE" rm\b[^\n]*', text)
   assert removals and all(re.search(r"\brm( -f)? -v ", r) for r in removals), removals
+
+
+def test_an_error_after_stdouts_reader_left_still_reaches_stderr(tmp_path, small_idx_dir):
+  """`train ... 2>err | head -1`, and the export then fails (a file size limit): the error,
+  which says where the model was rescued to or that it could not be, reaches stderr."""
+  import resource
+  process = subprocess.Popen(
+      [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_gru", "--train_steps=30",
+       "--batch_size=20", f"--export={tmp_path / 'm.keras'}", "--noprogress", *DATA,
+       f"--data_dir={small_idx_dir}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True, env=_quiet_env(TMPDIR=str(tmp_path)),
+      preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000)))
+  assert process.stdout.readline()
+  process.stdout.close()  # as head does after its line
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 1, stderr[-2000:]
+  assert stderr.strip().splitlines()[-1].startswith(
+      f"error: Could not export the model to {tmp_path / 'm.keras'}"), stderr[-2000:]

@@ -891,7 +891,9 @@ def test_cli_to_tf1_never_writes_over_a_checkpoint_and_ctrl_c_is_one_line(corpus
   process.send_signal(signal.SIGINT)
   _, stderr = process.communicate(timeout=120)
   assert process.returncode == 130, stderr[-2000:]
-  assert "Traceback" not in stderr and "error: stopped by SIGINT" in stderr
+  # (during its imports: migrate's own line; once running: the tools' line)
+  assert "Traceback" not in stderr and re.match(r"(error: stopped|Stopped) by SIGINT",
+                                                stderr.strip().splitlines()[-1]), stderr
   assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "training"]
 
 

@@ -22,8 +22,10 @@ LOCK_NAME = ".run.lock"
 
 
 def held_by_another_run(directory):
-  """Whether a run holds `directory`'s lock now (a shared lock taken and dropped at once
-  fails against the holder's exclusive one; no holder is delayed by more than that)."""
+  """Whether a run other than this process's parent holds `directory`'s lock now (a shared
+  lock taken and dropped at once fails against the holder's exclusive one; no holder is
+  delayed by more than that). The parent's is not another run's: `compare` holds its --out,
+  where the runs it starts write."""
   for path, flags in ((directory, os.O_RDONLY | os.O_DIRECTORY),
                       (os.path.join(directory, LOCK_NAME), os.O_RDONLY)):
     try:
@@ -33,12 +35,22 @@ def held_by_another_run(directory):
     try:
       fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
-      return True
+      return not _held_by_parent(directory)
     except OSError:
       pass
     finally:
       os.close(fd)
   return False
+
+
+def _held_by_parent(directory):
+  """Whether the lock description names this process's parent, on this host, as holder."""
+  try:
+    with open(os.path.join(directory, LOCK_NAME), errors="replace") as f:
+      holder = f.read()
+  except OSError:
+    return False
+  return holder.startswith(f"pid {os.getppid()} on {socket.gethostname()},")
 
 
 def check_outside_locked_runs(outputs, own=None):
@@ -113,7 +125,8 @@ class RunLock:
     try:
       # O_NOFOLLOW: a symbolic link planted as .run.lock must not redirect the write.
       fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666)
-      with os.fdopen(fd, "w") as f:
+      # (surrogateescape: a path argument need not be UTF-8)
+      with os.fdopen(fd, "w", errors="surrogateescape") as f:
         f.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}: "
                 f"{' '.join(sys.argv)}\n")
     except OSError as e:

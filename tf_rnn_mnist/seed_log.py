@@ -61,11 +61,13 @@ def seed_final_lines(plan, seed_accuracy):
   return []
 
 
-def _quiet_streams():
-  """Points stdout and stderr at /dev/null once their reader is gone, so that no later write
-  (a log line, a warning, the final summary) fails and ends the run before its outputs."""
+def _quiet_stdout():
+  """Points stdout at /dev/null once its reader is gone, so that no later write (a log line,
+  the final summary) fails and ends the run before its outputs. Not stderr: `run 2>err | head`
+  closes only stdout, and an error said later (where a rescued model went) must reach err; a
+  closed terminal fails stderr's writes too, which the tools' messages survive (cli.say)."""
   devnull = os.open(os.devnull, os.O_WRONLY)
-  for stream in (sys.stdout, sys.stderr):
+  for stream in (sys.stdout,):
     try:
       stream.flush()
     except OSError:
@@ -105,7 +107,7 @@ class RunLog:
     except OSError:  # `| head` ended, or the terminal closed (EIO): the run goes on unseen
       self.reader_gone = True
       self.progress.disable = True
-      _quiet_streams()
+      _quiet_stdout()
 
   def scalars(self, step, **values):
     """`train__loss=x` is written as the scalar `train/loss`."""

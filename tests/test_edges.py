@@ -130,6 +130,22 @@ def test_an_output_name_the_filesystem_cannot_take_is_refused_first(tmp_path, ma
   assert list(tmp_path.iterdir()) == []
 
 
+def test_symbolic_link_outputs_are_checked_where_they_lead(tmp_path):
+  """A link to a file in a directory that does not exist yet: the directory is made first
+  (the write lands there, not beside the link); a link loop: refused before any work."""
+  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.errors import ConfigError
+  (tmp_path / "dangling.keras").symlink_to(tmp_path / "elsewhere" / "deeper" / "m.keras")
+  outputs.check_export_path("export", str(tmp_path / "dangling.keras"))
+  assert (tmp_path / "elsewhere" / "deeper").is_dir()
+  (tmp_path / "loopA").symlink_to(tmp_path / "loopB")
+  (tmp_path / "loopB").symlink_to(tmp_path / "loopA")
+  with pytest.raises(ConfigError, match=re.escape(
+      f"--results_json={tmp_path}/loopA cannot be written: Too many levels of symbolic links "
+      "(a symbolic link loop?).")):
+    outputs.check_writable_file("results_json", str(tmp_path / "loopA"), "a .json file path")
+
+
 def test_a_model_dir_too_long_for_its_checkpoints_is_refused_before_training(tmp_path):
   """A model_dir of about 4,050 bytes could be created, but no checkpoint inside it: refused
   before anything is made."""

@@ -362,3 +362,27 @@ def test_mutation_dropout_kept_in_the_keras_model_fails(corpus):
   lines, status = graph_proof.prove_source(source, interface, model, 5, 6)
   assert status == graph_proof.WRONG, "\n".join(lines)
   assert lines[0].startswith("dropout dynamic_seq2seq/")  # (bypassed: not what failed)
+
+
+def test_to_keras_writes_through_a_symbolic_link_and_says_a_full_disk(corpus, tmp_path):
+  """--output a symbolic link: its target is replaced, the link kept (as train and convert
+  do); a file size limit on the way: one line, exit 1, nothing written."""
+  import resource
+  spec, base = _spec(corpus, "bi_classifier"), corpus / "bi_classifier"
+  (tmp_path / "real.keras").write_text("old")
+  (tmp_path / "link.keras").symlink_to(tmp_path / "real.keras")
+  done = _migrate("to-keras", str(base / "saved_model"), *_flags(spec, False),
+                  f"--output={tmp_path / 'link.keras'}", "--noverify")
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert (tmp_path / "link.keras").is_symlink()
+  assert verify.load_model(str(tmp_path / "real.keras")).inputs
+  limited = subprocess.run(
+      [sys.executable, "-m", "tf_rnn_mnist.migrate", "to-keras", str(base / "saved_model"),
+       *_flags(spec, False), f"--output={tmp_path / 'small.keras'}", "--noverify"],
+      capture_output=True, text=True, timeout=300,
+      preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000)))
+  assert limited.returncode == 1 and "Traceback" not in limited.stderr, limited.stderr[-2000:]
+  assert limited.stderr.strip().splitlines()[-1] == (
+      f"error: Could not write {tmp_path / 'small.keras'} (File too large); nothing was "
+      "written."), limited.stderr[-2000:]
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["link.keras", "real.keras"]

@@ -61,7 +61,9 @@ def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=Non
   try:
     return _convert(variant, sources[0], keras_model, output)
   except (OSError, tf.errors.OpError) as e:  # a full disk: what was at --output is untouched
-    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    from tf_rnn_mnist.migrate.user_graph import tf_message  # (the cause, not "Graph execution")
+    text = tf_message(e) if isinstance(e, tf.errors.OpError) else (
+        str(e).splitlines()[0] if str(e) else type(e).__name__)
     raise OutputError(f"Could not write --output={output} ({text}); nothing that was there "
                       "was changed.") from None
 

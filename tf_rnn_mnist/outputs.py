@@ -93,7 +93,7 @@ def check_export_path(flag, path):
     raise ConfigError(f"--{flag}={path} is an existing file; pass a path ending in .keras (a "
                       "Keras model file) or a directory (a SavedModel).")
   check_name_limits(flag, path, inside=CHECKPOINT_PATH_BYTES)  # (variables/variables.data-...)
-  check_writable_dir(flag, os.path.dirname(os.path.abspath(path.rstrip(os.sep))))
+  check_writable_dir(flag, os.path.dirname(_target(flag, path.rstrip(os.sep))))
   if os.path.isdir(path) and os.listdir(path):
     raise ConfigError(f"--{flag}={path} is a directory that is not empty; a SavedModel needs an "
                       "empty or new directory (nothing in it is overwritten).")
@@ -114,6 +114,17 @@ def _limit(path, name):
     return os.pathconf(existing or os.sep, name)
   except (OSError, ValueError):
     return 255 if name == "PC_NAME_MAX" else 4096
+
+
+def _target(flag, path):
+  """The path a write to `path` lands on (through symbolic links); a link loop refused."""
+  try:
+    return os.path.realpath(path, strict=True)
+  except FileNotFoundError:  # (a new file, or a link to one: made where the link points)
+    return os.path.realpath(path)
+  except OSError as e:
+    raise ConfigError(f"--{flag}={path} cannot be written: {e.strerror} (a symbolic link "
+                      "loop?).") from None
 
 
 def check_name_limits(flag, path, inside=0):
@@ -170,7 +181,8 @@ def check_writable_file(flag, path, what="a file path"):
     raise ConfigError(f"--{flag}={path} ends in '{os.sep}', a directory; pass {what}.")
   _check_not_a_stream(flag, path, what)
   check_name_limits(flag, path)
-  check_writable_dir(flag, os.path.dirname(os.path.abspath(path)))
+  # (where the write lands: a symbolic link's target, whose directory may differ)
+  check_writable_dir(flag, os.path.dirname(_target(flag, path)))
   real = os.path.realpath(path)
   if os.path.exists(real) and not os.path.isfile(real):
     raise ConfigError(f"--{flag}={path} is not a regular file (a device, FIFO or socket); "

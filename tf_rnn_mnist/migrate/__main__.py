@@ -54,7 +54,7 @@ from absl import flags
 
 from tf_rnn_mnist import cli
 from tf_rnn_mnist import outputs
-from tf_rnn_mnist.errors import ConfigError, MismatchError
+from tf_rnn_mnist.errors import ConfigError, MismatchError, OutputError
 from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate import verify as verify_lib
 from tf_rnn_mnist.migrate.structures import RunOptions
@@ -334,20 +334,26 @@ def _refuse_contradicting_flags(conversion):
 def _stage(model, check):
   f = flags.FLAGS
   # Saved beside the output and renamed only once verified: a model that fails verify never
-  # replaces the file that was there.
-  fd, staged = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(os.path.abspath(f.output)))
+  # replaces the file that was there. A symbolic link keeps pointing where it did: its
+  # target is what gets replaced.
+  target = os.path.realpath(f.output)
+  fd, staged = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(target))
   os.close(fd)
-  _mode_of_a_written_file(staged, f.output)
+  _mode_of_a_written_file(staged, target)
   status = 0
   try:
-    model.save(staged)
+    try:
+      model.save(staged)
+    except OSError as e:  # (disk full, a file size limit)
+      raise OutputError(f"Could not write {f.output} ({e.strerror or e}); nothing was "
+                        "written.") from None
     if f.verify:
       try:
         status = check(staged)
       except MismatchError as e:
         raise MismatchError(f"{e} {f.output} was not written (--noverify writes it "
                             f"unchecked).") from None
-    os.replace(staged, f.output)
+    os.replace(staged, target)
   finally:
     if os.path.exists(staged):
       os.remove(staged)

@@ -149,6 +149,11 @@ class Graph:
       node = self.node(node.inputs[0])
     return None
 
+  def outside_training(self):
+    """The names of the ops outside a training graph's gradient, optimizer and saver scopes
+    (what a model's ops are, when no outputs are named)."""
+    return {n for n in self.nodes if not _TRAINING.search(n)}
+
   def placeholders(self):
     """The graph's placeholders, but the Saver's and the optimizer's own."""
     return [n for n in self.nodes.values() if n.op in PLACEHOLDERS

@@ -305,6 +305,7 @@ def unconvertible(g, shapes):
   ops in `g` to-keras cannot read (its step, or the call it runs in)."""
   from tf_rnn_mnist.migrate import recognise
   cells, _ = recognise.find_cells(shapes)
+  g.restrict(g.outside_training())  # (gradients read every forward tensor too)
   found, starts = [], step_starts(g, list(cells.values()))
   for cell in cells.values():
     if not any(c is cell for _, c, _ in starts):

@@ -17,7 +17,7 @@ meta graph restored from its own variables), never a graph rebuilt from our read
 import dataclasses
 import os
 
-from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.errors import ConfigError, OutputError
 from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate.tf1_checkpoints import open_tf1_checkpoint, read_tf1_tensors
 
@@ -303,6 +303,7 @@ def write_saved_model(original, arrays, directory):
   """A copy of the SavedModel `original` at `directory` (a new one) with the variables
   `arrays` in place of its own: its graph, signatures and assets kept. The Source of it."""
   import shutil
+  import tensorflow as tf
   from tf_rnn_mnist.migrate.tf1_checkpoints import write_tf1_checkpoint
   if not isinstance(original, SavedModelSource):
     raise ConfigError(f"{original.path} holds no variables (frozen weights): to-tf1 writes "
@@ -319,15 +320,21 @@ def write_saved_model(original, arrays, directory):
                         "SavedModel?")
   staged = f"{directory.rstrip(os.sep)}.partial"
   shutil.rmtree(staged, ignore_errors=True)
-  os.makedirs(os.path.join(staged, "variables"))
-  for name in os.listdir(original.path):
-    if name != "variables":
-      copy = shutil.copytree if os.path.isdir(os.path.join(original.path, name)) else \
-          shutil.copy2
-      copy(os.path.join(original.path, name), os.path.join(staged, name))
-  write_tf1_checkpoint({**held, **arrays}, os.path.join(staged, "variables", "variables"))
-  checkpoint_state = os.path.join(staged, "variables", "checkpoint")
-  if os.path.exists(checkpoint_state):  # (a SavedModel's variables/ holds none)
-    os.remove(checkpoint_state)
-  os.replace(staged, directory)
+  try:
+    os.makedirs(os.path.join(staged, "variables"))
+    for name in os.listdir(original.path):
+      if name != "variables":
+        copy = shutil.copytree if os.path.isdir(os.path.join(original.path, name)) else \
+            shutil.copy2
+        copy(os.path.join(original.path, name), os.path.join(staged, name))
+    write_tf1_checkpoint({**held, **arrays}, os.path.join(staged, "variables", "variables"))
+    checkpoint_state = os.path.join(staged, "variables", "checkpoint")
+    if os.path.exists(checkpoint_state):  # (a SavedModel's variables/ holds none)
+      os.remove(checkpoint_state)
+    os.replace(staged, directory)
+  except (OSError, shutil.Error, tf.errors.OpError) as e:  # (disk full, a size limit)
+    from tf_rnn_mnist.migrate.user_graph import tf_message
+    shutil.rmtree(staged, ignore_errors=True)
+    raise OutputError(f"Could not write the SavedModel {directory} ({tf_message(e)}); nothing "
+                      "was written.") from None
   return resolve(directory, None, original.tag, original.signature.name)

@@ -199,3 +199,18 @@ def test_cli_bad_input_exits_1(tmp_path):
                          f"--out={tmp_path}"], capture_output=True, text=True, timeout=120)
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert "error: Unknown variant 'nope'; choose one of" in done.stderr
+
+
+def test_a_comparison_with_failed_runs_ends_with_status_1(tmp_path):
+  """Its reports are written, then one line and status 1 (it once exited 0 with every v2 run
+  failed)."""
+  from tf_rnn_mnist.errors import TrainingError
+  out, said = str(tmp_path / "cmp"), []
+  report = compare.compare(["static_gru"], 1, out, runner=FakeRunner(
+      fail={("static_gru", 0, "v2")}), say=said.append)
+  with pytest.raises(TrainingError, match=re.escape(
+      f"1 of 2 runs failed (listed above and in {out}/compare.md); the same command reruns "
+      "only those, reusing the others.")):
+    compare.check_failures(report, out)
+  assert os.path.exists(os.path.join(out, "compare.md"))
+  compare.check_failures({"failures": [], "runs": {}}, out)

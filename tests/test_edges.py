@@ -520,3 +520,15 @@ def test_an_error_after_stdouts_reader_left_still_reaches_stderr(tmp_path, small
   assert process.returncode == 1, stderr[-2000:]
   assert stderr.strip().splitlines()[-1].startswith(
       f"error: Could not export the model to {tmp_path / 'm.keras'}"), stderr[-2000:]
+
+
+def test_a_savedmodel_export_prints_no_staged_name(tmp_path, small_idx_dir):
+  """Keras's "Saved artifact at <path>" named the staged directory, which never exists once
+  renamed, in the run's log (stdout)."""
+  done = subprocess.run(
+      [sys.executable, "-m", "tf_rnn_mnist.train", "--variant=static_gru", "--train_steps=1",
+       f"--export={tmp_path / 'served'}", "--noprogress", *DATA, f"--data_dir={small_idx_dir}"],
+      capture_output=True, text=True, timeout=300, env=_quiet_env())
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert "partial" not in done.stdout and "Saved artifact" not in done.stdout, done.stdout
+  assert (tmp_path / "served" / "saved_model.pb").is_file()

@@ -35,7 +35,7 @@ from tf_rnn_mnist import variants
 from tf_rnn_mnist.compare_report import matched_curves, plot, summarize, table, write_markdown
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.equivalence import VERDICT_RULE
-from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
+from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError, TrainingError
 from tf_rnn_mnist.run_lock import RunLock
 
 @dataclasses.dataclass(frozen=True)
@@ -279,10 +279,21 @@ def define_flags():
   flags.mark_flag_as_required("out")
 
 
+def check_failures(report, out):
+  """A comparison with failed runs ends with status 1 (its reports are written first): a
+  script must not take a table of fewer runs for the whole comparison."""
+  failures = report["failures"]
+  if failures:
+    runs = sum(len(r) for r in report["runs"].values())
+    raise TrainingError(f"{len(failures)} of {runs} runs failed (listed above and in "
+                        f"{out}/compare.md); the same command reruns only those, reusing the "
+                        "others.")
+
+
 def main(argv):
   f = flags.FLAGS
-  compare(variants.parse_names(f.variants), f.seeds, f.out, f.train_steps, f.mode,
-          DataOptions.from_flags(f))
+  check_failures(compare(variants.parse_names(f.variants), f.seeds, f.out, f.train_steps,
+                         f.mode, DataOptions.from_flags(f)), f.out)
 
 
 def run_main():

@@ -6,6 +6,8 @@ basic_lstm (its seed applies softmax inside the model), logits for every other v
 SavedModel's endpoint is `serve` (Keras's default), taking that one tensor.
 """
 
+import contextlib
+import io
 import os
 import tempfile
 
@@ -32,8 +34,9 @@ def export_model(model, path, variant):
     try:
       model.save(fallback)
     except OSError as again:
-      raise OutputError(f"Could not export the model to {path} ({e}){kept}, nor to {fallback} "
-                        f"({again}).") from None
+      os.remove(fallback)  # (a truncated file would look like a model)
+      raise OutputError(f"Could not export the model to {path} ({e}){kept}, nor to the temp "
+                        f"directory ({again}).") from None
     raise OutputError(f"Could not export the model to {path} ({type(e).__name__}: "
                       f"{str(e).splitlines()[0] if str(e) else ''}){kept}; it was saved to "
                       f"{fallback} instead.") from None
@@ -45,4 +48,7 @@ def _save_beside_then_rename(model, path):
     if keras_file:
       model.save(staged)
     else:
-      model.export(staged, format="tf_saved_model")
+      # (Keras prints "Saved artifact at <the staged name>" and the signature's TensorSpecs
+      # on stdout, the run's log: that name never exists once renamed)
+      with contextlib.redirect_stdout(io.StringIO()):
+        model.export(staged, format="tf_saved_model")

@@ -5,6 +5,7 @@ output over another or over one of its inputs. Every tool uses the checks at the
 file; the trainer's own outputs are checked by check_train_outputs. No TensorFlow here.
 """
 
+import errno
 import os
 import re
 import tempfile
@@ -120,11 +121,13 @@ def _target(flag, path):
   """The path a write to `path` lands on (through symbolic links); a link loop refused."""
   try:
     return os.path.realpath(path, strict=True)
-  except FileNotFoundError:  # (a new file, or a link to one: made where the link points)
-    return os.path.realpath(path)
   except OSError as e:
-    raise ConfigError(f"--{flag}={path} cannot be written: {e.strerror} (a symbolic link "
-                      "loop?).") from None
+    if e.errno == errno.ELOOP:
+      raise ConfigError(f"--{flag}={path} cannot be written: {e.strerror} (a symbolic link "
+                        "loop).") from None
+    # (a new file, or a link to one: made where the link points; a file where a directory
+    # should be is said by the directory's check)
+    return os.path.realpath(path)
 
 
 def check_name_limits(flag, path, inside=0):

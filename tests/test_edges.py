@@ -532,3 +532,20 @@ def test_a_savedmodel_export_prints_no_staged_name(tmp_path, small_idx_dir):
   assert done.returncode == 0, done.stderr[-2000:]
   assert "partial" not in done.stdout and "Saved artifact" not in done.stdout, done.stdout
   assert (tmp_path / "served" / "saved_model.pb").is_file()
+
+
+def test_a_path_argument_that_is_not_utf8_is_said_first(tmp_path, small_idx_dir):
+  """A model_dir named with a byte that is not UTF-8 (\\xff): TensorFlow cannot write there
+  (it encodes paths as UTF-8, strictly); refused in one line before anything is made (it
+  was a traceback after the lock was taken)."""
+  model_dir = os.fsencode(tmp_path) + b"/m\xff"
+  done = subprocess.run(
+      [os.fsencode(sys.executable), b"-m", b"tf_rnn_mnist.train", b"--variant=static_gru",
+       b"--train_steps=1", b"--model_dir=" + model_dir, b"--noprogress",
+       *[a.encode() for a in DATA], b"--data_dir=" + os.fsencode(small_idx_dir)],
+      capture_output=True, timeout=300, env=_quiet_env())
+  assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines()[-1] == (
+      b"error: --model_dir=" + os.fsencode(tmp_path) + b"/m\\xff: the path is not valid "
+      b"UTF-8, which TensorFlow requires of every path it writes; rename it.")
+  assert not os.path.exists(model_dir)

@@ -135,6 +135,12 @@ def check_name_limits(flag, path, inside=0):
   bytes of what is written in it) within PATH_MAX: refused before any work, not when the
   run ends and its outputs cannot be written."""
   full = os.path.abspath(path)
+  try:
+    full.encode("utf-8")
+  except UnicodeEncodeError:  # (TensorFlow encodes every path it opens as UTF-8, strictly)
+    raise ConfigError(f"--{flag}={os.fsencode(path).decode('utf-8', 'backslashreplace')}: the "
+                      "path is not valid UTF-8, which TensorFlow requires of every path it "
+                      "writes; rename it.") from None
   name_max = _limit(full, "PC_NAME_MAX")
   for part in full.split(os.sep):
     if len(os.fsencode(part)) > name_max:

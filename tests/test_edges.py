@@ -549,3 +549,20 @@ def test_a_path_argument_that_is_not_utf8_is_said_first(tmp_path, small_idx_dir)
       b"error: --model_dir=" + os.fsencode(tmp_path) + b"/m\\xff: the path is not valid "
       b"UTF-8, which TensorFlow requires of every path it writes; rename it.")
   assert not os.path.exists(model_dir)
+
+
+def test_data_inputs_of_the_wrong_kind_are_named_as_such(tmp_path):
+  """A file given as the MNIST directory, a text file given as a batch order: said as what
+  they are (not "does not exist", not "pickled data")."""
+  from tf_rnn_mnist.data.errors import MnistDataError
+  from tf_rnn_mnist.data.sources import read_idx_dir
+  from tf_rnn_mnist.data.splits import read_batch_order
+  (tmp_path / "afile").write_text("x")
+  with pytest.raises(MnistDataError, match=re.escape(
+      f"MNIST directory {tmp_path}/afile is a file, not a directory. Expected a directory")):
+    read_idx_dir(str(tmp_path / "afile"))
+  (tmp_path / "order.txt").write_text("1 2 3\n")
+  with pytest.raises(MnistDataError, match=re.escape(
+      f"--batch_indices={tmp_path}/order.txt is not a readable .npy file (not a .npy file: it "
+      "does not start with numpy's magic bytes).")):
+    read_batch_order(str(tmp_path / "order.txt"))

@@ -133,8 +133,9 @@ def _host_answers(host, port):
 def read_idx_dir(directory, verify_digests=True):
   """Reads the four IDX files (raw or .gz) from `directory`."""
   if not os.path.isdir(directory):
+    what = "is a file, not a directory" if os.path.exists(directory) else "does not exist"
     raise MnistDataError(
-        f"MNIST directory {directory} does not exist. Expected a directory holding the four IDX "
+        f"MNIST directory {directory} {what}. Expected a directory holding the four IDX "
         "files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
         "t10k-labels-idx1-ubyte, each raw or .gz), or use --data_source=auto to fetch MNIST.")
   arrays, digests = {}, {}

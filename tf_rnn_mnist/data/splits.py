@@ -101,6 +101,11 @@ def read_batch_order(path, num_examples=None, steps=None, batch_size=None, flag=
   """A recorded batch order from a .npy file, checked by `check_batch_order` (num_examples=None
   defers the range check to whoever knows the split)."""
   try:
+    with open(path, "rb") as f:
+      is_npy = f.read(6) == b"\x93NUMPY"
+    # (numpy takes any other file for a pickle and says so, which misleads)
+    if not is_npy:
+      raise ValueError("not a .npy file: it does not start with numpy's magic bytes")
     order = np.load(path, allow_pickle=False)
   except (OSError, ValueError) as e:
     raise MnistDataError(f"{flag}={path} is not a readable .npy file ({e}).") from None

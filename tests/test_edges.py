@@ -566,3 +566,24 @@ def test_data_inputs_of_the_wrong_kind_are_named_as_such(tmp_path):
       f"--batch_indices={tmp_path}/order.txt is not a readable .npy file (not a .npy file: it "
       "does not start with numpy's magic bytes).")):
     read_batch_order(str(tmp_path / "order.txt"))
+
+
+def test_bench_writes_its_plot_when_its_json_cannot_be_written(tmp_path, monkeypatch):
+  """Once the JSON's failure kept the plot from being written, silently."""
+  from tf_rnn_mnist import bench, results
+  from tf_rnn_mnist.errors import OutputError
+  plotted = []
+  monkeypatch.setattr(bench, "plot", lambda rows, path: (plotted.append(path),
+                                                          open(path, "w").write("png")))
+
+  def full(path, value, what="the results"):
+    raise OutputError(f"Could not write {path} (No space left on device), nor a copy of {what} "
+                      "in the temp directory.")
+  monkeypatch.setattr(results, "write_json_atomically", full)
+  with pytest.raises(OutputError, match=re.escape(
+      f"Could not write {tmp_path}/b.json (No space left on device), nor a copy of the "
+      f"results in the temp directory. The table is above; written: the plot in "
+      f"{tmp_path}/b.png.")):
+    bench._write_outputs([{"variant": "static_gru"}], str(tmp_path / "b.json"),
+                         str(tmp_path / "b.png"))
+  assert (tmp_path / "b.png").read_text() == "png"

@@ -281,16 +281,30 @@ def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, pl
       raise Interrupted(e.signum, f"{e} The benchmark of {name} was stopped; {kept}.") from None
   log(f"load average at the end {os.getloadavg()[0]:.2f}")
   log(table(rows))
+  _write_outputs(rows, json_path, plot_path)
+  return rows
+
+
+def _write_outputs(rows, json_path, plot_path):
+  """The JSON and the plot: one that cannot be written does not keep the other from being
+  written; the error names both."""
+  failures, written = [], []
   if json_path:
-    results_io.write_json_atomically(json_path, rows)
+    try:
+      results_io.write_json_atomically(json_path, rows)
+      written.append(f"the results in {json_path}")
+    except OutputError as e:
+      failures.append(str(e))
   if plot_path:
     try:
       with atomic.staged_path(plot_path, os.path.splitext(plot_path)[1]) as staged:
         plot(rows, staged)
+      written.append(f"the plot in {plot_path}")
     except OSError as e:
-      raise OutputError(f"Could not write --plot={plot_path} ({e}); the table is above"
-                        + (f" and the results in {json_path}." if json_path else ".")) from None
-  return rows
+      failures.append(f"Could not write --plot={plot_path} ({e}).")
+  if failures:
+    raise OutputError(" ".join(failures) + " The table is above" + (
+        f"; written: {'; '.join(written)}." if written else "."))
 
 
 def define_flags():

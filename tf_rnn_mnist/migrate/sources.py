@@ -101,9 +101,9 @@ class SavedModelSource(CheckpointSource):
   kind = "SavedModel"
   whole_only = True
 
-  def __init__(self, path, graph, prefix, tag, signature, saved_model):
+  def __init__(self, path, graph, prefix, tag, signature):
     super().__init__(path, graph, prefix)
-    self.tag, self.signature, self.saved_model = tag, signature, saved_model
+    self.tag, self.signature = tag, signature
 
   def reference(self, bypass=()):
     """As tf.compat.v1.saved_model.loader.load serves it: variables restored, its assets
@@ -266,7 +266,7 @@ def _saved_model(directory, graph_flag, tag, signature_name):
     frozen.kind, frozen.signature = "SavedModel (frozen weights)", signature
     return frozen
   open_tf1_checkpoint(prefix)
-  return SavedModelSource(directory, g, prefix, tag, signature, proto)
+  return SavedModelSource(directory, g, prefix, tag, signature)
 
 
 def _signature(directory, meta, name):

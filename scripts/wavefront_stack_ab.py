@@ -8,7 +8,7 @@ t+1 (what the TF1 graph's MultiRNNCell while_loop does); its backward mirrors Se
 (per step the gate derivatives and `dz @ U^T`, here also `dz @ W^T` for the layer below; the
 weight gradients over all steps at once). Against three stacked SequenceLSTM layers, forward
 and backward of sum(sin(top layer's last h)), no dropout, batch 100, alternating in one
-process. Prints whether the outputs are bitwise equal and the gradients' largest relative
+process; and the same wavefront compiled by XLA (jit_compile=True). Prints whether the outputs are bitwise equal and the gradients' largest relative
 difference, then the times. A measurement for docs/benchmarks.md, not part of the trainer.
 """
 import time, numpy as np, tensorflow as tf, keras
@@ -95,7 +95,14 @@ def wave():
 a, ga = stacked(); b, gb = wave()
 print("forward bitwise:", np.array_equal(a.numpy(), b.numpy()))
 print("grads max rel diff:", max(float(np.abs(p.numpy() - q.numpy()).max() / (np.abs(p.numpy()).max() + 1e-30)) for p, q in zip(ga, gb)))
-sides = {"stacked": stacked, "wavefront": wave}
+# The wavefront combined with XLA (issue 35): the same graph compiled (XLA's CPU runtime runs
+# one op at a time with threads inside each, so the overlap may not survive).
+wave_xla = tf.function(wave.python_function, jit_compile=True)
+c, gc = wave_xla()
+print("wavefront under XLA: outputs' largest relative difference",
+      float(np.abs(a.numpy() - c.numpy()).max() / np.abs(a.numpy()).max()), "gradients'",
+      max(float(np.abs(p.numpy() - q.numpy()).max() / (np.abs(p.numpy()).max() + 1e-30)) for p, q in zip(ga, gc)))
+sides = {"stacked": stacked, "wavefront": wave, "wavefront_xla": wave_xla}
 res = {k: [] for k in sides}
 for r in range(10):
   for k in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
@@ -103,5 +110,6 @@ for r in range(10):
     for _ in range(5): sides[k]()[0].numpy()
     res[k].append((time.perf_counter() - t0) / 5 * 1e3)
 for k in sides: print(k, "ms median %.1f min %.1f" % (np.median(res[k]), min(res[k])))
-r = np.array(res["stacked"]) / np.array(res["wavefront"])
-print("stacked/wavefront per round", np.round(r, 3), "gmean %.3f" % np.exp(np.mean(np.log(r))))
+for k in ("wavefront", "wavefront_xla"):
+  r = np.array(res["stacked"]) / np.array(res[k])
+  print(f"stacked/{k} per round", np.round(r, 3), "gmean %.3f" % np.exp(np.mean(np.log(r))))

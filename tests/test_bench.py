@@ -5,6 +5,8 @@ import importlib.util
 import io
 import json
 import math
+import os
+import pathlib
 import subprocess
 import sys
 
@@ -67,9 +69,8 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
   assert done.returncode == 0, done.stderr[-3000:]
   rows = json.loads(out.read_text())
   assert [r["variant"] for r in rows] == ["static_gru", "torch_lstm"]
-  torch_here = importlib.util.find_spec("torch") is not None
-  sides = ["port", "legacy", "torch", "fit", "fit_builtin"] if torch_here else [
-      "port", "legacy", "fit", "fit_builtin"]
+  sides = [side for side in bench.SIDES if side not in ("torch", "jax")
+           or importlib.util.find_spec(side) is not None]
   for row in rows:
     rates = row["examples_per_second"]
     assert list(rates) == sides
@@ -87,6 +88,9 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
   assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   assert "| static_gru | legacy (tf1-graph) |" in done.stdout
   assert "| torch_lstm | fit |" in done.stdout and "| torch_lstm | fit_builtin |" in done.stdout
+  # The targets of issue 35: the jax side 1.0x everywhere, nn.LSTM's on the LSTMs it names.
+  assert rows[1]["ratio_of_port_to"]["jax"]["target"] == 1.0
+  assert "target" not in rows[0]["ratio_of_port_to"].get("torch", {})
 
 
 def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):
@@ -400,3 +404,69 @@ def test_profile_refuses_a_logdir_with_a_newline(tmp_path):
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert done.stderr.strip().splitlines()[-1].startswith("error: --logdir='")
   assert done.stderr.strip().endswith("a directory name with a newline is not accepted.")
+
+
+_SIDE_PROCESS = """
+import sys
+from tf_rnn_mnist import bench_sides
+from tf_rnn_mnist.variants import get_variant
+bench_sides._choose_keras_backend(sys.argv[1])
+model = bench_sides.fit_model(get_variant("multilayer"), builtin=sys.argv[1] != "fit")
+import keras
+print(keras.backend.backend(), "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("side, printed", [("jax", "jax False"), ("fit", "tensorflow True")])
+def test_each_keras_side_runs_on_its_own_backend_whatever_the_environment_says(side, printed):
+  """The jax side builds fit_builtin's model on Keras's JAX backend in a process that never
+  imports TensorFlow (models.py imports the project's layers only where a model uses them);
+  the fit sides stay on TensorFlow when the caller's environment names another backend."""
+  environment = {**os.environ, "KERAS_BACKEND": "torch" if side == "jax" else "jax"}
+  done = subprocess.run([sys.executable, "-c", _SIDE_PROCESS, side], capture_output=True,
+                        text=True, timeout=300, env=environment)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.stdout.split("\n")[-2] == printed
+
+
+def test_targets_of_every_variant():
+  """Issue 35's targets: 1.0x fit, fit_builtin and jax everywhere; 1.0x the tutorial's program
+  (1.3x multilayer's TF1 graph); 1.0x nn.LSTM on basic_lstm, static_lstm and multilayer."""
+  targets = {(name, side): bench.target_for(get_variant(name), side)
+             for name in ("basic_lstm", "multilayer", "static_lstmcell", "static_gru",
+                          "torch_lstm") for side in bench.SIDES if side != "port"}
+  assert {key: t for key, t in targets.items() if key[1] in ("fit", "fit_builtin", "jax")} == {
+      key: 1.0 for key in targets if key[1] in ("fit", "fit_builtin", "jax")}
+  assert targets[("multilayer", "legacy")] == 1.3 and targets[("torch_lstm", "legacy")] == 1.0
+  assert [key for key in targets if key[1] == "torch" and targets[key] is not None] == [
+      ("basic_lstm", "torch"), ("multilayer", "torch")]
+
+
+def test_the_readmes_benchmark_tables_are_generated_from_their_json_files():
+  """Every `<!-- bench-table FILE -->` block of the README is bench_report.readme_table of its
+  bench JSON (`python -m tf_rnn_mnist.bench_report --readme=README.md` writes them): a figure
+  edited by hand, or a JSON rerun without regenerating, fails here."""
+  from tf_rnn_mnist import bench_report
+  root = pathlib.Path(__file__).resolve().parents[1]
+  readme = (root / "README.md").read_text()
+  blocks = bench_report._BLOCK.findall(readme)
+  assert {path for _, path, _, _ in blocks} >= {"docs/benchmarks_amd.json",
+                                                 "docs/benchmarks_intel.json"}
+  assert bench_report.regenerate(readme, root) == readme
+
+
+def test_the_readme_table_shows_each_ratio_its_interval_and_verdict():
+  from tf_rnn_mnist import bench_report
+  ratio = {"geometric_mean": 1.1234, "ci95": [1.05, 1.2], "target": 1.3, "verdict": "missed"}
+  row = {"variant": "multilayer", "measured_utc": "2026-12-05T04:00:00Z",
+         "machine": {"cpu_model": "AMD EPYC", "logical_cores": 2}, "peak_gflops": 214.4,
+         "versions": {"tensorflow": "2.21.0"},
+         "examples_per_second": {"port": {"median": 1234.5}},
+         "ratio_of_port_to": {"legacy": ratio, "fit": {**ratio, "target": 1.0, "verdict": "met"},
+                              "torch": {"geometric_mean": 0.7, "ci95": [0.6, 0.8]}}}
+  text = bench_report.readme_table([row], "docs/x.json")
+  assert text.splitlines()[0] == ("**AMD EPYC** (2 cores, GEMM peak 214 GFLOP/s; TensorFlow "
+                                  "2.21.0), measured 2026-12-05, [x.json](docs/x.json):")
+  assert text.splitlines()[-1] == (
+      "| multilayer | 1,234 | 1.12x [1.05-1.20] **missed** (1.3x) | 1.12x [1.05-1.20] met | "
+      "not measured | not measured | 0.70x [0.60-0.80] |")

@@ -398,3 +398,80 @@ print("fallback ok")
   done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                         timeout=300)
   assert done.returncode == 0 and "fallback ok" in done.stdout, done.stderr[-3000:]
+
+
+def _outputs_and_gradients(model, forward, x):
+  """forward(x) and the gradients of sum(sin(outputs)), the dropout layers' generators left
+  where they were (so that the next call draws the same masks)."""
+  generators = [layer.seed_generator for layer in model.layers
+                if isinstance(layer, keras.layers.Dropout)]
+  states = [g.state.numpy() for g in generators]
+
+  @tf.function
+  def run():
+    with tf.GradientTape() as tape:
+      outputs = forward(x)
+      loss = tf.reduce_sum(tf.sin(outputs))
+    return outputs, tape.gradient(loss, model.trainable_variables)
+  result = run()
+  for generator, state in zip(generators, states):
+    generator.state.assign(state)
+  return result
+
+
+@pytest.mark.parametrize("keep", [0.5, 1.0])
+def test_the_wavefront_is_the_multilayer_models_function_to_the_bit(keep):
+  """wavefront.stack_outputs computes multilayer's three SequenceLSTM layers and their dropout
+  step by step across the layers; where it applies (this CPU's step-by-step matmuls are the
+  whole-sequence ones to the bit) its outputs and every weight's gradient are the model's own
+  call's, bit for bit, dropout masks included (drawn by the same layers from the same seeds)."""
+  from tf_rnn_mnist import wavefront
+  variant = VARIANTS["multilayer"]
+  keras.utils.set_random_seed(3)
+  model = build_model(variant, dropout_keep=keep)
+  if not wavefront.applies(model, variant, {100}):
+    pytest.skip("the step-by-step input matmuls round differently on this CPU: the trainer "
+                "keeps the stacked layers (layers.stepwise_matmuls_are_whole)")
+  x = tf.random.stateless_uniform((100, 28, 28), seed=(1, 2))
+  mine = _outputs_and_gradients(model, lambda x: wavefront.stack_outputs(model, variant, x), x)
+  theirs = _outputs_and_gradients(model, lambda x: model(x, training=True), x)
+  np.testing.assert_array_equal(mine[0].numpy(), theirs[0].numpy())
+  for a, b, weight in zip(mine[1], theirs[1], model.trainable_variables):
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=weight.path)
+  # The masks are really drawn: the next call draws others.
+  again = _outputs_and_gradients(model, lambda x: model(x, training=True), x)[0]
+  assert np.array_equal(again.numpy(), mine[0].numpy())  # generators were restored
+  model(x, training=True)
+  assert (keep == 1.0) == np.array_equal(model(x, training=True).numpy(), mine[0].numpy())
+
+
+def test_the_wavefront_applies_only_where_it_changes_no_bit(monkeypatch):
+  """Only multilayer asks for it; a Keras without the internals SequenceLSTM needs, or a CPU
+  whose step-by-step matmuls round otherwise, keeps the model's own call."""
+  from tf_rnn_mnist import layers, wavefront
+  applies = {name: wavefront.applies(build_model(v), v, {v.batch_size})
+             for name, v in VARIANTS.items()}
+  assert [name for name, yes in applies.items() if yes] in ([], ["multilayer"])
+  multilayer = build_model(VARIANTS["multilayer"])
+  monkeypatch.setattr(layers, "stepwise_matmuls_are_whole", lambda *shape: False)
+  assert not wavefront.applies(multilayer, VARIANTS["multilayer"], {100})
+  monkeypatch.undo()
+  monkeypatch.setattr(layers, "KERAS_RNN", None)
+  assert not wavefront.applies(multilayer, VARIANTS["multilayer"], {100})
+
+
+def test_the_stepwise_check_compares_the_products():
+  """stepwise_matmuls_are_whole says whether the per-step products equal the whole ones, not
+  that they ran: with MatMul made to differ by one rounding step on a one-step slice's shape,
+  the check says no."""
+  from tf_rnn_mnist import layers
+  real = tf.matmul
+  layers.stepwise_matmuls_are_whole.cache_clear()
+  try:
+    tf.matmul = lambda a, b, **kw: (tf.math.nextafter(real(a, b, **kw), np.float32(np.inf))
+                                    if a.shape[0] == 3 else real(a, b, **kw))
+    assert layers.stepwise_matmuls_are_whole(3, 4, 5, 7) is False
+  finally:
+    tf.matmul = real
+    layers.stepwise_matmuls_are_whole.cache_clear()
+  assert isinstance(layers.stepwise_matmuls_are_whole(3, 4, 5, 7), bool)

@@ -1,6 +1,16 @@
-"""The benchmark's report: its markdown table and its chart (bench.py measures, this draws)."""
+"""The benchmark's report: its markdown tables and its chart (bench.py measures, this draws).
 
+    python -m tf_rnn_mnist.bench_report --readme=README.md
+
+rewrites, in the README, every block that opens with `<!-- bench-table FILE.json -->` and
+closes with `<!-- /bench-table -->` as the per-CPU table of that bench JSON (readme_table);
+tests/test_bench.py keeps the README's blocks equal to their files.
+"""
+
+import json
 import os
+import re
+import sys
 
 from tf_rnn_mnist.errors import ConfigError
 
@@ -69,3 +79,68 @@ def check_plot_format(path):
   if suffix not in formats:
     raise ConfigError(f"--plot={path}: '{suffix}' is not an image format matplotlib writes; "
                       f"end the path in one of {', '.join('.' + f for f in sorted(formats))}.")
+
+
+# The README's columns: the port against each side, in this order (bench.SIDES' names).
+_README_SIDES = (("legacy", "the tutorial's program"), ("fit", "`fit`, same model"),
+                 ("fit_builtin", "`fit`, Keras's layers"), ("jax", "Keras on JAX"),
+                 ("torch", "PyTorch `nn.*`"))
+_BLOCK = re.compile(r"(<!-- bench-table (\S+) -->\n)(.*?)(<!-- /bench-table -->)", re.S)
+
+
+def _readme_cell(ratio):
+  if ratio is None:
+    return "not measured"
+  low, high = ratio["ci95"]
+  cell = f"{ratio['geometric_mean']:.2f}x" + (f" [{low:.2f}-{high:.2f}]" if low else "")
+  if "target" in ratio:
+    verdict = f"**{ratio['verdict']}**" if ratio["verdict"] != "met" else "met"
+    cell += f" {verdict}" + (f" ({ratio['target']:.1f}x)" if ratio["target"] != 1.0 else "")
+  return cell
+
+
+def readme_table(rows, json_path):
+  """A bench JSON's rows as the README's table for its CPU: the port's examples/s and its
+  ratio to every side, with the verdicts (targets other than 1.0x in parentheses)."""
+  first = rows[0]
+  machine, versions = first["machine"], first["versions"]
+  when = first.get("measured_utc", "undated")[:10]
+  lines = [f"**{machine['cpu_model']}** ({machine['logical_cores']} cores, GEMM peak "
+           f"{first['peak_gflops']:.0f} GFLOP/s; TensorFlow {versions['tensorflow']}), "
+           f"measured {when}, [{os.path.basename(json_path)}]({json_path}):", "",
+           "| variant | port ex/s | " + " | ".join(f"/ {label}" for _, label in _README_SIDES)
+           + " |", "|---|---:|" + "---|" * len(_README_SIDES)]
+  for row in rows:
+    ratios = row["ratio_of_port_to"]
+    lines.append(f"| {row['variant']} | {row['examples_per_second']['port']['median']:,.0f} | "
+                 + " | ".join(_readme_cell(ratios.get(side)) for side, _ in _README_SIDES)
+                 + " |")
+  return "\n".join(lines) + "\n"
+
+
+def _generated(match, root):
+  path = match.group(2)
+  with open(os.path.join(root, path)) as f:
+    return match.group(1) + readme_table(json.load(f), path) + match.group(4)
+
+
+def regenerate(text, root):
+  """`text` (a README) with every bench-table block made anew from its JSON under `root`."""
+  return _BLOCK.sub(lambda m: _generated(m, root), text)
+
+
+def main(argv):
+  if len(argv) != 2 or not argv[1].startswith("--readme="):
+    sys.exit("usage: python -m tf_rnn_mnist.bench_report --readme=README.md")
+  path = argv[1].split("=", 1)[1]
+  with open(path) as f:
+    text = f.read()
+  new = regenerate(text, os.path.dirname(os.path.abspath(path)))
+  from tf_rnn_mnist import atomic
+  with atomic.staged_path(path) as staged, open(staged, "w") as f:
+    f.write(new)
+  print(f"{path}: {len(_BLOCK.findall(text))} benchmark tables regenerated.")
+
+
+if __name__ == "__main__":
+  main(sys.argv)

@@ -1,7 +1,7 @@
 """The benchmark's sides that are not legacy scripts, each in its own process behind a
 WindowGate (bench_gate.py):
 
-    python -m tf_rnn_mnist.bench_sides --side=keras|fit|fit_builtin|torch --variant=V --window=N \
+    python -m tf_rnn_mnist.bench_sides --side=keras|fit|fit_builtin|jax|torch --variant=V --window=N \
         --updates=U [data flags]
 
 - keras: this project's trainer (`Trainer.train_loop`, one compiled call per window).
@@ -11,12 +11,16 @@ WindowGate (bench_gate.py):
 - fit_builtin: what a Keras user writes: the same architecture from Keras's built-in layers
   (keras.layers.LSTM / GRU, Dropout, Dense: models.build_model(portable=True)) under the same
   `compile` and `model.fit`.
+- jax: fit_builtin's model, `compile` and `model.fit` on Keras's JAX backend (jit-compiled, a
+  process that never imports TensorFlow): what a Keras 3 user may pick instead of TensorFlow.
 - torch: what a PyTorch user writes: `nn.LSTM`/`nn.GRU(28, units, num_layers, batch_first)`
   with dropout between layers where the variant drops, `nn.Linear`, `Adam(lr)`,
   `CrossEntropyLoss`, shuffled batches. A speed reference, not a faithful port.
 """
 
 import functools
+import os
+import sys
 import time
 
 from absl import flags
@@ -28,7 +32,11 @@ from tf_rnn_mnist.bench_gate import WindowGate, timed
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.variants import Cell
 
-SIDES = ("keras", "fit", "fit_builtin", "torch")
+SIDES = ("keras", "fit", "fit_builtin", "jax", "torch")
+# The Keras backend each Keras side runs on, set before Keras is first imported (a
+# KERAS_BACKEND in the caller's environment must not move a side to another backend).
+KERAS_BACKENDS = {"keras": "tensorflow", "fit": "tensorflow", "fit_builtin": "tensorflow",
+                  "jax": "jax"}
 
 
 def keras_trainer(variant, mnist, updates, mixed_precision=False):
@@ -76,6 +84,8 @@ def _fit(variant, mnist, gate, updates, builtin=False):
       self.tic = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+      # Keras turned `logs` into Python floats before this call (this callback is not
+      # async-safe), so on JAX the update has finished, not only been dispatched.
       gate.step(time.perf_counter() - self.tic)
 
   steps_per_epoch = len(data.train_images) // variant.batch_size
@@ -132,15 +142,25 @@ def define_flags():
   flags.mark_flags_as_required(["side", "variant", "window", "updates"])
 
 
+def _choose_keras_backend(side):
+  if side not in KERAS_BACKENDS:
+    return
+  if "keras" in sys.modules:  # too late: Keras reads KERAS_BACKEND once, at import
+    raise RuntimeError("bench_sides: Keras was imported before its backend was chosen.")
+  os.environ["KERAS_BACKEND"] = KERAS_BACKENDS[side]
+
+
 def main(argv):
   f = flags.FLAGS
+  _choose_keras_backend(f.side)
   gate = WindowGate(f.window)
   mnist = DataOptions.from_flags(f).load()
   variant = variants.get_variant(f.variant)
   if f.side == "keras":
     _keras(variant, mnist, gate, f.updates, f.mixed_precision)
   else:
-    sides = {"fit": _fit, "fit_builtin": functools.partial(_fit, builtin=True), "torch": _torch}
+    builtin = functools.partial(_fit, builtin=True)
+    sides = {"fit": _fit, "fit_builtin": builtin, "jax": builtin, "torch": _torch}
     sides[f.side](variant, mnist, gate, f.updates)
 
 

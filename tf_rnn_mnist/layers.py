@@ -130,7 +130,27 @@ def batched_matmul_is_matmul(rows, inner, cols):
     return bool(tf.reduce_all(tf.equal(tf.matmul(a, b), batched)))
 
 
-def _recurrent_matmul(batch, recurrent_kernel):
+@functools.cache
+def stepwise_matmuls_are_whole(rows, steps, inner, cols):
+  """Whether a layer's input matmuls computed one step at a time give, to the bit, the rows of
+  the same matmuls over all steps at once on this CPU: forward MatMul(a, W) of (rows, inner)
+  slices and backward BatchMatMulV2(dz, W, adj_y=True) of (rows, cols) slices, against the
+  (steps * rows)-row products SequenceLSTM runs. The wavefront (wavefront.py) computes per step
+  what the stacked layers compute over the whole sequence; checked once per shape, eagerly,
+  so that it takes over only where no bit changes."""
+  with tf.init_scope():
+    a = tf.random.stateless_uniform((steps * rows, inner), seed=(5, 6), minval=-1, maxval=1)
+    d = tf.random.stateless_uniform((steps * rows, cols), seed=(7, 8), minval=-1, maxval=1)
+    w = tf.random.stateless_uniform((inner, cols), seed=(9, 10), minval=-1, maxval=1)
+    backward = functools.partial(tf.raw_ops.BatchMatMulV2, y=w, adj_y=True)
+    for product, operand in ((lambda m: tf.matmul(m, w), a), (lambda m: backward(x=m), d)):
+      stepwise = tf.concat([product(part) for part in tf.split(operand, steps)], axis=0)
+      if not bool(tf.reduce_all(tf.equal(product(operand), stepwise))):
+        return False
+    return True
+
+
+def recurrent_matmul(batch, recurrent_kernel):
   """h -> h @ U: as BatchMatMulV2 against U's transpose (transposed once, not per step) where
   that is bitwise MatMul's product at these shapes (batched_matmul_is_matmul): oneDNN's batched
   kernel runs multilayer's 100x256 @ 256x1024 1.2-1.8x faster than MatMul's sgemm on the Intel
@@ -143,6 +163,40 @@ def _recurrent_matmul(batch, recurrent_kernel):
   return lambda h: tf.matmul(h, recurrent_kernel)
 
 
+def lstm_step(xw, h, c, recurrent, bias):
+  """One step of Keras LSTMCell's function (implementation 2, gates i, f, c, o) from the step's
+  input projection `xw`: (h, c, what lstm_step_gradient needs)."""
+  z = tf.add(tf.add(xw, recurrent(h)), bias)
+  z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
+  i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
+  c_next = f * c + i * g
+  tanh_c = tf.tanh(c_next)
+  return o * tanh_c, c_next, (h, c, i, f, g, o, tanh_c)
+
+
+def lstm_step_gradient(saved, dh, dc, recurrent_kernel):
+  """lstm_step's backward: the gate pre-activations' gradient dz and the previous step's dh,
+  dc. dh includes the gradient reaching this step's output from above."""
+  _, c_prev, i, f, g, o, tanh_c = saved
+  dc = dc + tf.raw_ops.TanhGrad(y=tanh_c, dy=dh * o)
+  dz = tf.concat([tf.raw_ops.SigmoidGrad(y=i, dy=dc * g),
+                  tf.raw_ops.SigmoidGrad(y=f, dy=dc * c_prev),
+                  tf.raw_ops.TanhGrad(y=g, dy=dc * i),
+                  tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=1)
+  # BatchMatMulV2(adj_y) rather than matmul(U, transpose_b=True) or a transposed copy
+  # (Grappler folds that back into transpose_b): oneDNN runs MatMul's transpose_b at half
+  # the speed for these shapes (docs/benchmarks.md).
+  return dz, tf.raw_ops.BatchMatMulV2(x=dz, y=recurrent_kernel, adj_y=True), dc * f
+
+
+def weight_gradients(inputs, saved, dz):
+  """(dW, dU, db) of one layer from all its steps at once: `inputs` (steps * batch, input)
+  and `dz` (steps * batch, 4 units), time-major, `saved` lstm_step's per step."""
+  h_prevs = tf.concat([s[0] for s in saved], axis=0)
+  return (tf.matmul(inputs, dz, transpose_a=True), tf.matmul(h_prevs, dz, transpose_a=True),
+          tf.raw_ops.BiasAddGrad(out_backprop=dz))
+
+
 def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequences):
   """Keras LSTMCell's function over a whole (batch, steps, input) sequence, with its own gradient.
 
@@ -152,9 +206,9 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
   bias and input gradients are one matmul each over all steps (cuDNN's and oneDNN's RNN
   backward does the same), where autodiff of the loop runs four small matmuls per step.
   (`h @ U` runs as BatchMatMulV2 where that is bitwise MatMul's product on this CPU, checked
-  once per shape: _recurrent_matmul.)
+  once per shape: recurrent_matmul.)
   """
-  steps, units = x.shape[1], recurrent_kernel.shape[0]
+  steps = x.shape[1]
 
   @tf.custom_gradient
   def run(x, h0, c0, kernel, recurrent_kernel, bias):
@@ -163,44 +217,24 @@ def _lstm_over_sequence(x, h0, c0, kernel, recurrent_kernel, bias, return_sequen
     # its buffer instead of copying strided rows (faster on multilayer: docs/benchmarks.md).
     x_by_time = tf.reshape(tf.transpose(x, (1, 0, 2)), (-1, size))
     projected = tf.reshape(tf.matmul(x_by_time, kernel), (steps, batch, -1))
-    recurrent = _recurrent_matmul(x.shape[0], recurrent_kernel)
+    recurrent = recurrent_matmul(x.shape[0], recurrent_kernel)
     h, c, saved = h0, c0, []  # saved: per step what the backward needs
     for xw in tf.unstack(projected):
-      z = tf.add(tf.add(xw, recurrent(h)), bias)
-      z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
-      i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
-      h_prev, c_prev = h, c
-      c = f * c_prev + i * g
-      tanh_c = tf.tanh(c)
-      h = o * tanh_c
-      saved.append((h_prev, c_prev, i, f, g, o, tanh_c))
+      h, c, step = lstm_step(xw, h, c, recurrent, bias)
+      saved.append(step)
 
     def gradient(*upstream):  # TensorFlow passes zeros, not None, for an output left unused
       d_outputs = tf.unstack(tf.transpose(upstream[0], (1, 0, 2))) if return_sequences else None
       dh, dc = upstream[-2:]
       dz_by_step = [None] * steps
       for t in reversed(range(steps)):
-        h_prev, c_prev, i, f, g, o, tanh_c = saved[t]
         if d_outputs is not None:
           dh = dh + d_outputs[t]
-        dc = dc + tf.raw_ops.TanhGrad(y=tanh_c, dy=dh * o)
-        dz = tf.concat([tf.raw_ops.SigmoidGrad(y=i, dy=dc * g),
-                        tf.raw_ops.SigmoidGrad(y=f, dy=dc * c_prev),
-                        tf.raw_ops.TanhGrad(y=g, dy=dc * i),
-                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=1)
-        dz_by_step[t] = dz
-        dc = dc * f
-        # BatchMatMulV2(adj_y) rather than matmul(U, transpose_b=True) or a transposed copy
-        # (Grappler folds that back into transpose_b): oneDNN runs MatMul's transpose_b at half
-        # the speed for these shapes (docs/benchmarks.md).
-        dh = tf.raw_ops.BatchMatMulV2(x=dz, y=recurrent_kernel, adj_y=True)
+        dz_by_step[t], dh, dc = lstm_step_gradient(saved[t], dh, dc, recurrent_kernel)
       dz = tf.concat(dz_by_step, axis=0)  # (steps * batch, 4 units), time-major
-      h_prevs = tf.concat([s[0] for s in saved], axis=0)
       dx = tf.reshape(tf.raw_ops.BatchMatMulV2(x=dz, y=kernel, adj_y=True), (steps, batch, size))
-      dx = tf.transpose(dx, (1, 0, 2))
-      d_kernel = tf.matmul(x_by_time, dz, transpose_a=True)
-      d_recurrent_kernel = tf.matmul(h_prevs, dz, transpose_a=True)
-      return dx, dh, dc, d_kernel, d_recurrent_kernel, tf.raw_ops.BiasAddGrad(out_backprop=dz)
+      return (tf.transpose(dx, (1, 0, 2)), dh, dc,
+              *weight_gradients(x_by_time, saved, dz))
 
     results = ((tf.stack([s[0] for s in saved[1:]] + [h], axis=1), h, c) if return_sequences
                else (h, c))
@@ -231,14 +265,22 @@ class SequenceLSTM(keras.layers.LSTM):
   sequence_matmuls says which variants use it.)
   """
 
-  def inner_loop(self, sequences, initial_state, mask, training=False):
+  def runs_its_own_loop(self, mask=None, training=False, steps=28):
+    """Whether inner_loop computes the layer itself (the conditions above) rather than
+    leaving it to Keras's loop; `steps`: the time axis' static length, or None."""
     cell = self.cell
-    if (KERAS_RNN is None or mask is not None or self.go_backwards or sequences.shape[1] is None
-        or sequences.dtype != tf.float32 or not cell.use_bias or cell.implementation != 2
+    return not (
+        KERAS_RNN is None or mask is not None or self.go_backwards or steps is None
+        or self.compute_dtype != "float32" or not cell.use_bias or cell.implementation != 2
         or cell.activation is not keras.activations.tanh
         or cell.recurrent_activation is not keras.activations.sigmoid
         or (training and (cell.dropout or cell.recurrent_dropout))
-        or self.use_cudnn is True or tf.config.list_logical_devices("GPU")):
+        or self.use_cudnn is True or tf.config.list_logical_devices("GPU"))
+
+  def inner_loop(self, sequences, initial_state, mask, training=False):
+    cell = self.cell
+    if (sequences.dtype != tf.float32
+        or not self.runs_its_own_loop(mask, training, sequences.shape[1])):
       return super().inner_loop(sequences, initial_state, mask, training)
     # Read as tensors here: custom_gradient would otherwise see the variables read inside.
     weights = [tf.convert_to_tensor(w.value)

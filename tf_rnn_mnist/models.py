@@ -9,7 +9,6 @@ softmax inside its loss, which a Keras loss would silently "fix".
 import keras
 
 from tf_rnn_mnist import initializers
-from tf_rnn_mnist.layers import ProjectedGRU, ReplicaDropout, SequenceLSTM
 from tf_rnn_mnist.variants import Cell
 
 TIME_STEPS = INPUT_SIZE = 28
@@ -49,9 +48,16 @@ def cudnn_eligible(variant):
   return variant.cell is not Cell.GRU and not variant.unroll
 
 
+def _project_layers():
+  """tf_rnn_mnist.layers, imported when a model needs it: it imports TensorFlow, which a
+  portable model (exports, bench's jax side on Keras's JAX backend) must build without."""
+  from tf_rnn_mnist import layers
+  return layers
+
+
 def _lstm_layer(variant):
   # SequenceLSTM: keras.layers.LSTM's function, faster where the variant says so (layers.py).
-  return SequenceLSTM if variant.sequence_matmuls else keras.layers.LSTM
+  return _project_layers().SequenceLSTM if variant.sequence_matmuls else keras.layers.LSTM
 
 
 def _tf1_lstm(variant, input_size, **common):
@@ -65,7 +71,7 @@ def _tf1_gru(variant, input_size, use_cudnn, **common):
   if use_cudnn is True:
     raise ValueError(f"{variant.name}: TF1's GRUCell (reset_after=False) has no cuDNN kernel.")
   # ProjectedGRU: keras.layers.GRU's function, faster (layers.py).
-  return ProjectedGRU(variant.units, reset_after=False, **common,
+  return _project_layers().ProjectedGRU(variant.units, reset_after=False, **common,
                       **initializers.tf1_gru(input_size, variant.units))
 
 
@@ -121,7 +127,7 @@ def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=Fa
       # DropoutWrapper(output_keep_prob) in dynamic_rnn: a fresh mask per time step, unit and
       # example on each layer's output; the state itself is not dropped. (Not LSTM(dropout=):
       # that drops the input with one mask for all steps.)
-      dropout = keras.layers.Dropout if portable else ReplicaDropout
+      dropout = keras.layers.Dropout if portable else _project_layers().ReplicaDropout
       x = dropout(1.0 - keep, name=f"output_dropout_{layer}", dtype=dtype)(x)
     input_size = variant.units
   outputs = (keras.layers.Dense(NUM_CLASSES, name=OUTPUT_LAYER) if portable

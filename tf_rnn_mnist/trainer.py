@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tf_rnn_mnist import distribute
 from tf_rnn_mnist import losses
+from tf_rnn_mnist import wavefront
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.models import build_model, cudnn_eligible, rnn_layer_name
 from tf_rnn_mnist.optimizers import TF1Adam, TorchAdam
@@ -110,6 +111,12 @@ class Trainer:
                                use_cudnn=self.use_cudnn, mixed_precision=mixed_precision,
                                unroll=None if on_gpu else plan.variant.unroll_on_cpu or None)
       self.optimizer_groups = optimizer_groups(plan, self.model, loss_scale=mixed_precision)
+    # The same function as the model's call, faster where it applies (wavefront.py), for the
+    # batch slices the replicas compute (_replica_slice).
+    n, replicas = plan.batch_size, strategy.num_replicas_in_sync
+    self.wavefront = wavefront.applies(
+        self.model, plan.variant, {n * (r + 1) // replicas - n * r // replicas
+                                   for r in range(replicas)})
     self.iterator = iter(index_batches)
     self.train_data = (resident(strategy, data.train_images),
                        resident(strategy, data.train_labels))
@@ -123,11 +130,16 @@ class Trainer:
     return (tf.reduce_sum(per_example),
             tf.reduce_sum(tf.cast(_correct(y, outputs), tf.float32)))
 
+  def _training_outputs(self, x):
+    if self.wavefront:
+      return wavefront.stack_outputs(self.model, self.plan.variant, x)
+    return self.model(x, training=True)
+
   def _update(self, x, y):
     """One Adam step on the global batch; returns the loss and correct sums before it."""
     groups, mixed = self.optimizer_groups, self.mixed_precision
     with tf.GradientTape(persistent=mixed and len(groups) > 1) as tape:
-      outputs = self.model(x, training=True)
+      outputs = self._training_outputs(x)
       loss_sum, correct = self._sums(y, outputs)
       # Averaged (or summed, as the seed did) over the global batch: the optimizer sums the
       # replicas' gradients.
@@ -155,7 +167,7 @@ class Trainer:
     before = self._update(x, y)
     # The TF1 seeds' sess.run(accuracy, ...) on the same batch after the update, with its
     # training-time feed (dropout on for multilayer).
-    after = self._sums(y, self.model(x, training=True))
+    after = self._sums(y, self._training_outputs(x))
     return (*before, *after, tf.cast(tf.shape(y)[0], tf.float32))
 
   def _total(self, per_replica):

@@ -223,8 +223,8 @@ def start_tf1_session(tf, sess):
                         f"this graph: {str(e).splitlines()[0]}") from None
   if FLAGS.checkpoint_dir and FLAGS.save_initial_checkpoint:
     os.makedirs(FLAGS.checkpoint_dir, exist_ok=True)
-    tf.train.Saver(model_variables).save(
-        sess, os.path.join(FLAGS.checkpoint_dir, "initial.ckpt"), write_meta_graph=False)
+    # With its .meta, as Saver writes by default: `migrate` reads the graph beside it.
+    tf.train.Saver(model_variables).save(sess, os.path.join(FLAGS.checkpoint_dir, "initial.ckpt"))
 
 
 # Why the trained weights' checkpoint could not be saved (then the results are still written,
@@ -238,8 +238,7 @@ def save_tf1_checkpoint(tf, sess, steps):
   try:
     os.makedirs(FLAGS.checkpoint_dir, exist_ok=True)
     tf.train.Saver(tf.trainable_variables()).save(
-        sess, os.path.join(FLAGS.checkpoint_dir, "model.ckpt"), global_step=steps,
-        write_meta_graph=False)
+        sess, os.path.join(FLAGS.checkpoint_dir, "model.ckpt"), global_step=steps)
   except (OSError, tf.errors.OpError) as e:
     text = str(e).splitlines()[0] if str(e) else type(e).__name__
     _unsaved.append(f"The checkpoint after update {steps} could not be saved in "

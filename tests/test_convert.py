@@ -108,21 +108,24 @@ def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
       assert_same_adam_steps(variant, mine, theirs)
 
 
-@pytest.mark.parametrize("batched", [True, False], ids=["BatchMatMulV2", "MatMul"])
-def test_both_recurrent_kernels_take_the_tf1_graphs_adam_steps(batched, matched_tf1_runs,
-                                                               small_idx_dir, monkeypatch):
-  """multilayer's SequenceLSTM runs `h @ U` as BatchMatMulV2 where that kernel is bitwise
-  MatMul's on the CPU at hand, as MatMul elsewhere (layers.batched_matmul_is_matmul): each path,
-  forced, takes the TF1 graph's 5 Adam steps (outputs and gradients through the steps) and
-  gives its logits to 1e-5, whichever path this CPU picks."""
-  from tf_rnn_mnist import layers
-  monkeypatch.setattr(layers, "batched_matmul_is_matmul", lambda *shape: batched)
+@pytest.mark.parametrize("fast", [True, False], ids=["fast_path", "fallback_path"])
+def test_both_kernel_paths_take_the_tf1_graphs_adam_steps(fast, matched_tf1_runs,
+                                                          small_idx_dir, monkeypatch):
+  """multilayer's update runs `h @ U` as BatchMatMulV2 where that kernel is bitwise MatMul's
+  on the CPU at hand, as MatMul elsewhere (layers.batched_matmul_is_matmul), and its three
+  layers as a wavefront where the step-by-step matmuls are the whole ones, stacked elsewhere
+  (wavefront.applies): each path, forced, takes the TF1 graph's 5 Adam steps (outputs and
+  gradients through the steps) and gives its logits to 1e-5, whichever path this CPU picks."""
+  from tf_rnn_mnist import layers, trainer as trainer_lib
+  monkeypatch.setattr(layers, "batched_matmul_is_matmul", lambda *shape: fast)
+  monkeypatch.setattr(layers, "stepwise_matmuls_are_whole", lambda *shape: fast)
   directory = matched_tf1_runs("multilayer")
   data = _test_data("multilayer", small_idx_dir)
   config = train.TrainConfig(variant="multilayer", train_steps=MATCHED_STEPS, dropout_keep=1.0,
                              init_from=str(directory / "initial.ckpt"), eval_every=0,
                              batch_indices=str(directory / "order.npy"), progress=False)
   trainer, _, _ = loop.train_model(config, data, ONE_DEVICE)
+  assert trainer.wavefront is fast and isinstance(trainer, trainer_lib.Trainer)
   tf1_weights = weight_maps.keras_weights_from("multilayer",
                                                str(directory / f"model.ckpt-{MATCHED_STEPS}"))
   for layer, arrays in weight_maps.model_weights(trainer.model).items():

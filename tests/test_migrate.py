@@ -187,6 +187,26 @@ def test_to_tf1_gives_back_the_checkpoint(checkpoints, kind, cell, forget_bias, 
       np.testing.assert_array_equal(back[name], value, err_msg=name)
 
 
+@pytest.mark.parametrize("kind,implied", [
+    ("gru_stack", "GRUCell"), ("stack_bidirectional_gru", "GRUCell"),
+    ("peephole_projection", "LSTMCell"), ("multilayer", None), ("bidirectional", None)])
+def test_to_tf1_takes_the_cell_class_the_model_implies(checkpoints, kind, implied):
+  """Without --cell, to-tf1 uses what the model says: GRUs are TF1's GRUCell, an LSTM with
+  peepholes or a projection is LSTMCell; a plain LSTM leaves the class open (BasicLSTMCell
+  and LSTMCell name their variables otherwise). The implied class gives back the checkpoint's
+  names and arrays."""
+  reader = open_tf1_checkpoint(_ckpt(checkpoints, kind))
+  original = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
+  inspection = inspect(reader.get_variable_to_shape_map())
+  head = inspection.choose_head(inspection.structures[0], "auto")
+  model = keras_side.build_model(list(inspection.structures), head, original, RunOptions(0.0))
+  assert keras_side.implied_cell_class(model) == implied
+  if implied:
+    _, placed = keras_side.tf1_structure(model, implied)
+    back = {**keras_side.tf1_arrays(placed, RunOptions(0.0)), **keras_side.head_arrays(model)[0]}
+    assert sorted(back) == sorted(original)
+
+
 def _migrate(*args, env=None):
   return subprocess.run([sys.executable, "-m", "tf_rnn_mnist.migrate", *args],
                         capture_output=True, text=True, timeout=300, env=env)
@@ -206,6 +226,12 @@ def test_cli_to_keras_verifies_and_to_tf1_restores_in_tf1(checkpoints, tmp_path)
   assert done.stdout.strip().splitlines()[-1] == f"wrote {model}"
   assert "head logits" in done.stdout and "PASS: largest difference" in done.stdout
   back = tmp_path / "back" / "model"
+  done = _migrate("to-tf1", str(model), f"--output={back}")  # LSTMs: the class is the user's
+  assert done.returncode == 1 and done.stderr.strip().splitlines()[-1] == (
+      "error: to-tf1: the model's LSTM layers can be written under BasicLSTMCell's, LSTMCell's "
+      "or LSTMBlockCell's variable names; pass --cell=CLASS, the class the TF1 program builds "
+      "(or --cell=keras for tf.keras's names).")
+  assert not back.parent.exists()
   done = _migrate("to-tf1", str(model), f"--output={back}", "--cell=BasicLSTMCell")
   assert done.returncode == 0, done.stderr[-2000:]
   assert done.stdout.strip() == (

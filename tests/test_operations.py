@@ -344,7 +344,6 @@ def test_a_multi_worker_start_says_who_it_waits_for_and_gives_up(tmp_path, small
 
 
 @pytest.mark.parametrize("argv,module,args", [
-    ([], "tf_rnn_mnist.train", []),
     (["--variant=multilayer"], "tf_rnn_mnist.train", ["--variant=multilayer"]),
     (["compare", "--seeds=2"], "tf_rnn_mnist.compare", ["--seeds=2"]),
     (["migrate", "inspect", "x"], "tf_rnn_mnist.migrate", ["inspect", "x"]),
@@ -354,6 +353,25 @@ def test_a_multi_worker_start_says_who_it_waits_for_and_gives_up(tmp_path, small
 def test_one_entrypoint_for_every_tool(argv, module, args):
   from tf_rnn_mnist import __main__ as entry
   assert entry.module_and_args(argv) == (module, args)
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["legacy", "--help"]])
+def test_the_dispatcher_without_a_tool_prints_its_usage_and_exits_0(argv):
+  """Typed to see what it does, `python -m tf_rnn_mnist` trains nothing: it lists the tools,
+  one line each, and the main job's command; `legacy --help` lists the tutorials' programs."""
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist", *argv], capture_output=True,
+                        text=True, timeout=60, cwd=ROOT)
+  assert done.returncode == 0 and done.stderr == ""
+  lines = done.stdout.splitlines()
+  if argv[:1] == ["legacy"]:
+    assert lines[0] == "usage: python -m tf_rnn_mnist legacy SCRIPT [FLAGS...]: a tutorial's own program"
+    assert [line.split()[0] for line in lines[1:-1]] == [
+        "basic_lstm", "multilayer_lstm", "static_rnn", "mnist_lstm"]
+    return
+  assert lines[0] == "usage: python -m tf_rnn_mnist TOOL [FLAGS...]   (a flag first: train)"
+  assert [line.split()[0] for line in lines[2:10]] == [
+      "train", "compare", "bench", "migrate", "convert", "data", "profile", "legacy"]
+  assert "The main job: python -m tf_rnn_mnist train --variant=multilayer" in lines
 
 
 def test_an_unknown_tool_names_the_tools():

@@ -37,8 +37,11 @@ def assert_same_tensors(a, b):
 
 
 def without_timings(results):
+  """What a resumed run must share with an unbroken one (not its timings, nor how many of
+  the updates this process ran)."""
   return {k: v for k, v in results.items()
-          if k not in ("train_seconds", "total_seconds", "examples_per_second")}
+          if k not in ("train_seconds", "total_seconds", "examples_per_second",
+                       "updates_this_run")}
 
 
 # multilayer: dropout, whose random state must resume too; torch_lstm: a shuffled, repeating
@@ -51,6 +54,7 @@ def test_a_stopped_run_resumes_exactly(variant, batch, tmp_path):
   run(train_steps=6, model_dir=str(tmp_path / "resumed"), **common)  # checkpoints 4 and 6
   resumed = run(train_steps=14, model_dir=str(tmp_path / "resumed"), **common)
   assert without_timings(resumed) == without_timings(whole)
+  assert (resumed["updates_this_run"], whole["updates_this_run"]) == (8, 14)
   assert_same_tensors(checkpoint_tensors(tmp_path / "resumed", 14),
                       checkpoint_tensors(tmp_path / "whole", 14))
   assert sorted(os.listdir(tmp_path / "whole" / "checkpoints")) == [
@@ -67,11 +71,18 @@ def test_resume_logs_where_it_continues(tmp_path, capsys):
       f"Resuming from {model_dir}/checkpoints/ckpt-4 after 4 of 6 updates.")
 
 
-def test_a_finished_run_restarted_trains_no_more(tmp_path):
+def test_a_finished_run_restarted_trains_no_more(tmp_path, capsys):
+  """Run again, a finished run's model_dir trains nothing and says so (not "Resuming"), and
+  its results say 0 updates in this run."""
   model_dir = str(tmp_path / "run")
   first = run(model_dir=model_dir)
+  capsys.readouterr()
   again = run(model_dir=model_dir)
   assert without_timings(again) == without_timings(first)
+  assert (first["updates_this_run"], again["updates_this_run"]) == (6, 0)
+  assert capsys.readouterr().out.splitlines()[0] == (
+      f"The run in {model_dir} had finished ({model_dir}/checkpoints/ckpt-6: all 6 updates): "
+      "nothing to train; its accuracy follows.")
 
 
 @pytest.mark.parametrize("overrides,difference", [
@@ -125,6 +136,7 @@ def test_a_corrupt_latest_checkpoint_is_never_used(corruption, tmp_path, caplog)
   resumed = run(train_steps=6, model_dir=model_dir, checkpoint_every=2)
   assert f"Not resuming from {model_dir}/checkpoints/ckpt-6: " in caplog.text
   assert without_timings(resumed) == without_timings(whole)
+  assert (resumed["updates_this_run"], whole["updates_this_run"]) == (8, 14)
   assert_same_tensors(checkpoint_tensors(model_dir, 6), checkpoint_tensors(tmp_path / "whole", 6))
 
 

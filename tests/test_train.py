@@ -110,13 +110,16 @@ def test_seed_schedules_and_log_lines(capsys):
   results = train.run(config(variant="multilayer", train_steps=3, eval_every=2),
                       datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
   out = capsys.readouterr().out.splitlines()
-  assert out[0].startswith("Train 0 ") and out[1].startswith("Test 0 ")
-  assert out[2].startswith("Test 2 ") and len(out) == 4
+  # The tutorial's terse lines, after one legend saying what they hold.
+  assert out[0] == ("(the tutorial's lines: Train STEP ACCURACY: the training batch's accuracy "
+                    "after update STEP; Test STEP ACCURACY: the full test set's)")
+  assert out[1].startswith("Train 0 ") and out[2].startswith("Test 0 ")
+  assert out[3].startswith("Test 2 ") and len(out) == 5
   assert [sorted(h) for h in results["history"]][:2] == [
       ["step", "train_accuracy", "train_loss"], ["step", "test_accuracy", "test_examples"]]
   train.run(config(variant="torch_lstm", train_steps=3, eval_every=1),
             datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
-  assert capsys.readouterr().out.splitlines()[0].startswith("Epoch:  0 | train loss: ")
+  assert capsys.readouterr().out.splitlines()[1].startswith("Epoch:  0 | train loss: ")
 
 
 def test_variant_defaults_are_the_seeds():

@@ -37,6 +37,8 @@ def test_mirrored_over_two_cpu_devices_from_the_cli(small_idx_dir, tmp_path):
   assert done.returncode == 0, done.stderr[-3000:]
   results = json.loads(results_path.read_text())
   assert (results["strategy"], results["replicas"]) == ("MirroredStrategy", 2)
+  assert ("MirroredStrategy: 2 replicas, each computing its share of every global batch of "
+          "20.") in done.stdout.splitlines()
 
 
 @pytest.mark.parametrize("args,message", [

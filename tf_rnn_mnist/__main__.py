@@ -1,5 +1,7 @@
 """Every tool behind one command, as the image's entrypoint runs them:
 
+    python -m tf_rnn_mnist                                    (its usage: the tools, one line
+                                                                each)
     python -m tf_rnn_mnist [train] --variant=multilayer ...   (a first argument that is a flag:
                                                                 the trainer)
     python -m tf_rnn_mnist compare|bench|migrate|convert|data|profile ...
@@ -18,6 +20,16 @@ TOOLS = {"train": "tf_rnn_mnist.train", "compare": "tf_rnn_mnist.compare",
          "bench": "tf_rnn_mnist.bench", "migrate": "tf_rnn_mnist.migrate",
          "convert": "tf_rnn_mnist.convert", "data": "tf_rnn_mnist.data",
          "profile": "tf_rnn_mnist.profile"}
+# What each tool does for a user, in the usage's one line.
+SUMMARIES = {
+    "train": "train a tutorial's model in Keras 3 (the main job)",
+    "compare": "v1 (the tutorial's program) against v2 (this port) over many random seeds",
+    "bench": "training speed against the tutorial's program, Keras fit, JAX and PyTorch",
+    "migrate": "move your own TF1 recurrent model to Keras 3, and prove it computes the same",
+    "convert": "TF1 checkpoints and PyTorch state dicts of the tutorials <-> Keras weights",
+    "data": "fetch and check MNIST",
+    "profile": "where one update's time goes (an op table of a profiler trace)",
+    "legacy": "run a tutorial's own program (TF1 graph on tf.compat.v1, or PyTorch)"}
 LEGACY_PACKAGES = ("legacy_tf1", "legacy_torch")
 NOT_SCRIPTS = ("common", "input_data", "rnn_graph")  # legacy_tf1's shared modules
 
@@ -34,22 +46,34 @@ def legacy_scripts():
 
 
 def usage():
-  return (f"usage: python -m tf_rnn_mnist [TOOL] [FLAGS...]\n  TOOL: {' | '.join(TOOLS)} | "
-          f"legacy SCRIPT (SCRIPT: {' | '.join(legacy_scripts())}); none, or a flag first: "
-          "train.\n  TOOL --help lists its flags.")
+  tools = "\n".join(f"  {name:<9}{text}" for name, text in SUMMARIES.items())
+  return ("usage: python -m tf_rnn_mnist TOOL [FLAGS...]   (a flag first: train)\n\n"
+          f"{tools}\n\n"
+          "The main job: python -m tf_rnn_mnist train --variant=multilayer\n"
+          "TOOL --help says what the tool does and lists its flags; legacy --help lists the "
+          "tutorials' programs.")
+
+
+def legacy_usage():
+  return ("usage: python -m tf_rnn_mnist legacy SCRIPT [FLAGS...]: a tutorial's own program\n"
+          + "\n".join(f"  {name:<16}{module}" for name, module in legacy_scripts().items())
+          + "\nSCRIPT --help lists its flags.")
 
 
 def module_and_args(argv):
-  """The module to run and its arguments, from this command's arguments."""
-  if not argv or argv[0].startswith("-"):
-    if argv and argv[0] in ("--help", "-h"):
-      return None, []
+  """The module to run and its arguments, from this command's arguments; (None, text): print
+  the text and exit 0 (no arguments, --help)."""
+  if not argv or argv[0] in ("--help", "-h"):
+    return None, usage()
+  if argv[0].startswith("-"):
     return TOOLS["train"], argv
   tool, rest = argv[0], argv[1:]
   if tool in TOOLS:
     return TOOLS[tool], rest
   if tool == "legacy":
     scripts = legacy_scripts()
+    if rest[:1] in (["--help"], ["-h"]):
+      return None, legacy_usage()
     if not rest or rest[0] not in scripts:
       given = f"'{rest[0]}' is not one" if rest else "none was given"
       raise SystemExit(f"error: legacy needs a script name ({given}): "
@@ -61,7 +85,7 @@ def module_and_args(argv):
 def main():
   module, args = module_and_args(sys.argv[1:])
   if module is None:
-    print(usage())
+    print(args)
     return
   os.execv(sys.executable, [sys.executable, "-m", module, *args])
 

@@ -193,8 +193,8 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
                                                  mixed_precision), children))
         except RuntimeError as e:
           errors[name] = str(e)
-      targets = {name: target_for(variant, name) for name in sides
-                 if target_for(variant, name) is not None}
+      targets = {name: bench_stats.target_for(variant.name, name) for name in sides
+                 if bench_stats.target_for(variant.name, name) is not None}
       seconds, shares, repeated = alternate(started, rounds, warmup_windows, log, max_rounds,
                                             precision, targets=targets)
   finally:
@@ -234,23 +234,9 @@ def bench_variant(variant, window, rounds, warmup_windows, sides, data_args, pea
   return row
 
 
-# What the port must reach, by the side it is compared with (issue: speed on every CPU).
-TARGETS = {"fit": 1.0, "fit_builtin": 1.0, "jax": 1.0, "legacy": 1.0}
-TARGETS_BY_VARIANT = {("multilayer", "legacy"): 1.3,
-                      # PyTorch's nn.LSTM of the same shape (issue 35); the GRUs and
-                      # static_lstmcell have none.
-                      ("basic_lstm", "torch"): 1.0, ("static_lstm", "torch"): 1.0,
-                      ("multilayer", "torch"): 1.0}
-
-
-def target_for(variant, side):
-  """The port's target against `side` on `variant`, or None."""
-  return TARGETS_BY_VARIANT.get((variant.name, side), TARGETS.get(side))
-
-
 def _ratio_summary(variant, name, ratios):
   centre, low, high = bench_stats.ratio_interval(ratios)
-  target = target_for(variant, name)
+  target = bench_stats.target_for(variant.name, name)
   summary = {**spread(ratios), "geometric_mean": centre, "ci95": [low, high]}
   if target is not None:
     summary.update(target=target, verdict=bench_stats.verdict(ratios, target))

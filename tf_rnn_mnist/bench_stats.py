@@ -117,6 +117,20 @@ def precise_enough(ratios_by_side, precision):
   return True
 
 
+# What the port must reach, by the side it is compared with (issues 27 and 35).
+TARGETS = {"fit": 1.0, "fit_builtin": 1.0, "jax": 1.0, "legacy": 1.0}
+TARGETS_BY_VARIANT = {("multilayer", "legacy"): 1.3,
+                      # PyTorch's nn.LSTM of the same shape (issue 35); the GRUs and
+                      # static_lstmcell have none.
+                      ("basic_lstm", "torch"): 1.0, ("static_lstm", "torch"): 1.0,
+                      ("multilayer", "torch"): 1.0}
+
+
+def target_for(variant_name, side):
+  """The port's target against `side` on the variant of that name, or None."""
+  return TARGETS_BY_VARIANT.get((variant_name, side), TARGETS.get(side))
+
+
 def verdict(ratios, target):
   """'met' if the interval's low end reaches `target`, 'missed' if its high end is below it,
   else 'undecided' (more rounds would tell)."""

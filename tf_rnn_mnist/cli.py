@@ -55,6 +55,8 @@ if _runs_a_tool() and not {"--verbose", "--verbose=true"} & set(sys.argv[1:]):
   # TensorFlow's Python INFO lines too ("Sharding callback duration" at every checkpoint),
   # which go through absl's logger as this project's own lines do: filtered by their source.
   logging.getLogger("tensorflow").setLevel(logging.WARNING)
+  # matplotlib's INFO lines: "generated new fontManager" on a fresh machine's first plot.
+  logging.getLogger("matplotlib").setLevel(logging.WARNING)
   logging.getLogger("absl").addFilter(
       lambda record: record.levelno >= logging.WARNING
       or not re.search(r"[/\\](tensorflow|keras|tf_keras)[/\\]", record.pathname))

@@ -227,7 +227,7 @@ class Session:
       progress.history.append({"step": progress.done, "test_accuracy": metrics["test_accuracy"],
                                "test_examples": int(self.seed_n)})
       log.scalars(progress.done, test__accuracy_seed_protocol=metrics["test_accuracy"])
-    log.line(seed_log.seed_log_line(self.plan, progress.done, metrics))
+    log.tutorial_line(seed_log.seed_log_line(self.plan, progress.done, metrics))
     if after.checkpoint:
       checkpoint(self.saver, progress)
     return correct
@@ -257,10 +257,19 @@ def train_model(config, data, strategy, stop=None, lock=None):
   stop = stop or StopSignals()
   plan = plan_run(config, len(data.train_images))
   trainer, saver, progress = start(config, plan, data, strategy, stop.requested, lock)
-  log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy))
-  if progress.saved:
+  log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy),
+                        legend=seed_log.LEGENDS[plan.variant.seed_log_style])
+  if progress.saved and progress.done >= plan.train_steps:
+    log.line(f"The run in {config.model_dir} had finished ({progress.saved.prefix}: all "
+             f"{plan.train_steps} updates): nothing to train; its accuracy follows.")
+  elif progress.saved:
     log.line(f"Resuming from {progress.saved.prefix} after {progress.done} of "
              f"{plan.train_steps} updates.")
+  if trainer.strategy.num_replicas_in_sync > 1:
+    replicas = trainer.strategy.num_replicas_in_sync
+    log.line(f"{distribute.describe(trainer.strategy)['strategy']}: {replicas} replicas, each "
+             f"computing its share of every global batch of {plan.batch_size}.")
+  resumed_at = progress.done
   seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
   start_time = time.perf_counter()
   correct = Session(config, plan, trainer, saver, progress, log, stop, seed_n).follow_schedule()
@@ -270,7 +279,8 @@ def train_model(config, data, strategy, stop=None, lock=None):
     correct = trainer.correct_per_example(len(data.test_images))
   accuracy = _report_accuracy(plan, log, correct, seed_n)
   return trainer, results(config, plan, trainer, progress, accuracy,
-                          time.perf_counter() - start_time), progress
+                          time.perf_counter() - start_time,
+                          progress.done - resumed_at), progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,13 +306,14 @@ def _report_accuracy(plan, log, correct, seed_n):
   return accuracy
 
 
-def results(config, plan, trainer, progress, accuracy, total_seconds):
+def results(config, plan, trainer, progress, accuracy, total_seconds, updates_this_run):
   """The results dict (schema in the README)."""
   return {
       "variant": plan.variant.name,
       "framework": "keras",
       "seed": config.seed,
       "steps": plan.train_steps,
+      "updates_this_run": updates_this_run,  # 0: a finished run's model_dir, run again
       "batch_size": plan.batch_size,
       "learning_rate": plan.learning_rate,
       "test_accuracy": accuracy.test,

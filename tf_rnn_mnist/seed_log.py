@@ -49,6 +49,18 @@ SEED_LOG_LINES = {"epoch": _epoch_line, "train_test": _train_test_lines,
                   "iter_minibatch": _iter_minibatch_line, "torch": _torch_line}
 
 
+# Said once, before a run's first tutorial line: what the tutorial's terse line holds.
+LEGENDS = {
+    "epoch": "(the tutorial's lines: Iter EPOCH, Testing Accuracy= the full test set's "
+             "accuracy after that epoch)",
+    "train_test": "(the tutorial's lines: Train STEP ACCURACY: the training batch's accuracy "
+                  "after update STEP; Test STEP ACCURACY: the full test set's)",
+    "iter_minibatch": "(the tutorial's lines: Iter EXAMPLES (its step counter x the batch), "
+                      "the training batch's loss and accuracy after that update)",
+    "torch": "(the tutorial's lines: Epoch: N | train loss: that update's loss | test "
+             "accuracy: on the tutorial's first test images)"}
+
+
 def seed_log_line(plan, update, metrics):
   """The seed's log line(s) after `update` (counted from 1), or None/"" where it printed
   nothing."""
@@ -83,7 +95,7 @@ class RunLog:
   """Seed-style lines on stdout, a progress bar on stderr, scalars for TensorBoard; all of it
   on the chief only."""
 
-  def __init__(self, config, total_steps, done, chief=True):
+  def __init__(self, config, total_steps, done, chief=True, legend=None):
     import tensorflow as tf
     from tqdm.auto import tqdm
     self.tf, self.chief = tf, chief
@@ -95,6 +107,14 @@ class RunLog:
                          disable=(not chief) or (None if config.progress is None
                                                  else not config.progress))
     self.reader_gone = False
+    self.legend = legend
+
+  def tutorial_line(self, text):
+    """A tutorial's log line, after the legend the first time."""
+    if text and self.legend:
+      self.line(self.legend)
+      self.legend = None
+    self.line(text)
 
   def line(self, text):
     if not text or not self.chief or self.reader_gone:

@@ -1,8 +1,14 @@
-"""Train a variant: `python -m tf_rnn_mnist.train --variant=multilayer`.
+"""Train one of the tutorials' models in Keras 3, on its schedule, printing what the tutorial
+printed, and report its test accuracy:
 
-The command line and `run(config, datasets_override, strategy_override)`. A run is resolved
-into a Plan (plan.py), trained by a Trainer (trainer.py) following the tutorial's schedule
-(loop.py, schedules.py) and logged as the tutorial logged (seed_log.py).
+    python -m tf_rnn_mnist.train --variant=multilayer [--model_dir=DIR] [--export=M.keras]
+
+With --model_dir it checkpoints as it goes, and the same command continues a stopped run
+exactly. Any tf.distribute strategy (--strategy), on a CPU, GPUs or several machines.
+
+(For code: `run(config, datasets_override, strategy_override)`; a run is resolved into a Plan
+(plan.py), trained by a Trainer (trainer.py) following the tutorial's schedule (loop.py,
+schedules.py) and logged as the tutorial logged (seed_log.py).)
 """
 
 import contextlib
@@ -149,6 +155,11 @@ def main(argv):
   distribute.split_cpu(flags.FLAGS.cpu_devices)
   results = run(config)
   cli.finished("the run had finished, and its outputs were written")
+  if not results["updates_this_run"]:
+    logging.info("%s: the run in --model_dir had finished; nothing was trained. Full test "
+                 "accuracy %.4f, weights SHA-256 %s", results["variant"],
+                 results["test_accuracy"], results["weights_sha256"])
+    return
   logging.info("%s: %d steps in %.1f s (%.0f examples/s), full test accuracy %.4f, weights "
                "SHA-256 %s", results["variant"], results["steps"], results["train_seconds"],
                results["examples_per_second"], results["test_accuracy"],

@@ -330,10 +330,12 @@ def to_tf1(model_path):
   arrays = back_to_tf1.tf1_variables(model)
   if arrays is not None:  # a whole model: every variable under the program's own name
     return _whole_to_tf1(model, model_path, arrays)
-  if not f.cell:
-    raise ConfigError("to-tf1 of a cell-level model needs --cell (the TF1 class of the LSTM "
-                      "layers).")
-  structure, placed = keras_side.tf1_structure(model, f.cell, f.prefix)
+  cell_class = f.cell or keras_side.implied_cell_class(model)
+  if not cell_class:
+    raise ConfigError("to-tf1: the model's LSTM layers can be written under BasicLSTMCell's, "
+                      "LSTMCell's or LSTMBlockCell's variable names; pass --cell=CLASS, the "
+                      "class the TF1 program builds (or --cell=keras for tf.keras's names).")
+  structure, placed = keras_side.tf1_structure(model, cell_class, f.prefix)
   arrays = keras_side.tf1_arrays(placed, _options())
   head_arrays, _ = keras_side.head_arrays(model, f.head_scope)
   # The input is checked first: a refused model leaves no output directory behind.

@@ -142,6 +142,23 @@ def _multi(prefix, count):
   return lambda index, name: f"{prefix}/{name}"
 
 
+def implied_cell_class(model):
+  """The TF1 cell class `model` itself implies, for to-tf1 without --cell: GRUCell when every
+  recurrent cell is a GRU (TF1 has one GRU class), LSTMCell when an LSTM has peepholes or a
+  projection (TF1LSTMCell: only LSTMCell has them); None where the model leaves it open (a
+  Keras LSTM is BasicLSTMCell's, LSTMCell's or LSTMBlockCell's, each naming its variables
+  otherwise)."""
+  rnns, _ = recurrent_layers(model)
+  one_way = [l.forward_layer if isinstance(l, keras.layers.Bidirectional) else l for l in rnns]
+  cells = [c for l in one_way for c in _keras_cells(l)]
+  kinds = {type(c).__name__ for c in cells}
+  if kinds == {"GRUCell"}:
+    return "GRUCell"
+  if any(getattr(c, "num_proj", None) or getattr(c, "use_peepholes", False) for c in cells):
+    return "LSTMCell"
+  return None
+
+
 def tf1_structure(model, cell_class, prefix=None):
   """(Structure, [(keras layer, cells)]) of a Keras model's recurrent layers, named as TF1
   (or, with cell_class "keras", tf.keras) would name them."""

@@ -1,4 +1,4 @@
-"""Seeds 000 and 002 ("RNN、LSTM应用于MNIST数字图片识别"), as written, on tf.compat.v1.
+"""Tutorials 000 and 002 ("RNN、LSTM应用于MNIST数字图片识别"), as written, on tf.compat.v1.
 
 Changes TF 2.21 forces: tf.contrib.rnn.core_rnn_cell.BasicLSTMCell -> tf.nn.rnn_cell.BasicLSTMCell,
 tensorflow.examples.tutorials.mnist -> legacy_tf1.input_data. Added: the flags in common.py
@@ -19,7 +19,7 @@ common.define_flags("6 epochs x 1100 steps")
 common.define_tf1_checkpoint_flags()
 
 
-# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# One long function on purpose: it is the tutorial's script, kept line for line so that it can be
 # diffed against the tutorial it ports (named in variants.py); the additions live in common.py.
 def main(argv):
   del argv
@@ -83,7 +83,7 @@ def main(argv):
       for step in range(total_steps):
           batch_xs,batch_ys =  mnist.train.next_batch(batch_size)
           run.timed(sess.run, train_step, feed_dict={x:batch_xs,y:batch_ys})
-          if (step + 1) % n_batch == 0:  # the seed's end of an epoch
+          if (step + 1) % n_batch == 0:  # the tutorial's end of an epoch
               epoch = step // n_batch
               acc = sess.run(accuracy,feed_dict={x:mnist.test.images,y:mnist.test.labels})
               run.test_metric(step + 1, acc, mnist.test.num_examples)
@@ -94,8 +94,8 @@ def main(argv):
       common.save_tf1_checkpoint(tf, sess, total_steps)
       run.finish(steps=total_steps, batch_size=batch_size, learning_rate=1e-4,
                  examples=total_steps * batch_size, test_accuracy=acc,
-                 test_examples=mnist.test.num_examples, seed_accuracy=acc,
-                 seed_examples=mnist.test.num_examples,
+                 test_examples=mnist.test.num_examples, tutorial_accuracy=acc,
+                 tutorial_examples=mnist.test.num_examples,
                  packages=TF1_PACKAGES)
 
 

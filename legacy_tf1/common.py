@@ -53,7 +53,7 @@ def import_tf1():
                             "deprecated", category=UserWarning)
   with cli.stops_end_quietly():
     import tensorflow.compat.v1 as tf
-    # The seeds ran on TF1, which printed none of TF 2's deprecation notices for these APIs.
+    # The tutorials ran on TF1, which printed none of TF 2's deprecation notices for these APIs.
     tf.get_logger().setLevel("ERROR")
     tf.disable_v2_behavior()
   return tf
@@ -91,8 +91,8 @@ INPUT_FLAGS = ("batch_indices", "initial_checkpoint", "initial_state_dict", "dat
 
 
 def define_flags(steps_help):
-  """The flags every legacy script adds to its seed."""
-  flags.DEFINE_integer("train_steps", None, f"Updates to run instead of the seed's {steps_help}.")
+  """The flags every legacy script adds to its tutorial's program."""
+  flags.DEFINE_integer("train_steps", None, f"Updates to run instead of the tutorial's {steps_help}.")
   flags.DEFINE_integer("seed", 0, "Seeds the weights and the batch order (TF1: "
                        "tf.set_random_seed(seed) before loading the data, as TF1 did, which "
                        "makes next_batch's order numpy.random.seed(seed)'s; torch: "
@@ -101,7 +101,7 @@ def define_flags(steps_help):
   flags.DEFINE_string("results_json", None, "Write the results (the trainer's schema) here.")
   flags.DEFINE_string("logdir", None, "Write TensorBoard scalars here.")
   flags.DEFINE_string("batch_indices", None, "A .npy (steps, batch) array of training-split "
-                      "indices to feed instead of the seed's shuffled order (matched runs).")
+                      "indices to feed instead of the tutorial's shuffled order (matched runs).")
   flags.DEFINE_string("save_test_outputs", None, "Save the model's outputs on the test set "
                       "(logits, or the prediction for basic_lstm) and the mean test loss to this "
                       ".npz, after training: what the equivalence tests compare with Keras.")
@@ -110,7 +110,7 @@ def define_flags(steps_help):
   flags.DEFINE_integer("bench_window", None, "Benchmark mode (tf_rnn_mnist.bench): train only "
                        "when told, in windows of this many updates (bench_gate.py).",
                        lower_bound=1)
-  flags.DEFINE_string("initial_losses", None, "Measure, do not train: the seed's mean loss "
+  flags.DEFINE_string("initial_losses", None, "Measure, do not train: the tutorial's mean loss "
                       "on the first 100 test images after each of --initial_draws fresh "
                       "initialisations, saved with those images and labels to this .npz. "
                       "The law the port's initialisation is tested against.")
@@ -204,7 +204,7 @@ def load_batch_indices(num_examples=None, steps=None, batch_size=None):
 
 
 def read_data_sets(input_data):
-  """The seeds' `input_data.read_data_sets("MNIST_data/", one_hot=True)`, from the flags."""
+  """The tutorials' `input_data.read_data_sets("MNIST_data/", one_hot=True)`, from the flags."""
   batch_indices = load_batch_indices()
   return input_data.read_data_sets(
       FLAGS.data_dir, one_hot=True, source=FLAGS.data_source,
@@ -275,8 +275,8 @@ class Run:
     self.start = time.perf_counter()
     self.gate = WindowGate(FLAGS.bench_window) if FLAGS.bench_window else None
 
-  def steps(self, seed_steps):
-    return FLAGS.train_steps or seed_steps
+  def steps(self, tutorial_steps):
+    return FLAGS.train_steps or tutorial_steps
 
   def timed(self, fn, *args, **kwargs):
     """Calls fn (a training step), adding its time to train_seconds."""
@@ -304,23 +304,23 @@ class Run:
   def test_metric(self, step, accuracy, examples):
     self.history.append({"step": step, "test_accuracy": float(accuracy),
                          "test_examples": int(examples)})
-    self.write_scalars(step, {"test/accuracy_seed_protocol": accuracy})
+    self.write_scalars(step, {"test/accuracy_tutorial_protocol": accuracy})
 
   def save_test_outputs(self, outputs, loss):
     if FLAGS.save_test_outputs:
       np.savez(FLAGS.save_test_outputs, outputs=np.asarray(outputs), loss=np.asarray(loss))
 
   def finish(self, *, steps, batch_size, learning_rate, examples, test_accuracy, test_examples,
-             seed_accuracy, seed_examples, packages):
+             tutorial_accuracy, tutorial_examples, packages):
     """Writes the results JSON (if asked) and returns the results."""
-    print(results_io.summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples),
+    print(results_io.summary_line(test_accuracy, test_examples, tutorial_accuracy, tutorial_examples),
           flush=True)
     self.write_scalars(steps, {"test/accuracy_full": test_accuracy})
     results = {
         "variant": self.variant, "framework": self.framework, "seed": FLAGS.seed,
         "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
         "test_accuracy": float(test_accuracy), "test_examples": test_examples,
-        "seed_protocol_accuracy": float(seed_accuracy), "seed_protocol_examples": seed_examples,
+        "tutorial_protocol_accuracy": float(tutorial_accuracy), "tutorial_protocol_examples": tutorial_examples,
         "history": self.history, "train_seconds": self.train_seconds,
         "total_seconds": time.perf_counter() - self.start,
         "examples_per_second": examples / self.train_seconds,

@@ -1,4 +1,4 @@
-"""Seed 001 (3-layer LSTM with DropoutWrapper), as written, on tf.compat.v1.
+"""Tutorial 001 (3-layer LSTM with DropoutWrapper), as written, on tf.compat.v1.
 
 Changes TF 2.21 forces: DropoutWrapper is tf.nn.rnn_cell.DropoutWrapper; tensorflow.examples.
 tutorials.mnist -> legacy_tf1.input_data. Added: the flags in common.py (--train_steps
@@ -17,12 +17,12 @@ FLAGS = common.FLAGS
 TF1_PACKAGES = ("tensorflow", "tf-keras", "numpy")
 common.define_flags("2001 updates (steps 0..2000)")
 common.define_tf1_checkpoint_flags()
-common.flags.DEFINE_float("keep_prob", 0.5, "The keep_prob fed while training (the seed's 0.5); "
+common.flags.DEFINE_float("keep_prob", 0.5, "The keep_prob fed while training (the tutorial's 0.5); "
                           "1.0 turns dropout off, as the equivalence tests do.")
 common.flags.register_validator("keep_prob", lambda v: 0 < v <= 1, "--keep_prob must be in (0, 1]")
 
 
-# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# One long function on purpose: it is the tutorial's script, kept line for line so that it can be
 # diffed against the tutorial it ports (named in variants.py); the additions live in common.py.
 def main(argv):
   del argv
@@ -97,7 +97,7 @@ def main(argv):
       common.save_tf1_checkpoint(tf, sess, total_steps + 1)
       run.finish(steps=total_steps + 1, batch_size=100, learning_rate=learning_rate,
                  examples=(total_steps + 1) * 100, test_accuracy=acc,
-                 test_examples=len(test_x), seed_accuracy=acc, seed_examples=len(test_x),
+                 test_examples=len(test_x), tutorial_accuracy=acc, tutorial_examples=len(test_x),
                  packages=TF1_PACKAGES)
 
 

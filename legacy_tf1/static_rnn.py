@@ -1,10 +1,10 @@
-"""Seed 003 (single-layer LSTM/GRU, static and dynamic), as written, on tf.compat.v1.
+"""Tutorial 003 (single-layer LSTM/GRU, static and dynamic), as written, on tf.compat.v1.
 
-The seed keeps four alternatives, three commented out; --cell picks one:
-  basic_lstm  #1 BasicLSTMCell + static_rnn    (seed: 0.9453125)
-  lstm        #2 LSTMCell + static_rnn         (seed: 0.9609375)
-  gru         #3 GRUCell + static_rnn          (seed: 0.9921875)
-  dynamic_gru #4 GRUCell + dynamic_rnn         (seed: 0.9921875)
+The tutorial keeps four alternatives, three commented out; --cell picks one:
+  basic_lstm  #1 BasicLSTMCell + static_rnn    (tutorial: 0.9453125)
+  lstm        #2 LSTMCell + static_rnn         (tutorial: 0.9609375)
+  gru         #3 GRUCell + static_rnn          (tutorial: 0.9921875)
+  dynamic_gru #4 GRUCell + dynamic_rnn         (tutorial: 0.9921875)
 Changes TF 2.21 forces: tf.contrib.rnn.* -> tf.nn.rnn_cell.* / tf.nn.static_rnn,
 tf.contrib.layers.fully_connected -> tf.layers.dense (same glorot_uniform + zeros),
 tensorflow.examples.tutorials.mnist -> legacy_tf1.input_data. Added: the flags in common.py.
@@ -24,17 +24,17 @@ TF1_PACKAGES = ("tensorflow", "tf-keras", "numpy")
 common.define_flags("781 steps (while step * 128 < 100000)")
 common.define_tf1_checkpoint_flags()
 flags.DEFINE_enum("cell", "basic_lstm", ["basic_lstm", "lstm", "gru", "dynamic_gru"],
-                  "Which of the seed's four options to run.")
+                  "Which of the tutorial's four options to run.")
 VARIANT_OF_CELL = {"basic_lstm": "static_lstm", "lstm": "static_lstmcell", "gru": "static_gru",
                    "dynamic_gru": "dynamic_gru"}
 
 
-# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# One long function on purpose: it is the tutorial's script, kept line for line so that it can be
 # diffed against the tutorial it ports (named in variants.py); the additions live in common.py.
 def main(argv):
   del argv
   run = common.tf1_run(tf, VARIANT_OF_CELL[FLAGS.cell])
-  # Added. The seed's tf.reset_default_graph() (after loading the data) is left out: the graph
+  # Added. The tutorial's tf.reset_default_graph() (after loading the data) is left out: the graph
   # is new in this process anyway, and resetting it would drop this graph seed.
   tf.set_random_seed(FLAGS.seed)
   mnist = common.read_data_sets(input_data) # 在线下载 MNIST_data 数据集
@@ -57,7 +57,7 @@ def main(argv):
   elif FLAGS.cell == "gru":
       #3 gru 0.9921875
       gru = tf.nn.rnn_cell.GRUCell(n_hidden)
-      # As in the seed: this binds (outputs, state), so outputs[-1] below is the final state,
+      # As in the tutorial: this binds (outputs, state), so outputs[-1] below is the final state,
       # which for a GRU is the last output.
       outputs = tf.nn.static_rnn(gru, x1, dtype=tf.float32)
   else:
@@ -69,7 +69,7 @@ def main(argv):
   learning_rate = 0.001
   batch_size = 128
   # `step * batch_size < training_iters` with step from 1 runs training_iters // 128 steps for
-  # the seed's 100000; --train_steps=N sets training_iters so that it runs exactly N.
+  # the tutorial's 100000; --train_steps=N sets training_iters so that it runs exactly N.
   training_iters = FLAGS.train_steps * batch_size + 1 if FLAGS.train_steps else 100000
   display_step = 10
   # Define loss and optimizer
@@ -107,17 +107,17 @@ def main(argv):
       test_len = 128
       test_data = mnist.test.images[:test_len].reshape((-1, n_steps, n_input))
       test_label = mnist.test.labels[:test_len]
-      seed_acc = sess.run(accuracy, feed_dict={x: test_data, y: test_label})
+      tutorial_acc = sess.run(accuracy, feed_dict={x: test_data, y: test_label})
       print ("Testing Accuracy:", \
-          seed_acc)
+          tutorial_acc)
       full_acc = run.timed_eval(mnist.test.num_examples, sess.run, accuracy, feed_dict={x: mnist.test.images.reshape((-1, n_steps, n_input)), y: mnist.test.labels})
       run.save_test_outputs(*sess.run([pred, cost], feed_dict={x: mnist.test.images.reshape((-1, n_steps, n_input)), y: mnist.test.labels}))
       steps = step - 1
       common.save_tf1_checkpoint(tf, sess, steps)
       run.finish(steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                  examples=steps * batch_size, test_accuracy=full_acc,
-                 test_examples=mnist.test.num_examples, seed_accuracy=seed_acc,
-                 seed_examples=min(test_len, mnist.test.num_examples),
+                 test_examples=mnist.test.num_examples, tutorial_accuracy=tutorial_acc,
+                 tutorial_examples=min(test_len, mnist.test.num_examples),
                  packages=TF1_PACKAGES)
 
 

@@ -1,1 +1,1 @@
-"""The PyTorch seed (004), runnable beside the TF1 graphs; needs the optional torch extra."""
+"""The PyTorch tutorial (004), runnable beside the TF1 graphs; needs the optional torch extra."""

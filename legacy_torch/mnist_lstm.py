@@ -1,4 +1,4 @@
-"""Seed 004 (PyTorch LSTM on MNIST), as written.
+"""Tutorial 004 (PyTorch LSTM on MNIST), as written.
 
 Changes: the data comes from the project's verified loader instead of torchvision (which has no
 CPU build here), with torchvision's exact scaling (ToTensor: float32 / 255); the deprecated
@@ -79,7 +79,7 @@ class RNN(nn.Module):
 
 
 def batches(train_data, train_loader):
-    """The seed's DataLoader batches, or the recorded order of --batch_indices."""
+    """The tutorial's DataLoader batches, or the recorded order of --batch_indices."""
     if not FLAGS.batch_indices:
         yield from enumerate(train_loader)
         return
@@ -87,7 +87,7 @@ def batches(train_data, train_loader):
         yield step, train_data[torch.from_numpy(indices)]
 
 
-# One long function on purpose: it is the seed's script, kept line for line so that it can be
+# One long function on purpose: it is the tutorial's script, kept line for line so that it can be
 # diffed against the tutorial it ports (named in variants.py); the additions live in legacy_tf1/common.py.
 def main(argv):
     del argv
@@ -113,7 +113,7 @@ def main(argv):
         except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
             # unreadable, not tensors only, or another model's state_dict
             raise ConfigError(f"--initial_state_dict={FLAGS.initial_state_dict} cannot "
-                              f"initialise the seed's RNN: {str(e).splitlines()[0]}") from None
+                              f"initialise the tutorial's RNN: {str(e).splitlines()[0]}") from None
     if FLAGS.save_initial_state_dict:
         torch.save(rnn.state_dict(), FLAGS.save_initial_state_dict)
     print(rnn)  # net architecture
@@ -135,7 +135,7 @@ def main(argv):
         return loss, output
 
     total_steps = run.steps(EPOCH * len(train_loader))
-    # Added: a recorded order must hold every update asked for, of the seed's batch size.
+    # Added: a recorded order must hold every update asked for, of the tutorial's batch size.
     common.load_batch_indices(len(train_data), total_steps, BATCH_SIZE)
     done, examples = 0, 0
     for epoch in range(-(-total_steps // len(train_loader))):
@@ -171,7 +171,7 @@ def main(argv):
         torch.save(rnn.state_dict(), FLAGS.save_state_dict)
     run.finish(steps=done, batch_size=BATCH_SIZE, learning_rate=LR, examples=examples,
                test_accuracy=correct.mean(), test_examples=len(correct),
-               seed_accuracy=correct[:2000].mean(), seed_examples=2000,
+               tutorial_accuracy=correct[:2000].mean(), tutorial_examples=2000,
                packages=("torch", "numpy"))
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tf_rnn_mnist import bench, bench_stats
 from tf_rnn_mnist.bench_gate import PREFIX, WindowGate
-from tf_rnn_mnist.variants import get_variant
+from tf_rnn_mnist.variants import VARIANTS, get_variant
 
 
 def test_recurrent_flops_by_hand():
@@ -162,8 +162,8 @@ def test_profile_refuses_the_pytorch_tutorial_before_loading_data(tmp_path):
   assert done.returncode == 1
   assert done.stderr.strip().splitlines()[-1] == (
       "error: --side=legacy: torch_lstm's tutorial is a PyTorch program, which TensorFlow's "
-      "profiler cannot trace; legacy is the TF1 graph of basic_lstm, multilayer, static_lstm, "
-      "static_lstmcell, static_gru, dynamic_gru.")
+      "profiler cannot trace; legacy is the TF1 graph of " + ", ".join(
+          name for name, v in VARIANTS.items() if v.legacy.framework == "tf1-graph") + ".")
   assert not (tmp_path / "t").exists() or not any((tmp_path / "t").iterdir())
 
 
@@ -409,7 +409,7 @@ def test_profile_refuses_a_logdir_with_a_newline(tmp_path):
 _SIDE_PROCESS = """
 import sys
 from tf_rnn_mnist import bench_sides
-from tf_rnn_mnist.variants import get_variant
+from tf_rnn_mnist.variants import VARIANTS, get_variant
 bench_sides._choose_keras_backend(sys.argv[1])
 model = bench_sides.fit_model(get_variant("multilayer"), builtin=sys.argv[1] != "fit")
 import keras
@@ -432,14 +432,12 @@ def test_each_keras_side_runs_on_its_own_backend_whatever_the_environment_says(s
 def test_targets_of_every_variant():
   """Issue 35's targets: 1.0x fit, fit_builtin and jax everywhere; 1.0x the tutorial's program
   (1.3x multilayer's TF1 graph); 1.0x nn.LSTM on basic_lstm, static_lstm and multilayer."""
-  targets = {(name, side): bench_stats.target_for(name, side)
-             for name in ("basic_lstm", "multilayer", "static_lstmcell", "static_gru",
-                          "torch_lstm") for side in bench.SIDES if side != "port"}
-  assert {key: t for key, t in targets.items() if key[1] in ("fit", "fit_builtin", "jax")} == {
-      key: 1.0 for key in targets if key[1] in ("fit", "fit_builtin", "jax")}
-  assert targets[("multilayer", "legacy")] == 1.3 and targets[("torch_lstm", "legacy")] == 1.0
-  assert [key for key in targets if key[1] == "torch" and targets[key] is not None] == [
-      ("basic_lstm", "torch"), ("multilayer", "torch")]
+  against_torch = {"basic_lstm", "static_lstm", "multilayer"}
+  for name in VARIANTS:
+    targets = {side: bench_stats.target_for(name, side) for side in bench.SIDES[1:]}
+    assert targets == {"legacy": 1.3 if name == "multilayer" else 1.0,
+                       "torch": 1.0 if name in against_torch else None,
+                       "fit": 1.0, "fit_builtin": 1.0, "jax": 1.0}, name
 
 
 def test_the_readmes_benchmark_tables_are_generated_from_their_json_files():

@@ -56,8 +56,8 @@ def test_tost_and_t_test_p_values_against_closed_forms():
 def _fake_results(variant, seed, side, accuracy):
   return {"variant": variant, "framework": "keras" if side == "v2" else "tf1-graph",
           "seed": seed, "steps": 20, "batch_size": 128, "learning_rate": 1e-3,
-          "test_accuracy": accuracy, "test_examples": 10000, "seed_protocol_accuracy": accuracy,
-          "seed_protocol_examples": 128,
+          "test_accuracy": accuracy, "test_examples": 10000, "tutorial_protocol_accuracy": accuracy,
+          "tutorial_protocol_examples": 128,
           "history": [{"step": 10, "train_loss": 1.0, "train_accuracy": 0.5},
                       {"step": 20, "train_loss": 0.5, "train_accuracy": accuracy}],
           "train_seconds": 2.0 if side == "v2" else 3.0, "total_seconds": 4.0,

@@ -1,4 +1,4 @@
-"""Proof of faithfulness: converted weights give the seed's logits and loss, the same Adam steps
+"""Proof of faithfulness: converted weights give the tutorial's logits and loss, the same Adam steps
 give the same weights, and TF1 checkpoints migrate to Keras with the same accuracy."""
 
 import json
@@ -27,7 +27,7 @@ TF1_VARIANTS = [name for name, v in VARIANTS.items() if v.legacy.framework == "t
 
 
 def _tf1_command(variant, *args):
-  """The legacy graph's command; dropout off on both sides where the seed has some."""
+  """The legacy graph's command; dropout off on both sides where the tutorial has some."""
   v = VARIANTS[variant]
   keep = ["--keep_prob=1.0"] if v.dropout_keep < 1 else []
   return v.legacy.command(*keep, *args)
@@ -237,7 +237,7 @@ needs_torch = pytest.mark.skipif(TORCH_MISSING,
 @needs_torch
 def test_torch_forward_equivalence():
   import torch
-  from legacy_torch.mnist_lstm import RNN  # the seed's module itself
+  from legacy_torch.mnist_lstm import RNN  # the tutorial's module itself
   torch.manual_seed(0)
   seed_model = RNN()
   state = {name: t.detach().numpy() for name, t in seed_model.state_dict().items()}
@@ -260,7 +260,7 @@ def test_torch_forward_equivalence():
 
 @needs_torch
 def test_torch_adam_steps_equivalence(small_idx_dir, tmp_path):
-  """PyTorch's Adam on the seed's two LSTM biases, reproduced: 5 steps, same weights."""
+  """PyTorch's Adam on the tutorial's two LSTM biases, reproduced: 5 steps, same weights."""
   import torch
   from legacy_torch.mnist_lstm import RNN
   torch.manual_seed(3)
@@ -287,7 +287,7 @@ def test_torch_state_dict_errors(tmp_path):
   state = {"rnn.weight_ih_l0": np.zeros((256, 28), np.float32)}
   with pytest.raises(ConfigError) as e:
     weight_maps.torch_to_keras(state, "m.pt")
-  assert str(e.value) == ("m.pt is not the seed's RNN: missing rnn.weight_hh_l0, rnn.bias_ih_l0, "
+  assert str(e.value) == ("m.pt is not the tutorial's RNN: missing rnn.weight_hh_l0, rnn.bias_ih_l0, "
                           "rnn.bias_hh_l0, out.weight, out.bias.")
   with pytest.raises(ConfigError, match=re.escape(
       "x.pt is a PyTorch state_dict; only torch_lstm comes from PyTorch.")):

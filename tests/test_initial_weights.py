@@ -1,5 +1,5 @@
 """Level 2 of faithfulness for the initial weights: every weight block of the Keras port is an
-independent draw from the law the seed draws it from.
+independent draw from the law the tutorial draws it from.
 
 Why range and standard-deviation checks are not enough: a weight copied from another one has
 the right range and spread. Round 2 shipped exactly that (one initializer object shared by the
@@ -162,7 +162,7 @@ def test_fused_kernel_has_full_rank(name, seed):
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_block_follows_the_seeds_law(name):
-  """Kolmogorov-Smirnov against the exact law of each block (uniform with the seed's limit,
+  """Kolmogorov-Smirnov against the exact law of each block (uniform with the tutorial's limit,
   the triangular law of PyTorch's summed bias, the truncated normal): catches a wrong limit
   (Keras's own glorot over the split matrices), a wrong law (U(+-2/sqrt(H)) instead of the sum
   of two uniforms), a missing truncation. Constant biases are checked exactly. (A copy passes

@@ -13,7 +13,7 @@ import pytest
 
 from tf_rnn_mnist import layout, schedules, variants
 from tf_rnn_mnist.data import MnistDataError
-from tf_rnn_mnist.data.seed_splits import TF1_SPLIT, TORCH_SPLIT
+from tf_rnn_mnist.data.tutorial_splits import TF1_SPLIT, TORCH_SPLIT
 from tf_rnn_mnist.data.splits import check_batch_order
 
 PACKAGE = pathlib.Path(variants.__file__).parent
@@ -65,7 +65,7 @@ def test_the_layering_test_catches_an_upward_import():
   assert layout.layer_of("tf_rnn_mnist.cli") < layout.layer_of("tf_rnn_mnist.plan")
   assert layout.layer_of("tf_rnn_mnist.migrate.__main__") == 0
   assert layout.layer_of("tf_rnn_mnist.migrate.graph") > layout.layer_of("tf_rnn_mnist.models")
-  assert not layout.legacy_may_import("tf_rnn_mnist.seed_log")
+  assert not layout.legacy_may_import("tf_rnn_mnist.tutorial_log")
 
 
 def test_no_module_imports_the_trainer_cli_and_there_is_no_cycle():
@@ -125,7 +125,7 @@ def test_seed_splits_scale_and_slice_as_the_seeds_did():
 
 
 def test_timetable_says_what_happens_after_each_update():
-  # static_*: counter from 1, train line every 10 seed steps; an evaluation every 25; a
+  # static_*: counter from 1, train line every 10 tutorial steps; an evaluation every 25; a
   # checkpoint every 7 updates.
   counter = schedules.Counter(schedules.ExampleBudget(100000, counter_start=1), 429)
   timetable = schedules.Timetable(counter, train_log_every=10, eval_every=25,

@@ -56,7 +56,7 @@ def test_tf1_script_short_run(variant, small_idx_dir, tmp_path):
   assert list((tmp_path / "tb").iterdir())
 
 
-def test_tf1_seed_print_lines(small_idx_dir):
+def test_tf1_tutorial_print_lines(small_idx_dir):
   done = _script("legacy_tf1.static_rnn", "--cell=gru", "--train_steps=10",
                  data_dir=small_idx_dir)
   lines = done.stdout.splitlines()

@@ -12,7 +12,7 @@ from tf_rnn_mnist.models import build_model
 from tf_rnn_mnist import weight_maps
 from tf_rnn_mnist.variants import VARIANTS, Cell
 
-# The seeds' graphs: TF1 LSTM kernel [in+U, 4U] + bias [4U]; GRU gates [in+U, 2U] + [2U] and
+# The tutorials' graphs: TF1 LSTM kernel [in+U, 4U] + bias [4U]; GRU gates [in+U, 2U] + [2U] and
 # candidate [in+U, U] + [U]; output W [U, 10] + b [10].
 # The TF1 graphs' own variables (test_legacy checks weight_maps' list against the real graphs);
 # nn.LSTM's parameters: per layer W_ih [4H, in], W_hh [4H, H] and two bias vectors (b_ih,
@@ -25,20 +25,20 @@ def _tutorial_parameters(v):
   return sum(4 * v.units * (i + v.units) + 4 * v.units for i in sizes) + v.units * 10 + 10
 
 
-SEED_PARAMETERS = {name: _tutorial_parameters(v) for name, v in VARIANTS.items()}
+TUTORIAL_PARAMETERS = {name: _tutorial_parameters(v) for name, v in VARIANTS.items()}
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_output_shape_and_parameter_count(name):
   model = build_model(VARIANTS[name])
-  assert model.count_params() == SEED_PARAMETERS[name]
+  assert model.count_params() == TUTORIAL_PARAMETERS[name]
   assert model(np.zeros((3, 28, 28), np.float32)).shape == (3, 10)
 
 
 def test_known_parameter_counts():
-  assert SEED_PARAMETERS["basic_lstm"] == 52610
-  assert SEED_PARAMETERS["multilayer"] == 1345034
-  assert SEED_PARAMETERS["torch_lstm"] == 24458
+  assert TUTORIAL_PARAMETERS["basic_lstm"] == 52610
+  assert TUTORIAL_PARAMETERS["multilayer"] == 1345034
+  assert TUTORIAL_PARAMETERS["torch_lstm"] == 24458
 
 
 def test_static_variants_unroll_and_grus_reset_before_matmul():
@@ -113,7 +113,7 @@ def test_basic_lstm_loss_is_the_seeds_double_softmax():
   probabilities = model(x).numpy()
   np.testing.assert_allclose(probabilities, _softmax(logits.astype(np.float64)), atol=1e-6)
   loss = per_example_loss("double_softmax", labels, probabilities).numpy()
-  # CE(softmax(softmax(z))): the seed's softmax_cross_entropy_with_logits on its prediction.
+  # CE(softmax(softmax(z))): the tutorial's softmax_cross_entropy_with_logits on its prediction.
   expected = -np.log(_softmax(_softmax(logits.astype(np.float64)))[np.arange(16), labels])
   np.testing.assert_allclose(loss, expected, rtol=1e-6)
   # Keras's from_logits loss would silently undo the trap and compute CE(softmax(z)).
@@ -138,7 +138,7 @@ def test_multilayer_dropout_per_time_step_per_layer_and_off_at_eval():
   assert 0.45 < mask.mean() < 0.55
   assert not all(np.array_equal(mask[:, 0], mask[:, t]) for t in range(1, 28))
   assert not np.array_equal(mask[0], mask[1])
-  # The seed's tests feed keep_prob=1: no dropout, deterministic, equal to a dropout-free twin.
+  # The tutorial's tests feed keep_prob=1: no dropout, deterministic, equal to a dropout-free twin.
   x = np.random.default_rng(1).random((8, 28, 28), dtype=np.float32)
   twin = build_model(VARIANTS["multilayer"], dropout_keep=1.0)
   twin.set_weights(model.get_weights())

@@ -1,4 +1,4 @@
-"""TF1Adam and TorchAdam: the seeds' Adam updates, in TensorFlow's fused Adam kernel."""
+"""TF1Adam and TorchAdam: the tutorials' Adam updates, in TensorFlow's fused Adam kernel."""
 
 import keras
 import numpy as np
@@ -9,7 +9,7 @@ from tf_rnn_mnist.optimizers import TF1Adam, TorchAdam
 
 
 def _reference(initial, gradients, lr, epsilon, torch):
-  """The seeds' Adam in numpy, float64: TF1's AdamOptimizer (epsilon added to sqrt(v)) or
+  """The tutorials' Adam in numpy, float64: TF1's AdamOptimizer (epsilon added to sqrt(v)) or
   torch.optim.Adam (epsilon added to sqrt(v / (1 - beta2^t)))."""
   var, m, v = initial.astype(np.float64), 0.0, 0.0
   for t, g in enumerate(gradients, start=1):

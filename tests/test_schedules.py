@@ -1,4 +1,4 @@
-"""The seeds' schedules follow --batch_size and --epochs as the seeds' own loops would."""
+"""The tutorials' schedules follow --batch_size and --epochs as the tutorials' own loops would."""
 
 import tensorflow as tf
 
@@ -57,9 +57,9 @@ def test_torch_epochs_keep_the_partial_batch_and_the_step_counter_restarts():
 
 
 def test_torch_log_lines_restart_their_counter_each_epoch(capsys):
-  # 256 examples in batches of 100: 3 steps an epoch (the last of 56). The seed's line at
+  # 256 examples in batches of 100: 3 steps an epoch (the last of 56). The tutorial's line at
   # step % 50 == 0 comes at step 0 of each epoch (updates 1 and 4; a counter that ran on would
-  # print once); evaluating every 2 seed steps fires at steps 0 and 2 of each epoch: updates
+  # print once); evaluating every 2 tutorial steps fires at steps 0 and 2 of each epoch: updates
   # 1, 3, 4, 6 -- not 1, 3, 5.
   results = train.run(train.TrainConfig(variant="torch_lstm", epochs=2, batch_size=100,
                                         eval_every=2, seed=1, progress=False),

@@ -40,7 +40,7 @@ def _with_dense(build, units):
 
 
 def _seed_style(x):
-  """The seeds' own head: bare tf.Variable weights (Variable, Variable_1)."""
+  """The tutorials' own head: bare tf.Variable weights (Variable, Variable_1)."""
   outputs, _ = tf.nn.dynamic_rnn(R.BasicLSTMCell(5), x, dtype=tf.float32)
   w, b = tf.Variable(tf.zeros([5, 10])), tf.Variable(tf.zeros([10]))
   return tf.matmul(outputs[:, -1], w) + b

@@ -4,7 +4,7 @@
 
 Sides, each in its own process (bench_gate.py), per variant:
 - port: this trainer's compiled loop (`Trainer.train_loop`, one call per window);
-- legacy: the seed's own program (legacy_tf1's TF1 graph, or legacy_torch for torch_lstm), its
+- legacy: the tutorial's own program (legacy_tf1's TF1 graph, or legacy_torch for torch_lstm), its
   `sess.run(train_op)` / PyTorch step timed as each update;
 - torch: PyTorch's own nn.LSTM / nn.GRU of the variant's sizes, batch and learning rate
   (bench_sides.py): what a PyTorch user would write, a speed reference;
@@ -311,7 +311,7 @@ def define_flags():
   from tf_rnn_mnist.data import flags as data_flags
   flags.DEFINE_string("variants", "all", "all, or a comma-separated list of variants.")
   flags.DEFINE_list("sides", list(SIDES), "Which sides to run: port (this trainer), legacy "
-                    "(the seed's TF1 graph or PyTorch script), torch (PyTorch's own nn.LSTM/GRU)"
+                    "(the tutorial's TF1 graph or PyTorch script), torch (PyTorch's own nn.LSTM/GRU)"
                     ", fit (Keras model.fit, the same model), fit_builtin (model.fit, Keras's "
                     "built-in layers), jax (fit_builtin on Keras's JAX backend).")
   flags.DEFINE_integer("window", 100, "Updates per timed window (20-update windows of the "

@@ -1,4 +1,4 @@
-"""Did the migration change the results? v1 (the seed's TF1 graph, or PyTorch) against v2 (the
+"""Did the migration change the results? v1 (the tutorial's TF1 graph, or PyTorch) against v2 (the
 Keras port), several seeds each, with statistics a reviewer can check.
 
     python -m tf_rnn_mnist.compare --variants=static_lstm,static_gru --seeds=2 \
@@ -269,7 +269,7 @@ def define_flags():
   flags.DEFINE_string("variants", "all", "all, or a comma-separated list of variants.")
   flags.DEFINE_integer("seeds", 3, "Runs per side and variant (seeds 0..N-1).", lower_bound=1)
   flags.DEFINE_integer("train_steps", None, "Override every run's schedule (default: the "
-                       "seeds' full schedules).")
+                       "tutorials' full schedules).")
   flags.DEFINE_enum("mode", "independent", ["independent", "matched"],
                     "independent: each side initialises itself; matched: same initial weights "
                     "and batch order on both sides.")

@@ -19,7 +19,7 @@ def summarize(variant, runs):
            ("v1", "v2")}
   accuracy = {side: [r["test_accuracy"] for r in rs] for side, rs in sides.items()}
   seconds = {side: [r["train_seconds"] for r in rs] for side, rs in sides.items()}
-  summary = {"variant": variant, "seed_reports": v.published_accuracy,
+  summary = {"variant": variant, "tutorial_reports": v.published_accuracy,
              "v1_framework": v.legacy.framework}
   for side in ("v1", "v2"):
     values = np.asarray(accuracy[side], float)
@@ -69,7 +69,7 @@ def _pm(mean, sd):
 
 
 def table(summaries):
-  rows = ["| variant | seed reports | v1 (mean +- sd) | v2 (mean +- sd) | v2 - v1 [90% CI] | "
+  rows = ["| variant | the tutorial reports | v1 (mean +- sd) | v2 (mean +- sd) | v2 - v1 [90% CI] | "
           "TOST p | t-test p | verdict | s/run v1 | s/run v2 | v1/v2 time |",
           "|---|---|---|---|---|---|---|---|---|---|---|"]
   for s in summaries:
@@ -80,7 +80,7 @@ def table(summaries):
     ratio = f"{s['speed_ratio']:.2f}x" if s["speed_ratio"] else "-"
     p = [f"{s[k]:.3g}" if s.get(k) is not None else "-" for k in ("p_equivalence",
                                                                   "p_difference")]
-    rows.append(f"| {s['variant']} | {s['seed_reports']} | {_pm(s['v1_mean'], s['v1_sd'])} "
+    rows.append(f"| {s['variant']} | {s['tutorial_reports']} | {_pm(s['v1_mean'], s['v1_sd'])} "
                 f"(n={s['v1_runs']}) | {_pm(s['v2_mean'], s['v2_sd'])} (n={s['v2_runs']}) | "
                 f"{difference} | {p[0]} | {p[1]} | {s['verdict']} | {seconds[0]} | "
                 f"{seconds[1]} | {ratio} |")
@@ -88,9 +88,9 @@ def table(summaries):
 
 
 def write_markdown(path, args, summaries, failures, curves):
-  lines = ["# v1 vs v2: the seeds' graphs against the Keras port", "",
+  lines = ["# v1 vs v2: the tutorials' graphs against the Keras port", "",
            f"Command: `{args}`", "",
-           "Accuracy on the full 10k MNIST test set; v1 is the seed's TF1 graph (PyTorch for "
+           "Accuracy on the full 10k MNIST test set; v1 is the tutorial's TF1 graph (PyTorch for "
            "torch_lstm), v2 the Keras port; seconds are training time per run.", "",
            *table(summaries), "", f"Verdict rule: {VERDICT_RULE}", ""]
   if curves:
@@ -117,7 +117,7 @@ def _curve(runs, side, key):
 
 
 def plot(path, all_runs):
-  """Learning curves of v1 and v2, one panel per variant: the training-batch accuracy the seed
+  """Learning curves of v1 and v2, one panel per variant: the training-batch accuracy the tutorial
   logged (thin, mean of seeds) and the test accuracy (markers, per seed, the last is the full
   test set)."""
   import matplotlib

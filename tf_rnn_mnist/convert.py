@@ -1,4 +1,4 @@
-"""Convert weights between the seeds and the Keras port (the mappings: weight_maps.py).
+"""Convert weights between the tutorials and the Keras port (the mappings: weight_maps.py).
 
     python -m tf_rnn_mnist.convert --variant=static_gru --tf1_checkpoint=ckpt/model.ckpt-781 \
         --output=static_gru.keras

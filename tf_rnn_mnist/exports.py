@@ -2,7 +2,7 @@
 
 Input: float32 (batch, 28, 28), 28 time steps of one 28-pixel row, pixels scaled as the
 variant's split scales them (x / 255). Output: float32 (batch, 10): softmax probabilities for
-basic_lstm (its seed applies softmax inside the model), logits for every other variant. The
+basic_lstm (its tutorial applies softmax inside the model), logits for every other variant. The
 SavedModel's endpoint is `serve` (Keras's default), taking that one tensor.
 """
 

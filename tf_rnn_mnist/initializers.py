@@ -1,4 +1,4 @@
-"""Initial-weight distributions of the seeds, in Keras terms.
+"""Initial-weight distributions of the tutorials, in Keras terms.
 
 TF1 cells keep one kernel [in + U, k*U] initialised by tf.get_variable's default,
 glorot_uniform over that whole matrix: limit sqrt(6 / (in + U + k*U)). Keras splits it into a

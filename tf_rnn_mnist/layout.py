@@ -12,7 +12,7 @@ LAYERS = (
                "tf_rnn_mnist.bench_sides", "tf_rnn_mnist.profile", "tf_rnn_mnist.data.__main__",
                "tf_rnn_mnist.migrate.__main__", "tf_rnn_mnist.cli")),
     ("run", ("tf_rnn_mnist.loop", "tf_rnn_mnist.plan", "tf_rnn_mnist.trainer",
-             "tf_rnn_mnist.seed_log", "tf_rnn_mnist.checkpoints", "tf_rnn_mnist.exports",
+             "tf_rnn_mnist.tutorial_log", "tf_rnn_mnist.checkpoints", "tf_rnn_mnist.exports",
              "tf_rnn_mnist.run_lock", "tf_rnn_mnist.preemption", "tf_rnn_mnist.outputs",
              "tf_rnn_mnist.distribute", "tf_rnn_mnist.worker_wait")),
     ("building blocks", ("tf_rnn_mnist.models", "tf_rnn_mnist.initializers",
@@ -25,7 +25,7 @@ LAYERS = (
     # migrate's library: any TF1 RNN model's cells, graph and ops (weight_maps uses its maps)
     ("migrate", ("tf_rnn_mnist.migrate", "tf_rnn_mnist.migrate.*")),
     ("variant table", ("tf_rnn_mnist.variants", "tf_rnn_mnist.schedules",
-                       "tf_rnn_mnist.data.seed_splits")),
+                       "tf_rnn_mnist.data.tutorial_splits")),
     ("data", ("tf_rnn_mnist.data", "tf_rnn_mnist.data.*")),
     ("base", ("tf_rnn_mnist", "tf_rnn_mnist.errors", "tf_rnn_mnist.layout")),
 )

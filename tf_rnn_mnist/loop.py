@@ -1,13 +1,13 @@
-"""The training run: start (or resume), follow the seed's schedule, then gather the results.
+"""The training run: start (or resume), follow the tutorial's schedule, then gather the results.
 
     while done < train_steps:
       target = timetable.next_stop(done, done + steps_per_loop)  # the next update that matters
-      run the updates up to target (the last one measured if the seed logs there)
-      after target: log the seed's line, evaluate, checkpoint -- as `timetable.after` says
+      run the updates up to target (the last one measured if the tutorial logs there)
+      after target: log the tutorial's line, evaluate, checkpoint -- as `timetable.after` says
 
-Python is visited only where the seed logs something or a checkpoint is due; everything in
+Python is visited only where the tutorial logs something or a checkpoint is due; everything in
 between runs inside one compiled `Trainer.train_loop` call. What happens when lives in
-`schedules.Timetable`; the log formats in `seed_log`.
+`schedules.Timetable`; the log formats in `tutorial_log`.
 """
 
 import dataclasses
@@ -24,8 +24,8 @@ import tensorflow as tf
 from tf_rnn_mnist import checkpoints
 from tf_rnn_mnist import distribute
 from tf_rnn_mnist import results as results_io
-from tf_rnn_mnist import seed_log
-from tf_rnn_mnist.data import seed_splits
+from tf_rnn_mnist import tutorial_log
+from tf_rnn_mnist.data import tutorial_splits
 from tf_rnn_mnist.errors import ConfigError, Interrupted, TrainingError
 from tf_rnn_mnist.plan import plan_run
 from tf_rnn_mnist.preemption import StopSignals
@@ -84,7 +84,7 @@ def _restore(config, plan, trainer, chief, lock, data):
   if not config.model_dir:
     return None, Progress()
   saver = checkpoints.RunCheckpoints(
-      config.model_dir, {**plan.description(config), "data": seed_splits.training_digest(data)}, chief,
+      config.model_dir, {**plan.description(config), "data": tutorial_splits.training_digest(data)}, chief,
       lock,
       # By position: Keras 3 models expose only part of their variables to tf.train, and
       # the dropout seed generators' states (needed for an exact resume) not at all.
@@ -152,7 +152,7 @@ def _first_line(error):
 
 def advance(trainer, plan, progress, target, measured):
   """Applies the updates up to `target`, measuring the last one if `measured`; returns the
-  seed's training metrics of it ({} if not measured). Returns early, with progress.done short
+  tutorial's training metrics of it ({} if not measured). Returns early, with progress.done short
   of `target`, if a stop was requested."""
   unmeasured = target - progress.done - measured
   tic = time.perf_counter()
@@ -174,7 +174,7 @@ def advance(trainer, plan, progress, target, measured):
   progress.done = target
   if not measured:
     return {}
-  # The torch seed prints the loss of the step itself; the TF1 seeds re-run the batch.
+  # The torch tutorial prints the loss of the step itself; the TF1 tutorials re-run the batch.
   before = plan.variant.train_log_metric == "step_loss"
   metrics = {"train_loss": (loss_before if before else loss_after) / count,
              "train_accuracy": (correct_before if before else correct_after) / count}
@@ -190,9 +190,9 @@ class Session:
   trainer: Trainer
   saver: checkpoints.RunCheckpoints | None  # None without --model_dir
   progress: Progress
-  log: seed_log.RunLog
+  log: tutorial_log.RunLog
   stop: StopSignals
-  seed_n: int  # test examples of the tutorial's own evaluation
+  tutorial_n: int  # test examples of the tutorial's own evaluation
 
   def follow_schedule(self):
     """Runs the remaining updates, logging, evaluating and checkpointing as the timetable says;
@@ -222,12 +222,12 @@ class Session:
                   train__accuracy=metrics["train_accuracy"])
     correct = None
     if after.evaluate:
-      correct = self.trainer.correct_per_example(self.seed_n)
+      correct = self.trainer.correct_per_example(self.tutorial_n)
       metrics["test_accuracy"] = float(correct.mean())
       progress.history.append({"step": progress.done, "test_accuracy": metrics["test_accuracy"],
-                               "test_examples": int(self.seed_n)})
-      log.scalars(progress.done, test__accuracy_seed_protocol=metrics["test_accuracy"])
-    log.tutorial_line(seed_log.seed_log_line(self.plan, progress.done, metrics))
+                               "test_examples": int(self.tutorial_n)})
+      log.scalars(progress.done, test__accuracy_tutorial_protocol=metrics["test_accuracy"])
+    log.tutorial_line(tutorial_log.tutorial_log_line(self.plan, progress.done, metrics))
     if after.checkpoint:
       checkpoint(self.saver, progress)
     return correct
@@ -257,8 +257,8 @@ def train_model(config, data, strategy, stop=None, lock=None):
   stop = stop or StopSignals()
   plan = plan_run(config, len(data.train_images))
   trainer, saver, progress = start(config, plan, data, strategy, stop.requested, lock)
-  log = seed_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy),
-                        legend=seed_log.LEGENDS[plan.variant.seed_log_style])
+  log = tutorial_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy),
+                        legend=tutorial_log.LEGENDS[plan.variant.tutorial_log_style])
   if progress.saved and progress.done >= plan.train_steps:
     log.line(f"The run in {config.model_dir} had finished ({progress.saved.prefix}: all "
              f"{plan.train_steps} updates): nothing to train; its accuracy follows.")
@@ -270,14 +270,14 @@ def train_model(config, data, strategy, stop=None, lock=None):
     log.line(f"{distribute.describe(trainer.strategy)['strategy']}: {replicas} replicas, each "
              f"computing its share of every global batch of {plan.batch_size}.")
   resumed_at = progress.done
-  seed_n = min(plan.variant.seed_eval_examples or len(data.test_images), len(data.test_images))
+  tutorial_n = min(plan.variant.tutorial_eval_examples or len(data.test_images), len(data.test_images))
   start_time = time.perf_counter()
-  correct = Session(config, plan, trainer, saver, progress, log, stop, seed_n).follow_schedule()
+  correct = Session(config, plan, trainer, saver, progress, log, stop, tutorial_n).follow_schedule()
   if saver and (not progress.saved or progress.saved.update != progress.done):
     checkpoint(saver, progress)
   if correct is None or len(correct) < len(data.test_images):  # else the last eval was this
     correct = trainer.correct_per_example(len(data.test_images))
-  accuracy = _report_accuracy(plan, log, correct, seed_n)
+  accuracy = _report_accuracy(plan, log, correct, tutorial_n)
   return trainer, results(config, plan, trainer, progress, accuracy,
                           time.perf_counter() - start_time,
                           progress.done - resumed_at), progress
@@ -287,22 +287,22 @@ def train_model(config, data, strategy, stop=None, lock=None):
 class Accuracy:
   test: float  # on the whole test set
   test_examples: int
-  seed_protocol: float  # on the seed's test subset
-  seed_protocol_examples: int
+  tutorial_protocol: float  # on the tutorial's test subset
+  tutorial_protocol_examples: int
 
 
-def _report_accuracy(plan, log, correct, seed_n):
-  """The final accuracies, logged as the seed and this project log them."""
-  accuracy = Accuracy(float(correct.mean()), len(correct), float(correct[:seed_n].mean()),
-                      int(seed_n))
+def _report_accuracy(plan, log, correct, tutorial_n):
+  """The final accuracies, logged as the tutorial and this project log them."""
+  accuracy = Accuracy(float(correct.mean()), len(correct), float(correct[:tutorial_n].mean()),
+                      int(tutorial_n))
   log.scalars(plan.train_steps, test__accuracy_full=accuracy.test,
-              test__accuracy_seed_protocol=accuracy.seed_protocol)
+              test__accuracy_tutorial_protocol=accuracy.tutorial_protocol)
   log.close()
-  for text in seed_log.seed_final_lines(plan, accuracy.seed_protocol):
+  for text in tutorial_log.tutorial_final_lines(plan, accuracy.tutorial_protocol):
     log.line(text)
   log.line(results_io.summary_line(accuracy.test, accuracy.test_examples,
-                                   accuracy.seed_protocol,
-                                   accuracy.seed_protocol_examples))
+                                   accuracy.tutorial_protocol,
+                                   accuracy.tutorial_protocol_examples))
   return accuracy
 
 
@@ -318,8 +318,8 @@ def results(config, plan, trainer, progress, accuracy, total_seconds, updates_th
       "learning_rate": plan.learning_rate,
       "test_accuracy": accuracy.test,
       "test_examples": accuracy.test_examples,
-      "seed_protocol_accuracy": accuracy.seed_protocol,
-      "seed_protocol_examples": accuracy.seed_protocol_examples,
+      "tutorial_protocol_accuracy": accuracy.tutorial_protocol,
+      "tutorial_protocol_examples": accuracy.tutorial_protocol_examples,
       "history": progress.history,
       # Time inside the training steps (tracing included; summed over resumed runs);
       # evaluation is not counted.

@@ -1,8 +1,8 @@
-"""Keras 3 builders: each seed's model, with the seed's initial-weight distributions.
+"""Keras 3 builders: each tutorial's model, with the tutorial's initial-weight distributions.
 
-Input: float32 (batch, 28, 28), 28 time steps of one 28-pixel row each. Output: the seed's
-`prediction` (softmax probabilities for basic_lstm, whose seed applies softmax inside the model)
-or logits (all others). The losses live in losses.py, since basic_lstm's seed applies a second
+Input: float32 (batch, 28, 28), 28 time steps of one 28-pixel row each. Output: the tutorial's
+`prediction` (softmax probabilities for basic_lstm, whose tutorial applies softmax inside the model)
+or logits (all others). The losses live in losses.py, since basic_lstm's tutorial applies a second
 softmax inside its loss, which a Keras loss would silently "fix".
 """
 
@@ -22,7 +22,7 @@ def rnn_layer_name(index):
 
 
 def _truncated_normal_output():
-  # The seed's tf.Variable(tf.truncated_normal(stddev=0.1)) and constant 0.1 bias.
+  # The tutorial's tf.Variable(tf.truncated_normal(stddev=0.1)) and constant 0.1 bias.
   return dict(kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.1),
               bias_initializer=keras.initializers.Constant(0.1))
 

@@ -1,4 +1,4 @@
-"""Adam as the seeds ran it, in TensorFlow's fused Adam kernel.
+"""Adam as the tutorials ran it, in TensorFlow's fused Adam kernel.
 
 TF1's AdamOptimizer and Keras's Adam add epsilon to sqrt(v) (the "epsilon hat" form); PyTorch
 adds it to sqrt(v) / sqrt(1 - beta2^t). With lr * sqrt(1 - beta2^t) / (1 - beta1^t) factored

@@ -91,7 +91,7 @@ class Plan:
   learning_rate: float
   eval_every: int | None
   dropout_keep: float
-  counter: schedules.Counter  # the seed's step counter and epoch at each update
+  counter: schedules.Counter  # the tutorial's step counter and epoch at each update
 
   def timetable(self, checkpoint_every=None):
     """When this run logs, evaluates and (every `checkpoint_every` updates) checkpoints."""
@@ -104,8 +104,8 @@ class Plan:
                                                     self.num_train)
 
   def index_batches(self, seed, batch_indices=None):
-    """The training batches as a tf.data.Dataset of index batches: the seed's order (seeded
-    as the seed was), or the recorded order of `batch_indices` (a .npy path)."""
+    """The training batches as a tf.data.Dataset of index batches: the tutorial's order (seeded
+    as the tutorial was), or the recorded order of `batch_indices` (a .npy path)."""
     if batch_indices is None:
       return self.variant.data_split.index_batches(self.num_train, self.batch_size,
                                                    self.train_steps, seed)
@@ -189,15 +189,15 @@ def plan_run(config, num_train):
   batch_size = config.batch_size or variant.batch_size
   if batch_size > num_train:
     raise ConfigError(f"--batch_size={batch_size} exceeds the {num_train} training examples.")
-  # The seed's loop decides its length and cadences from the batch size, as its code did.
+  # The tutorial's loop decides its length and cadences from the batch size, as its code did.
   per_epoch = variant.data_split.steps_per_epoch(batch_size, num_train)
   if config.epochs is not None:
     train_steps = config.epochs * per_epoch
   else:
     train_steps = config.train_steps or variant.schedule.train_steps(batch_size, per_epoch)
   _check_order_fits(variant, train_steps, batch_size)
-  seed_eval_every = per_epoch if variant.schedule.evaluate_each_epoch else variant.eval_every
-  eval_every = seed_eval_every if config.eval_every is None else (config.eval_every or None)
+  tutorial_eval_every = per_epoch if variant.schedule.evaluate_each_epoch else variant.eval_every
+  eval_every = tutorial_eval_every if config.eval_every is None else (config.eval_every or None)
   return Plan(variant=variant, num_train=num_train, train_steps=train_steps,
               batch_size=batch_size,
               learning_rate=config.learning_rate or variant.learning_rate,

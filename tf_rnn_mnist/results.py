@@ -1,10 +1,10 @@
 """The results JSON every trainer writes (Keras port, legacy TF1 graphs, PyTorch seed).
 
-Schema: variant, framework ("keras" | "tf1-graph" | "pytorch"), seed, steps, batch_size,
-learning_rate, test_accuracy (full 10k test set), test_examples, seed_protocol_accuracy (the
-seed's own test subset), seed_protocol_examples, history (a list of {step, test_accuracy,
-test_examples} and {step, train_loss, train_accuracy}), train_seconds, total_seconds,
-examples_per_second, strategy, replicas, devices, versions.
+Schema: variant, framework ("keras" | "tf1-graph" | "pytorch"), seed (the random seed), steps,
+batch_size, learning_rate, test_accuracy (full 10k test set), test_examples,
+tutorial_protocol_accuracy (the tutorial's own test subset), tutorial_protocol_examples, history
+(a list of {step, test_accuracy, test_examples} and {step, train_loss, train_accuracy}),
+train_seconds, total_seconds, examples_per_second, strategy, replicas, devices, versions.
 """
 
 import json
@@ -17,15 +17,21 @@ from tf_rnn_mnist import atomic
 from tf_rnn_mnist.errors import OutputError
 
 RESULT_KEYS = ("variant", "framework", "seed", "steps", "batch_size", "learning_rate",
-               "test_accuracy", "test_examples", "seed_protocol_accuracy",
-               "seed_protocol_examples", "history", "train_seconds", "total_seconds",
+               "test_accuracy", "test_examples", "tutorial_protocol_accuracy",
+               "tutorial_protocol_examples", "history", "train_seconds", "total_seconds",
                "examples_per_second", "strategy", "replicas", "devices", "versions")
 
 
-def summary_line(test_accuracy, test_examples, seed_accuracy, seed_examples):
+# Keys renamed on 2026-12-05 ("seed" now means a random seed only), written under their old
+# names too until 2027-01 so that readers of earlier results files keep working: {old: new}.
+OLD_KEYS = {"seed_protocol_accuracy": "tutorial_protocol_accuracy",
+            "seed_protocol_examples": "tutorial_protocol_examples"}
+
+
+def summary_line(test_accuracy, test_examples, tutorial_accuracy, tutorial_examples):
   """The last line of every run, v1 and v2 alike."""
-  return (f"Full test accuracy ({test_examples} images): {test_accuracy:.4f}; seed "
-          f"protocol ({seed_examples} images): {seed_accuracy:.4f}")
+  return (f"Full test accuracy ({test_examples} images): {test_accuracy:.4f}; the tutorial's "
+          f"protocol ({tutorial_examples} images): {tutorial_accuracy:.4f}")
 
 
 def versions(*packages):
@@ -44,7 +50,7 @@ def write_json(path, results):
   missing = [k for k in RESULT_KEYS if k not in results]
   if missing:
     raise ValueError(f"results lack {missing}")
-  write_json_atomically(path, results)
+  write_json_atomically(path, {**results, **{old: results[new] for old, new in OLD_KEYS.items()}})
 
 
 def _write(path, value):

@@ -1,10 +1,10 @@
-"""The seeds' training schedules, in their own terms, so that overrides change them as the
-seeds' own code would.
+"""The tutorials' training schedules, in their own terms, so that overrides change them as the
+tutorials' own code would.
 
-Each seed wrote its schedule as a loop; the loop decides how many updates run for a batch size
-and a training-set size, and what the seed's step counter reads at each update. Written as
+Each tutorial wrote its schedule as a loop; the loop decides how many updates run for a batch size
+and a training-set size, and what the tutorial's step counter reads at each update. Written as
 numbers (6 x 1100, 781, 938) they would silently stop following `--batch_size`. (How many
-batches an epoch holds is the data split's to say: data/seed_splits.py.)
+batches an epoch holds is the data split's to say: data/tutorial_splits.py.)
 - basic_lstm: `n_batch = num_examples // batch_size; for epoch in range(6): for batch in
   range(n_batch)`, with a test evaluation after each epoch;
 - multilayer: `for step in range(2000 + 1)` (its batch is a literal in next_batch(100));
@@ -19,7 +19,7 @@ import dataclasses
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _Loop:
   """What every schedule says about its step counter and epochs."""
-  counter_start: int = 0  # the seed's step number at the first update
+  counter_start: int = 0  # the tutorial's step number at the first update
   counter_restarts_each_epoch: bool = False  # torch's `enumerate(train_loader)`
   evaluate_each_epoch: bool = False  # basic_lstm: the test set after every epoch
 
@@ -54,12 +54,12 @@ class ExampleBudget(_Loop):
 
 @dataclasses.dataclass(frozen=True)
 class Counter:
-  """The seed's step counter and epoch at each update (updates count from 1)."""
+  """The tutorial's step counter and epoch at each update (updates count from 1)."""
   schedule: object
   steps_per_epoch: int
 
   def step(self, update):
-    """What the seed's own step variable read during `update`."""
+    """What the tutorial's own step variable read during `update`."""
     if self.schedule.counter_restarts_each_epoch:
       return (update - 1) % self.steps_per_epoch
     return update - 1 + self.schedule.counter_start
@@ -75,8 +75,8 @@ class Counter:
 @dataclasses.dataclass(frozen=True)
 class After:
   """What happens after one update."""
-  log_train: bool  # measure the batch's loss and accuracy, as the seed printed them
-  evaluate: bool  # the seed's test evaluation
+  log_train: bool  # measure the batch's loss and accuracy, as the tutorial printed them
+  evaluate: bool  # the tutorial's test evaluation
   checkpoint: bool
 
   def __bool__(self):
@@ -87,7 +87,7 @@ class After:
 class Timetable:
   """When the run stops to log, evaluate and checkpoint: the one place that decides it.
 
-  The seed's cadences fire on its step counter (`if step % every == 0`); checkpoints every
+  The tutorial's cadences fire on its step counter (`if step % every == 0`); checkpoints every
   `checkpoint_every` updates. None disables a cadence.
   """
   counter: Counter

@@ -8,7 +8,7 @@ exactly. Any tf.distribute strategy (--strategy), on a CPU, GPUs or several mach
 
 (For code: `run(config, datasets_override, strategy_override)`; a run is resolved into a Plan
 (plan.py), trained by a Trainer (trainer.py) following the tutorial's schedule (loop.py,
-schedules.py) and logged as the tutorial logged (seed_log.py).)
+schedules.py) and logged as the tutorial logged (tutorial_log.py).)
 """
 
 import contextlib
@@ -23,7 +23,7 @@ from tf_rnn_mnist import cli
 from tf_rnn_mnist import outputs
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
-from tf_rnn_mnist.data.seed_splits import Datasets
+from tf_rnn_mnist.data.tutorial_splits import Datasets
 from tf_rnn_mnist.errors import ConfigError, OutputError
 from tf_rnn_mnist.plan import TrainConfig, check_config
 from tf_rnn_mnist.run_lock import RunLock

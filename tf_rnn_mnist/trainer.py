@@ -4,7 +4,7 @@ One custom training loop for every tf.distribute strategy (Keras 3 `fit` breaks 
 MultiWorkerMirroredStrategy): `strategy.run` inside a `tf.function` that runs many updates per
 call. `batch_size` is the global batch: each replica gathers its slice of every batch from data
 resident on its device, and the loss is reduced over the whole global batch (averaged, or
-summed where the seed summed), so every strategy computes the same update.
+summed where the tutorial summed), so every strategy computes the same update.
 """
 
 import hashlib
@@ -24,7 +24,7 @@ EVAL_BATCH_SIZE = 1000
 
 
 def optimizer_groups(plan, model, loss_scale=False):
-  """[(Adam, variables)]: TF1's Adam for the TF1 seeds; PyTorch's for torch_lstm, whose LSTM
+  """[(Adam, variables)]: TF1's Adam for the TF1 tutorials; PyTorch's for torch_lstm, whose LSTM
   bias also needs its own. loss_scale: each wrapped in Keras's LossScaleOptimizer (float16).
 
   PyTorch's LSTM has two bias vectors, b_ih and b_hh, that always get the same gradient, so
@@ -141,7 +141,7 @@ class Trainer:
     with tf.GradientTape(persistent=mixed and len(groups) > 1) as tape:
       outputs = self._training_outputs(x)
       loss_sum, correct = self._sums(y, outputs)
-      # Averaged (or summed, as the seed did) over the global batch: the optimizer sums the
+      # Averaged (or summed, as the tutorial did) over the global batch: the optimizer sums the
       # replicas' gradients.
       if self.plan.variant.loss_reduction == "sum":
         loss = loss_sum
@@ -165,7 +165,7 @@ class Trainer:
   def _update_and_measure(self, indices, images, labels):
     x, y = _gather(indices, images, labels)
     before = self._update(x, y)
-    # The TF1 seeds' sess.run(accuracy, ...) on the same batch after the update, with its
+    # The TF1 tutorials' sess.run(accuracy, ...) on the same batch after the update, with its
     # training-time feed (dropout on for multilayer).
     after = self._sums(y, self._training_outputs(x))
     return (*before, *after, tf.cast(tf.shape(y)[0], tf.float32))

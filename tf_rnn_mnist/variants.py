@@ -1,9 +1,9 @@
-"""Every seed variant and its hyper-parameters, in one table.
+"""Every variant (one tutorial's model) and its hyper-parameters, in one table.
 
-Each record says what the seed did; the trainer's flags override any of it. `schedule` is the
-seed's training loop (schedules.py): how many updates it runs for a batch size and what its
-step counter reads; a cadence like `eval_every` fires after the update whose seed counter is a
-multiple of it -- so the log lines land where the seed printed them.
+Each record says what the tutorial did; the trainer's flags override any of it. `schedule` is the
+tutorial's training loop (schedules.py): how many updates it runs for a batch size and what its
+step counter reads; a cadence like `eval_every` fires after the update whose tutorial counter is a
+multiple of it -- so the log lines land where the tutorial printed them.
 """
 
 import dataclasses
@@ -13,7 +13,7 @@ import typing
 from typing import Literal
 
 from tf_rnn_mnist import schedules
-from tf_rnn_mnist.data.seed_splits import TF1_SPLIT, TORCH_SPLIT, TF1ReadDataSets, TorchDataLoader
+from tf_rnn_mnist.data.tutorial_splits import TF1_SPLIT, TORCH_SPLIT, TF1ReadDataSets, TorchDataLoader
 from tf_rnn_mnist.errors import ConfigError
 
 
@@ -35,7 +35,7 @@ class LegacyScript:
   module: str
   args: tuple = ()
   # The TF1 cell class the graph builds (its variable scope names the checkpoint's variables);
-  # None for the PyTorch seed.
+  # None for the PyTorch tutorial.
   tf1_cell: Literal["BasicLSTMCell", "LSTMCell", "GRUCell", None] = None
 
   @property
@@ -62,18 +62,18 @@ class LegacyScript:
 @dataclasses.dataclass(frozen=True)
 class Variant:
   name: str
-  seeds: str  # the tutorial files it reproduces (numbered as the project has always named them)
+  tutorials: str  # the tutorial files it reproduces (numbered as the project has always named them)
   summary: str
   cell: Cell
   units: int
   layers: int
   unroll: bool  # True for static_rnn graphs
-  # "truncated_normal": the seed's tf.Variable W, b=0.1; "dense": fully_connected/layers.dense;
+  # "truncated_normal": the tutorial's tf.Variable W, b=0.1; "dense": fully_connected/layers.dense;
   # "torch_linear": nn.Linear
   output_layer: Literal["truncated_normal", "dense", "torch_linear"]
   # "double_softmax": softmax in the model and again inside the loss (basic_lstm's seed)
   loss: Literal["softmax_ce", "double_softmax", "sparse_ce"]
-  # How the batch's losses are combined: "mean" (reduce_mean), or "sum" where the seed passed
+  # How the batch's losses are combined: "mean" (reduce_mean), or "sum" where the tutorial passed
   # the unreduced per-example vector to minimize(), whose gradient is then that of the sum.
   loss_reduction: Literal["mean", "sum"]
   dropout_keep: float  # DropoutWrapper(output_keep_prob); 1.0 = no dropout
@@ -82,15 +82,15 @@ class Variant:
   adam_epsilon: float  # TF1's and PyTorch's 1e-8, not Keras's 1e-7
   batch_size: int
   schedule: schedules.Epochs | schedules.FixedSteps | schedules.ExampleBudget
-  data_split: TF1ReadDataSets | TorchDataLoader  # data/seed_splits.py
-  train_log_every: int | None  # train-batch metric cadence (None: the seed printed none)
+  data_split: TF1ReadDataSets | TorchDataLoader  # data/tutorial_splits.py
+  train_log_every: int | None  # train-batch metric cadence (None: the tutorial printed none)
   # "after_update": sess.run on the batch after the update; "step_loss": torch's loss.item()
   train_log_metric: Literal["after_update", "step_loss", None]
   eval_every: int | None  # test-set evaluation cadence (or the schedule's: each epoch)
-  seed_eval_examples: int | None  # the seed's test subset: first N test images (None: all)
-  seed_log_style: Literal["epoch", "train_test", "iter_minibatch", "torch"]  # seed_log.py
+  tutorial_eval_examples: int | None  # the tutorial's test subset: first N test images (None: all)
+  tutorial_log_style: Literal["epoch", "train_test", "iter_minibatch", "torch"]  # tutorial_log.py
   legacy: LegacyScript
-  published_accuracy: str  # what the seed's text reports
+  published_accuracy: str  # what the tutorial's text reports
   # Speed only (the math is the same): on CPUs, unroll the 28 steps instead of a while loop.
   # Measured faster for the small layers; 3 x LSTM(256) measured ~4% slower unrolled (its
   # SequenceLSTM unrolls its own loop; this then only sets Keras's path where it falls back).
@@ -116,37 +116,37 @@ class Variant:
                            f"one of {allowed}")
 
 
-# Seed 003's four options share everything but the cell and how it is unrolled.
-_SEED_003 = dict(
+# Tutorial 003's four options share everything but the cell and how it is unrolled.
+_TUTORIAL_003 = dict(
     units=128, layers=1, output_layer="dense", loss="softmax_ce", loss_reduction="mean",
     dropout_keep=1.0, learning_rate=1e-3, adam="tf1", adam_epsilon=1e-8, batch_size=128,
     schedule=schedules.ExampleBudget(100000, counter_start=1), data_split=TF1_SPLIT,
     train_log_every=10, train_log_metric="after_update", eval_every=None,
-    seed_eval_examples=128, seed_log_style="iter_minibatch")
+    tutorial_eval_examples=128, tutorial_log_style="iter_minibatch")
 
 
 
-def _seed_003(**row):
+def _tutorial_003(**row):
   """A row of the single-layer tutorial: its shared values, any of them overridden by `row`
   (e.g. units=64)."""
-  return Variant(**{**_SEED_003, **row})
+  return Variant(**{**_TUTORIAL_003, **row})
 
 
 VARIANTS = {v.name: v for v in [
     Variant(
-        name="basic_lstm", seeds="000, 002",
+        name="basic_lstm", tutorials="000, 002",
         summary="BasicLSTMCell(100) dynamic_rnn; final h -> W, b -> softmax; CE on the softmax",
         cell=Cell.LSTM, units=100, layers=1, unroll=False, output_layer="truncated_normal",
         loss="double_softmax", loss_reduction="mean", dropout_keep=1.0, learning_rate=1e-4,
         adam="tf1", adam_epsilon=1e-8, batch_size=50,
         schedule=schedules.Epochs(6, counter_start=1, evaluate_each_epoch=True),
         data_split=TF1_SPLIT, train_log_every=None, train_log_metric=None, eval_every=None,
-        seed_eval_examples=None,
-        seed_log_style="epoch",
+        tutorial_eval_examples=None,
+        tutorial_log_style="epoch",
         legacy=LegacyScript("legacy_tf1.basic_lstm", tf1_cell="BasicLSTMCell"),
-        published_accuracy="not printed in the seed text"),
+        published_accuracy="not printed in the tutorial text"),
     Variant(
-        name="multilayer", seeds="001",
+        name="multilayer", tutorials="001",
         summary="3 x [BasicLSTMCell(256) + DropoutWrapper(output_keep_prob=0.5)]; last step -> "
                 "W, b logits",
         cell=Cell.LSTM, units=256, layers=3, unroll=False, output_layer="truncated_normal",
@@ -154,35 +154,35 @@ VARIANTS = {v.name: v for v in [
         adam="tf1", adam_epsilon=1e-8, batch_size=100, schedule=schedules.FixedSteps(2001),
         data_split=TF1_SPLIT, train_log_every=100, train_log_metric="after_update",
         eval_every=500,
-        seed_eval_examples=None, seed_log_style="train_test",
+        tutorial_eval_examples=None, tutorial_log_style="train_test",
         legacy=LegacyScript("legacy_tf1.multilayer_lstm", tf1_cell="BasicLSTMCell"),
         published_accuracy="Test 500 0.9595; ~0.98 after 2000 steps", unroll_on_cpu=False,
         sequence_matmuls=True, wavefront=True),
-    _seed_003(
-        name="static_lstm", seeds="003 #1", cell=Cell.LSTM, unroll=True,
+    _tutorial_003(
+        name="static_lstm", tutorials="003 #1", cell=Cell.LSTM, unroll=True,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=basic_lstm",), "BasicLSTMCell"),
         summary="BasicLSTMCell(128) static_rnn; outputs[-1] -> fully_connected(10)",
         published_accuracy="0.9453125 on the first 128 test images"),
-    _seed_003(
-        name="static_lstmcell", seeds="003 #2", cell=Cell.LSTM, unroll=True,
+    _tutorial_003(
+        name="static_lstmcell", tutorials="003 #2", cell=Cell.LSTM, unroll=True,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=lstm",), "LSTMCell"),
         summary="LSTMCell(128) static_rnn (same math as BasicLSTMCell); outputs[-1] -> "
                 "fully_connected(10)",
         published_accuracy="0.9609375 on the first 128 test images"),
-    _seed_003(
-        name="static_gru", seeds="003 #3", cell=Cell.GRU, unroll=True,
+    _tutorial_003(
+        name="static_gru", tutorials="003 #3", cell=Cell.GRU, unroll=True,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=gru",), "GRUCell"),
         summary="GRUCell(128) static_rnn = Keras GRU(reset_after=False, unroll=True); "
                 "outputs[-1] -> fully_connected(10)",
         published_accuracy="0.9921875 on the first 128 test images"),
-    _seed_003(
-        name="dynamic_gru", seeds="003 #4", cell=Cell.GRU, unroll=False,
+    _tutorial_003(
+        name="dynamic_gru", tutorials="003 #4", cell=Cell.GRU, unroll=False,
         legacy=LegacyScript("legacy_tf1.static_rnn", ("--cell=dynamic_gru",), "GRUCell"),
         summary="GRUCell(128) dynamic_rnn = Keras GRU(reset_after=False); last step -> "
                 "fully_connected(10)",
         published_accuracy="0.9921875 on the first 128 test images"),
     Variant(
-        name="torch_lstm", seeds="004",
+        name="torch_lstm", tutorials="004",
         summary="nn.LSTM(28 -> 64), last step -> nn.Linear(64, 10); CrossEntropyLoss on logits",
         cell=Cell.TORCH_LSTM, units=64, layers=1, unroll=False, output_layer="torch_linear",
         loss="sparse_ce", loss_reduction="mean", dropout_keep=1.0, learning_rate=0.01,
@@ -190,9 +190,9 @@ VARIANTS = {v.name: v for v in [
         schedule=schedules.Epochs(1, counter_restarts_each_epoch=True),
         data_split=TORCH_SPLIT, train_log_every=50, train_log_metric="step_loss",
         eval_every=50,
-        seed_eval_examples=2000, seed_log_style="torch",
+        tutorial_eval_examples=2000, tutorial_log_style="torch",
         legacy=LegacyScript("legacy_torch.mnist_lstm"),
-        published_accuracy="not printed in the seed text"),
+        published_accuracy="not printed in the tutorial text"),
 ]}
 
 NAMES = tuple(VARIANTS)

@@ -1,4 +1,4 @@
-"""Weights between the seeds and the Keras port: TF1 checkpoints and PyTorch state_dicts.
+"""Weights between the tutorials and the Keras port: TF1 checkpoints and PyTorch state_dicts.
 
 - TF1: each tutorial's recurrent layers are described as migrate's cells (`tf1_cells`:
   structures.Cell, the same objects `migrate` finds in any checkpoint), whose kind
@@ -127,7 +127,7 @@ def torch_to_keras(state, source="the state_dict"):
   extra = [n for n in state if n not in TORCH_SHAPES]
   if missing or extra:
     raise ConfigError(
-        f"{source} is not the seed's RNN: " + "; ".join(
+        f"{source} is not the tutorial's RNN: " + "; ".join(
             p for p in (f"missing {', '.join(missing)}" if missing else "",
                         f"unexpected {', '.join(extra)}" if extra else "") if p) + ".")
   for name, shape in TORCH_SHAPES.items():

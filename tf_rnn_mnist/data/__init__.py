@@ -2,8 +2,8 @@
 
     mnist = load_mnist()                  # uint8, official order, digests verified
     tf1 = tf1_split(mnist, seed=0)        # TF1's read_data_sets(one_hot=True) + next_batch
-    torch_data = torch_split(mnist)       # the PyTorch seed's 60000 / 10000, float32 /255
-    TF1_SPLIT.datasets(mnist)             # a seed's split as the trainer reads it (seed_splits)
+    torch_data = torch_split(mnist)       # the PyTorch tutorial's 60000 / 10000, float32 /255
+    TF1_SPLIT.datasets(mnist)             # a tutorial's split as the trainer reads it (tutorial_splits)
 
 The tf.data index pipelines live in `pipelines`, imported on demand so that loading the data
 does not pay for importing TensorFlow.

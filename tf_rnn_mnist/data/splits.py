@@ -1,9 +1,9 @@
-"""The splits, scalings and batch orders the seeds used, reproduced exactly.
+"""The splits, scalings and batch orders the tutorials used, reproduced exactly.
 
 TF1 (`tensorflow.examples.tutorials.mnist.input_data.read_data_sets(dir, one_hot=True)`):
 validation = the first 5000 training images, train = the other 55000; images flattened to
 float32 (N, 784) and multiplied by float32(1/255); labels one-hot float64; `next_batch` shuffles.
-PyTorch (torchvision `ToTensor`, and the seed's `test_data.test_data.float()/255.`): all 60000
+PyTorch (torchvision `ToTensor`, and the tutorial's `test_data.test_data.float()/255.`): all 60000
 training images, float32 pixels *divided* by 255 -- which differs from TF1's multiply by
 float32(1/255) in the last bit for some pixel values, so each split keeps its own scaling.
 """
@@ -24,7 +24,7 @@ def tf1_scale(images_uint8):
 
 
 def torch_scale(images_uint8):
-  """torchvision ToTensor / the seed's `float() / 255.`: float32 division, shape (N, 28, 28)."""
+  """torchvision ToTensor / the tutorial's `float() / 255.`: float32 division, shape (N, 28, 28)."""
   return images_uint8.astype(np.float32) / np.float32(255.0)
 
 
@@ -184,7 +184,7 @@ def tf1_split(mnist, seed=None, validation_size=TF1_VALIDATION_SIZE, one_hot_lab
 
 @dataclasses.dataclass
 class TorchSplit:
-  """The PyTorch seed's data: all 60000 training images, float32 /255, integer labels."""
+  """The PyTorch tutorial's data: all 60000 training images, float32 /255, integer labels."""
   train_images: np.ndarray  # float32 (60000, 28, 28)
   train_labels: np.ndarray  # int64 (60000,)
   test_images: np.ndarray  # float32 (10000, 28, 28)

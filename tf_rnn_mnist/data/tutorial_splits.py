@@ -1,9 +1,9 @@
-"""How each seed split, scaled and ordered its training data, as the objects the variant table
+"""How each tutorial split, scaled and ordered its training data, as the objects the variant table
 holds: the trainer, compare and convert ask the split, never branch on which one it is.
 
 - TF1 (`read_data_sets(one_hot=True)` + `next_batch`): the last 55000 training images (the
   first 5000 are validation) x float32(1/255); `next_batch` epochs drop no example but carry
-  the leftovers into the next batch, so an "epoch" of the seeds' loops is `55000 // batch`.
+  the leftovers into the next batch, so an "epoch" of the tutorials' loops is `55000 // batch`.
 - PyTorch (`DataLoader(shuffle=True)`): all 60000 / 255 (a float32 division: the last bit
   differs from TF1's multiply); reshuffled epochs that end with their partial batch.
 """
@@ -53,7 +53,7 @@ class _SeedSplit:
     return num_train // batch_size
 
   def datasets(self, mnist):
-    """The seed's training split and test set from an `Mnist`, scaled as the seed scaled."""
+    """The tutorial's training split and test set from an `Mnist`, scaled as the tutorial scaled."""
     def sequences(images):
       return self.scale(images).reshape(len(images), 28, 28)
     if len(mnist.train_images) <= self.first_train_example:

@@ -1,6 +1,6 @@
-"""What a run prints and records: the seeds' own log lines, a progress bar, TensorBoard scalars.
+"""What a run prints and records: the tutorials' own log lines, a progress bar, TensorBoard scalars.
 
-The seeds' print formats are reproduced character for character (TF1's `str(numpy.float32)`,
+The tutorials' print formats are reproduced character for character (TF1's `str(numpy.float32)`,
 torch's `%.4f`), so a v1 and a v2 log can be diffed.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 
 
 def _tf1_str(value):
-  """How the TF1 seeds printed a float32 fetched from sess.run: str(numpy.float32)."""
+  """How the TF1 tutorials printed a float32 fetched from sess.run: str(numpy.float32)."""
   return str(np.float32(value))
 
 
@@ -44,8 +44,8 @@ def _torch_line(plan, update, m):
     return line + (f" | test accuracy: {m['test_accuracy']:.2f}" if "test_accuracy" in m else "")
 
 
-# What each seed printed at its step counter, given what was measured there.
-SEED_LOG_LINES = {"epoch": _epoch_line, "train_test": _train_test_lines,
+# What each tutorial printed at its step counter, given what was measured there.
+TUTORIAL_LOG_LINES = {"epoch": _epoch_line, "train_test": _train_test_lines,
                   "iter_minibatch": _iter_minibatch_line, "torch": _torch_line}
 
 
@@ -61,15 +61,15 @@ LEGENDS = {
              "accuracy: on the tutorial's first test images)"}
 
 
-def seed_log_line(plan, update, metrics):
-  """The seed's log line(s) after `update` (counted from 1), or None/"" where it printed
+def tutorial_log_line(plan, update, metrics):
+  """The tutorial's log line(s) after `update` (counted from 1), or None/"" where it printed
   nothing."""
-  return SEED_LOG_LINES[plan.variant.seed_log_style](plan, update, metrics)
+  return TUTORIAL_LOG_LINES[plan.variant.tutorial_log_style](plan, update, metrics)
 
 
-def seed_final_lines(plan, seed_accuracy):
-  if plan.variant.seed_log_style == "iter_minibatch":
-    return [" Finished!", f"Testing Accuracy: {_tf1_str(seed_accuracy)}"]
+def tutorial_final_lines(plan, tutorial_accuracy):
+  if plan.variant.tutorial_log_style == "iter_minibatch":
+    return [" Finished!", f"Testing Accuracy: {_tf1_str(tutorial_accuracy)}"]
   return []
 
 
@@ -92,7 +92,7 @@ def _quiet_stdout():
 
 
 class RunLog:
-  """Seed-style lines on stdout, a progress bar on stderr, scalars for TensorBoard; all of it
+  """The tutorial's lines on stdout, a progress bar on stderr, scalars for TensorBoard; all of it
   on the chief only."""
 
   def __init__(self, config, total_steps, done, chief=True, legend=None):

@@ -15,6 +15,7 @@ import pytest
 
 from tf_rnn_mnist import bench, bench_stats
 from tf_rnn_mnist.bench_gate import PREFIX, WindowGate
+from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.variants import VARIANTS, get_variant
 
 
@@ -471,3 +472,12 @@ def test_the_readme_table_shows_each_ratio_its_interval_and_verdict():
   assert text.splitlines()[-1] == (
       "| multilayer | 1,234 | 1.12x [1.05-1.20] **missed** (1.3x) | 1.12x [1.05-1.20] met | "
       "not measured | not measured | 0.70x [0.60-0.80] **missed** |")
+
+
+def test_a_readme_marker_without_its_pair_is_refused(tmp_path):
+  """A block whose closing marker was deleted must not swallow the next block."""
+  from tf_rnn_mnist import bench_report
+  text = ("<!-- bench-table a.json -->\nold\n"
+          "<!-- bench-table b.json -->\nold\n<!-- /bench-table -->\n")
+  with pytest.raises(ConfigError, match="2 '<!-- bench-table FILE -->' markers and 1"):
+    bench_report.regenerate(text, str(tmp_path))

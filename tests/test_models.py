@@ -1,5 +1,6 @@
 """The Keras builders: shapes, parameter counts, initial weights, losses and dropout."""
 
+import dataclasses
 import math
 
 import keras
@@ -453,6 +454,10 @@ def test_the_wavefront_applies_only_where_it_changes_no_bit(monkeypatch):
              for name, v in VARIANTS.items()}
   assert [name for name, yes in applies.items() if yes] in ([], ["multilayer"])
   multilayer = build_model(VARIANTS["multilayer"])
+  monkeypatch.setattr(layers, "stepwise_matmuls_are_whole", lambda *shape: True)
+  assert wavefront.applies(multilayer, VARIANTS["multilayer"], {100})
+  assert not wavefront.applies(multilayer, dataclasses.replace(VARIANTS["multilayer"],
+                                                               wavefront=False), {100})
   monkeypatch.setattr(layers, "stepwise_matmuls_are_whole", lambda *shape: False)
   assert not wavefront.applies(multilayer, VARIANTS["multilayer"], {100})
   monkeypatch.undo()

@@ -288,3 +288,26 @@ def test_same_seed_gives_the_weights_recorded_before(variant, steps, batch, monk
   recorded = np.array(RECORDED_WEIGHT_SUMS_AND_NORMS[(variant, steps, batch)])
   np.testing.assert_allclose([w.sum() for w in weights], recorded[:, 0], rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose([np.linalg.norm(w) for w in weights], recorded[:, 1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_the_trainers_wavefront_takes_the_stacked_layers_updates(replicas, mirrored,
+                                                                   monkeypatch):
+  """multilayer trained with dropout (keep 0.5) by the trainer, its layers as a wavefront and
+  as the stacked Keras layers, on one device and on two replicas (a dynamic batch, each
+  replica's own masks): the same weights after 3 updates, to the bit where the wavefront
+  applies on this CPU (wavefront.applies: it then changes no bit), to float32 rounding where
+  it was forced."""
+  from tf_rnn_mnist import layers, wavefront
+  strategy = mirrored if replicas == 2 else ONE_DEVICE
+  applies_here = layers.stepwise_matmuls_are_whole(16 // replicas, 28, 256, 1024)
+  monkeypatch.setattr(layers, "stepwise_matmuls_are_whole", lambda *shape: True)
+  run = dict(variant="multilayer", train_steps=3, batch_size=16)
+  with_wavefront = weights_after(strategy, **run)
+  monkeypatch.setattr(wavefront, "applies", lambda *args: False)
+  stacked = weights_after(strategy, **run)
+  for a, b in zip(with_wavefront, stacked):
+    if applies_here:
+      np.testing.assert_array_equal(a, b)
+    else:
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

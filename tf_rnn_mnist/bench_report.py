@@ -86,7 +86,8 @@ def check_plot_format(path):
 _README_SIDES = (("legacy", "the tutorial's program"), ("fit", "`fit`, same model"),
                  ("fit_builtin", "`fit`, Keras's layers"), ("jax", "Keras on JAX"),
                  ("torch", "PyTorch `nn.*`"))
-_BLOCK = re.compile(r"(<!-- bench-table (\S+) -->\n)(.*?)(<!-- /bench-table -->)", re.S)
+_BLOCK = re.compile(r"(<!-- bench-table (\S+) -->\n)((?:(?!<!-- bench-table ).)*?)"
+                    r"(<!-- /bench-table -->)", re.S)
 
 
 def _readme_cell(ratio, target):
@@ -95,7 +96,8 @@ def _readme_cell(ratio, target):
   if ratio is None:
     return "not measured"
   low, high = ratio["ci95"]
-  cell = f"{ratio['geometric_mean']:.2f}x" + (f" [{low:.2f}-{high:.2f}]" if low else "")
+  cell = f"{ratio['geometric_mean']:.2f}x" + (
+      f" [{low:.2f}-{high:.2f}]" if low is not None else "")
   if target is not None:
     verdict = bench_stats.verdict(ratio["per_round"], target)
     cell += f" {verdict if verdict == 'met' else f'**{verdict}**'}"
@@ -106,6 +108,8 @@ def _readme_cell(ratio, target):
 def readme_table(rows, json_path):
   """A bench JSON's rows as the README's table for its CPU: the port's examples/s and its
   ratio to every side, with the verdicts (targets other than 1.0x in parentheses)."""
+  if not rows:
+    raise ConfigError(f"{json_path} holds no benchmark rows.")
   first = rows[0]
   machine, versions = first["machine"], first["versions"]
   when = first.get("measured_utc", "undated")[:10]
@@ -131,7 +135,13 @@ def _generated(match, root):
 
 
 def regenerate(text, root):
-  """`text` (a README) with every bench-table block made anew from its JSON under `root`."""
+  """`text` (a README) with every bench-table block made anew from its JSON under `root`;
+  a marker without its pair is an error, not a block silently eaten."""
+  opened, closed = text.count("<!-- bench-table "), text.count("<!-- /bench-table -->")
+  if opened != closed or len(_BLOCK.findall(text)) != opened:
+    raise ConfigError(f"{opened} '<!-- bench-table FILE -->' markers and {closed} "
+                      "'<!-- /bench-table -->' markers, not in pairs each on a line of its own; "
+                      "each table opens with the first and closes with the second.")
   return _BLOCK.sub(lambda m: _generated(m, root), text)
 
 
@@ -141,7 +151,12 @@ def main(argv):
   path = argv[1].split("=", 1)[1]
   with open(path) as f:
     text = f.read()
-  new = regenerate(text, os.path.dirname(os.path.abspath(path)))
+  if "<!-- bench-table " not in text:
+    sys.exit(f"error: {path} has no '<!-- bench-table FILE -->' block to regenerate.")
+  try:
+    new = regenerate(text, os.path.dirname(os.path.abspath(path)))
+  except (ConfigError, OSError, ValueError) as e:
+    sys.exit(f"error: {path}: {e}")
   from tf_rnn_mnist import atomic
   with atomic.staged_path(path) as staged, open(staged, "w") as f:
     f.write(new)

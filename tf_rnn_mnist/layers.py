@@ -265,9 +265,9 @@ class SequenceLSTM(keras.layers.LSTM):
   sequence_matmuls says which variants use it.)
   """
 
-  def runs_its_own_loop(self, mask=None, training=False, steps=28):
+  def runs_its_own_loop(self, mask=None, training=False, steps=None):
     """Whether inner_loop computes the layer itself (the conditions above) rather than
-    leaving it to Keras's loop; `steps`: the time axis' static length, or None."""
+    leaving it to Keras's loop; `steps`: the time axis' static length (None: unknown)."""
     cell = self.cell
     return not (
         KERAS_RNN is None or mask is not None or self.go_backwards or steps is None

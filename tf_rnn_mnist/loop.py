@@ -248,14 +248,15 @@ class Session:
                               f"{progress.done} of {self.plan.train_steps}. {where}")
 
 
-def train_model(config, data, strategy, stop=None, lock=None):
+def train_model(config, data, strategy, stop=None, lock=None, variant=None):
   """The training run itself: returns the Trainer (model, optimizers), the results dict and
   the Progress (its newest checkpoint, and why the last save failed if it did).
 
   stop: the StopSignals the run obeys (preemption.py); lock: --model_dir's RunLock, checked
-  before every save. Without `stop`, signals keep their handlers (a run in a test)."""
+  before every save. Without `stop`, signals keep their handlers (a run in a test). variant:
+  check_config's for this config (train.run's), else it is checked here."""
   stop = stop or StopSignals()
-  plan = plan_run(config, len(data.train_images))
+  plan = plan_run(config, len(data.train_images), variant)
   trainer, saver, progress = start(config, plan, data, strategy, stop.requested, lock)
   log = tutorial_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy),
                         legend=tutorial_log.LEGENDS[plan.variant.tutorial_log_style])

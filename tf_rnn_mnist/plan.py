@@ -134,8 +134,9 @@ def _positive(name, value, kind=int):
 
 
 def check_config(config):
-  """The config's own values, before anything loads: names, ranges (NaN and inf included)."""
-  variants.get_variant(config.variant)
+  """The config's own values, before anything loads: names, ranges (NaN and inf included).
+  Returns the variant, resolved here once: the run passes it on (plan_run)."""
+  variant = variants.get_variant(config.variant)
   if config.strategy not in STRATEGIES:
     raise ConfigError(f"--strategy={config.strategy}: choose one of {', '.join(STRATEGIES)}.")
   for name in ("train_steps", "epochs", "batch_size", "steps_per_loop", "checkpoint_every"):
@@ -151,7 +152,6 @@ def check_config(config):
                       f"{config.seed}.")
   if config.train_steps is not None and config.epochs is not None:
     raise ConfigError("Pass --train_steps or --epochs, not both.")
-  variant = variants.get_variant(config.variant)
   if config.train_steps:  # the order's size needs no data: refused before anything loads
     _check_order_fits(variant, config.train_steps, config.batch_size or variant.batch_size)
   for flag in ("init_from", "batch_indices"):
@@ -159,6 +159,7 @@ def check_config(config):
     if path and not _input_exists(path):
       raise ConfigError(f"--{flag}={path}: no such file (nor a TF1 checkpoint prefix with "
                         f"{path}.index).")
+  return variant
 
 
 def _input_exists(path):
@@ -182,10 +183,11 @@ def _check_order_fits(variant, train_steps, batch_size):
         f"{MAX_ORDER_BYTES // (8 * batch_size)} updates at this batch size. Run fewer updates.")
 
 
-def plan_run(config, num_train):
-  """Applies the config's overrides to the variant's defaults and validates the result."""
-  variant = variants.get_variant(config.variant)
-  check_config(config)
+def plan_run(config, num_train, variant=None):
+  """Applies the config's overrides to the variant's defaults and validates the result.
+  `variant`: what check_config returned for this config (the trainer checks it once, at the
+  edge); without it the config is checked here."""
+  variant = variant or check_config(config)
   batch_size = config.batch_size or variant.batch_size
   if batch_size > num_train:
     raise ConfigError(f"--batch_size={batch_size} exceeds the {num_train} training examples.")

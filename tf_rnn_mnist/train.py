@@ -21,7 +21,6 @@ from absl import logging
 
 from tf_rnn_mnist import cli
 from tf_rnn_mnist import outputs
-from tf_rnn_mnist import variants
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.tutorial_splits import Datasets
 from tf_rnn_mnist.errors import ConfigError, OutputError
@@ -40,9 +39,13 @@ def run(config, datasets_override=None, strategy_override=None):
   Under MultiWorkerMirroredStrategy every worker trains; only the chief writes the export and
   the results, and holds --model_dir's lock (checkpoints: see checkpoints.py).
   """
-  variant = variants.get_variant(config.variant)
-  check_config(config)  # before TensorFlow loads: a bad flag answers at once
+  variant = check_config(config)  # before TensorFlow loads: a bad flag answers at once
   outputs.check_train_outputs(config)
+  return _run(config, variant, datasets_override, strategy_override)
+
+
+def _run(config, variant, datasets_override=None, strategy_override=None):
+  """run() once the config is checked and its variant resolved (check_config)."""
   from tf_rnn_mnist import distribute
   from tf_rnn_mnist import loop
   from tf_rnn_mnist.preemption import StopSignals
@@ -61,7 +64,8 @@ def run(config, datasets_override=None, strategy_override=None):
     # Held until the outputs are written: a stop after the last update lets them be written.
     stop = held.enter_context(StopSignals(
         compiled_loops_break=not distribute.is_multi_worker(strategy)))
-    trainer, results, progress = _train_within_memory(config, data, strategy, stop, lock)
+    trainer, results, progress = _train_within_memory(config, variant, data, strategy, stop,
+                                                      lock)
     written = write_outputs(config, trainer.model, variant, results) if chief else []
     if progress.save_error:
       raise OutputError(f"{progress.save_error} Kept: " + "; ".join(
@@ -124,16 +128,16 @@ def define_flags():
                        "--strategy=mirrored runs N replicas without GPUs.")
 
 
-def _train_within_memory(config, data, strategy, stop, lock):
+def _train_within_memory(config, variant, data, strategy, stop, lock):
   """loop.train_model; out of memory (TensorFlow's allocator, or numpy's) is said in one line
   with the batch size and what to try, not as TensorFlow's page-long error."""
   import tensorflow as tf
   from tf_rnn_mnist import loop
   try:
-    return loop.train_model(config, data, strategy, stop, lock)
+    return loop.train_model(config, data, strategy, stop, lock, variant)
   except (tf.errors.ResourceExhaustedError, MemoryError) as e:
     said = (getattr(e, "message", None) or str(e) or type(e).__name__).strip().splitlines()[0]
-    batch = config.batch_size or variants.get_variant(config.variant).batch_size
+    batch = config.batch_size or variant.batch_size
     raise ConfigError(f"Out of memory training {config.variant} with a batch of {batch} "
                       f"({said[:160]}). Try a smaller --batch_size (or --mixed_precision on a "
                       "GPU).") from None
@@ -146,14 +150,14 @@ def config_from_flags(flag_values=flags.FLAGS):
 
 def main(argv):
   config = config_from_flags()
-  check_config(config)
+  variant = check_config(config)  # once, here, before TensorFlow loads
   outputs.check_train_outputs(config)
   cpus = flags.FLAGS.cpu_devices
   if not 1 <= cpus <= MAX_CPU_DEVICES:
     raise ConfigError(f"--cpu_devices must be in 1..{MAX_CPU_DEVICES}, got {cpus}.")
   from tf_rnn_mnist import distribute  # TensorFlow: only once the flags hold
   distribute.split_cpu(flags.FLAGS.cpu_devices)
-  results = run(config)
+  results = _run(config, variant)
   cli.finished("the run had finished, and its outputs were written")
   if not results["updates_this_run"]:
     logging.info("%s: the run in --model_dir had finished; nothing was trained. Full test "

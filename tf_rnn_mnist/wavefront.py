@@ -29,17 +29,20 @@ def applies(model, variant, batch_sizes):
     return False
   for index in range(variant.layers):
     layer = model.get_layer(rnn_layer_name(index))
-    if not (isinstance(layer, layers.SequenceLSTM) and layer.runs_its_own_loop()):
+    if not (isinstance(layer, layers.SequenceLSTM)
+            and layer.runs_its_own_loop(training=True, steps=model.input_shape[1])):
       return False
   steps, units = model.input_shape[1], variant.units
   return all(layers.stepwise_matmuls_are_whole(rows, steps, units, 4 * units)
              for rows in batch_sizes)
 
 
-def _masks(model, variant, shapes):
+def _masks(model, shapes):
   """Each layer's dropout as a multiplier (0 or 1 / keep), drawn by the model's own dropout
-  layer on ones of the shape it drops: the seed generator advances as in the model's call, and
-  `ones * scale` is `scale`, so `x * mask` is bitwise the layer's output. None: no dropout."""
+  layer on ones of the shape it drops: each layer's own seed generator advances by one draw
+  per call, as in the model's call, and `ones * scale` is `scale`, so `x * mask` has the
+  layer's output values (a dropped unit of a negative x is -0.0 where the layer gives +0.0:
+  equal, and no sum of the layer above tells them apart). None: no dropout."""
   masks = []
   for index, shape in enumerate(shapes):
     try:
@@ -61,15 +64,19 @@ def stack_outputs(model, variant, x):
   """The model's training-mode outputs for images `x` (batch, steps, input)."""
   batch, steps, units = x.shape[0] or tf.shape(x)[0], x.shape[1], variant.units
   shapes = [(batch, steps, units)] * (variant.layers - 1) + [(batch, units)]
-  masks = _masks(model, variant, shapes)
+  masks = _masks(model, shapes)
   top = _wavefront(x, masks, variant.layers, *_layer_weights(model, variant))
   if masks[-1] is not None:
     top = top * masks[-1]
-  for layer in model.layers[model.layers.index(model.get_layer(rnn_layer_name(
-      variant.layers - 1))) + 1:]:
+  for layer in _layers_after(model, rnn_layer_name(variant.layers - 1)):
     if not isinstance(layer, keras.layers.Dropout):
-      top = layer(top)
+      top = layer(top, training=True)
   return top
+
+
+def _layers_after(model, name):
+  layers_in_order = model.layers
+  return layers_in_order[layers_in_order.index(model.get_layer(name)) + 1:]
 
 
 def _wavefront(x, masks, depth, *weights):

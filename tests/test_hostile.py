@@ -211,7 +211,7 @@ def test_a_huge_train_steps_is_refused_not_materialised():
 @pytest.mark.parametrize("module,args,message", [
     ("tf_rnn_mnist.bench", ["--window=0"], "flag --window=0: 0 is not a positive integer"),
     ("tf_rnn_mnist.bench", ["--sides=port,tf2"],
-     "error: --sides=port,tf2: each must be one of port, legacy, torch, fit, fit_builtin."),
+     "error: --sides=port,tf2: each must be one of port, legacy, torch, fit, fit_builtin, jax."),
     ("tf_rnn_mnist.compare", ["--seeds=0", "--out=x"],
      "flag --seeds=0: 0 is not a positive integer"),
     ("legacy_tf1.static_rnn", ["--seed=-1"], "--seed must be in 0..2**32-1"),

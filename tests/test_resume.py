@@ -136,7 +136,7 @@ def test_a_corrupt_latest_checkpoint_is_never_used(corruption, tmp_path, caplog)
   resumed = run(train_steps=6, model_dir=model_dir, checkpoint_every=2)
   assert f"Not resuming from {model_dir}/checkpoints/ckpt-6: " in caplog.text
   assert without_timings(resumed) == without_timings(whole)
-  assert (resumed["updates_this_run"], whole["updates_this_run"]) == (8, 14)
+  assert (resumed["updates_this_run"], whole["updates_this_run"]) == (2, 6)  # resumed from ckpt-4
   assert_same_tensors(checkpoint_tensors(model_dir, 6), checkpoint_tensors(tmp_path / "whole", 6))
 
 

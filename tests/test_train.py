@@ -89,7 +89,8 @@ def test_results_log_lines_and_outputs(tmp_path, capsys):
       "static_lstm", "keras", 20, 1)
   assert [h["step"] for h in results["history"]] == [10, 20]
   assert results["tutorial_protocol_examples"] == 64  # the tutorial's first 128, of 64 test images
-  out = capsys.readouterr().out.splitlines()
+  legend, *out = capsys.readouterr().out.splitlines()
+  assert legend.startswith("(the tutorial's lines: Iter EXAMPLES")
   # The tutorial printed step * batch_size: 10 * 32.
   assert re.fullmatch(r"Iter 320, Minibatch Loss= \d\.\d{6}, Training Accuracy= \d\.\d{5}",
                       out[0])

@@ -481,3 +481,15 @@ def test_a_readme_marker_without_its_pair_is_refused(tmp_path):
           "<!-- bench-table b.json -->\nold\n<!-- /bench-table -->\n")
   with pytest.raises(ConfigError, match="2 '<!-- bench-table FILE -->' markers and 1"):
     bench_report.regenerate(text, str(tmp_path))
+
+
+def test_bench_report_names_a_json_that_is_not_benchs(tmp_path):
+  (tmp_path / "other.json").write_text('[{"variant": "static_gru"}]')
+  readme = tmp_path / "README.md"
+  readme.write_text("<!-- bench-table other.json -->\nold\n<!-- /bench-table -->\n")
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.bench_report",
+                         f"--readme={readme}"], capture_output=True, text=True, timeout=120)
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert done.stderr.strip() == (f"error: {readme}: a bench-table names a JSON file that is "
+                                 "not bench --json's output (no 'machine' in it).")
+  assert readme.read_text().splitlines()[1] == "old"  # left as it was

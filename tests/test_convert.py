@@ -324,3 +324,16 @@ def test_unreadable_keras_model_is_a_clear_error(tmp_path):
   with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'x.keras'} is not a readable "
                                                   "Keras model")):
     weight_maps.keras_weights_from("static_gru", str(tmp_path / "x.keras"))
+
+
+def test_the_legacy_checkpoints_carry_their_graph(matched_tf1_runs):
+  """The TF1 scripts save a .meta beside every checkpoint (Saver's default), so `migrate`
+  reads the project's own checkpoints whole: the graph loads, with the tutorial's input
+  placeholder and its trained variables. (write_meta_graph=False fails here.)"""
+  from tf_rnn_mnist.migrate import graph as graph_lib
+  directory = matched_tf1_runs("static_gru")
+  for prefix in ("initial.ckpt", f"model.ckpt-{MATCHED_STEPS}"):
+    graph = graph_lib.load(str(directory / f"{prefix}.meta"))
+    ops = {node.name: node.op for node in graph.graph_def.node}
+    assert ops["Placeholder"] == "Placeholder"
+    assert any(kind in ("VariableV2", "VarHandleOp") for kind in ops.values())

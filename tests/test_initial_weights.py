@@ -161,7 +161,7 @@ def test_fused_kernel_has_full_rank(name, seed):
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_every_block_follows_the_seeds_law(name):
+def test_every_block_follows_the_tutorials_law(name):
   """Kolmogorov-Smirnov against the exact law of each block (uniform with the tutorial's limit,
   the triangular law of PyTorch's summed bias, the truncated normal): catches a wrong limit
   (Keras's own glorot over the split matrices), a wrong law (U(+-2/sqrt(H)) instead of the sum

@@ -101,7 +101,7 @@ def test_legacy_scripts_know_their_framework_and_initial_weights():
   assert torch.initial_weights("d") == ("d/initial.pt", ["--save_initial_state_dict=d/initial.pt"])
 
 
-def test_seed_splits_sizes_epochs_and_examples():
+def test_tutorial_splits_sizes_epochs_and_examples():
   assert (TF1_SPLIT.train_size(60000), TORCH_SPLIT.train_size(60000)) == (55000, 60000)
   assert (TF1_SPLIT.steps_per_epoch(64, 55000), TORCH_SPLIT.steps_per_epoch(64, 60000)) == (
       859, 938)
@@ -110,7 +110,7 @@ def test_seed_splits_sizes_epochs_and_examples():
   assert TF1_SPLIT.trained_examples(100, 64, 55000) == 6400
 
 
-def test_seed_splits_scale_and_slice_as_the_seeds_did():
+def test_tutorial_splits_scale_and_slice_as_the_tutorials_did():
   from conftest import make_tiny_arrays
   from tf_rnn_mnist.data.sources import Mnist
   arrays = make_tiny_arrays(num_train=5010, num_test=3)

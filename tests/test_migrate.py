@@ -290,7 +290,7 @@ def test_no_rnn_and_wrong_scope_say_what_exists(checkpoints, tmp_path):
   assert not os.path.exists(tmp_path / "x.keras")
 
 
-def test_seed_checkpoint_head_is_suggested_not_taken(checkpoints):
+def test_tutorial_checkpoint_head_is_suggested_not_taken(checkpoints):
   report = inspect(open_tf1_checkpoint(_ckpt(checkpoints, "seed_style"))
                    .get_variable_to_shape_map()).report()
   assert ("  Variable: shape [5, 10]: not a variable of an LSTM, GRU or dense layer; if it and "

@@ -106,7 +106,7 @@ def _softmax(z):
   return e / e.sum(axis=1, keepdims=True)
 
 
-def test_basic_lstm_loss_is_the_seeds_double_softmax():
+def test_basic_lstm_loss_is_the_tutorials_double_softmax():
   model = build_model(VARIANTS["basic_lstm"])
   x = np.random.default_rng(0).random((16, 28, 28), dtype=np.float32)
   labels = np.arange(16) % 10

@@ -23,7 +23,7 @@ def _reference(initial, gradients, lr, epsilon, torch):
 
 
 @pytest.mark.parametrize("adam_class, torch", [(TF1Adam, False), (TorchAdam, True)])
-def test_fused_adam_is_the_seed_update_in_one_op_per_variable(adam_class, torch):
+def test_fused_adam_is_the_tutorials_update_in_one_op_per_variable(adam_class, torch):
   """Five steps with gradients from 1e-9 to 1 (where the epsilon forms differ by whole steps)
   match the float64 reference to float32 rounding, and the other form does not; the update
   is one ResourceApplyAdam per variable (the fused kernel, not Keras's elementwise ops)."""

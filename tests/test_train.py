@@ -111,7 +111,7 @@ def test_savedmodel_export_serves(tmp_path):
   assert served.serve(tf.zeros((2, 28, 28))).shape == (2, 10)
 
 
-def test_seed_schedules_and_log_lines(capsys):
+def test_tutorial_schedules_and_log_lines(capsys):
   results = train.run(config(variant="multilayer", train_steps=3, eval_every=2),
                       datasets_override=tiny_datasets(), strategy_override=ONE_DEVICE)
   out = capsys.readouterr().out.splitlines()
@@ -127,7 +127,7 @@ def test_seed_schedules_and_log_lines(capsys):
   assert capsys.readouterr().out.splitlines()[1].startswith("Epoch:  0 | train loss: ")
 
 
-def test_variant_defaults_are_the_seeds():
+def test_variant_defaults_are_the_tutorials():
   plan = plan_run(TrainConfig(variant="multilayer"), num_train=55000)
   assert (plan.train_steps, plan.batch_size, plan.learning_rate, plan.eval_every,
           plan.dropout_keep) == (2001, 100, 1e-3, 500, 0.5)

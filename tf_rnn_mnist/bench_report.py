@@ -157,6 +157,9 @@ def main(argv):
     new = regenerate(text, os.path.dirname(os.path.abspath(path)))
   except (ConfigError, OSError, ValueError) as e:
     sys.exit(f"error: {path}: {e}")
+  except (KeyError, TypeError, IndexError) as e:  # a JSON that is not bench's
+    sys.exit(f"error: {path}: a bench-table names a JSON file that is not bench --json's "
+             f"output (no {e} in it).")
   from tf_rnn_mnist import atomic
   with atomic.staged_path(path) as staged, open(staged, "w") as f:
     f.write(new)

@@ -47,7 +47,6 @@ def run(config, datasets_override=None, strategy_override=None):
 def _run(config, variant, datasets_override=None, strategy_override=None):
   """run() once the config is checked and its variant resolved (check_config)."""
   from tf_rnn_mnist import distribute
-  from tf_rnn_mnist import loop
   from tf_rnn_mnist.preemption import StopSignals
   strategy = strategy_override or distribute.make_strategy(config.strategy, config.tpu,
                                                            config.worker_timeout)

@@ -38,7 +38,7 @@ def training_digest(data):
 
 
 @dataclasses.dataclass(frozen=True)
-class _SeedSplit:
+class _TutorialSplit:
   name: str
   first_train_example: int  # the training split is the official training set from here on
   keep_partial_batch: bool  # an epoch ends with its partial batch (DataLoader) or not (TF1)
@@ -76,7 +76,7 @@ class _SeedSplit:
 
 
 @dataclasses.dataclass(frozen=True)
-class TF1ReadDataSets(_SeedSplit):
+class TF1ReadDataSets(_TutorialSplit):
   name: str = "tf1"
   first_train_example: int = TF1_VALIDATION_SIZE
   keep_partial_batch: bool = False
@@ -99,7 +99,7 @@ class TF1ReadDataSets(_SeedSplit):
 
 
 @dataclasses.dataclass(frozen=True)
-class TorchDataLoader(_SeedSplit):
+class TorchDataLoader(_TutorialSplit):
   name: str = "torch"
   first_train_example: int = 0
   keep_partial_batch: bool = True

@@ -37,7 +37,8 @@ def define_flags():
   flags.DEFINE_enum("cell", None, ["BasicLSTMCell", "LSTMCell", "LSTMBlockCell",
                                    "LSTMBlockFusedCell", "keras"],
                     "to-tf1: the TF1 class of the LSTM layers (GRU layers become GRUCell); "
-                    "keras: tf.keras's own names.")
+                    "keras: tf.keras's own names. Not needed where the model says it: GRUs "
+                    "only (GRUCell), an LSTM with peepholes or a projection (LSTMCell).")
   flags.DEFINE_string("prefix", None, "to-tf1: the scope of the network's variables (default "
                       "rnn, bidirectional_rnn or stack_bidirectional_rnn, as TF1's calls).")
   flags.DEFINE_string("head_scope", "dense", "to-tf1: the scope of the dense head's variables.")

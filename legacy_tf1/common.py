@@ -1,4 +1,4 @@
-"""What the legacy scripts (TF1 graphs and the PyTorch seed) add to their seeds: flags, the
+"""What the legacy scripts (TF1 graphs and the PyTorch tutorial) add to their tutorials: flags, the
 TF1 import, checkpoints, and the results JSON in the trainer's schema.
 
 Kept apart so that each script reads like its seed, line for line.
@@ -15,14 +15,14 @@ import warnings
 from absl import flags
 import numpy as np
 
-from tf_rnn_mnist import cli
-from tf_rnn_mnist import outputs
-from tf_rnn_mnist.bench_gate import WindowGate
-from tf_rnn_mnist import results as results_io
+from tf_rnn_mnist.plumbing import cli
+from tf_rnn_mnist.plumbing import outputs
+from tf_rnn_mnist.plumbing.bench_gate import WindowGate
+from tf_rnn_mnist.plumbing import results as results_io
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.splits import read_batch_order
 from tf_rnn_mnist.errors import ConfigError, OutputError
-from tf_rnn_mnist.run_lock import RunLock
+from tf_rnn_mnist.plumbing.run_lock import RunLock
 
 FLAGS = flags.FLAGS
 
@@ -107,7 +107,7 @@ def define_flags(steps_help):
                       ".npz, after training: what the equivalence tests compare with Keras.")
   flags.DEFINE_bool("record_step_seconds", False, "Add the seconds of every timed training "
                     "step to the results JSON (step_seconds): the benchmark's timed windows.")
-  flags.DEFINE_integer("bench_window", None, "Benchmark mode (tf_rnn_mnist.bench): train only "
+  flags.DEFINE_integer("bench_window", None, "Benchmark mode (bench): train only "
                        "when told, in windows of this many updates (bench_gate.py).",
                        lower_bound=1)
   flags.DEFINE_string("initial_losses", None, "Measure, do not train: the tutorial's mean loss "

@@ -15,7 +15,7 @@ import sys
 from absl import flags
 
 from legacy_tf1 import common
-from tf_rnn_mnist import cli
+from tf_rnn_mnist.plumbing import cli
 from tf_rnn_mnist.data import load_mnist, torch_split
 from tf_rnn_mnist.errors import ConfigError
 

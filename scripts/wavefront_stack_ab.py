@@ -12,7 +12,7 @@ process; and the same wavefront compiled by XLA (jit_compile=True). Prints wheth
 difference, then the times. A measurement for docs/benchmarks.md, not part of the trainer.
 """
 import time, numpy as np, tensorflow as tf, keras
-from tf_rnn_mnist.layers import SequenceLSTM
+from tf_rnn_mnist.model.layers import SequenceLSTM
 B, T, U = 100, 28, 256
 bmm = lambda a, b, adj_y=False: tf.raw_ops.BatchMatMulV2(x=a, y=b, adj_y=adj_y)
 

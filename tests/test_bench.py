@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from tf_rnn_mnist import bench, bench_stats
-from tf_rnn_mnist.bench_gate import PREFIX, WindowGate
+from tf_rnn_mnist.tools import bench, bench_stats
+from tf_rnn_mnist.plumbing.bench_gate import PREFIX, WindowGate
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.variants import VARIANTS, get_variant
 
@@ -63,7 +63,7 @@ def test_sides_alternate_window_by_window_in_a_rotating_order():
 def test_bench_end_to_end(small_idx_dir, tmp_path):
   out, chart = tmp_path / "bench.json", tmp_path / "bench.png"
   done = subprocess.run(
-      [sys.executable, "-m", "tf_rnn_mnist.bench", "--variants=static_gru,torch_lstm",
+      [sys.executable, "-m", "tf_rnn_mnist.tools.bench", "--variants=static_gru,torch_lstm",
        "--window=2", "--rounds=2", "--max_rounds=2", "--warmup_windows=1", "--data_source=idx",
        f"--data_dir={small_idx_dir}", "--noverify_digests", f"--json={out}", f"--plot={chart}"],
       capture_output=True, text=True, timeout=900)
@@ -96,8 +96,8 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
 
 def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):
   done = subprocess.run(
-      [sys.executable, "-m", "tf_rnn_mnist.bench", "--variants=static_gru", "--mixed_precision",
-       "--data_source=idx", f"--data_dir={small_idx_dir}", "--noverify_digests"],
+      [sys.executable, "-m", "tf_rnn_mnist.tools.bench", "--variants=static_gru",
+       "--mixed_precision", "--data_source=idx", f"--data_dir={small_idx_dir}", "--noverify_digests"],
       capture_output=True, text=True, timeout=300)
   assert done.returncode == 1
   assert "error: --mixed_precision needs a GPU: float16 is slower than float32 on CPUs." in (
@@ -107,13 +107,13 @@ def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):
 
 def _profile(side, variant, window, logdir, data_dir):
   return subprocess.run(
-      [sys.executable, "-m", "tf_rnn_mnist.profile", f"--variant={variant}", f"--side={side}",
+      [sys.executable, "-m", "tf_rnn_mnist.tools.profile", f"--variant={variant}", f"--side={side}",
        f"--window={window}", f"--logdir={logdir}", "--data_source=idx", f"--data_dir={data_dir}",
        "--noverify_digests"], capture_output=True, text=True, timeout=600)
 
 
 def _matmuls(ops):
-  from tf_rnn_mnist.profile import MATMUL
+  from tf_rnn_mnist.tools.profile import MATMUL
   return sum(count for name, (count, _) in ops.items() if name in MATMUL)
 
 
@@ -126,7 +126,7 @@ def test_profile_counts_the_updates_ops_from_its_own_trace(side, small_idx_dir, 
   is the zero initial state; the projection's kernel gradient, none for the images). Keras's
   per-step GRU would count 227 (test_models pins the layer itself); counting the executor's own
   events or a loop's body twice would change the number too."""
-  from tf_rnn_mnist.profile import op_times
+  from tf_rnn_mnist.tools.profile import op_times
   logdir = tmp_path / "trace"
   done = _profile(side, "static_gru", 2, logdir, small_idx_dir)
   assert done.returncode == 0, done.stderr[-3000:]
@@ -144,7 +144,7 @@ def test_profile_of_the_tf1_graph_counts_its_updates_not_its_logging(small_idx_d
   warm-up windows holds updates 9-12, so that logging (after update 10) runs inside the traced
   window: counted, the window would hold 2 forward passes' matmuls more than 4 updates' worth.
   Four updates must count exactly 4 times what one update counts in its own trace."""
-  from tf_rnn_mnist.profile import op_times
+  from tf_rnn_mnist.tools.profile import op_times
   counts = {}
   for window in (1, 4):
     logdir = tmp_path / f"w{window}"
@@ -171,7 +171,7 @@ def test_profile_refuses_the_pytorch_tutorial_before_loading_data(tmp_path):
 def test_profile_table_arithmetic():
   """The per-op figure besides MatMul divides by the ops besides MatMul (review: it divided by
   all ops, 20% low on static_gru)."""
-  from tf_rnn_mnist.profile import table
+  from tf_rnn_mnist.tools.profile import table
   ops = {"_MklMatMul": [4, 8_000_000], "Mul": [6, 3_000_000], "Tanh": [2, 1_000_000]}
   lines = table(ops, wall_seconds=0.02, updates=2, top=1)
   assert lines[0] == ("2 updates; wall 10.00 ms per update (under the profiler); op time "
@@ -374,7 +374,7 @@ def test_op_times_keeps_the_ops_inside_the_updates(tmp_path):
   """Ops before the first update, between two updates and after the last are left out; an op
   starting at an update's first or last picosecond is in; the executor's own events and the
   enclosing While are never counted."""
-  from tf_rnn_mnist.profile import op_times
+  from tf_rnn_mnist.tools.profile import op_times
   path = _trace(tmp_path, [(100, 50), (300, 50)], [
       ("a/m:MatMul", 99, 5), ("a/m:MatMul", 100, 5), ("b/m:Mul", 150, 1),
       ("c/m:Mul", 151, 10), ("d/m:MatMul", 320, 7), ("w:While", 300, 40),
@@ -391,7 +391,7 @@ def test_the_fit_sides_models(builtin):
   """fit runs the port's own model (SequenceLSTM on multilayer); fit_builtin only Keras's
   built-in layers (keras.layers.LSTM, Dropout, Dense), with the same weight shapes. A
   fit_builtin that ignored `builtin` would measure the port's layers twice."""
-  from tf_rnn_mnist.bench_sides import fit_model
+  from tf_rnn_mnist.tools.bench_sides import fit_model
   model = fit_model(get_variant("multilayer"), builtin=builtin)
   modules = {type(layer).__module__.split(".")[0] for layer in model.layers}
   assert ("tf_rnn_mnist" in modules) is not builtin
@@ -409,7 +409,7 @@ def test_profile_refuses_a_logdir_with_a_newline(tmp_path):
 
 _SIDE_PROCESS = """
 import sys
-from tf_rnn_mnist import bench_sides
+from tf_rnn_mnist.tools import bench_sides
 from tf_rnn_mnist.variants import VARIANTS, get_variant
 bench_sides._choose_keras_backend(sys.argv[1])
 model = bench_sides.fit_model(get_variant("multilayer"), builtin=sys.argv[1] != "fit")
@@ -443,9 +443,9 @@ def test_targets_of_every_variant():
 
 def test_the_readmes_benchmark_tables_are_generated_from_their_json_files():
   """Every `<!-- bench-table FILE -->` block of the README is bench_report.readme_table of its
-  bench JSON (`python -m tf_rnn_mnist.bench_report --readme=README.md` writes them): a figure
+  bench JSON (`python -m tf_rnn_mnist.tools.bench_report --readme=README.md` writes them): a figure
   edited by hand, or a JSON rerun without regenerating, fails here."""
-  from tf_rnn_mnist import bench_report
+  from tf_rnn_mnist.tools import bench_report
   root = pathlib.Path(__file__).resolve().parents[1]
   readme = (root / "README.md").read_text()
   blocks = bench_report._BLOCK.findall(readme)
@@ -457,7 +457,7 @@ def test_the_readmes_benchmark_tables_are_generated_from_their_json_files():
 def test_the_readme_table_shows_each_ratio_its_interval_and_verdict():
   """Verdicts against today's targets (bench_stats.TARGETS), from each ratio's rounds: a file
   measured before a target existed (the Intel one had none against nn.LSTM) is judged too."""
-  from tf_rnn_mnist import bench_report
+  from tf_rnn_mnist.tools import bench_report
   ratio = {"geometric_mean": 1.1234, "ci95": [1.05, 1.2], "per_round": [1.1, 1.15, 1.12]}
   row = {"variant": "multilayer", "measured_utc": "2026-12-05T04:00:00Z",
          "machine": {"cpu_model": "AMD EPYC", "logical_cores": 2}, "peak_gflops": 214.4,
@@ -476,7 +476,7 @@ def test_the_readme_table_shows_each_ratio_its_interval_and_verdict():
 
 def test_a_readme_marker_without_its_pair_is_refused(tmp_path):
   """A block whose closing marker was deleted must not swallow the next block."""
-  from tf_rnn_mnist import bench_report
+  from tf_rnn_mnist.tools import bench_report
   text = ("<!-- bench-table a.json -->\nold\n"
           "<!-- bench-table b.json -->\nold\n<!-- /bench-table -->\n")
   with pytest.raises(ConfigError, match="2 '<!-- bench-table FILE -->' markers and 1"):
@@ -487,7 +487,7 @@ def test_bench_report_names_a_json_that_is_not_benchs(tmp_path):
   (tmp_path / "other.json").write_text('[{"variant": "static_gru"}]')
   readme = tmp_path / "README.md"
   readme.write_text("<!-- bench-table other.json -->\nold\n<!-- /bench-table -->\n")
-  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.bench_report",
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.bench_report",
                          f"--readme={readme}"], capture_output=True, text=True, timeout=120)
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert done.stderr.strip() == (f"error: {readme}: a bench-table names a JSON file that is "

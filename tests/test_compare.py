@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from tf_rnn_mnist import compare
-from tf_rnn_mnist import equivalence
+from tf_rnn_mnist.tools import compare
+from tf_rnn_mnist.tools import equivalence
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
@@ -195,7 +195,7 @@ def test_bad_input(call, message, tmp_path):
 
 def test_cli_bad_input_exits_1(tmp_path):
   import sys
-  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.compare", "--variants=nope",
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.compare", "--variants=nope",
                          f"--out={tmp_path}"], capture_output=True, text=True, timeout=120)
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert "error: Unknown variant 'nope'; choose one of" in done.stderr

@@ -11,10 +11,12 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_same_adam_steps
-from tf_rnn_mnist import loop, losses, train, weight_maps
+from tf_rnn_mnist.training import loop
+from tf_rnn_mnist.model import losses, weight_maps
+from tf_rnn_mnist import train
 from tf_rnn_mnist.data import TF1BatchOrder, load_mnist
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.models import build_model
+from tf_rnn_mnist.model.models import build_model
 from tf_rnn_mnist.variants import VARIANTS
 
 TORCH_MISSING = subprocess.run([sys.executable, "-c", "import torch"],
@@ -116,7 +118,8 @@ def test_both_kernel_paths_take_the_tf1_graphs_adam_steps(fast, matched_tf1_runs
   layers as a wavefront where the step-by-step matmuls are the whole ones, stacked elsewhere
   (wavefront.applies): each path, forced, takes the TF1 graph's 5 Adam steps (outputs and
   gradients through the steps) and gives its logits to 1e-5, whichever path this CPU picks."""
-  from tf_rnn_mnist import layers, trainer as trainer_lib
+  from tf_rnn_mnist.model import layers
+  from tf_rnn_mnist.training import trainer as trainer_lib
   monkeypatch.setattr(layers, "batched_matmul_is_matmul", lambda *shape: fast)
   monkeypatch.setattr(layers, "stepwise_matmuls_are_whole", lambda *shape: fast)
   directory = matched_tf1_runs("multilayer")
@@ -152,7 +155,7 @@ def test_tf1_checkpoint_migrates_with_the_same_accuracy(matched_tf1_runs, small_
   directory = matched_tf1_runs("static_gru")
   output = tmp_path / "migrated.keras"
   done = subprocess.run(
-      [sys.executable, "-m", "tf_rnn_mnist.convert", "--variant=static_gru",
+      [sys.executable, "-m", "tf_rnn_mnist.tools.convert", "--variant=static_gru",
        f"--tf1_checkpoint={directory / f'model.ckpt-{MATCHED_STEPS}'}", f"--output={output}",
        *_data_flags(small_idx_dir)], capture_output=True, text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
@@ -213,7 +216,7 @@ def test_missing_variable_and_shape_mismatch_and_extra_variable(tmp_path):
 
 def test_convert_cli_errors(tmp_path):
   def convert_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tf_rnn_mnist.convert", *args],
+    return subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.convert", *args],
                           capture_output=True, text=True, timeout=120)
   done = convert_cli("--variant=static_gru", f"--tf1_checkpoint={tmp_path / 'nothing'}",
                      f"--output={tmp_path / 'm.keras'}", "--noevaluate")

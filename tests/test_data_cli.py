@@ -1,4 +1,4 @@
-"""`python -m tf_rnn_mnist.data`: the report, and a clear error with a non-zero exit."""
+"""`python -m tf_rnn_mnist data`: the report, and a clear error with a non-zero exit."""
 
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from conftest import write_idx_dir
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, "-m", "tf_rnn_mnist.data", *args],
+  return subprocess.run([sys.executable, "-m", "tf_rnn_mnist", "data", *args],
                         capture_output=True, text=True, timeout=120)
 
 

@@ -15,7 +15,7 @@ DATA = ["--data_source=idx", "--noverify_digests"]
 # filter every tool has, imports TensorFlow (its notices start), then ends as asked.
 CRASHING_TOOL = '''
 import faulthandler, os, signal, sys
-import tf_rnn_mnist.cli  # noqa: F401
+import tf_rnn_mnist.plumbing.cli  # noqa: F401
 import tensorflow  # noqa: F401
 faulthandler.enable()
 print("last words", file=sys.stderr, flush=True)
@@ -123,7 +123,7 @@ def test_outputs_with_the_longest_legal_names_are_written(tmp_path, small_idx_di
     (lambda d: "/proc/self/fd/1", r"--results_json=/proc/self/fd/1 is a device or stream"),
 ])
 def test_an_output_name_the_filesystem_cannot_take_is_refused_first(tmp_path, make, message):
-  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.plumbing import outputs
   from tf_rnn_mnist.errors import ConfigError
   with pytest.raises(ConfigError, match=f"^{message}"):
     outputs.check_writable_file("results_json", make(tmp_path), "a .json file path")
@@ -133,7 +133,7 @@ def test_an_output_name_the_filesystem_cannot_take_is_refused_first(tmp_path, ma
 def test_symbolic_link_outputs_are_checked_where_they_lead(tmp_path):
   """A link to a file in a directory that does not exist yet: the directory is made first
   (the write lands there, not beside the link); a link loop: refused before any work."""
-  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.plumbing import outputs
   from tf_rnn_mnist.errors import ConfigError
   (tmp_path / "dangling.keras").symlink_to(tmp_path / "elsewhere" / "deeper" / "m.keras")
   outputs.check_export_path("export", str(tmp_path / "dangling.keras"))
@@ -149,7 +149,7 @@ def test_symbolic_link_outputs_are_checked_where_they_lead(tmp_path):
 def test_a_model_dir_too_long_for_its_checkpoints_is_refused_before_training(tmp_path):
   """A model_dir of about 4,050 bytes could be created, but no checkpoint inside it: refused
   before anything is made."""
-  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.plumbing import outputs
   from tf_rnn_mnist.errors import ConfigError
   deep = os.path.join(tmp_path, *["d" * 200] * 20)
   assert 4000 < len(deep) < 4096
@@ -203,7 +203,7 @@ def test_a_resume_on_other_training_data_is_refused_with_both_digests(tmp_path):
 
 HOLDER = """
 import sys, time
-from tf_rnn_mnist.run_lock import RunLock
+from tf_rnn_mnist.plumbing.run_lock import RunLock
 RunLock(sys.argv[1], "model_dir").acquire()
 print("held", flush=True)
 time.sleep(120)
@@ -236,7 +236,8 @@ def test_an_output_inside_another_runs_locked_model_dir_is_refused(tmp_path, sma
 
 
 @pytest.mark.parametrize("command,message", [
-    (["tf_rnn_mnist.bench", "--precision=nan"], "--precision=nan: a finite number is expected"),
+    (["tf_rnn_mnist.tools.bench", "--precision=nan"],
+     "--precision=nan: a finite number is expected"),
     (["tf_rnn_mnist.train", "--learning_rate=inf"],
      "--learning_rate=inf: a finite number is expected"),
     (["tf_rnn_mnist.migrate", "inspect", "x", "--forget_bias=nan"],
@@ -282,7 +283,7 @@ def _keras_file_without_a_layer_name(path):
 @pytest.mark.parametrize("command", [
     lambda bad, d: ["tf_rnn_mnist.train", "--variant=static_gru", "--train_steps=1",
                     f"--init_from={bad}", "--noprogress", *DATA, f"--data_dir={d}"],
-    lambda bad, d: ["tf_rnn_mnist.convert", "--variant=static_gru", f"--keras_model={bad}",
+    lambda bad, d: ["tf_rnn_mnist.tools.convert", "--variant=static_gru", f"--keras_model={bad}",
                     f"--output={bad.parent / 'out' / 'ckpt'}"],
 ])
 def test_a_keras_file_keras_cannot_build_is_one_line(tmp_path, small_idx_dir, command):
@@ -325,7 +326,8 @@ def test_a_graph_with_an_op_tensorflow_does_not_register_is_one_line(tmp_path):
         "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu\n[[{{node x}}]]"),
     lambda: MemoryError("Unable to allocate 47.7 GiB for an array")])
 def test_out_of_memory_is_one_line_with_the_batch_size(monkeypatch, error):
-  from tf_rnn_mnist import loop, train
+  from tf_rnn_mnist.training import loop
+  from tf_rnn_mnist import train
   from tf_rnn_mnist.errors import ConfigError
   from test_train import ONE_DEVICE, tiny_datasets
 
@@ -344,7 +346,7 @@ def test_out_of_memory_is_one_line_with_the_batch_size(monkeypatch, error):
 
 STOPPING_TOOL = '''
 import sys, time
-from tf_rnn_mnist import cli
+from tf_rnn_mnist.plumbing import cli
 def main(argv):
   try:
     print("ready", flush=True)  # (inside: a signal right after it finds the finally)
@@ -396,7 +398,7 @@ def test_a_checkpoint_under_a_path_with_glob_characters_says_so(tmp_path):
 def test_an_output_beside_an_input_is_not_taken_for_one_inside_it(tmp_path):
   """--init_from=run1.keras --results_json=run1.keras.json: beside the file, allowed; a
   checkpoint prefix's own files stay refused."""
-  from tf_rnn_mnist import outputs
+  from tf_rnn_mnist.plumbing import outputs
   from tf_rnn_mnist.errors import ConfigError
   (tmp_path / "run1.keras").write_bytes(b"PK")
   outputs.check_distinct({"results_json": str(tmp_path / "run1.keras.json")},
@@ -465,7 +467,7 @@ def _parent(pid):
 
 FINISHING_TOOL = '''
 import os, signal, time
-from tf_rnn_mnist import cli
+from tf_rnn_mnist.plumbing import cli
 def main(argv):
   cli.finished("the run had finished, and its outputs were written")
   os.kill(os.getpid(), signal.SIGTERM)  # (docker stop, just after the last output)
@@ -570,7 +572,8 @@ def test_data_inputs_of_the_wrong_kind_are_named_as_such(tmp_path):
 
 def test_bench_writes_its_plot_when_its_json_cannot_be_written(tmp_path, monkeypatch):
   """Once the JSON's failure kept the plot from being written, silently."""
-  from tf_rnn_mnist import bench, results
+  from tf_rnn_mnist.tools import bench
+  from tf_rnn_mnist.plumbing import results
   from tf_rnn_mnist.errors import OutputError
   plotted = []
   monkeypatch.setattr(bench, "plot", lambda rows, path: (plotted.append(path),

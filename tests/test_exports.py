@@ -8,8 +8,8 @@ import sys
 import keras
 import numpy as np
 
-from tf_rnn_mnist.exports import export_model
-from tf_rnn_mnist.models import build_model
+from tf_rnn_mnist.training.exports import export_model
+from tf_rnn_mnist.model.models import build_model
 from tf_rnn_mnist.variants import NAMES, VARIANTS
 
 # Runs in a fresh interpreter: plain Keras and TensorFlow only. A config that named one of this
@@ -49,3 +49,27 @@ def test_every_variant_exports_a_model_that_loads_without_this_package(tmp_path)
   assert found.pop("package_imported") is False
   assert found == {name: {"keras_equal": True, "served_max_diff": 0.0, "shape": [5, 10],
                           "dtype": "float32"} for name in NAMES}
+
+
+def test_a_keras_file_saved_before_the_package_had_folders_still_loads(tmp_path):
+  """The project's own `.keras` files (a trainer's model with SequenceLSTM and ReplicaDropout)
+  name their classes by registered name, `tf_rnn_mnist>SequenceLSTM`; their `module` field
+  said `tf_rnn_mnist.layers` until the modules moved into folders. Such a file loads and
+  predicts the same; renaming a registered name would fail here."""
+  import zipfile
+  keras.utils.set_random_seed(0)
+  model = build_model(VARIANTS["multilayer"])
+  path, old = tmp_path / "model.keras", tmp_path / "old.keras"
+  model.save(path)
+  with zipfile.ZipFile(path) as new_zip, zipfile.ZipFile(old, "w") as old_zip:
+    for item in new_zip.infolist():
+      data = new_zip.read(item)
+      if item.filename == "config.json":
+        assert b'"registered_name": "tf_rnn_mnist>SequenceLSTM"' in data
+        data = data.replace(b"tf_rnn_mnist.model.layers", b"tf_rnn_mnist.layers")
+        data = data.replace(b"tf_rnn_mnist.model.initializers", b"tf_rnn_mnist.initializers")
+        assert b"tf_rnn_mnist.model." not in data
+      old_zip.writestr(item, data)
+  x = np.random.default_rng(1).random((3, 28, 28), dtype=np.float32)
+  loaded = keras.saving.load_model(old)
+  np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -20,11 +20,14 @@ import pytest
 
 from test_compare import FakeRunner
 from test_train import ONE_DEVICE, config, tiny_datasets
-from tf_rnn_mnist import checkpoints, compare, distribute, loop, results as results_io, train
+from tf_rnn_mnist.training import checkpoints, distribute, loop
+from tf_rnn_mnist.tools import compare
+from tf_rnn_mnist.plumbing import results as results_io
+from tf_rnn_mnist import train
 from tf_rnn_mnist.data import MnistDataError, sources
 from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError, TrainingError
-from tf_rnn_mnist.plan import plan_run
-from tf_rnn_mnist.run_lock import RunLock
+from tf_rnn_mnist.training.plan import plan_run
+from tf_rnn_mnist.plumbing.run_lock import RunLock
 
 DATA = ["--data_source=idx", "--noverify_digests"]
 
@@ -150,13 +153,13 @@ def test_unwritable_outputs_fail_before_training(tmp_path, make, overrides, mess
      "--logdir={d}/f is an existing file, not a directory."),
     ("legacy_tf1.static_rnn", ["--checkpoint_dir={d}/f"],
      "--checkpoint_dir={d}/f is an existing file, not a directory."),
-    ("tf_rnn_mnist.bench", ["--json={d}", "--variants=static_gru"],
+    ("tf_rnn_mnist.tools.bench", ["--json={d}", "--variants=static_gru"],
      "error: --json={d} is an existing directory; pass a file path."),
-    ("tf_rnn_mnist.bench", ["--plot={d}/f/chart.png", "--variants=static_gru"],
+    ("tf_rnn_mnist.tools.bench", ["--plot={d}/f/chart.png", "--variants=static_gru"],
      "error: --plot={d}/f is an existing file, not a directory."),
     ("tf_rnn_mnist.migrate", ["to-keras", "x", "--output={d}/f/m.keras"],
      "error: --output={d}/f is an existing file, not a directory."),
-    ("tf_rnn_mnist.convert", ["--variant=static_gru", "--keras_model=x.keras",
+    ("tf_rnn_mnist.tools.convert", ["--variant=static_gru", "--keras_model=x.keras",
                               "--output={d}/f/init"],
      "error: --output={d}/f is an existing file, not a directory."),
 ])
@@ -209,10 +212,10 @@ def test_a_huge_train_steps_is_refused_not_materialised():
 
 
 @pytest.mark.parametrize("module,args,message", [
-    ("tf_rnn_mnist.bench", ["--window=0"], "flag --window=0: 0 is not a positive integer"),
-    ("tf_rnn_mnist.bench", ["--sides=port,tf2"],
+    ("tf_rnn_mnist.tools.bench", ["--window=0"], "flag --window=0: 0 is not a positive integer"),
+    ("tf_rnn_mnist.tools.bench", ["--sides=port,tf2"],
      "error: --sides=port,tf2: each must be one of port, legacy, torch, fit, fit_builtin, jax."),
-    ("tf_rnn_mnist.compare", ["--seeds=0", "--out=x"],
+    ("tf_rnn_mnist.tools.compare", ["--seeds=0", "--out=x"],
      "flag --seeds=0: 0 is not a positive integer"),
     ("legacy_tf1.static_rnn", ["--seed=-1"], "--seed must be in 0..2**32-1"),
     ("legacy_tf1.multilayer_lstm", ["--keep_prob=0"], "--keep_prob must be in (0, 1]"),
@@ -271,7 +274,7 @@ def test_init_from_a_file_of_the_wrong_kind(tmp_path):
 
 def test_convert_refuses_a_keras_model_of_another_variant(tmp_path):
   _run(variant="static_gru", export=str(tmp_path / "gru.keras"))
-  done = _cli("tf_rnn_mnist.convert", "--variant=static_lstm",
+  done = _cli("tf_rnn_mnist.tools.convert", "--variant=static_lstm",
               f"--keras_model={tmp_path}/gru.keras", f"--output={tmp_path}/ckpt/init")
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert (f"error: {tmp_path}/gru.keras holds a static_gru model, not static_lstm; pass the "

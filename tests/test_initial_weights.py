@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tf_rnn_mnist import weight_maps
-from tf_rnn_mnist import initializers
-from tf_rnn_mnist.losses import per_example_loss
-from tf_rnn_mnist.models import build_model
+from tf_rnn_mnist.model import weight_maps
+from tf_rnn_mnist.model import initializers
+from tf_rnn_mnist.model.losses import per_example_loss
+from tf_rnn_mnist.model.models import build_model
 from tf_rnn_mnist.variants import VARIANTS, Cell
 
 SEEDS = (0, 1, 2)

@@ -61,11 +61,35 @@ def test_the_legacy_scripts_import_only_what_is_declared_shared():
 
 
 def test_the_layering_test_catches_an_upward_import():
-  """What the test above would say of plan importing cli (plan.py did, until it moved)."""
-  assert layout.layer_of("tf_rnn_mnist.cli") < layout.layer_of("tf_rnn_mnist.plan")
-  assert layout.layer_of("tf_rnn_mnist.migrate.__main__") == 0
-  assert layout.layer_of("tf_rnn_mnist.migrate.graph") > layout.layer_of("tf_rnn_mnist.models")
-  assert not layout.legacy_may_import("tf_rnn_mnist.tutorial_log")
+  """What the test above would say of plan importing cli (plan.py did, until it moved), or of
+  data's command importing cli (it lived in data/ until it became tools/data.py)."""
+  assert layout.layer_of("tf_rnn_mnist.plumbing.cli") < layout.layer_of("tf_rnn_mnist.data.flags")
+  assert layout.layer_of("tf_rnn_mnist.migrate.__main__") > layout.layer_of(
+      "tf_rnn_mnist.model.models")
+  assert layout.layer_of("tf_rnn_mnist.training.plan") < layout.layer_of("tf_rnn_mnist.variants")
+  assert not layout.legacy_may_import("tf_rnn_mnist.training.tutorial_log")
+
+
+def _folders():
+  return sorted(p.parent for p in PACKAGE.glob("*/__init__.py"))
+
+
+def test_a_folder_is_a_layer_and_its_docstring_says_what_it_may_import():
+  """Every module of a folder sits in the folder's layer, only the entry points, the variant
+  table and the base sit at the package's top, and each folder's docstring ends with the
+  layers below it, so the docstring cannot drift from layout.LAYERS."""
+  top = sorted(p.stem for p in PACKAGE.glob("*.py"))
+  assert top == ["__init__", "__main__", "errors", "layout", "schedules", "train", "variants"]
+  names = [name for name, _ in layout.LAYERS]
+  for folder in _folders():
+    package = f"tf_rnn_mnist.{folder.name}"
+    layer = layout.layer_of(package)
+    members = {layout.layer_of(".".join(p.relative_to(ROOT).with_suffix("").parts))
+               for p in folder.rglob("*.py")}
+    assert members == {layer}, package
+    doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text()))
+    below = ", ".join(names[layer + 1:])
+    assert doc.split("\n\n")[-1] == f"May import: {below}.", package
 
 
 def test_no_module_imports_the_trainer_cli_and_there_is_no_cycle():

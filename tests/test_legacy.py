@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_rnn_mnist import results as results_io
-from tf_rnn_mnist import weight_maps
+from tf_rnn_mnist.plumbing import results as results_io
+from tf_rnn_mnist.model import weight_maps
 from tf_rnn_mnist.data import TF1BatchOrder, load_mnist
 from tf_rnn_mnist.variants import VARIANTS
 

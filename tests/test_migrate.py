@@ -24,7 +24,8 @@ from tf_rnn_mnist.migrate import keras_side, verify
 from tf_rnn_mnist.migrate import spec as spec_io
 from tf_rnn_mnist.migrate.recognise import inspect
 from tf_rnn_mnist.migrate.structures import RunOptions
-from tf_rnn_mnist.weight_maps import open_tf1_checkpoint, read_tf1_checkpoint, write_tf1_checkpoint
+from tf_rnn_mnist.model.weight_maps import (open_tf1_checkpoint, read_tf1_checkpoint,
+                                            write_tf1_checkpoint)
 
 GENERATOR = pathlib.Path(__file__).with_name("tf1_rnn_checkpoints.py")
 

@@ -18,7 +18,7 @@ from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate import (back_to_tf1, graph_ops, graph_proof, sources, user_graph,
                                   verify, whole_model, wrappers)
 from tf_rnn_mnist.migrate.cells import tf1_lstm
-from tf_rnn_mnist.weight_maps import open_tf1_checkpoint
+from tf_rnn_mnist.model.weight_maps import open_tf1_checkpoint
 
 PROGRAMS = pathlib.Path(__file__).with_name("tf1_programs.py")
 CONVERTED = ["attention_pooled", "bi_classifier", "bi_classifier_tf2", "char_rnn_gru",

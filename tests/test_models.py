@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_rnn_mnist.losses import per_example_loss
-from tf_rnn_mnist.models import build_model
-from tf_rnn_mnist import weight_maps
+from tf_rnn_mnist.model.losses import per_example_loss
+from tf_rnn_mnist.model.models import build_model
+from tf_rnn_mnist.model import weight_maps
 from tf_rnn_mnist.variants import VARIANTS, Cell
 
 # The tutorials' graphs: TF1 LSTM kernel [in+U, 4U] + bias [4U]; GRU gates [in+U, 2U] + [2U] and
@@ -149,7 +149,7 @@ def test_multilayer_dropout_per_time_step_per_layer_and_off_at_eval():
 
 
 def test_replica_dropout_is_keras_dropout_on_one_device_and_differs_between_replicas(mirrored):
-  from tf_rnn_mnist.layers import ReplicaDropout
+  from tf_rnn_mnist.model.layers import ReplicaDropout
   inputs = tf.ones((4, 28, 6))
   keras.utils.set_random_seed(5)
   ours = ReplicaDropout(0.5)
@@ -181,7 +181,7 @@ def test_projected_gru_is_keras_gru_with_one_input_matmul(unroll, return_sequenc
   gradient is summed in another order). Catches a bias added in the wrong place, gates swapped,
   the candidate fed h instead of r * h (all move outputs by far more than rounding), and a
   silent fallback to Keras's loop (the op counts: one input matmul, not one per step)."""
-  from tf_rnn_mnist.layers import ProjectedGRU
+  from tf_rnn_mnist.model.layers import ProjectedGRU
   keras.utils.set_random_seed(3)
   kw = dict(reset_after=False, unroll=unroll, return_sequences=return_sequences,
             bias_initializer="random_uniform")
@@ -223,7 +223,7 @@ def test_sequence_lstm_is_keras_lstm_with_one_matmul_per_step_each_way(return_se
   output or c gradient not carried back (each moves some gradient by far more than rounding),
   and a silent fallback to Keras's loop (the matmul count: 1 + 28 forward, 28 + 3 backward,
   against Keras's 2 x 28 and 4 x 28)."""
-  from tf_rnn_mnist.layers import SequenceLSTM
+  from tf_rnn_mnist.model.layers import SequenceLSTM
   keras.utils.set_random_seed(3)
   kw = dict(return_sequences=return_sequences, return_state=True,
             bias_initializer="random_uniform")
@@ -267,8 +267,8 @@ def test_sequence_lstm_is_bitwise_keras_at_multilayer_shapes(input_size, batched
   check finds it bitwise MatMul's product (the faster kernel on the Intel Xeon,
   docs/benchmarks.md), as MatMul where it does not (batched_equal=False forces that path);
   either way the outputs must be Keras's to the bit."""
-  from tf_rnn_mnist import layers
-  from tf_rnn_mnist.layers import SequenceLSTM
+  from tf_rnn_mnist.model import layers
+  from tf_rnn_mnist.model.layers import SequenceLSTM
   if batched_equal is not None:
     monkeypatch.setattr(layers, "batched_matmul_is_matmul", lambda *shape: batched_equal)
   keras.utils.set_random_seed(3)
@@ -287,7 +287,7 @@ def test_sequence_lstm_is_bitwise_keras_at_multilayer_shapes(input_size, batched
 def test_the_kernel_check_compares_the_two_products():
   """batched_matmul_is_matmul says whether the two kernels agree, not that they ran: with
   BatchMatMulV2 made to differ by one rounding step, the check says no."""
-  from tf_rnn_mnist import layers
+  from tf_rnn_mnist.model import layers
   real = tf.raw_ops.BatchMatMulV2
   layers.batched_matmul_is_matmul.cache_clear()
   try:
@@ -320,7 +320,7 @@ def test_sequence_lstm_leaves_to_keras_what_it_does_not_compute(case):
   other activations, implementation=1 and recurrent dropout untested: removing their checks
   passed the earlier test, while the fast path was wrong for them (by up to 0.8) or, for
   recurrent dropout, silently did not drop."""
-  from tf_rnn_mnist.layers import SequenceLSTM
+  from tf_rnn_mnist.model.layers import SequenceLSTM
   layer_kw, call_kw = _KERAS_PATH_CASES[case]
   keras.utils.set_random_seed(4)
   plain, mine = keras.layers.LSTM(8, **layer_kw), SequenceLSTM(8, **layer_kw)
@@ -339,7 +339,7 @@ def test_sequence_lstm_leaves_to_keras_what_it_does_not_compute(case):
 def test_sequence_lstm_leaves_an_unknown_time_length_to_keras():
   """A signature with no time length takes Keras's loop (the fast path unrolls a known number
   of steps and would fail to trace), with Keras's results; a known length takes the fast path."""
-  from tf_rnn_mnist.layers import SequenceLSTM
+  from tf_rnn_mnist.model.layers import SequenceLSTM
   keras.utils.set_random_seed(4)
   plain, mine = keras.layers.LSTM(8), SequenceLSTM(8)
   x = tf.constant(np.random.default_rng(1).normal(size=(4, 28, 7)).astype(np.float32))
@@ -354,8 +354,8 @@ def test_sequence_lstm_leaves_an_unknown_time_length_to_keras():
 def test_only_the_variants_that_gain_get_sequence_lstm():
   """multilayer's three layers are SequenceLSTM; the small LSTMs, where it measured slower,
   keep keras.layers.LSTM; exports hold the plain layer either way."""
-  from tf_rnn_mnist.layers import SequenceLSTM
-  from tf_rnn_mnist.models import portable_copy, rnn_layer_name
+  from tf_rnn_mnist.model.layers import SequenceLSTM
+  from tf_rnn_mnist.model.models import portable_copy, rnn_layer_name
   for name, variant in VARIANTS.items():
     model = build_model(variant)
     layers = [model.get_layer(rnn_layer_name(i)) for i in range(variant.layers)]
@@ -377,8 +377,8 @@ def rnn(step_function, inputs, initial_states, **kwargs):  # another signature, 
 kb.rnn = rnn
 with warnings.catch_warnings(record=True) as caught:
   warnings.simplefilter("always")
-  from tf_rnn_mnist import layers
-mine = [w for w in caught if "tf_rnn_mnist.layers" in str(w.message)]
+  from tf_rnn_mnist.model import layers
+mine = [w for w in caught if "tf_rnn_mnist.model.layers" in str(w.message)]
 assert len(mine) == 1, [str(w.message) for w in caught]
 assert "keras.src.backend.rnn takes (step_function, inputs, initial_states, kwargs)" in str(
     mine[0].message), mine[0].message
@@ -426,7 +426,7 @@ def test_the_wavefront_is_the_multilayer_models_function_to_the_bit(keep):
   step by step across the layers; where it applies (this CPU's step-by-step matmuls are the
   whole-sequence ones to the bit) its outputs and every weight's gradient are the model's own
   call's, bit for bit, dropout masks included (drawn by the same layers from the same seeds)."""
-  from tf_rnn_mnist import wavefront
+  from tf_rnn_mnist.model import wavefront
   variant = VARIANTS["multilayer"]
   keras.utils.set_random_seed(3)
   model = build_model(variant, dropout_keep=keep)
@@ -449,7 +449,7 @@ def test_the_wavefront_is_the_multilayer_models_function_to_the_bit(keep):
 def test_the_wavefront_applies_only_where_it_changes_no_bit(monkeypatch):
   """Only multilayer asks for it; a Keras without the internals SequenceLSTM needs, or a CPU
   whose step-by-step matmuls round otherwise, keeps the model's own call."""
-  from tf_rnn_mnist import layers, wavefront
+  from tf_rnn_mnist.model import layers, wavefront
   applies = {name: wavefront.applies(build_model(v), v, {v.batch_size})
              for name, v in VARIANTS.items()}
   assert [name for name, yes in applies.items() if yes] in ([], ["multilayer"])
@@ -469,7 +469,7 @@ def test_the_stepwise_check_compares_the_products():
   """stepwise_matmuls_are_whole says whether the per-step products equal the whole ones, not
   that they ran: with MatMul made to differ by one rounding step on a one-step slice's shape,
   the check says no."""
-  from tf_rnn_mnist import layers
+  from tf_rnn_mnist.model import layers
   real = tf.matmul
   layers.stepwise_matmuls_are_whole.cache_clear()
   try:

@@ -22,9 +22,12 @@ import pytest
 import tensorflow as tf
 
 from test_train import ONE_DEVICE, config, tiny_datasets
-from tf_rnn_mnist import checkpoints, cli, compare, convert, loop, outputs, train
+from tf_rnn_mnist.training import checkpoints, loop
+from tf_rnn_mnist.plumbing import cli, outputs
+from tf_rnn_mnist.tools import compare, convert
+from tf_rnn_mnist import train
 from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
-from tf_rnn_mnist.run_lock import LOCK_NAME, RunLock
+from tf_rnn_mnist.plumbing.run_lock import LOCK_NAME, RunLock
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = ["--data_source=idx", "--noverify_digests"]
@@ -228,7 +231,7 @@ def test_sighup_checkpoints_and_exits_129(tmp_path, small_idx_dir):
 
 def test_sigterm_during_the_final_evaluation_still_writes_the_outputs(tmp_path, monkeypatch,
                                                                      capsys):
-  from tf_rnn_mnist.trainer import Trainer
+  from tf_rnn_mnist.training.trainer import Trainer
   real_eval = Trainer.correct_per_example
 
   def signalled_during_the_full_evaluation(self, num_examples):
@@ -345,7 +348,7 @@ def test_a_multi_worker_start_says_who_it_waits_for_and_gives_up(tmp_path, small
 
 @pytest.mark.parametrize("argv,module,args", [
     (["--variant=multilayer"], "tf_rnn_mnist.train", ["--variant=multilayer"]),
-    (["compare", "--seeds=2"], "tf_rnn_mnist.compare", ["--seeds=2"]),
+    (["compare", "--seeds=2"], "tf_rnn_mnist.tools.compare", ["--seeds=2"]),
     (["migrate", "inspect", "x"], "tf_rnn_mnist.migrate", ["inspect", "x"]),
     (["legacy", "static_rnn", "--cell=gru"], "legacy_tf1.static_rnn", ["--cell=gru"]),
     (["legacy", "mnist_lstm"], "legacy_torch.mnist_lstm", []),
@@ -415,12 +418,13 @@ def test_a_run_prints_only_its_own_lines(tmp_path, small_idx_dir):
 
 @pytest.mark.parametrize("command,flag", [
     (["-m", "tf_rnn_mnist.train"], "--variant"),
-    (["-m", "tf_rnn_mnist.compare"], "--seeds"),
-    (["-m", "tf_rnn_mnist.bench"], "--window"),
-    (["-m", "tf_rnn_mnist.convert"], "--tf1_checkpoint"),
-    (["-m", "tf_rnn_mnist.data"], "--data_source"),
+    (["-m", "tf_rnn_mnist", "compare"], "--seeds"),
+    (["-m", "tf_rnn_mnist", "bench"], "--window"),
+    (["-m", "tf_rnn_mnist", "convert"], "--tf1_checkpoint"),
+    (["-m", "tf_rnn_mnist", "data"], "--data_source"),
     (["-m", "tf_rnn_mnist", "migrate"], "--inputs"),
     (["tf-rnn-mnist-train"], "--checkpoint_every"),
+    (["tf-rnn-mnist-data"], "--data_source"),
 ])
 def test_help_lists_the_tools_own_flags_and_exits_0(command, flag):
   if not command[0].startswith("-"):
@@ -520,13 +524,13 @@ def test_a_stop_is_not_an_exception_a_library_may_swallow():
 
 
 def test_flag_errors_and_odd_help_spellings():
-  bad = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.compare", "--seeds=0",
+  bad = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.compare", "--seeds=0",
                         "--out=/tmp/x"], capture_output=True, text=True, timeout=60)
   assert bad.returncode == 1
   assert bad.stderr.strip().splitlines() == [
       "error: flag --seeds=0: 0 is not a positive integer. (--help lists the flags.)"]
   for spelling in ("--help=True", "-help", "--helpxml"):
-    done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.compare", spelling],
+    done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.compare", spelling],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--seeds" in done.stdout, spelling
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_rnn_mnist.optimizers import TF1Adam, TorchAdam
+from tf_rnn_mnist.model.optimizers import TF1Adam, TorchAdam
 
 
 def _reference(initial, gradients, lr, epsilon, torch):

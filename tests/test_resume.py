@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_rnn_mnist import checkpoints
+from tf_rnn_mnist.training import checkpoints
 from tf_rnn_mnist import train
 from tf_rnn_mnist.errors import ConfigError, TrainingError
 from test_train import ONE_DEVICE, config, tiny_datasets

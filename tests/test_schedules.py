@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tf_rnn_mnist import train
-from tf_rnn_mnist.plan import TrainConfig, plan_run
+from tf_rnn_mnist.training.plan import TrainConfig, plan_run
 from tf_rnn_mnist.schedules import ExampleBudget
 from tf_rnn_mnist.variants import VARIANTS
 from test_train import tiny_datasets

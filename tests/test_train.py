@@ -10,10 +10,11 @@ import pytest
 import tensorflow as tf
 
 from conftest import assert_same_adam_steps
-from tf_rnn_mnist import loop, train
-from tf_rnn_mnist.models import OUTPUT_LAYER, rnn_layer_name
-from tf_rnn_mnist.plan import TrainConfig, plan_run
-from tf_rnn_mnist.trainer import Trainer
+from tf_rnn_mnist.training import loop
+from tf_rnn_mnist import train
+from tf_rnn_mnist.model.models import OUTPUT_LAYER, rnn_layer_name
+from tf_rnn_mnist.training.plan import TrainConfig, plan_run
+from tf_rnn_mnist.training.trainer import Trainer
 from tf_rnn_mnist.variants import VARIANTS
 from tf_rnn_mnist.errors import ConfigError
 
@@ -181,7 +182,7 @@ def test_unwritable_model_dir_fails_before_training(tmp_path):
 
 
 def test_tpu_strategy_without_tpu():
-  from tf_rnn_mnist import distribute
+  from tf_rnn_mnist.training import distribute
   with pytest.raises(ConfigError, match=re.escape("--strategy=tpu: no TPU found (")) as e:
     distribute.make_strategy("tpu")
   assert str(e.value).endswith("Run on a TPU VM, or pass --tpu=NAME_OR_ADDRESS; otherwise use "
@@ -276,7 +277,7 @@ RECORDED_WEIGHT_SUMS_AND_NORMS = {
 
 @pytest.mark.parametrize("variant,steps,batch", list(RECORDED_WEIGHT_SUMS_AND_NORMS))
 def test_same_seed_gives_the_weights_recorded_before(variant, steps, batch, monkeypatch):
-  from tf_rnn_mnist import trainer as trainer_module
+  from tf_rnn_mnist.training import trainer as trainer_module
   weights, digest = [], trainer_module.weights_sha256
 
   def capture(model):
@@ -299,7 +300,7 @@ def test_the_trainers_wavefront_takes_the_stacked_layers_updates(replicas, mirro
   replica's own masks): the same weights after 3 updates, to the bit where the wavefront
   applies on this CPU (wavefront.applies: it then changes no bit), to float32 rounding where
   it was forced."""
-  from tf_rnn_mnist import layers, wavefront
+  from tf_rnn_mnist.model import layers, wavefront
   strategy = mirrored if replicas == 2 else ONE_DEVICE
   applies_here = layers.stepwise_matmuls_are_whole(16 // replicas, 28, 256, 1024)
   monkeypatch.setattr(layers, "stepwise_matmuls_are_whole", lambda *shape: True)

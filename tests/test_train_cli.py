@@ -7,7 +7,6 @@ import sys
 import pytest
 
 from tf_rnn_mnist import variants
-
 from tf_rnn_mnist.variants import NAMES
 
 

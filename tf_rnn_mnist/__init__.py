@@ -11,7 +11,7 @@ def _stopped_while_starting(signum, frame):
   del frame
   _os.write(2, f"Stopped by {_signal.Signals(signum).name} while starting; nothing was "
                "written.\n".encode())
-  native_logs = _sys.modules.get("tf_rnn_mnist.native_logs")
+  native_logs = _sys.modules.get("tf_rnn_mnist.plumbing.native_logs")
   if native_logs is not None:
     native_logs.flush()
   _os._exit(128 + signum)  # pylint: disable=protected-access

@@ -16,10 +16,10 @@ import os
 import pkgutil
 import sys
 
-TOOLS = {"train": "tf_rnn_mnist.train", "compare": "tf_rnn_mnist.compare",
-         "bench": "tf_rnn_mnist.bench", "migrate": "tf_rnn_mnist.migrate",
-         "convert": "tf_rnn_mnist.convert", "data": "tf_rnn_mnist.data",
-         "profile": "tf_rnn_mnist.profile"}
+TOOLS = {"train": "tf_rnn_mnist.train", "compare": "tf_rnn_mnist.tools.compare",
+         "bench": "tf_rnn_mnist.tools.bench", "migrate": "tf_rnn_mnist.migrate",
+         "convert": "tf_rnn_mnist.tools.convert", "data": "tf_rnn_mnist.tools.data",
+         "profile": "tf_rnn_mnist.tools.profile"}
 # What each tool does for a user, in the usage's one line.
 SUMMARIES = {
     "train": "train a tutorial's model in Keras 3 (the main job)",

@@ -19,13 +19,13 @@ import typing
 from absl import flags
 from absl import logging
 
-from tf_rnn_mnist import cli
-from tf_rnn_mnist import outputs
+from tf_rnn_mnist.plumbing import cli
+from tf_rnn_mnist.plumbing import outputs
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.tutorial_splits import Datasets
 from tf_rnn_mnist.errors import ConfigError, OutputError
-from tf_rnn_mnist.plan import TrainConfig, check_config
-from tf_rnn_mnist.run_lock import RunLock
+from tf_rnn_mnist.training.plan import TrainConfig, check_config
+from tf_rnn_mnist.plumbing.run_lock import RunLock
 
 # run()'s interface: a TrainConfig, and a Datasets to train on instead of MNIST.
 __all__ = ["Datasets", "TrainConfig", "run", "run_main"]
@@ -46,8 +46,8 @@ def run(config, datasets_override=None, strategy_override=None):
 
 def _run(config, variant, datasets_override=None, strategy_override=None):
   """run() once the config is checked and its variant resolved (check_config)."""
-  from tf_rnn_mnist import distribute
-  from tf_rnn_mnist.preemption import StopSignals
+  from tf_rnn_mnist.training import distribute
+  from tf_rnn_mnist.training.preemption import StopSignals
   strategy = strategy_override or distribute.make_strategy(config.strategy, config.tpu,
                                                            config.worker_timeout)
   chief = distribute.is_chief(strategy)
@@ -80,8 +80,8 @@ def _run(config, variant, datasets_override=None, strategy_override=None):
 def write_outputs(config, model, variant, results):
   """The export and the results JSON; if one cannot be written, the other still is, and the
   error says where the unwritten one was saved instead. Returns what was written where."""
-  from tf_rnn_mnist import results as results_io
-  from tf_rnn_mnist.exports import export_model
+  from tf_rnn_mnist.plumbing import results as results_io
+  from tf_rnn_mnist.training.exports import export_model
   failures, written = [], []
   for what, asked, write in (
       ("the model", config.export, lambda: export_model(model, config.export, variant)),
@@ -131,7 +131,7 @@ def _train_within_memory(config, variant, data, strategy, stop, lock):
   """loop.train_model; out of memory (TensorFlow's allocator, or numpy's) is said in one line
   with the batch size and what to try, not as TensorFlow's page-long error."""
   import tensorflow as tf
-  from tf_rnn_mnist import loop
+  from tf_rnn_mnist.training import loop
   try:
     return loop.train_model(config, data, strategy, stop, lock, variant)
   except (tf.errors.ResourceExhaustedError, MemoryError) as e:
@@ -154,7 +154,7 @@ def main(argv):
   cpus = flags.FLAGS.cpu_devices
   if not 1 <= cpus <= MAX_CPU_DEVICES:
     raise ConfigError(f"--cpu_devices must be in 1..{MAX_CPU_DEVICES}, got {cpus}.")
-  from tf_rnn_mnist import distribute  # TensorFlow: only once the flags hold
+  from tf_rnn_mnist.training import distribute  # TensorFlow: only once the flags hold
   distribute.split_cpu(flags.FLAGS.cpu_devices)
   results = _run(config, variant)
   cli.finished("the run had finished, and its outputs were written")

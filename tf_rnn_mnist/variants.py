@@ -71,7 +71,7 @@ class Variant:
   # "truncated_normal": the tutorial's tf.Variable W, b=0.1; "dense": fully_connected/layers.dense;
   # "torch_linear": nn.Linear
   output_layer: Literal["truncated_normal", "dense", "torch_linear"]
-  # "double_softmax": softmax in the model and again inside the loss (basic_lstm's seed)
+  # "double_softmax": softmax in the model and again inside the loss (basic_lstm's tutorial)
   loss: Literal["softmax_ce", "double_softmax", "sparse_ce"]
   # How the batch's losses are combined: "mean" (reduce_mean), or "sum" where the tutorial passed
   # the unreduced per-example vector to minimize(), whose gradient is then that of the sum.

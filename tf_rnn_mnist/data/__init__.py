@@ -6,7 +6,10 @@
     TF1_SPLIT.datasets(mnist)             # a tutorial's split as the trainer reads it (tutorial_splits)
 
 The tf.data index pipelines live in `pipelines`, imported on demand so that loading the data
-does not pay for importing TensorFlow.
+does not pay for importing TensorFlow. Its command is tools/data.py (`python -m tf_rnn_mnist
+data`): nothing here imports the plumbing above it.
+
+May import: base.
 """
 
 from tf_rnn_mnist.data.errors import MnistDataError

@@ -25,4 +25,6 @@ it finds), keras_side.py builds the model, verify.py checks it against TF1 cells
 those names (legacy_tf1/rnn_graph.py). tf1_checkpoints.py reads and writes TF1 checkpoints for
 both, and for the tutorials' conversions (weight_maps.py, which depends on migrate, never the
 reverse).
+
+May import: the variant table, plumbing, data, base.
 """

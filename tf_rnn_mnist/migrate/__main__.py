@@ -52,8 +52,8 @@ if __name__ == "__main__":
 
 from absl import flags
 
-from tf_rnn_mnist import cli
-from tf_rnn_mnist import outputs
+from tf_rnn_mnist.plumbing import cli
+from tf_rnn_mnist.plumbing import outputs
 from tf_rnn_mnist.errors import ConfigError, MismatchError, OutputError
 from tf_rnn_mnist.migrate import graph as graph_lib
 from tf_rnn_mnist.migrate.command_flags import define_flags

@@ -1,9 +1,9 @@
 """Convert weights between the tutorials and the Keras port (the mappings: weight_maps.py).
 
-    python -m tf_rnn_mnist.convert --variant=static_gru --tf1_checkpoint=ckpt/model.ckpt-781 \
+    python -m tf_rnn_mnist convert --variant=static_gru --tf1_checkpoint=ckpt/model.ckpt-781 \
         --output=static_gru.keras
-    python -m tf_rnn_mnist.convert --variant=torch_lstm --torch_state_dict=m.pt --output=m.keras
-    python -m tf_rnn_mnist.convert --variant=static_gru --keras_model=m.keras --output=ckpt/init
+    python -m tf_rnn_mnist convert --variant=torch_lstm --torch_state_dict=m.pt --output=m.keras
+    python -m tf_rnn_mnist convert --variant=static_gru --keras_model=m.keras --output=ckpt/init
 
 The last form goes back (Keras -> a TF1 checkpoint, or a state_dict for torch_lstm), so that both
 sides of a comparison can start from the same weights.
@@ -11,9 +11,9 @@ sides of a comparison can start from the same weights.
 
 from absl import flags
 
-from tf_rnn_mnist import atomic
-from tf_rnn_mnist import cli
-from tf_rnn_mnist import outputs
+from tf_rnn_mnist.plumbing import atomic
+from tf_rnn_mnist.plumbing import cli
+from tf_rnn_mnist.plumbing import outputs
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError, OutputError
 
@@ -84,7 +84,7 @@ def _check_output(variant, output, keras_model):
 
 def _convert(variant, source, keras_model, output):
   # TensorFlow (and PyTorch) load here, once the flags hold: a bad flag answers at once.
-  from tf_rnn_mnist.weight_maps import (keras_to_tf1, keras_to_torch, keras_weights_from,
+  from tf_rnn_mnist.model.weight_maps import (keras_to_tf1, keras_to_torch, keras_weights_from,
                                         set_model_weights, write_tf1_checkpoint,
                                         write_torch_state_dict)
   if keras_model:
@@ -95,7 +95,7 @@ def _convert(variant, source, keras_model, output):
       with atomic.staged_path(output) as staged:
         write_torch_state_dict(keras_to_torch(weights), staged)
     return None
-  from tf_rnn_mnist.models import build_model
+  from tf_rnn_mnist.model.models import build_model
   model = build_model(variant)
   set_model_weights(model, keras_weights_from(variant, source))
   with atomic.staged_path(output, ".keras") as staged:

@@ -19,7 +19,7 @@ from tf_rnn_mnist.migrate import structures
 from tf_rnn_mnist.migrate.cells import kind_of_class
 from tf_rnn_mnist.migrate.tf1_checkpoints import (open_tf1_checkpoint,  # noqa: F401 (re-export)
                                                   read_tf1_checkpoint, write_tf1_checkpoint)
-from tf_rnn_mnist.models import OUTPUT_LAYER, rnn_layer_name
+from tf_rnn_mnist.model.models import OUTPUT_LAYER, rnn_layer_name
 
 FORGET_BIAS = 1.0
 # Optimizer state a TF1 Saver may have written beside the weights; not part of the model.

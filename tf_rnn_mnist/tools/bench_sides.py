@@ -1,8 +1,8 @@
 """The benchmark's sides that are not legacy scripts, each in its own process behind a
 WindowGate (bench_gate.py):
 
-    python -m tf_rnn_mnist.bench_sides --side=keras|fit|fit_builtin|jax|torch --variant=V --window=N \
-        --updates=U [data flags]
+    python -m tf_rnn_mnist.tools.bench_sides --side=keras|fit|fit_builtin|jax|torch \
+        --variant=V --window=N --updates=U [data flags]
 
 - keras: this project's trainer (`Trainer.train_loop`, one compiled call per window).
 - fit: the same model under Keras's own loop: this project's layers, `compile(Adam(lr),
@@ -26,9 +26,9 @@ import time
 from absl import flags
 import numpy as np
 
-from tf_rnn_mnist import cli
+from tf_rnn_mnist.plumbing import cli
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.bench_gate import WindowGate, timed
+from tf_rnn_mnist.plumbing.bench_gate import WindowGate, timed
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.variants import Cell
 
@@ -41,9 +41,9 @@ KERAS_BACKENDS = {"keras": "tensorflow", "fit": "tensorflow", "fit_builtin": "te
 
 def keras_trainer(variant, mnist, updates, mixed_precision=False):
   """The trainer as `train` builds it, without evaluation or progress output."""
-  from tf_rnn_mnist import distribute
-  from tf_rnn_mnist.plan import TrainConfig, plan_run
-  from tf_rnn_mnist.trainer import Trainer
+  from tf_rnn_mnist.training import distribute
+  from tf_rnn_mnist.training.plan import TrainConfig, plan_run
+  from tf_rnn_mnist.training.trainer import Trainer
   config = TrainConfig(variant=variant.name, train_steps=updates, eval_every=0, progress=False,
                        mixed_precision=mixed_precision)
   data = variant.data_split.datasets(mnist)
@@ -65,7 +65,7 @@ def fit_model(variant, builtin=False):
   """The fit sides' model, compiled: this project's (fit) or Keras's built-in layers only
   (fit_builtin)."""
   import keras
-  from tf_rnn_mnist.models import build_model
+  from tf_rnn_mnist.model.models import build_model
   model = build_model(variant, portable=builtin)
   model.compile(optimizer=keras.optimizers.Adam(variant.learning_rate),
                 loss=keras.losses.SparseCategoricalCrossentropy(

@@ -32,7 +32,8 @@ def _keras_internals():
 
 KERAS_RNN, KERAS_INTERNALS_MISSING = _keras_internals()
 if KERAS_INTERNALS_MISSING:
-  warnings.warn(f"tf_rnn_mnist.layers: {KERAS_INTERNALS_MISSING} in Keras {keras.__version__} "
+  warnings.warn(f"tf_rnn_mnist.model.layers: {KERAS_INTERNALS_MISSING} in Keras "
+                f"{keras.__version__} "
                 "(tested: 3.15); SequenceLSTM and ProjectedGRU run Keras's own loop instead "
                 "(the same results, slower).", RuntimeWarning, stacklevel=2)
 

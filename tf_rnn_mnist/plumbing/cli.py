@@ -13,7 +13,7 @@ import sys
 from absl import app
 from absl import flags
 
-from tf_rnn_mnist import native_logs
+from tf_rnn_mnist.plumbing import native_logs
 from tf_rnn_mnist.data.errors import MnistDataError
 from tf_rnn_mnist.errors import (STOP_SIGNALS, ConfigError, Interrupted, MismatchError,
                                  OutputError, TrainingError)

@@ -1,14 +1,14 @@
 """The tutorials' losses, per example, written with tf.nn so that nothing rewrites them.
 
 Keras's CategoricalCrossentropy(from_logits=True) on a softmax output silently unwraps the
-softmax (it looks through `_keras_logits`) and so would "fix" basic_lstm's seed, which feeds its
-softmax output to softmax_cross_entropy_with_logits: a second softmax that flattens the
+softmax (it looks through `_keras_logits`) and so would "fix" basic_lstm's tutorial, which
+feeds its softmax output to softmax_cross_entropy_with_logits: a second softmax that flattens the
 gradient. That is the tutorial's math, and reproducing it is the point.
 """
 
 import tensorflow as tf
 
-from tf_rnn_mnist.models import NUM_CLASSES
+from tf_rnn_mnist.model.models import NUM_CLASSES
 
 
 def per_example_loss(kind, labels, outputs):

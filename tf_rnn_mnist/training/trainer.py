@@ -13,12 +13,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_rnn_mnist import distribute
-from tf_rnn_mnist import losses
-from tf_rnn_mnist import wavefront
+from tf_rnn_mnist.training import distribute
+from tf_rnn_mnist.model import losses
+from tf_rnn_mnist.model import wavefront
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.models import build_model, cudnn_eligible, rnn_layer_name
-from tf_rnn_mnist.optimizers import TF1Adam, TorchAdam
+from tf_rnn_mnist.model.models import build_model, cudnn_eligible, rnn_layer_name
+from tf_rnn_mnist.model.optimizers import TF1Adam, TorchAdam
 
 EVAL_BATCH_SIZE = 1000
 

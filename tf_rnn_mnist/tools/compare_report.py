@@ -5,7 +5,7 @@ markdown table, matched-run curves and the plot. Results dicts in, text and figu
 import numpy as np
 
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.equivalence import ALPHA, VERDICT_RULE, p_values, verdict, welch
+from tf_rnn_mnist.tools.equivalence import ALPHA, VERDICT_RULE, p_values, verdict, welch
 
 
 # ---------------------------------------------------------------------------------------------

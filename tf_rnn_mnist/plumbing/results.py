@@ -1,4 +1,4 @@
-"""The results JSON every trainer writes (Keras port, legacy TF1 graphs, PyTorch seed).
+"""The results JSON every trainer writes (Keras port, legacy TF1 graphs, the PyTorch tutorial).
 
 Schema: variant, framework ("keras" | "tf1-graph" | "pytorch"), seed (the random seed), steps,
 batch_size, learning_rate, test_accuracy (full 10k test set), test_examples,
@@ -13,7 +13,7 @@ import platform
 import tempfile
 from importlib import metadata
 
-from tf_rnn_mnist import atomic
+from tf_rnn_mnist.plumbing import atomic
 from tf_rnn_mnist.errors import OutputError
 
 RESULT_KEYS = ("variant", "framework", "seed", "steps", "batch_size", "learning_rate",

@@ -14,8 +14,8 @@ this instead of the model (trainer.py), where `applies` says it computes what th
 import keras
 import tensorflow as tf
 
-from tf_rnn_mnist import layers
-from tf_rnn_mnist.models import rnn_layer_name
+from tf_rnn_mnist.model import layers
+from tf_rnn_mnist.model.models import rnn_layer_name
 
 
 def applies(model, variant, batch_sizes):

@@ -45,13 +45,13 @@ def missing(cluster, task):
 @contextlib.contextmanager
 def bounded_wait(cluster, task, seconds):
   """Around the strategy's construction (cluster: TF_CONFIG's; task: (job, index))."""
-  from tf_rnn_mnist import native_logs
+  from tf_rnn_mnist.plumbing import native_logs
   from tf_rnn_mnist.errors import STOP_SIGNALS
   if sum(len(addresses) for addresses in cluster.values()) < 2 or task is None:
     yield
     return
   watcher = subprocess.Popen(
-      [sys.executable, "-m", "tf_rnn_mnist.worker_wait",
+      [sys.executable, "-m", "tf_rnn_mnist.training.worker_wait",
        json.dumps({"cluster": cluster, "task": task, "seconds": seconds, "pid": os.getpid()})],
       stdin=subprocess.PIPE, stderr=native_logs.real_stderr())
   previous = {s: signal.signal(s, signal.SIG_DFL) for s in STOP_SIGNALS}

@@ -8,7 +8,7 @@ softmax inside its loss, which a Keras loss would silently "fix".
 
 import keras
 
-from tf_rnn_mnist import initializers
+from tf_rnn_mnist.model import initializers
 from tf_rnn_mnist.variants import Cell
 
 TIME_STEPS = INPUT_SIZE = 28
@@ -36,7 +36,7 @@ _OUTPUT_INITIALIZERS = {
 }
 
 
-def _seed_output_layer(kind, units):
+def _tutorial_output_layer(kind, units):
   # Always float32 (also under mixed precision): logits and softmax keep full precision.
   return keras.layers.Dense(NUM_CLASSES, name=OUTPUT_LAYER, **_OUTPUT_INITIALIZERS[kind](units))
 
@@ -49,9 +49,9 @@ def cudnn_eligible(variant):
 
 
 def _project_layers():
-  """tf_rnn_mnist.layers, imported when a model needs it: it imports TensorFlow, which a
+  """tf_rnn_mnist.model.layers, imported when a model needs it: it imports TensorFlow, which a
   portable model (exports, bench's jax side on Keras's JAX backend) must build without."""
-  from tf_rnn_mnist import layers
+  from tf_rnn_mnist.model import layers
   return layers
 
 
@@ -131,7 +131,7 @@ def build_model(variant, dropout_keep=None, use_cudnn="auto", mixed_precision=Fa
       x = dropout(1.0 - keep, name=f"output_dropout_{layer}", dtype=dtype)(x)
     input_size = variant.units
   outputs = (keras.layers.Dense(NUM_CLASSES, name=OUTPUT_LAYER) if portable
-             else _seed_output_layer(variant.output_layer, variant.units))(x)
+             else _tutorial_output_layer(variant.output_layer, variant.units))(x)
   if variant.loss == "double_softmax":
     outputs = keras.layers.Softmax(name="prediction")(outputs)
   return keras.Model(inputs, outputs, name=variant.name)

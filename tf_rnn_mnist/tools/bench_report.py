@@ -1,6 +1,6 @@
 """The benchmark's report: its markdown tables and its chart (bench.py measures, this draws).
 
-    python -m tf_rnn_mnist.bench_report --readme=README.md
+    python -m tf_rnn_mnist.tools.bench_report --readme=README.md
 
 rewrites, in the README, every block that opens with `<!-- bench-table FILE.json -->` and
 closes with `<!-- /bench-table -->` as the per-CPU table of that bench JSON (readme_table);
@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from tf_rnn_mnist import bench_stats
+from tf_rnn_mnist.tools import bench_stats
 from tf_rnn_mnist.errors import ConfigError
 
 
@@ -147,7 +147,7 @@ def regenerate(text, root):
 
 def main(argv):
   if len(argv) != 2 or not argv[1].startswith("--readme="):
-    sys.exit("usage: python -m tf_rnn_mnist.bench_report --readme=README.md")
+    sys.exit("usage: python -m tf_rnn_mnist.tools.bench_report --readme=README.md")
   path = argv[1].split("=", 1)[1]
   with open(path) as f:
     text = f.read()
@@ -160,7 +160,7 @@ def main(argv):
   except (KeyError, TypeError, IndexError) as e:  # a JSON that is not bench's
     sys.exit(f"error: {path}: a bench-table names a JSON file that is not bench --json's "
              f"output (no {e} in it).")
-  from tf_rnn_mnist import atomic
+  from tf_rnn_mnist.plumbing import atomic
   with atomic.staged_path(path) as staged, open(staged, "w") as f:
     f.write(new)
   print(f"{path}: {len(_BLOCK.findall(text))} benchmark tables regenerated.")

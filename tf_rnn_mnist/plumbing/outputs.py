@@ -10,8 +10,8 @@ import os
 import re
 import tempfile
 
-from tf_rnn_mnist import atomic
-from tf_rnn_mnist import run_lock
+from tf_rnn_mnist.plumbing import atomic
+from tf_rnn_mnist.plumbing import run_lock
 from tf_rnn_mnist.errors import ConfigError
 
 CHECKPOINT_SUBDIR = "checkpoints"

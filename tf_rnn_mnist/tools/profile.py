@@ -1,7 +1,7 @@
 """Where an update's time goes, on any TensorFlow side of the benchmark: a TensorFlow profiler
 trace of a window of its updates, and a table of the op time in them by op type.
 
-    python -m tf_rnn_mnist.profile --variant=multilayer [--side=port|fit|fit_builtin|legacy] \
+    python -m tf_rnn_mnist profile --variant=multilayer [--side=port|fit|fit_builtin|legacy] \
         --window=20 --logdir=DIR [data flags]
 
 The side runs in its own process exactly as `bench` runs it (bench_gate.py): this trainer
@@ -22,11 +22,11 @@ import subprocess
 
 from absl import flags
 
-from tf_rnn_mnist import cli
-from tf_rnn_mnist import outputs
+from tf_rnn_mnist.plumbing import cli
+from tf_rnn_mnist.plumbing import outputs
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.bench import side_command
-from tf_rnn_mnist.bench_gate import UPDATE_TRACE, Side
+from tf_rnn_mnist.tools.bench import side_command
+from tf_rnn_mnist.plumbing.bench_gate import UPDATE_TRACE, Side
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError
 

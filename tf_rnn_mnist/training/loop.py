@@ -21,15 +21,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_rnn_mnist import checkpoints
-from tf_rnn_mnist import distribute
-from tf_rnn_mnist import results as results_io
-from tf_rnn_mnist import tutorial_log
+from tf_rnn_mnist.training import checkpoints
+from tf_rnn_mnist.training import distribute
+from tf_rnn_mnist.plumbing import results as results_io
+from tf_rnn_mnist.training import tutorial_log
 from tf_rnn_mnist.data import tutorial_splits
 from tf_rnn_mnist.errors import ConfigError, Interrupted, TrainingError
-from tf_rnn_mnist.plan import plan_run
-from tf_rnn_mnist.preemption import StopSignals
-from tf_rnn_mnist.trainer import Trainer
+from tf_rnn_mnist.training.plan import plan_run
+from tf_rnn_mnist.training.preemption import StopSignals
+from tf_rnn_mnist.training.trainer import Trainer
 
 
 class Saved(typing.NamedTuple):
@@ -101,7 +101,7 @@ def _initialise_from(path, trainer, variant):
   if checkpoints.is_run_checkpoint(path):
     checkpoints.restore_model(path, trainer.model, variant.name)
     return
-  from tf_rnn_mnist import weight_maps  # TensorFlow checkpoint / PyTorch readers: on demand
+  from tf_rnn_mnist.model import weight_maps  # TensorFlow checkpoint / PyTorch readers: on demand
   weight_maps.set_model_weights(trainer.model, weight_maps.keras_weights_from(variant, path))
 
 

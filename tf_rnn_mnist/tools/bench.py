@@ -1,6 +1,6 @@
 """Training throughput of this trainer against what a user would pick instead, in one run.
 
-    python -m tf_rnn_mnist.bench --variants=all [--window=100 --rounds=5] [--json=P] [--plot=P]
+    python -m tf_rnn_mnist bench --variants=all [--window=100 --rounds=5] [--json=P] [--plot=P]
 
 Sides, each in its own process (bench_gate.py), per variant:
 - port: this trainer's compiled loop (`Trainer.train_loop`, one call per window);
@@ -34,14 +34,14 @@ import time
 
 from absl import flags
 
-from tf_rnn_mnist import atomic
-from tf_rnn_mnist import bench_stats
-from tf_rnn_mnist.bench_report import check_plot_format, plot, table
-from tf_rnn_mnist import cli
-from tf_rnn_mnist import outputs
-from tf_rnn_mnist import results as results_io
+from tf_rnn_mnist.plumbing import atomic
+from tf_rnn_mnist.tools import bench_stats
+from tf_rnn_mnist.tools.bench_report import check_plot_format, plot, table
+from tf_rnn_mnist.plumbing import cli
+from tf_rnn_mnist.plumbing import outputs
+from tf_rnn_mnist.plumbing import results as results_io
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.bench_gate import Side
+from tf_rnn_mnist.plumbing.bench_gate import Side
 from tf_rnn_mnist.data.flags import DataOptions
 from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
 
@@ -101,7 +101,7 @@ def side_command(side, variant, window, updates, data_args, mixed_precision=Fals
                                   f"--bench_window={window}", *data_args)
   name = "keras" if side == "port" else side
   extra = ["--mixed_precision"] if mixed_precision and side == "port" else []
-  return [sys.executable, "-m", "tf_rnn_mnist.bench_sides", f"--side={name}",
+  return [sys.executable, "-m", "tf_rnn_mnist.tools.bench_sides", f"--side={name}",
           f"--variant={variant.name}", f"--window={window}", f"--updates={updates}",
           *extra, *data_args]
 
@@ -254,7 +254,7 @@ def bench(names, window, rounds, warmup_windows, sides, data, json_path=None, pl
   unknown = [s for s in sides if s not in SIDES]
   if unknown or not sides:
     raise ConfigError(f"--sides={','.join(sides)}: each must be one of {', '.join(SIDES)}.")
-  from tf_rnn_mnist import distribute  # TensorFlow: once the flags hold
+  from tf_rnn_mnist.training import distribute  # TensorFlow: once the flags hold
   distribute.check_mixed_precision(mixed_precision)
   data.load()  # fetched and checked once, before any side starts
   device, peak, machine = device_name(), measured_peak_gflops(), bench_stats.machine()

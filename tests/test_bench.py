@@ -443,15 +443,16 @@ def test_targets_of_every_variant():
 
 def test_the_readmes_benchmark_tables_are_generated_from_their_json_files():
   """Every `<!-- bench-table FILE -->` block of the README is bench_report.readme_table of its
-  bench JSON (`python -m tf_rnn_mnist.tools.bench_report --readme=README.md` writes them): a figure
-  edited by hand, or a JSON rerun without regenerating, fails here."""
-  from tf_rnn_mnist.tools import bench_report
+  bench JSON (`python -m tf_rnn_mnist.tools.readme_tables --readme=README.md` writes them): a
+  figure edited by hand, or a JSON rerun without regenerating, fails here."""
+  from tf_rnn_mnist.tools import readme_tables
   root = pathlib.Path(__file__).resolve().parents[1]
   readme = (root / "README.md").read_text()
-  blocks = bench_report._BLOCK.findall(readme)
-  assert {path for _, path, _, _ in blocks} >= {"docs/benchmarks_amd.json",
-                                                 "docs/benchmarks_intel.json"}
-  assert bench_report.regenerate(readme, root) == readme
+  assert {path for kind, path in readme_tables.blocks(readme) if kind == "bench-table"} >= {
+      "docs/benchmarks_amd.json", "docs/benchmarks_intel.json"}
+  assert readme_tables.regenerate(readme, root) == readme
+  edited = readme.replace("| multilayer | ", "| multilayer | 1", 1)
+  assert readme_tables.regenerate(edited, root) == readme
 
 
 def test_the_readme_table_shows_each_ratio_its_interval_and_verdict():
@@ -476,20 +477,20 @@ def test_the_readme_table_shows_each_ratio_its_interval_and_verdict():
 
 def test_a_readme_marker_without_its_pair_is_refused(tmp_path):
   """A block whose closing marker was deleted must not swallow the next block."""
-  from tf_rnn_mnist.tools import bench_report
+  from tf_rnn_mnist.tools import readme_tables
   text = ("<!-- bench-table a.json -->\nold\n"
           "<!-- bench-table b.json -->\nold\n<!-- /bench-table -->\n")
   with pytest.raises(ConfigError, match="2 '<!-- bench-table FILE -->' markers and 1"):
-    bench_report.regenerate(text, str(tmp_path))
+    readme_tables.regenerate(text, str(tmp_path))
 
 
-def test_bench_report_names_a_json_that_is_not_benchs(tmp_path):
+def test_readme_tables_names_a_json_that_is_not_benchs(tmp_path):
   (tmp_path / "other.json").write_text('[{"variant": "static_gru"}]')
   readme = tmp_path / "README.md"
   readme.write_text("<!-- bench-table other.json -->\nold\n<!-- /bench-table -->\n")
-  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.bench_report",
+  done = subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.readme_tables",
                          f"--readme={readme}"], capture_output=True, text=True, timeout=120)
   assert done.returncode == 1 and "Traceback" not in done.stderr
-  assert done.stderr.strip() == (f"error: {readme}: a bench-table names a JSON file that is "
+  assert done.stderr.strip() == (f"error: {readme}: a bench-table names other.json, which is "
                                  "not bench --json's output (no 'machine' in it).")
   assert readme.read_text().splitlines()[1] == "old"  # left as it was

@@ -214,3 +214,74 @@ def test_a_comparison_with_failed_runs_ends_with_status_1(tmp_path):
     compare.check_failures(report, out)
   assert os.path.exists(os.path.join(out, "compare.md"))
   compare.check_failures({"failures": [], "runs": {}}, out)
+
+
+def _kept_copy(tmp_path):
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  copy = tmp_path / "compare_results.json"
+  copy.write_text(open(os.path.join(root, "docs", "compare_results.json")).read())
+  return root, copy
+
+
+def _keep(compare_json, results):
+  import sys
+  return subprocess.run([sys.executable, "-m", "tf_rnn_mnist.tools.compare_results",
+                         f"--keep={compare_json}", f"--results={results}"],
+                        capture_output=True, text=True, timeout=120)
+
+
+def test_the_readmes_variants_table_is_generated_from_the_table_and_the_kept_results():
+  """README's variants block = compare_results.readme_table(variants.py, the kept file): a
+  figure edited by hand, a variant added to variants.py, or a kept result not regenerated,
+  fails here (`python -m tf_rnn_mnist.tools.readme_tables --readme=README.md` fixes it)."""
+  from tf_rnn_mnist.tools import compare_results, readme_tables
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  readme = open(os.path.join(root, "README.md")).read()
+  assert ("variants-table", compare_results.KEPT) in readme_tables.blocks(readme)
+  assert readme_tables.regenerate(readme, root) == readme
+  kept = json.load(open(os.path.join(root, compare_results.KEPT)))
+  table = compare_results.readme_table(kept, compare_results.KEPT)
+  assert [line.split(" | ")[0][3:-1] for line in table.splitlines()[2:9]] == list(variants.NAMES)
+  assert ("| `multilayer` | 3 x [BasicLSTMCell(256) + DropoutWrapper(output_keep_prob=0.5)]; "
+          "last step -> W, b logits | 0.001, 100, 2001 updates | Test 500 0.9595; ~0.98 after "
+          "2000 steps | 0.9821 / 0.9825 (5 / 5 seeds, equivalent, 2026-11-28) |") in table
+  assert "| 0.01, 64, 1 epoch (938 updates) |" in table
+  assert "| 0.0001, 50, 6 epochs (6600 updates) |" in table
+
+
+def test_a_full_comparison_is_kept_and_replaces_its_variants_figures(tmp_path):
+  from tf_rnn_mnist.tools import compare_results
+  root, copy = _kept_copy(tmp_path)
+  before = compare_results.readme_table(json.loads(copy.read_text()), "k.json").splitlines()
+  out, said = str(tmp_path / "cmp"), []
+  compare.compare(["static_lstm"], 3, out, runner=FakeRunner(), say=said.append)
+  assert said[-1] == ("To keep these figures as the README's: python -m "
+                      f"tf_rnn_mnist.tools.compare_results --keep={out}/compare.json")
+  done = _keep(f"{out}/compare.json", copy)
+  assert done.returncode == 0, done.stderr
+  kept = json.loads(copy.read_text())
+  entry = kept["variants"]["static_lstm"]
+  assert entry["per_seed"] == {"v1": {"0": 0.95, "1": 0.951, "2": 0.952},  # FakeRunner's
+                               "v2": {"0": 0.95 + 0.0005, "1": 0.951 + 0.0005,
+                                      "2": 0.95 + 0.002 + 0.0005}}
+  after = compare_results.readme_table(kept, "k.json").splitlines()
+  changed = [(a, b) for a, b in zip(before, after) if a != b]
+  assert len(changed) == 1 and changed[0][1].endswith(
+      f"| 0.9515 / 0.9510 (3 / 3 seeds, equivalent, {entry['measured']}) |")
+  assert entry["measured"] == json.load(open(f"{out}/compare.json"))["finished_utc"][:10]
+
+
+def test_a_shortened_or_matched_comparison_is_not_kept(tmp_path):
+  root, copy = _kept_copy(tmp_path)
+  original = copy.read_text()
+  out = str(tmp_path / "cmp")
+  compare.compare(["static_lstm"], 2, out, train_steps=4, runner=FakeRunner(), say=lambda s: 0)
+  done = _keep(f"{out}/compare.json", copy)
+  assert done.returncode == 1 and "Traceback" not in done.stderr
+  assert done.stderr.strip() == (
+      f"error: {out}/compare.json: its runs were cut to 4 updates (--train_steps); only full "
+      "schedules of independent runs are kept.")
+  assert copy.read_text() == original
+  done = _keep(f"{tmp_path}/nothing.json", copy)
+  assert done.returncode == 1 and done.stderr.startswith(
+      f"error: cannot read {tmp_path}/nothing.json: [Errno 2]")

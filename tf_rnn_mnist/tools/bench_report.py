@@ -1,16 +1,9 @@
 """The benchmark's report: its markdown tables and its chart (bench.py measures, this draws).
-
-    python -m tf_rnn_mnist.tools.bench_report --readme=README.md
-
-rewrites, in the README, every block that opens with `<!-- bench-table FILE.json -->` and
-closes with `<!-- /bench-table -->` as the per-CPU table of that bench JSON (readme_table);
-tests/test_bench.py keeps the README's blocks equal to their files.
+readme_table is the README's per-CPU table of a bench JSON (readme_tables.py writes it into
+the README's `<!-- bench-table FILE.json -->` blocks).
 """
 
-import json
 import os
-import re
-import sys
 
 from tf_rnn_mnist.tools import bench_stats
 from tf_rnn_mnist.errors import ConfigError
@@ -86,8 +79,6 @@ def check_plot_format(path):
 _README_SIDES = (("legacy", "the tutorial's program"), ("fit", "`fit`, same model"),
                  ("fit_builtin", "`fit`, Keras's layers"), ("jax", "Keras on JAX"),
                  ("torch", "PyTorch `nn.*`"))
-_BLOCK = re.compile(r"(<!-- bench-table (\S+) -->\n)((?:(?!<!-- bench-table ).)*?)"
-                    r"(<!-- /bench-table -->)", re.S)
 
 
 def _readme_cell(ratio, target):
@@ -126,45 +117,3 @@ def readme_table(rows, json_path):
                               for side, _ in _README_SIDES)
                  + " |")
   return "\n".join(lines) + "\n"
-
-
-def _generated(match, root):
-  path = match.group(2)
-  with open(os.path.join(root, path)) as f:
-    return match.group(1) + readme_table(json.load(f), path) + match.group(4)
-
-
-def regenerate(text, root):
-  """`text` (a README) with every bench-table block made anew from its JSON under `root`;
-  a marker without its pair is an error, not a block silently eaten."""
-  opened, closed = text.count("<!-- bench-table "), text.count("<!-- /bench-table -->")
-  if opened != closed or len(_BLOCK.findall(text)) != opened:
-    raise ConfigError(f"{opened} '<!-- bench-table FILE -->' markers and {closed} "
-                      "'<!-- /bench-table -->' markers, not in pairs each on a line of its own; "
-                      "each table opens with the first and closes with the second.")
-  return _BLOCK.sub(lambda m: _generated(m, root), text)
-
-
-def main(argv):
-  if len(argv) != 2 or not argv[1].startswith("--readme="):
-    sys.exit("usage: python -m tf_rnn_mnist.tools.bench_report --readme=README.md")
-  path = argv[1].split("=", 1)[1]
-  with open(path) as f:
-    text = f.read()
-  if "<!-- bench-table " not in text:
-    sys.exit(f"error: {path} has no '<!-- bench-table FILE -->' block to regenerate.")
-  try:
-    new = regenerate(text, os.path.dirname(os.path.abspath(path)))
-  except (ConfigError, OSError, ValueError) as e:
-    sys.exit(f"error: {path}: {e}")
-  except (KeyError, TypeError, IndexError) as e:  # a JSON that is not bench's
-    sys.exit(f"error: {path}: a bench-table names a JSON file that is not bench --json's "
-             f"output (no {e} in it).")
-  from tf_rnn_mnist.plumbing import atomic
-  with atomic.staged_path(path) as staged, open(staged, "w") as f:
-    f.write(new)
-  print(f"{path}: {len(_BLOCK.findall(text))} benchmark tables regenerated.")
-
-
-if __name__ == "__main__":
-  main(sys.argv)

@@ -230,7 +230,8 @@ def _compare(names, seeds, out, train_steps, mode, data, runner, say):
   args = ("python -m tf_rnn_mnist compare --variants=" + ",".join(names) + f" --seeds={seeds}"
           + (f" --train_steps={train_steps}" if train_steps else "") + f" --mode={mode}"
           + f" --out={out}")
-  report = {"command": args, "mode": mode, "seeds": seeds, "train_steps": train_steps,
+  report = {"command": args, "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "mode": mode, "seeds": seeds, "train_steps": train_steps,
             "verdict_rule": VERDICT_RULE, "summaries": summaries, "failures": failures,
             "matched_curves": {n: {str(s): c for s, c in per.items()} for n, per in curves.items()},
             "runs": {n: [{"seed": s, "side": side, "results": r}
@@ -240,6 +241,9 @@ def _compare(names, seeds, out, train_steps, mode, data, runner, say):
   say("\n".join(table(summaries)))
   say(f"Verdict rule: {VERDICT_RULE}")
   say(f"Wrote {out}/compare.md, compare.json, compare.png; tensorboard --logdir {out}/tb")
+  if mode == "independent" and train_steps is None:
+    say(f"To keep these figures as the README's: python -m tf_rnn_mnist.tools.compare_results "
+        f"--keep={out}/compare.json")
   return report
 
 

@@ -425,8 +425,12 @@ def test_a_run_prints_only_its_own_lines(tmp_path, small_idx_dir):
     (["-m", "tf_rnn_mnist", "migrate"], "--inputs"),
     (["tf-rnn-mnist-train"], "--checkpoint_every"),
     (["tf-rnn-mnist-data"], "--data_source"),
+    (["-m", "tf_rnn_mnist", "legacy", "static_rnn"], "--cell"),
+    (["-m", "tf_rnn_mnist", "legacy", "multilayer_lstm"], "--checkpoint_dir"),
 ])
 def test_help_lists_the_tools_own_flags_and_exits_0(command, flag):
+  """Only the tool's flags: none of those TensorFlow's modules define on import (the legacy
+  scripts' help listed --hbm_oom_exit, --tt_check_filter, ...)."""
   if not command[0].startswith("-"):
     command = [os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]]
   else:
@@ -434,6 +438,10 @@ def test_help_lists_the_tools_own_flags_and_exits_0(command, flag):
   done = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=120)
   assert done.returncode == 0, done.stderr[-2000:]
   assert re.search(rf"^  {flag}: ", done.stdout, re.M), done.stdout[-2000:]
+  foreign = re.findall(r"^  --(?:\[no\])?(hbm_oom_exit|tt_check_filter|delta_threshold|"
+                       r"op_conversion_fallback_to_while_loop|runtime_oom_exit)\b",
+                       done.stdout, re.M)
+  assert foreign == []
 
 
 # 7. What a hostile user found next ---------------------------------------------------------

@@ -90,7 +90,8 @@ class UserGraph:
 
   def _restore(self, g, saver, checkpoint):
     import tensorflow as tf
-    if not tf.compat.v1.train.checkpoint_exists(checkpoint):
+    # What tf.compat.v1.train.checkpoint_exists does, without its deprecation notice.
+    if not (tf.io.gfile.glob(checkpoint + ".index") or tf.io.gfile.glob(checkpoint)):
       raise ConfigError(f"{checkpoint} is not a readable TF checkpoint (no such prefix).")
     if saver is None:
       raise ConfigError(f"{g.source} holds no variables to restore {checkpoint} into (a "

@@ -74,13 +74,18 @@ def _exit_now(code):
   os._exit(code)  # pylint: disable=protected-access
 
 
+FOREIGN_FLAG_MODULES = ("absl.", "tensorflow.", "keras.", "tf_keras.", "jax.", "torch.")
+
+
 def print_help(main):
   """The tool's usage (its module's docstring) and its own flags."""
   module = sys.modules.get(main.__module__)
   doc = (module.__doc__ or "").strip() if module else ""
   print(doc + "\n" if doc else "", end="")
-  # absl files `python -m X`'s flags under X's path: every module but absl's own is the tool's.
-  own = [name for name in flags.FLAGS.flags_by_module_dict() if not name.startswith("absl.")]
+  # absl files `python -m X`'s flags under X's path: every module but absl's and the
+  # frameworks' (TensorFlow defines TPU and pfor flags when imported) is the tool's.
+  own = [name for name in flags.FLAGS.flags_by_module_dict()
+         if not name.startswith(FOREIGN_FLAG_MODULES)]
   print("\nflags:")
   for name in own:
     print(flags.FLAGS.module_help(name).strip().split("\n", 1)[-1])

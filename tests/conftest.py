@@ -4,18 +4,44 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib
+import re
+import tempfile
+
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from tf_rnn_mnist.data import idx
 from tf_rnn_mnist.data import sources
+from tf_rnn_mnist.plumbing.native_logs import NATIVE_NOTICE
 
-# Two logical CPU devices, so MirroredStrategy has two replicas on a machine without GPUs.
-# This must happen before TensorFlow initialises its devices, hence at import time.
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+
+@contextlib.contextmanager
+def _native_notices_left_out():
+  """TensorFlow's C++ notices on loading and finding its devices (oneDNN, CUDA probing) ignore
+  TF_CPP_MIN_LOG_LEVEL; pytest-xdist's controller printed them after the summary. While this
+  block runs, fd 2 goes to a file; afterwards every other line of it is written to stderr."""
+  with tempfile.TemporaryFile() as held:
+    saved = os.dup(2)
+    os.dup2(held.fileno(), 2)
+    try:
+      yield
+    finally:
+      os.dup2(saved, 2)
+      os.close(saved)
+      held.seek(0)
+      notice = re.compile(NATIVE_NOTICE.encode())
+      kept = [line for line in held.read().splitlines(keepends=True) if not notice.match(line)]
+      os.write(2, b"".join(kept))
+
+
+with _native_notices_left_out():
+  import tensorflow as tf
+  # Two logical CPU devices, so MirroredStrategy has two replicas on a machine without GPUs.
+  # This must happen before TensorFlow initialises its devices, hence at import time.
+  _cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(
+      _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
 
 TINY_TRAIN, TINY_TEST = 120, 30
 

@@ -68,7 +68,8 @@ def matched_tf1_runs(small_idx_dir, tmp_path_factory):
 
 def _keras_model(variant, weights_path):
   model = build_model(VARIANTS[variant], dropout_keep=1.0)
-  weight_maps.set_model_weights(model, weight_maps.keras_weights_from(variant, str(weights_path)))
+  weight_maps.set_model_weights(model, weight_maps.keras_weights_from(VARIANTS[variant],
+                                                                  str(weights_path)))
   return model
 
 
@@ -102,8 +103,8 @@ def test_adam_steps_equivalence(variant, matched_tf1_runs, small_idx_dir):
   trainer, _, _ = loop.train_model(config, _test_data(variant, small_idx_dir), ONE_DEVICE)
   keras_weights = weight_maps.model_weights(trainer.model)
   tf1_weights = weight_maps.keras_weights_from(
-      variant, str(directory / f"model.ckpt-{MATCHED_STEPS}"))
-  initial = weight_maps.keras_weights_from(variant, str(directory / "initial.ckpt"))
+      VARIANTS[variant], str(directory / f"model.ckpt-{MATCHED_STEPS}"))
+  initial = weight_maps.keras_weights_from(VARIANTS[variant], str(directory / "initial.ckpt"))
   for layer, arrays in keras_weights.items():
     for mine, theirs, start in zip(arrays, tf1_weights[layer], initial[layer]):
       assert np.abs(mine - start).max() > 1e-4  # the steps really moved the weights
@@ -129,7 +130,7 @@ def test_both_kernel_paths_take_the_tf1_graphs_adam_steps(fast, matched_tf1_runs
                              batch_indices=str(directory / "order.npy"), progress=False)
   trainer, _, _ = loop.train_model(config, data, ONE_DEVICE)
   assert trainer.wavefront is fast and isinstance(trainer, trainer_lib.Trainer)
-  tf1_weights = weight_maps.keras_weights_from("multilayer",
+  tf1_weights = weight_maps.keras_weights_from(VARIANTS["multilayer"],
                                                str(directory / f"model.ckpt-{MATCHED_STEPS}"))
   for layer, arrays in weight_maps.model_weights(trainer.model).items():
     for mine, theirs in zip(arrays, tf1_weights[layer]):
@@ -142,9 +143,9 @@ def test_both_kernel_paths_take_the_tf1_graphs_adam_steps(fast, matched_tf1_runs
 def test_keras_tf1_round_trip_is_exact(variant, tmp_path):
   model = build_model(VARIANTS[variant])
   weights = weight_maps.model_weights(model)
-  prefix = weight_maps.write_tf1_checkpoint(weight_maps.keras_to_tf1(variant, weights),
+  prefix = weight_maps.write_tf1_checkpoint(weight_maps.keras_to_tf1(VARIANTS[variant], weights),
                                         str(tmp_path / "ckpt"))
-  back = weight_maps.tf1_to_keras(variant, weight_maps.read_tf1_checkpoint(prefix))
+  back = weight_maps.tf1_to_keras(VARIANTS[variant], weight_maps.read_tf1_checkpoint(prefix))
   for layer in weights:
     for a, b in zip(weights[layer], back[layer]):
       np.testing.assert_array_equal(a, b)
@@ -172,7 +173,7 @@ def test_tf1_checkpoint_migrates_with_the_same_accuracy(matched_tf1_runs, small_
 def test_converting_the_wrong_variant_names_what_is_missing(matched_tf1_runs):
   checkpoint = str(matched_tf1_runs("static_gru") / f"model.ckpt-{MATCHED_STEPS}")
   with pytest.raises(ConfigError) as e:
-    weight_maps.keras_weights_from("static_lstm", checkpoint)
+    weight_maps.keras_weights_from(VARIANTS["static_lstm"], checkpoint)
   assert str(e.value) == (
       f"{checkpoint} has no variable rnn/basic_lstm_cell/kernel (missing: "
       "rnn/basic_lstm_cell/kernel, rnn/basic_lstm_cell/bias), which the static_lstm graph "
@@ -183,7 +184,7 @@ def test_converting_the_wrong_variant_names_what_is_missing(matched_tf1_runs):
 
 def _tf1_variables(variant):
   return weight_maps.keras_to_tf1(
-      variant, weight_maps.model_weights(build_model(VARIANTS[variant])))
+      VARIANTS[variant], weight_maps.model_weights(build_model(VARIANTS[variant])))
 
 
 def test_missing_variable_and_shape_mismatch_and_extra_variable(tmp_path):
@@ -193,13 +194,13 @@ def test_missing_variable_and_shape_mismatch_and_extra_variable(tmp_path):
   with pytest.raises(ConfigError, match=re.escape(
       f"{prefix} has no variable Variable_1 (missing: Variable_1), which the basic_lstm graph "
       "creates.")):
-    weight_maps.keras_weights_from("basic_lstm", prefix)
+    weight_maps.keras_weights_from(VARIANTS["basic_lstm"], prefix)
 
   tf1_vars = _tf1_variables("basic_lstm")
   tf1_vars["rnn/basic_lstm_cell/kernel"] = np.zeros((128, 404), np.float32)
   prefix = weight_maps.write_tf1_checkpoint(tf1_vars, str(tmp_path / "b" / "ckpt"))
   with pytest.raises(ConfigError) as e:
-    weight_maps.keras_weights_from("basic_lstm", prefix)
+    weight_maps.keras_weights_from(VARIANTS["basic_lstm"], prefix)
   assert str(e.value) == (f"{prefix}: variable rnn/basic_lstm_cell/kernel has shape [128, 404], "
                           "but basic_lstm needs [128, 400].")
 
@@ -208,7 +209,7 @@ def test_missing_variable_and_shape_mismatch_and_extra_variable(tmp_path):
   tf1_vars["extra_layer/kernel"] = np.zeros(3, np.float32)
   prefix = weight_maps.write_tf1_checkpoint(tf1_vars, str(tmp_path / "c" / "ckpt"))
   with pytest.raises(ConfigError) as e:  # Adam's slots are fine; an unknown weight is not
-    weight_maps.keras_weights_from("basic_lstm", prefix)
+    weight_maps.keras_weights_from(VARIANTS["basic_lstm"], prefix)
   assert str(e.value) == (f"{prefix} holds variables the basic_lstm graph does not have: "
                           "extra_layer/kernel. A checkpoint of another variant, or of another "
                           "graph?")
@@ -279,7 +280,7 @@ def test_torch_adam_steps_equivalence(small_idx_dir, tmp_path):
                              init_from=str(tmp_path / "initial.pt"), progress=False,
                              batch_indices=str(tmp_path / "order.npy"))
   trainer, _, _ = loop.train_model(config, _test_data("torch_lstm", small_idx_dir), ONE_DEVICE)
-  theirs = weight_maps.keras_weights_from("torch_lstm", str(tmp_path / "final.pt"))
+  theirs = weight_maps.keras_weights_from(VARIANTS["torch_lstm"], str(tmp_path / "final.pt"))
   for layer, arrays in weight_maps.model_weights(trainer.model).items():
     for mine, other in zip(arrays, theirs[layer]):
       assert_same_adam_steps("torch_lstm", mine, other)
@@ -294,7 +295,7 @@ def test_torch_state_dict_errors(tmp_path):
                           "rnn.bias_hh_l0, out.weight, out.bias.")
   with pytest.raises(ConfigError, match=re.escape(
       "x.pt is a PyTorch state_dict; only torch_lstm comes from PyTorch.")):
-    weight_maps.keras_weights_from("static_gru", "x.pt")
+    weight_maps.keras_weights_from(VARIANTS["static_gru"], "x.pt")
 
 
 # --- Trajectory: whole matched runs on the real data (marker: real_data) ---------------------
@@ -326,7 +327,7 @@ def test_matched_300_step_trajectory(variant, real_mnist_dir, tmp_path):
 def test_unreadable_keras_model_is_a_clear_error(tmp_path):
   with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'x.keras'} is not a readable "
                                                   "Keras model")):
-    weight_maps.keras_weights_from("static_gru", str(tmp_path / "x.keras"))
+    weight_maps.keras_weights_from(VARIANTS["static_gru"], str(tmp_path / "x.keras"))
 
 
 def test_the_legacy_checkpoints_carry_their_graph(matched_tf1_runs):

@@ -235,7 +235,7 @@ def legacy_draws(small_idx_dir, tmp_path_factory):
   draws = {}
   for name in names:
     weights = _in_model_order(VARIANTS[name],
-                              weight_maps.keras_weights_from(name, initial_paths[name]))
+                              weight_maps.keras_weights_from(VARIANTS[name], initial_paths[name]))
     draws[name] = (weights, dict(np.load(out / f"{name}.npz")))
   return draws
 

@@ -52,7 +52,7 @@ def test_tf1_script_short_run(variant, small_idx_dir, tmp_path):
   assert done.stdout.splitlines()[-1].startswith("Full test accuracy (40 images): ")
   for name in ("initial.ckpt", "model.ckpt-3"):
     found = {k: tuple(v) for k, v in tf.train.list_variables(str(checkpoints / name))}
-    assert found == weight_maps.expected_tf1_shapes(variant)
+    assert found == weight_maps.expected_tf1_shapes(VARIANTS[variant])
   assert list((tmp_path / "tb").iterdir())
 
 
@@ -82,7 +82,8 @@ def test_initial_checkpoint_and_batch_indices_make_runs_repeatable(small_idx_dir
                    f"--checkpoint_dir={directory}", data_dir=small_idx_dir)
     assert done.returncode == 0, done.stderr[-2000:]
     reader = tf.train.load_checkpoint(str(directory / "model.ckpt-4"))
-    trained.append({name: reader.get_tensor(name) for name in weight_maps.expected_tf1_shapes("static_lstm")})
+    shapes = weight_maps.expected_tf1_shapes(VARIANTS["static_lstm"])
+    trained.append({name: reader.get_tensor(name) for name in shapes})
   for name in trained[0]:
     np.testing.assert_array_equal(trained[0][name], trained[1][name])
 

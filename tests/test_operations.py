@@ -26,6 +26,7 @@ from tf_rnn_mnist.training import checkpoints, loop
 from tf_rnn_mnist.plumbing import cli, outputs
 from tf_rnn_mnist.tools import compare, convert
 from tf_rnn_mnist import train
+from tf_rnn_mnist.variants import VARIANTS
 from tf_rnn_mnist.errors import ConfigError, Interrupted, OutputError
 from tf_rnn_mnist.plumbing.run_lock import LOCK_NAME, RunLock
 
@@ -144,12 +145,12 @@ def test_an_export_that_fails_leaves_the_old_file_whole(tmp_path, monkeypatch):
 def test_convert_never_writes_over_its_input(tmp_path):
   (tmp_path / "t.keras").write_text("the user's model")
   with pytest.raises(ConfigError) as raised:
-    convert.convert("torch_lstm", keras_model=str(tmp_path / "t.keras"),
+    convert.convert(VARIANTS["torch_lstm"], keras_model=str(tmp_path / "t.keras"),
                     output=str(tmp_path / "t.keras"))
   assert str(raised.value) == (f"--output={tmp_path}/t.keras: converting torch_lstm back "
                                "writes a PyTorch state_dict; pass a path ending in .pt.")
   with pytest.raises(ConfigError) as raised:
-    convert.convert("static_gru", keras_model=str(tmp_path / "t.keras"),
+    convert.convert(VARIANTS["static_gru"], keras_model=str(tmp_path / "t.keras"),
                     output=str(tmp_path / "t.keras"))
   assert str(raised.value) == (f"--output={tmp_path}/t.keras is the same path as the input "
                                "--keras_model: writing it would destroy the input. Pass another "
@@ -414,6 +415,20 @@ def test_a_run_prints_only_its_own_lines(tmp_path, small_idx_dir):
        "--verbose", "--noprogress", *DATA, f"--data_dir={small_idx_dir}"],
       capture_output=True, text=True, timeout=300, env=_quiet_env())
   assert NATIVE_NOTICES.search(verbose.stderr)  # --verbose shows them
+
+
+def test_the_test_suite_prints_no_notices_after_its_summary():
+  """pytest with its two workers (setup.cfg's addopts) on one quick test: its output ends with
+  the summary; TensorFlow's C++ notices from loading conftest used to follow it."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  done = subprocess.run(
+      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+       "tests/test_layout.py::test_the_layering_test_catches_an_upward_import"],
+      capture_output=True, text=True, timeout=300, cwd=root, env=_quiet_env())
+  assert done.returncode == 0, done.stdout[-2000:]
+  output = (done.stdout + done.stderr).splitlines()
+  assert not [l for l in output if NATIVE_NOTICES.search(l)], output
+  assert re.fullmatch(r"1 passed in [\d.]+s", output[-1]), output
 
 
 @pytest.mark.parametrize("command,flag", [

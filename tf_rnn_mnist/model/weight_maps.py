@@ -13,7 +13,6 @@ Weights travel as {Keras layer name: [arrays]} (models.rnn_layer_name, models.OU
 
 import numpy as np
 
-from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
 from tf_rnn_mnist.migrate import structures
 from tf_rnn_mnist.migrate.cells import kind_of_class
@@ -27,14 +26,10 @@ _OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1")
 _OPTIMIZER_NAMES = ("beta1_power", "beta2_power", "global_step")
 
 
-def _as_variant(variant):
-  return variants.get_variant(variant) if isinstance(variant, str) else variant
-
-
 def tf1_cells(variant):
   """The TF1 cells of `variant`'s graph, one per recurrent layer, as migrate describes any
   checkpoint's cells (structures.Cell): their scopes, sizes and variables."""
-  v = _as_variant(variant)
+  v = variant
   if not v.legacy.tf1_cell:
     raise ConfigError(f"{v.name} comes from PyTorch: convert it with --torch_state_dict.")
   kind = kind_of_class(v.legacy.tf1_cell)
@@ -48,7 +43,7 @@ def tf1_cells(variant):
 
 def tf1_names(variant):
   """The TF1 variable names of `variant`'s graph: (per recurrent layer, output kernel, bias)."""
-  v = _as_variant(variant)
+  v = variant
   layers = [list(c.variables().values()) for c in tf1_cells(v)]
   output = (["Variable", "Variable_1"] if v.output_layer == "truncated_normal"
             else ["dense/kernel", "dense/bias"])
@@ -57,7 +52,7 @@ def tf1_names(variant):
 
 def expected_tf1_shapes(variant):
   """{TF1 variable name: shape} of `variant`'s graph: what a checkpoint of it holds."""
-  v = _as_variant(variant)
+  v = variant
   shapes = {}
   for cell in tf1_cells(v):
     shapes.update({name: cell.kind.tf1_shapes(cell)[role]
@@ -92,7 +87,7 @@ def _check_tf1_variables(v, tf1_vars, source):
 def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
   """Keras weights {layer name: [arrays]} from TF1 variables {name: array}, through
   migrate's cell kinds (the one place that knows TF1's layouts)."""
-  v = _as_variant(variant)
+  v = variant
   _check_tf1_variables(v, tf1_vars, source)
   _, output = tf1_names(v)
   weights = {}
@@ -105,7 +100,7 @@ def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
 
 def keras_to_tf1(variant, weights):
   """TF1 variables {name: array} from Keras weights {layer name: [arrays]}."""
-  v = _as_variant(variant)
+  v = variant
   _, output = tf1_names(v)
   tf1_vars = {}
   for index, cell in enumerate(tf1_cells(v)):
@@ -187,7 +182,6 @@ def set_model_weights(model, weights):
 def keras_weights_from(variant, path):
   """Keras weights of `variant` (a Variant or its name) from a TF1 checkpoint, a PyTorch
   state_dict or a .keras file."""
-  variant = _as_variant(variant)
   if path.endswith(".keras"):
     from tf_rnn_mnist.migrate.verify import load_model
     model = load_model(path)

@@ -48,7 +48,7 @@ def keras_trainer(variant, mnist, updates, mixed_precision=False):
                        mixed_precision=mixed_precision)
   data = variant.data_split.datasets(mnist)
   plan = plan_run(config, len(data.train_images))
-  return Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(seed=0),
+  return Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(),
                  mixed_precision=mixed_precision)
 
 

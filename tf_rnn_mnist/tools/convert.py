@@ -50,7 +50,6 @@ def convert(variant, tf1_checkpoint=None, torch_state_dict=None, keras_model=Non
   sources = [s for s in (tf1_checkpoint, torch_state_dict, keras_model) if s]
   if len(sources) != 1:
     raise ConfigError("Pass exactly one of --tf1_checkpoint, --torch_state_dict, --keras_model.")
-  variant = variants.get_variant(variant) if isinstance(variant, str) else variant
   if not output:
     raise ConfigError("Pass --output: where to write the converted weights.")
   _check_output(variant, output, keras_model)
@@ -85,8 +84,8 @@ def _check_output(variant, output, keras_model):
 def _convert(variant, source, keras_model, output):
   # TensorFlow (and PyTorch) load here, once the flags hold: a bad flag answers at once.
   from tf_rnn_mnist.model.weight_maps import (keras_to_tf1, keras_to_torch, keras_weights_from,
-                                        set_model_weights, write_tf1_checkpoint,
-                                        write_torch_state_dict)
+                                              set_model_weights, write_tf1_checkpoint,
+                                              write_torch_state_dict)
   if keras_model:
     weights = keras_weights_from(variant, keras_model)
     if variant.legacy.tf1_cell:

@@ -70,9 +70,9 @@ def is_run_checkpoint(prefix):
     return False
 
 
-def restore_model(prefix, model, variant_name):
+def restore_model(prefix, model, variant):
   """The model weights of a checkpoint of this trainer (for --init_from), of the same variant."""
-  saved = saved_description(prefix).get("variant")
+  saved, variant_name = saved_description(prefix).get("variant"), variant.name
   if saved != variant_name:
     raise ConfigError(f"--init_from={prefix} is a checkpoint of {saved}, not {variant_name}.")
   status = tf.train.Checkpoint(model_variables=list(model.variables)).restore(prefix)

@@ -79,13 +79,13 @@ def _nonfinite_error(loss, update, saved):
       f"--model_dir=NEW_DIR --init_from={prefix} and, e.g., a lower --learning_rate.")
 
 
-def _restore(config, plan, trainer, chief, lock, data):
+def _restore(plan, trainer, chief, lock, data):
   """The run's checkpoints in --model_dir (None without one) and the progress they hold."""
-  if not config.model_dir:
+  if not plan.model_dir:
     return None, Progress()
   saver = checkpoints.RunCheckpoints(
-      config.model_dir, {**plan.description(config), "data": tutorial_splits.training_digest(data)}, chief,
-      lock,
+      plan.model_dir, {**plan.description(), "data": tutorial_splits.training_digest(data)},
+      chief, lock,
       # By position: Keras 3 models expose only part of their variables to tf.train, and
       # the dropout seed generators' states (needed for an exact resume) not at all.
       model_variables=list(trainer.model.variables),
@@ -99,27 +99,27 @@ def _restore(config, plan, trainer, chief, lock, data):
 def _initialise_from(path, trainer, variant):
   """--init_from: this trainer's own checkpoint, a TF1 checkpoint, a state_dict or .keras."""
   if checkpoints.is_run_checkpoint(path):
-    checkpoints.restore_model(path, trainer.model, variant.name)
+    checkpoints.restore_model(path, trainer.model, variant)
     return
   from tf_rnn_mnist.model import weight_maps  # TensorFlow checkpoint / PyTorch readers: on demand
   weight_maps.set_model_weights(trainer.model, weight_maps.keras_weights_from(variant, path))
 
 
-def start(config, plan, data, strategy, stop_requested=None, lock=None):
+def start(plan, data, strategy, stop_requested=None, lock=None):
   """The seeded Trainer, restored from --model_dir or started from --init_from, its
   checkpoints and its progress."""
   distribute.check_divides_among_replicas(plan.batch_size, strategy)
-  keras.utils.set_random_seed(config.seed)
-  distribute.check_mixed_precision(config.mixed_precision, strategy)
-  trainer = Trainer(plan, strategy, data, plan.index_batches(config.seed, config.batch_indices),
-                    mixed_precision=config.mixed_precision, stop_requested=stop_requested)
-  saver, progress = _restore(config, plan, trainer, distribute.is_chief(strategy), lock, data)
+  keras.utils.set_random_seed(plan.seed)
+  distribute.check_mixed_precision(plan.mixed_precision, strategy)
+  trainer = Trainer(plan, strategy, data, plan.index_batches(),
+                    mixed_precision=plan.mixed_precision, stop_requested=stop_requested)
+  saver, progress = _restore(plan, trainer, distribute.is_chief(strategy), lock, data)
   trainer.check_workers_agree(progress.done)
   if progress.done > plan.train_steps:
-    raise ConfigError(f"--model_dir={config.model_dir} holds a checkpoint after "
+    raise ConfigError(f"--model_dir={plan.model_dir} holds a checkpoint after "
                       f"{progress.done} updates, more than this run's {plan.train_steps}.")
-  if config.init_from and not progress.done:
-    _initialise_from(config.init_from, trainer, plan.variant)
+  if plan.init_from and not progress.done:
+    _initialise_from(plan.init_from, trainer, plan.variant)
   return trainer, saver, progress
 
 
@@ -185,7 +185,6 @@ def advance(trainer, plan, progress, target, measured):
 @dataclasses.dataclass
 class Session:
   """One run's working parts, resolved once: what the schedule loop and its steps share."""
-  config: object  # TrainConfig
   plan: object  # plan.Plan
   trainer: Trainer
   saver: checkpoints.RunCheckpoints | None  # None without --model_dir
@@ -197,12 +196,12 @@ class Session:
   def follow_schedule(self):
     """Runs the remaining updates, logging, evaluating and checkpointing as the timetable says;
     returns the last evaluation's per-example correctness (or None)."""
-    config, plan, progress = self.config, self.plan, self.progress
-    timetable = plan.timetable(config.checkpoint_every if self.saver else None)
+    plan, progress = self.plan, self.progress
+    timetable = plan.timetable(plan.checkpoint_every if self.saver else None)
     correct = None  # the evaluation after the last update, if there was one
     while progress.done < plan.train_steps:
       done = progress.done
-      target = timetable.next_stop(done, min(done + config.steps_per_loop, plan.train_steps))
+      target = timetable.next_stop(done, min(done + plan.steps_per_loop, plan.train_steps))
       after = timetable.after(target)
       metrics = advance(self.trainer, plan, progress, target, after.log_train)
       self.log.progress.update(progress.done - done)
@@ -256,12 +255,11 @@ def train_model(config, data, strategy, stop=None, lock=None, variant=None):
   before every save. Without `stop`, signals keep their handlers (a run in a test). variant:
   check_config's for this config (train.run's), else it is checked here."""
   stop = stop or StopSignals()
-  plan = plan_run(config, len(data.train_images), variant)
-  trainer, saver, progress = start(config, plan, data, strategy, stop.requested, lock)
-  log = tutorial_log.RunLog(config, plan.train_steps, progress.done, distribute.is_chief(strategy),
-                        legend=tutorial_log.LEGENDS[plan.variant.tutorial_log_style])
+  plan = plan_run(config, len(data.train_images), variant)  # below here: the plan only
+  trainer, saver, progress = start(plan, data, strategy, stop.requested, lock)
+  log = tutorial_log.RunLog(plan, progress.done, distribute.is_chief(strategy))
   if progress.saved and progress.done >= plan.train_steps:
-    log.line(f"The run in {config.model_dir} had finished ({progress.saved.prefix}: all "
+    log.line(f"The run in {plan.model_dir} had finished ({progress.saved.prefix}: all "
              f"{plan.train_steps} updates): nothing to train; its accuracy follows.")
   elif progress.saved:
     log.line(f"Resuming from {progress.saved.prefix} after {progress.done} of "
@@ -271,15 +269,16 @@ def train_model(config, data, strategy, stop=None, lock=None, variant=None):
     log.line(f"{distribute.describe(trainer.strategy)['strategy']}: {replicas} replicas, each "
              f"computing its share of every global batch of {plan.batch_size}.")
   resumed_at = progress.done
-  tutorial_n = min(plan.variant.tutorial_eval_examples or len(data.test_images), len(data.test_images))
+  tutorial_n = min(plan.variant.tutorial_eval_examples or len(data.test_images),
+                   len(data.test_images))
   start_time = time.perf_counter()
-  correct = Session(config, plan, trainer, saver, progress, log, stop, tutorial_n).follow_schedule()
+  correct = Session(plan, trainer, saver, progress, log, stop, tutorial_n).follow_schedule()
   if saver and (not progress.saved or progress.saved.update != progress.done):
     checkpoint(saver, progress)
   if correct is None or len(correct) < len(data.test_images):  # else the last eval was this
     correct = trainer.correct_per_example(len(data.test_images))
   accuracy = _report_accuracy(plan, log, correct, tutorial_n)
-  return trainer, results(config, plan, trainer, progress, accuracy,
+  return trainer, results(plan, trainer, progress, accuracy,
                           time.perf_counter() - start_time,
                           progress.done - resumed_at), progress
 
@@ -307,12 +306,12 @@ def _report_accuracy(plan, log, correct, tutorial_n):
   return accuracy
 
 
-def results(config, plan, trainer, progress, accuracy, total_seconds, updates_this_run):
+def results(plan, trainer, progress, accuracy, total_seconds, updates_this_run):
   """The results dict (schema in the README)."""
   return {
       "variant": plan.variant.name,
       "framework": "keras",
-      "seed": config.seed,
+      "seed": plan.seed,
       "steps": plan.train_steps,
       "updates_this_run": updates_this_run,  # 0: a finished run's model_dir, run again
       "batch_size": plan.batch_size,
@@ -328,7 +327,7 @@ def results(config, plan, trainer, progress, accuracy, total_seconds, updates_th
       "total_seconds": total_seconds,
       "examples_per_second": plan.trained_examples() / progress.train_seconds,
       "weights_sha256": trainer.weights_sha256(),
-      "mixed_precision": config.mixed_precision,
+      "mixed_precision": plan.mixed_precision,
       **distribute.describe(trainer.strategy),
       "versions": results_io.versions("tensorflow", "keras", "numpy"),
   }

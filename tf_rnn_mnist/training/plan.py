@@ -83,7 +83,9 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-  """The run's resolved numbers: the variant's defaults with the config's overrides."""
+  """Everything the run reads, resolved once: the variant, its numbers (the variant's defaults
+  with the config's overrides) and the run's settings. Below plan_run nothing reads the
+  TrainConfig, and nothing looks a variant up by name."""
   variant: variants.Variant
   num_train: int
   train_steps: int
@@ -92,6 +94,16 @@ class Plan:
   eval_every: int | None
   dropout_keep: float
   counter: schedules.Counter  # the tutorial's step counter and epoch at each update
+  # The run's settings, as the config gave them (TrainConfig's help says what each does).
+  seed: int = 0
+  mixed_precision: bool = False
+  init_from: str | None = None
+  batch_indices: str | None = None
+  model_dir: str | None = None
+  checkpoint_every: int | None = None
+  steps_per_loop: int = 100
+  tensorboard_dir: str | None = None  # resolved: --tensorboard_dir, else MODEL_DIR/tensorboard
+  progress: bool | None = None
 
   def timetable(self, checkpoint_every=None):
     """When this run logs, evaluates and (every `checkpoint_every` updates) checkpoints."""
@@ -103,24 +115,25 @@ class Plan:
     return self.variant.data_split.trained_examples(self.train_steps, self.batch_size,
                                                     self.num_train)
 
-  def index_batches(self, seed, batch_indices=None):
+  def index_batches(self):
     """The training batches as a tf.data.Dataset of index batches: the tutorial's order (seeded
-    as the tutorial was), or the recorded order of `batch_indices` (a .npy path)."""
-    if batch_indices is None:
+    as the tutorial was), or the recorded order of --batch_indices (a .npy path)."""
+    if self.batch_indices is None:
       return self.variant.data_split.index_batches(self.num_train, self.batch_size,
-                                                   self.train_steps, seed)
+                                                   self.train_steps, self.seed)
     from tf_rnn_mnist.data import pipelines
     from tf_rnn_mnist.data.splits import read_batch_order
-    order = read_batch_order(batch_indices, self.num_train, self.train_steps, self.batch_size)
+    order = read_batch_order(self.batch_indices, self.num_train, self.train_steps,
+                             self.batch_size)
     return pipelines.ordered_index_batches(order[:self.train_steps], self.num_train)
 
-  def description(self, config):
+  def description(self):
     """What makes a checkpoint this run's: resuming under other values would not continue it.
     (--train_steps may grow: the batch order of a longer run starts with the shorter one's.)"""
-    return {"variant": self.variant.name, "seed": config.seed, "batch_size": self.batch_size,
+    return {"variant": self.variant.name, "seed": self.seed, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "dropout_keep": self.dropout_keep,
-            "num_train": self.num_train, "init_from": config.init_from,
-            "batch_indices": config.batch_indices, "mixed_precision": config.mixed_precision}
+            "num_train": self.num_train, "init_from": self.init_from,
+            "batch_indices": self.batch_indices, "mixed_precision": self.mixed_precision}
 
 
 
@@ -206,4 +219,11 @@ def plan_run(config, num_train, variant=None):
               eval_every=eval_every,
               dropout_keep=variant.dropout_keep if config.dropout_keep is None
               else config.dropout_keep,
-              counter=schedules.Counter(variant.schedule, per_epoch))
+              counter=schedules.Counter(variant.schedule, per_epoch),
+              seed=config.seed, mixed_precision=config.mixed_precision,
+              init_from=config.init_from, batch_indices=config.batch_indices,
+              model_dir=config.model_dir, checkpoint_every=config.checkpoint_every,
+              steps_per_loop=config.steps_per_loop,
+              tensorboard_dir=config.tensorboard_dir or (
+                  os.path.join(config.model_dir, "tensorboard") if config.model_dir else None),
+              progress=config.progress)

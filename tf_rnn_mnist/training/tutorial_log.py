@@ -95,19 +95,17 @@ class RunLog:
   """The tutorial's lines on stdout, a progress bar on stderr, scalars for TensorBoard; all of it
   on the chief only."""
 
-  def __init__(self, config, total_steps, done, chief=True, legend=None):
+  def __init__(self, plan, done, chief=True):
     import tensorflow as tf
     from tqdm.auto import tqdm
     self.tf, self.chief = tf, chief
-    directory = config.tensorboard_dir or (
-        os.path.join(config.model_dir, "tensorboard") if config.model_dir else None)
-    self.writer = (tf.summary.create_file_writer(directory) if directory and chief
-                   else tf.summary.create_noop_writer())
-    self.progress = tqdm(total=total_steps, initial=done, unit="step", leave=False,
-                         disable=(not chief) or (None if config.progress is None
-                                                 else not config.progress))
+    self.writer = (tf.summary.create_file_writer(plan.tensorboard_dir)
+                   if plan.tensorboard_dir and chief else tf.summary.create_noop_writer())
+    self.progress = tqdm(total=plan.train_steps, initial=done, unit="step", leave=False,
+                         disable=(not chief) or (None if plan.progress is None
+                                                 else not plan.progress))
     self.reader_gone = False
-    self.legend = legend
+    self.legend = LEGENDS[plan.variant.tutorial_log_style]
 
   def tutorial_line(self, text):
     """A tutorial's log line, after the legend the first time."""

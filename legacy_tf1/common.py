@@ -1,7 +1,7 @@
-"""What the legacy scripts (TF1 graphs and the PyTorch tutorial) add to their tutorials: flags, the
-TF1 import, checkpoints, and the results JSON in the trainer's schema.
+"""What the legacy scripts (TF1 graphs and the PyTorch tutorial) add to their tutorials: flags,
+the TF1 import, checkpoints, and the results JSON in the trainer's schema.
 
-Kept apart so that each script reads like its seed, line for line.
+Kept apart so that each script reads like its tutorial, line for line.
 """
 
 import contextlib

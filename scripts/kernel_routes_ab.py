@@ -29,11 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_rnn_mnist.tools import bench_stats
-
-from tf_rnn_mnist.model import models
-
 from tf_rnn_mnist import variants
+from tf_rnn_mnist.model import models
+from tf_rnn_mnist.tools import bench_stats
 from tf_rnn_mnist.variants import Cell
 
 NO_PEEPHOLE = dict(use_peephole=False)

@@ -14,11 +14,10 @@ import time
 
 import tensorflow as tf
 
-from tf_rnn_mnist.tools import bench_stats
-
 from tf_rnn_mnist import variants
-from tf_rnn_mnist.tools.bench_sides import keras_trainer
 from tf_rnn_mnist.data.flags import DataOptions
+from tf_rnn_mnist.tools import bench_stats
+from tf_rnn_mnist.tools.bench_sides import keras_trainer
 
 
 def main():

@@ -20,7 +20,8 @@ from tf_rnn_mnist.plumbing.native_logs import NATIVE_NOTICE
 def _native_notices_left_out():
   """TensorFlow's C++ notices on loading and finding its devices (oneDNN, CUDA probing) ignore
   TF_CPP_MIN_LOG_LEVEL; pytest-xdist's controller printed them after the summary. While this
-  block runs, fd 2 goes to a file; afterwards every other line of it is written to stderr."""
+  block runs, fd 2 goes to a file; afterwards each of its lines that is not a known notice
+  (native_logs.NATIVE_NOTICE) is written to stderr."""
   with tempfile.TemporaryFile() as held:
     saved = os.dup(2)
     os.dup2(held.fileno(), 2)

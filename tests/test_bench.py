@@ -97,7 +97,8 @@ def test_bench_end_to_end(small_idx_dir, tmp_path):
 def test_bench_mixed_precision_needs_a_gpu(small_idx_dir):
   done = subprocess.run(
       [sys.executable, "-m", "tf_rnn_mnist.tools.bench", "--variants=static_gru",
-       "--mixed_precision", "--data_source=idx", f"--data_dir={small_idx_dir}", "--noverify_digests"],
+       "--mixed_precision", "--data_source=idx", f"--data_dir={small_idx_dir}",
+       "--noverify_digests"],
       capture_output=True, text=True, timeout=300)
   assert done.returncode == 1
   assert "error: --mixed_precision needs a GPU: float16 is slower than float32 on CPUs." in (
@@ -492,5 +493,5 @@ def test_readme_tables_names_a_json_that_is_not_benchs(tmp_path):
                          f"--readme={readme}"], capture_output=True, text=True, timeout=120)
   assert done.returncode == 1 and "Traceback" not in done.stderr
   assert done.stderr.strip() == (f"error: {readme}: a bench-table names other.json, which is "
-                                 "not bench --json's output (no 'machine' in it).")
+                                 "not bench --json's output (no key 'machine').")
   assert readme.read_text().splitlines()[1] == "old"  # left as it was

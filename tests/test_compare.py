@@ -146,8 +146,10 @@ def test_code_digest_follows_every_source_file(tmp_path, monkeypatch):
   second = compare.code_digest(["somepkg"])
   (package / "sub" / "extra.py").write_text("")
   assert len({first, second, compare.code_digest(["somepkg"])}) == 3
-  assert variants.VARIANTS["static_gru"].legacy.code == ("legacy_tf1", "tf_rnn_mnist.data")
-  assert variants.VARIANTS["torch_lstm"].legacy.code == ("legacy_torch", "tf_rnn_mnist.data")
+  assert variants.VARIANTS["static_gru"].legacy.code == ("legacy_tf1", "tf_rnn_mnist.data",
+                                                         "tf_rnn_mnist.plumbing")
+  assert variants.VARIANTS["torch_lstm"].legacy.code == ("legacy_torch", "tf_rnn_mnist.data",
+                                                         "tf_rnn_mnist.plumbing")
 
 
 def test_half_written_results_are_not_reused(tmp_path):
@@ -283,5 +285,42 @@ def test_a_shortened_or_matched_comparison_is_not_kept(tmp_path):
       "schedules of independent runs are kept.")
   assert copy.read_text() == original
   done = _keep(f"{tmp_path}/nothing.json", copy)
-  assert done.returncode == 1 and done.stderr.startswith(
-      f"error: cannot read {tmp_path}/nothing.json: [Errno 2]")
+  assert (done.returncode, done.stderr) == (
+      1, f"error: cannot read {tmp_path}/nothing.json: No such file or directory.\n")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda r: r["failures"].append("static_lstm seed 2 v1: exit 1: error: x"),
+     "1 of its runs failed (the first: static_lstm seed 2 v1: exit 1: error: x); rerun the "
+     "same compare command, which reruns them, then keep it."),
+    (lambda r: r["summaries"][0].update(variant="nope"), "'nope' is not a variant of "
+     "variants.py"),
+    (lambda r: r["summaries"].clear(), "compares no variant."),
+    (lambda r: r["summaries"][0].update(v1_runs=1), "static_lstm has 1 v1 and 3 v2 runs; at "
+     "least 2 a side are kept."),
+    (lambda r: r.update(mode="matched"), "its runs are matched (--mode); only full schedules"),
+])
+def test_keep_refuses_what_would_put_a_wrong_figure_in_the_readme(tmp_path, change, message):
+  from tf_rnn_mnist.tools import compare_results
+  report = compare.compare(["static_lstm"], 3, str(tmp_path / "cmp"), runner=FakeRunner(),
+                           say=lambda s: 0)
+  change(report)
+  with pytest.raises(ConfigError, match=re.escape(message)):
+    compare_results.entries_of(report, "c.json")
+
+
+@pytest.mark.parametrize("kept,message", [
+    ({"variants": {}}, "k.json keeps no comparison."),
+    ({"variants": {"nope": {}}}, "k.json: 'nope' is not a variant of variants.py."),
+    ({"variants": {"static_lstm": {"v1_mean": 0.9, "v1_runs": 2, "v2_runs": 2,
+                                   "verdict": "equivalent", "measured": "2026-12-05"}}},
+     "k.json: static_lstm's entry has no v2_mean."),
+    ({"variants": {"static_lstm": {"v1_mean": 0.9, "v2_mean": "0.95", "v1_runs": 2,
+                                   "v2_runs": 2, "verdict": "equivalent",
+                                   "measured": "2026-12-05"}}},
+     "k.json: static_lstm's v2_mean is '0.95', not a number."),
+])
+def test_the_variants_table_refuses_a_kept_file_it_cannot_read_right(kept, message):
+  from tf_rnn_mnist.tools import compare_results
+  with pytest.raises(ConfigError, match=re.escape(message)):
+    compare_results.readme_table(kept, "k.json")

@@ -243,14 +243,14 @@ def test_torch_forward_equivalence():
   import torch
   from legacy_torch.mnist_lstm import RNN  # the tutorial's module itself
   torch.manual_seed(0)
-  seed_model = RNN()
-  state = {name: t.detach().numpy() for name, t in seed_model.state_dict().items()}
+  tutorial_model = RNN()
+  state = {name: t.detach().numpy() for name, t in tutorial_model.state_dict().items()}
   model = build_model(VARIANTS["torch_lstm"])
   weight_maps.set_model_weights(model, weight_maps.torch_to_keras(state))
   x = np.random.default_rng(1).random((32, 28, 28), dtype=np.float32)
   labels = np.arange(32) % 10
   with torch.no_grad():
-    torch_logits = seed_model(torch.from_numpy(x))
+    torch_logits = tutorial_model(torch.from_numpy(x))
     torch_loss = torch.nn.CrossEntropyLoss()(torch_logits, torch.from_numpy(labels)).item()
   logits = model(x).numpy()
   assert np.abs(logits - torch_logits.numpy()).max() <= 1e-5

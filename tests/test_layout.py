@@ -42,7 +42,7 @@ def _imports(packages=("tf_rnn_mnist",)):
 
 
 def test_every_module_has_a_layer_and_imports_only_downwards():
-  """layout.LAYERS is the README's picture; an import upwards (a lower layer reaching into a
+  """layout.LAYERS is docs/design.md's picture; an import upwards (a lower layer reaching into a
   higher one, e.g. plan importing cli) fails here, naming both modules."""
   graph = _imports()
   assert [m for m in graph if layout.layer_of(m) is None] == []

@@ -64,7 +64,7 @@ KINDS = {
         RunOptions()),
     "keras_layers": ("lstm/lstm_cell: LSTM(4), input 3, output 4 [tf.keras LSTM layer]",
                      ["lstm", "bidirectional", "gru_1"], "auto", RunOptions()),
-    "seed_style": ("rnn/basic_lstm_cell: LSTM(5), input 3, output 5 [BasicLSTMCell]", None,
+    "tutorial_style": ("rnn/basic_lstm_cell: LSTM(5), input 3, output 5 [BasicLSTMCell]", None,
                    "Variable,Variable_1", RunOptions()),
     "block": ("rnn/lstm_cell: LSTM(6, peepholes), input 3, output 6 [LSTMCell or contrib "
               "LSTMBlockCell]", None, "auto", RunOptions(1.0, 0.7)),
@@ -110,7 +110,7 @@ def test_inspect_names_the_structure(checkpoints, kind):
   shapes = open_tf1_checkpoint(_ckpt(checkpoints, kind)).get_variable_to_shape_map()
   report = inspect(shapes).report()
   assert f"  {KINDS[kind][0]}\n" in report + "\n"
-  assert "not recognised" not in report or kind == "seed_style"
+  assert "not recognised" not in report or kind == "tutorial_style"
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +292,7 @@ def test_no_rnn_and_wrong_scope_say_what_exists(checkpoints, tmp_path):
 
 
 def test_tutorial_checkpoint_head_is_suggested_not_taken(checkpoints):
-  report = inspect(open_tf1_checkpoint(_ckpt(checkpoints, "seed_style"))
+  report = inspect(open_tf1_checkpoint(_ckpt(checkpoints, "tutorial_style"))
                    .get_variable_to_shape_map()).report()
   assert ("  Variable: shape [5, 10]: not a variable of an LSTM, GRU or dense layer; if it and "
           "Variable_1 are a dense layer on the last output, pass --head=Variable,Variable_1"

@@ -15,11 +15,11 @@ README = (ROOT / "README.md").read_text()
 
 
 def _sh_block_after(heading_text):
-  """The commands of the first ```sh block after `heading_text`, one per line (a trailing
-  `# comment` is the shell's)."""
+  """The commands of the first ```sh block after `heading_text`, one per line (a line ending
+  in a backslash goes on in the next; a trailing `# comment` is the shell's)."""
   start = README.index(heading_text)
   block = re.search(r"```sh\n(.*?)```", README[start:], re.S).group(1)
-  return [line for line in block.splitlines() if line.strip()]
+  return [line for line in block.replace("\\\n", "").splitlines() if line.strip()]
 
 
 def test_ci_runs_the_readmes_test_command():

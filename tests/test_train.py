@@ -1,5 +1,6 @@
 """The trainer on tiny data: reproducibility, MirroredStrategy equivalence, outputs, errors."""
 
+import dataclasses
 import json
 import os
 import re
@@ -205,7 +206,8 @@ def test_mixed_precision_trainer_computes_in_float16_and_learns(variant):
   data = tiny_datasets()
   plan = plan_run(config(variant=variant, batch_size=32), len(data.train_images))
   keras.utils.set_random_seed(3)
-  mixed = Trainer(plan, ONE_DEVICE, data, plan.index_batches(), mixed_precision=True)
+  mixed = Trainer(dataclasses.replace(plan, mixed_precision=True), ONE_DEVICE, data,
+                  plan.index_batches())
   assert mixed.model.get_layer(rnn_layer_name(0)).compute_dtype == "float16"
   assert all(w.dtype == "float32" for w in mixed.model.weights if "seed" not in w.path)
   assert mixed.model.get_layer(OUTPUT_LAYER).compute_dtype == "float32"

@@ -39,7 +39,7 @@ def _with_dense(build, units):
   return graph
 
 
-def _seed_style(x):
+def _tutorial_style(x):
   """The tutorials' own head: bare tf.Variable weights (Variable, Variable_1)."""
   outputs, _ = tf.nn.dynamic_rnn(R.BasicLSTMCell(5), x, dtype=tf.float32)
   w, b = tf.Variable(tf.zeros([5, 10])), tf.Variable(tf.zeros([10]))
@@ -140,7 +140,7 @@ KINDS = {
     "stack_bidirectional": _stack_bidirectional(lambda: R.LSTMCell(4), 2),
     "stack_bidirectional_gru": _stack_bidirectional(lambda: R.GRUCell(3), 3),
     "keras_layers": _keras_layers,
-    "seed_style": _seed_style,
+    "tutorial_style": _tutorial_style,
     "block": _block,
     "gru_block": lambda x: _dynamic(lambda: _GRUBlockCell(5))(x),
     "basic_rnn": _with_dense(_multi(lambda: R.BasicRNNCell(4), lambda: R.BasicRNNCell(3)), 2),

@@ -44,8 +44,9 @@ class LegacyScript:
 
   @property
   def code(self):
-    """The packages whose code computes this script's results: its own and the data's."""
-    return (self.module.split(".")[0], "tf_rnn_mnist.data")
+    """The packages whose code computes this script's results: its own, the data's and the
+    plumbing's (its results JSON)."""
+    return (self.module.split(".")[0], "tf_rnn_mnist.data", "tf_rnn_mnist.plumbing")
 
   def command(self, *args):
     return [sys.executable, "-m", self.module, *self.args, *args]

@@ -26,10 +26,9 @@ _OPTIMIZER_SUFFIXES = ("/Adam", "/Adam_1")
 _OPTIMIZER_NAMES = ("beta1_power", "beta2_power", "global_step")
 
 
-def tf1_cells(variant):
-  """The TF1 cells of `variant`'s graph, one per recurrent layer, as migrate describes any
+def tf1_cells(v):
+  """The TF1 cells of variant `v`'s graph, one per recurrent layer, as migrate describes any
   checkpoint's cells (structures.Cell): their scopes, sizes and variables."""
-  v = variant
   if not v.legacy.tf1_cell:
     raise ConfigError(f"{v.name} comes from PyTorch: convert it with --torch_state_dict.")
   kind = kind_of_class(v.legacy.tf1_cell)
@@ -41,18 +40,16 @@ def tf1_cells(variant):
           for s, in_size in zip(scopes, [28] + [v.units] * (v.layers - 1))]
 
 
-def tf1_names(variant):
-  """The TF1 variable names of `variant`'s graph: (per recurrent layer, output kernel, bias)."""
-  v = variant
+def tf1_names(v):
+  """The TF1 variable names of variant `v`'s graph: (per recurrent layer, output kernel, bias)."""
   layers = [list(c.variables().values()) for c in tf1_cells(v)]
   output = (["Variable", "Variable_1"] if v.output_layer == "truncated_normal"
             else ["dense/kernel", "dense/bias"])
   return layers, output
 
 
-def expected_tf1_shapes(variant):
-  """{TF1 variable name: shape} of `variant`'s graph: what a checkpoint of it holds."""
-  v = variant
+def expected_tf1_shapes(v):
+  """{TF1 variable name: shape} of variant `v`'s graph: what a checkpoint of it holds."""
   shapes = {}
   for cell in tf1_cells(v):
     shapes.update({name: cell.kind.tf1_shapes(cell)[role]
@@ -84,10 +81,9 @@ def _check_tf1_variables(v, tf1_vars, source):
         " A checkpoint of another variant, or of another graph?")
 
 
-def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
+def tf1_to_keras(v, tf1_vars, source="the checkpoint"):
   """Keras weights {layer name: [arrays]} from TF1 variables {name: array}, through
   migrate's cell kinds (the one place that knows TF1's layouts)."""
-  v = variant
   _check_tf1_variables(v, tf1_vars, source)
   _, output = tf1_names(v)
   weights = {}
@@ -98,9 +94,8 @@ def tf1_to_keras(variant, tf1_vars, source="the checkpoint"):
   return weights
 
 
-def keras_to_tf1(variant, weights):
+def keras_to_tf1(v, weights):
   """TF1 variables {name: array} from Keras weights {layer name: [arrays]}."""
-  v = variant
   _, output = tf1_names(v)
   tf1_vars = {}
   for index, cell in enumerate(tf1_cells(v)):
@@ -180,7 +175,7 @@ def set_model_weights(model, weights):
 
 
 def keras_weights_from(variant, path):
-  """Keras weights of `variant` (a Variant or its name) from a TF1 checkpoint, a PyTorch
+  """Keras weights of `variant` (a Variant) from a TF1 checkpoint, a PyTorch
   state_dict or a .keras file."""
   if path.endswith(".keras"):
     from tf_rnn_mnist.migrate.verify import load_model

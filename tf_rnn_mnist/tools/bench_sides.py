@@ -47,9 +47,8 @@ def keras_trainer(variant, mnist, updates, mixed_precision=False):
   config = TrainConfig(variant=variant.name, train_steps=updates, eval_every=0, progress=False,
                        mixed_precision=mixed_precision)
   data = variant.data_split.datasets(mnist)
-  plan = plan_run(config, len(data.train_images))
-  return Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches(),
-                 mixed_precision=mixed_precision)
+  plan = plan_run(config, len(data.train_images), variant)
+  return Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches())
 
 
 def _keras(variant, mnist, gate, updates, mixed_precision=False):

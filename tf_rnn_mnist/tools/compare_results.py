@@ -34,17 +34,26 @@ def _per_seed(report, name):
 
 def entries_of(report, source):
   """{variant: kept entry} from a compare.json's content; refuses what is not full-schedule,
-  independent runs of both sides."""
+  independent runs of both sides, without failures, of this project's variants."""
   if report["train_steps"] is not None:
     raise ConfigError(f"{source}: its runs were cut to {report['train_steps']} updates "
                       "(--train_steps); only full schedules of independent runs are kept.")
   if report["mode"] != "independent":
     raise ConfigError(f"{source}: its runs are {report['mode']} (--mode); only full schedules "
                       "of independent runs are kept.")
+  if report["failures"]:
+    raise ConfigError(f"{source}: {len(report['failures'])} of its runs failed (the first: "
+                      f"{report['failures'][0]}); rerun the same compare command, which reruns "
+                      "them, then keep it.")
+  if not report["summaries"]:
+    raise ConfigError(f"{source} compares no variant.")
   found = {}
   for summary in report["summaries"]:
     name = summary["variant"]
-    if summary["verdict"] == "no runs" or summary["v1_runs"] < 2 or summary["v2_runs"] < 2:
+    if name not in variants.VARIANTS:
+      raise ConfigError(f"{source}: {name!r} is not a variant of variants.py "
+                        f"({', '.join(variants.NAMES)}).")
+    if summary["v1_runs"] < 2 or summary["v2_runs"] < 2:
       raise ConfigError(f"{source}: {name} has {summary['v1_runs']} v1 and "
                         f"{summary['v2_runs']} v2 runs; at least 2 a side are kept.")
     found[name] = {**summary, "measured": report.get("finished_utc", "undated")[:10],
@@ -52,22 +61,52 @@ def entries_of(report, source):
   return found
 
 
-def keep(compare_json, kept_path=KEPT):
-  """Merges a compare.json's variants into the kept results (each variant replaced whole)."""
+def _not_of_kind(path, what, error):
+  """A file that is not what it should be, said without Python's wording of the error."""
+  detail = f"no key {error}" if isinstance(error, KeyError) else "its content has another shape"
+  return ConfigError(f"{path} is not {what} ({detail}).")
+
+
+def _read(path, what, check):
   try:
-    with open(compare_json) as f:
-      report = json.load(f)
-    found = entries_of(report, compare_json)
+    with open(path) as f:
+      content = json.load(f)
+    return check(content, path)
   except ConfigError:
     raise
-  except (OSError, ValueError) as e:
-    raise ConfigError(f"cannot read {compare_json}: {e}") from None
-  except (KeyError, TypeError) as e:
-    raise ConfigError(f"{compare_json} is not compare's compare.json (no {e} in it).") from None
-  with open(kept_path) as f:
-    kept = json.load(f)
+  except OSError as e:
+    raise ConfigError(f"cannot read {path}: {e.strerror or e}.") from None
+  except ValueError as e:
+    raise ConfigError(f"{path} is not JSON ({e}).") from None
+  except (KeyError, TypeError, IndexError, AttributeError) as e:
+    raise _not_of_kind(path, what, e) from None
+
+
+def check_kept(kept, path):
+  """The kept file's content, checked: entries of known variants, each with its figures."""
+  entries = kept["variants"]
+  if not isinstance(entries, dict) or not entries:
+    raise ConfigError(f"{path} keeps no comparison.")
+  numbers = ("v1_mean", "v2_mean", "v1_runs", "v2_runs")
+  for name, entry in entries.items():
+    if name not in variants.VARIANTS:
+      raise ConfigError(f"{path}: {name!r} is not a variant of variants.py.")
+    missing = [key for key in (*numbers, "verdict", "measured") if key not in entry]
+    if missing:
+      raise ConfigError(f"{path}: {name}'s entry has no {', '.join(missing)}.")
+    for key in numbers:
+      if not isinstance(entry[key], (int, float)):
+        raise ConfigError(f"{path}: {name}'s {key} is {entry[key]!r}, not a number.")
+  return kept
+
+
+def keep(compare_json, kept_path=KEPT):
+  """Merges a compare.json's variants into the kept results (each variant replaced whole)."""
+  found, rule = _read(compare_json, "compare's compare.json",
+                      lambda report, path: (entries_of(report, path), report["verdict_rule"]))
+  kept = _read(kept_path, "compare_results' kept file", check_kept)
+  kept.update(about=ABOUT, verdict_rule=rule)
   kept["variants"].update(found)
-  kept["verdict_rule"] = report["verdict_rule"]
   kept["variants"] = {n: kept["variants"][n] for n in variants.NAMES if n in kept["variants"]}
   from tf_rnn_mnist.plumbing import atomic
   with atomic.staged_path(kept_path, ".json") as staged, open(staged, "w") as f:
@@ -95,6 +134,7 @@ def _accuracy(entry):
 
 def readme_table(kept, path):
   """The README's variants table: every row of variants.py, with its kept comparison."""
+  check_kept(kept, path)
   lines = ["| variant | the tutorial's model | Adam lr, batch, schedule | the tutorial reports | "
            "test accuracy, v2 / v1 (seeds a side, verdict, measured) |",
            "|---|---|---|---|---|"]
@@ -121,7 +161,7 @@ def main(argv):
   except ConfigError as e:
     sys.exit(f"error: {e}")
   except OSError as e:
-    sys.exit(f"error: cannot update {kept_path}: {e}")
+    sys.exit(f"error: cannot write {kept_path}: {e.strerror or e}.")
   print(f"{kept_path}: kept {', '.join(names)}; the README's table: python -m "
         "tf_rnn_mnist.tools.readme_tables --readme=README.md")
 

@@ -34,12 +34,16 @@ def blocks(text):
 def _generated(kind, match, root):
   render, what = KINDS[kind]
   path = match.group(2)
-  with open(os.path.join(root, path)) as f:
-    content = json.load(f)
+  try:
+    with open(os.path.join(root, path)) as f:
+      content = json.load(f)
+  except ValueError as e:
+    raise ConfigError(f"a {kind} names {path}, which is not JSON ({e}).") from None
   try:
     return match.group(1) + render(content, path) + match.group(4)
-  except (KeyError, TypeError, IndexError, AttributeError) as e:
-    raise ConfigError(f"a {kind} names {path}, which is not {what} (no {e} in it).") from None
+  except (KeyError, TypeError, IndexError, AttributeError, ValueError) as e:
+    detail = f"no key {e}" if isinstance(e, KeyError) else "its content has another shape"
+    raise ConfigError(f"a {kind} names {path}, which is not {what} ({detail}).") from None
 
 
 def regenerate(text, root):

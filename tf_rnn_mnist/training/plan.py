@@ -11,6 +11,7 @@ import os
 from tf_rnn_mnist import schedules
 from tf_rnn_mnist import variants
 from tf_rnn_mnist.errors import ConfigError
+from tf_rnn_mnist.plumbing import outputs
 
 
 # tf.distribute strategies by the name --strategy takes (distribute.make_strategy).
@@ -95,15 +96,15 @@ class Plan:
   dropout_keep: float
   counter: schedules.Counter  # the tutorial's step counter and epoch at each update
   # The run's settings, as the config gave them (TrainConfig's help says what each does).
-  seed: int = 0
-  mixed_precision: bool = False
-  init_from: str | None = None
-  batch_indices: str | None = None
-  model_dir: str | None = None
-  checkpoint_every: int | None = None
-  steps_per_loop: int = 100
-  tensorboard_dir: str | None = None  # resolved: --tensorboard_dir, else MODEL_DIR/tensorboard
-  progress: bool | None = None
+  seed: int
+  mixed_precision: bool
+  init_from: str | None
+  batch_indices: str | None
+  model_dir: str | None
+  checkpoint_every: int | None
+  steps_per_loop: int
+  tensorboard_dir: str | None  # resolved: --tensorboard_dir, else MODEL_DIR/tensorboard
+  progress: bool | None
 
   def timetable(self, checkpoint_every=None):
     """When this run logs, evaluates and (every `checkpoint_every` updates) checkpoints."""
@@ -224,6 +225,5 @@ def plan_run(config, num_train, variant=None):
               init_from=config.init_from, batch_indices=config.batch_indices,
               model_dir=config.model_dir, checkpoint_every=config.checkpoint_every,
               steps_per_loop=config.steps_per_loop,
-              tensorboard_dir=config.tensorboard_dir or (
-                  os.path.join(config.model_dir, "tensorboard") if config.model_dir else None),
+              tensorboard_dir=outputs.tensorboard_dir(config),
               progress=config.progress)

@@ -93,9 +93,8 @@ class Trainer:
   """index_batches: a tf.data.Dataset of global batches of training-split indices; its iterator
   (`self.iterator`, host-side and the same on every worker) is what checkpoints save."""
 
-  def __init__(self, plan, strategy, data, index_batches, mixed_precision=False,
-               stop_requested=None):
-    self.plan, self.strategy, self.mixed_precision = plan, strategy, mixed_precision
+  def __init__(self, plan, strategy, data, index_batches, stop_requested=None):
+    self.plan, self.strategy, self.mixed_precision = plan, strategy, plan.mixed_precision
     # A boolean tf.Variable the compiled loop reads before every update (preemption.py).
     self.stop_requested = stop_requested
     if stop_requested is None:
@@ -108,9 +107,9 @@ class Trainer:
     self.use_cudnn = True if on_gpu and cudnn_eligible(plan.variant) else "auto"
     with strategy.scope():
       self.model = build_model(plan.variant, dropout_keep=plan.dropout_keep,
-                               use_cudnn=self.use_cudnn, mixed_precision=mixed_precision,
+                               use_cudnn=self.use_cudnn, mixed_precision=self.mixed_precision,
                                unroll=None if on_gpu else plan.variant.unroll_on_cpu or None)
-      self.optimizer_groups = optimizer_groups(plan, self.model, loss_scale=mixed_precision)
+      self.optimizer_groups = optimizer_groups(plan, self.model, loss_scale=self.mixed_precision)
     # The same function as the model's call, faster where it applies (wavefront.py), for the
     # batch slices the replicas compute (_replica_slice).
     n, replicas = plan.batch_size, strategy.num_replicas_in_sync

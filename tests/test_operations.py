@@ -422,7 +422,7 @@ def test_the_test_suite_prints_no_notices_after_its_summary():
   the summary; TensorFlow's C++ notices from loading conftest used to follow it."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   done = subprocess.run(
-      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "1",
        "tests/test_layout.py::test_the_layering_test_catches_an_upward_import"],
       capture_output=True, text=True, timeout=300, cwd=root, env=_quiet_env())
   assert done.returncode == 0, done.stdout[-2000:]

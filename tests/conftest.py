@@ -141,3 +141,18 @@ def assert_same_adam_steps(variant, mine, theirs):
     assert (difference > 1e-5).mean() < 1e-3 and difference.max() <= 1e-4
   else:
     assert difference.max() <= 1e-5
+
+
+# Longer runs (the `long` marker) are opt-in: the default suite stays within CI's 15 minutes.
+def pytest_addoption(parser):
+  parser.addoption("--long", action="store_true",
+                   help="also run the tests marked long (whole matched trajectories)")
+
+
+def pytest_collection_modifyitems(config, items):
+  if config.getoption("--long"):
+    return
+  left_out = [item for item in items if item.get_closest_marker("long")]
+  if left_out:
+    config.hook.pytest_deselected(items=left_out)
+    items[:] = [item for item in items if not item.get_closest_marker("long")]

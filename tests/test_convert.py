@@ -298,10 +298,11 @@ def test_torch_state_dict_errors(tmp_path):
     weight_maps.keras_weights_from(VARIANTS["static_gru"], "x.pt")
 
 
-# --- Trajectory: whole matched runs on the real data (marker: real_data) ---------------------
+# --- Trajectory: whole matched runs on the real data (markers: real_data, long: --long) -------
 
 
 @pytest.mark.real_data
+@pytest.mark.long
 @pytest.mark.parametrize("variant", ["static_lstm", "basic_lstm"])
 def test_matched_300_step_trajectory(variant, real_mnist_dir, tmp_path):
   """Same initial weights, same batches, 300 steps on MNIST: test accuracies within 0.002."""

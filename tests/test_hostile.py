@@ -372,7 +372,7 @@ def test_init_from_a_checkpoint_of_another_variant(tmp_path):
 
 
 def test_sigterm_checkpoints_exits_143_and_resumes_exactly(small_idx_dir, tmp_path):
-  args = ["--variant=static_gru", "--train_steps=800", "--batch_size=20"]
+  args = ["--variant=static_gru", "--train_steps=400", "--batch_size=20"]
   whole = tmp_path / "whole.json"
   done = _cli("tf_rnn_mnist.train", *args, f"--results_json={whole}", data_dir=small_idx_dir)
   assert done.returncode == 0, done.stderr[-2000:]
@@ -383,14 +383,14 @@ def test_sigterm_checkpoints_exits_143_and_resumes_exactly(small_idx_dir, tmp_pa
   process.send_signal(signal.SIGTERM)
   stdout, stderr = process.communicate(timeout=120)
   assert process.returncode == 143, stderr[-2000:]
-  stopped = re.search(r"Stopped by SIGTERM after update (\d+) of 800\. Checkpoint (\S+): run "
+  stopped = re.search(r"Stopped by SIGTERM after update (\d+) of 400\. Checkpoint (\S+): run "
                       r"the same command to resume\.", stderr)
-  assert stopped and int(stopped.group(1)) < 800, stderr[-2000:]
+  assert stopped and int(stopped.group(1)) < 400, stderr[-2000:]
   assert stopped.group(2).endswith(f"ckpt-{stopped.group(1)}")
   again = _cli("tf_rnn_mnist.train", *args, f"--model_dir={run}",
                f"--results_json={tmp_path}/r.json", data_dir=small_idx_dir)
   assert again.returncode == 0, again.stderr[-2000:]
-  assert f"Resuming from {stopped.group(2)} after {stopped.group(1)} of 800" in again.stdout
+  assert f"Resuming from {stopped.group(2)} after {stopped.group(1)} of 400" in again.stdout
   assert (json.loads((tmp_path / "r.json").read_text())["weights_sha256"]
           == json.loads(whole.read_text())["weights_sha256"])
 

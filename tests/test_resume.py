@@ -200,7 +200,9 @@ def test_a_killed_cli_run_restarted_ends_with_the_uninterrupted_weights(small_id
   job = subprocess.Popen(command(killed_dir, tmp_path / "killed.json"),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
   deadline = time.monotonic() + 240
-  while not os.path.exists(killed_dir / "checkpoints" / "ckpt-60.index"):
+  # The first checkpoint: the kill lands with most of the run still to go, however slow the
+  # machine (static_gru's updates take milliseconds).
+  while not os.path.exists(killed_dir / "checkpoints" / "ckpt-20.index"):
     assert job.poll() is None, job.stderr.read().decode()[-3000:]
     assert time.monotonic() < deadline
     time.sleep(0.01)
@@ -208,7 +210,7 @@ def test_a_killed_cli_run_restarted_ends_with_the_uninterrupted_weights(small_id
   job.wait()
   left = checkpoints.candidates(str(killed_dir / "checkpoints"))
   assert left and not os.path.exists(tmp_path / "killed.json")
-  assert 60 <= int(left[0].rsplit("-", 1)[1]) < 300  # killed part-way
+  assert 20 <= int(left[0].rsplit("-", 1)[1]) < 300  # killed part-way
 
   restarted = subprocess.run(command(killed_dir, tmp_path / "killed.json"),
                              capture_output=True, text=True, timeout=300)

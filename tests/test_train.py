@@ -206,13 +206,12 @@ def test_mixed_precision_trainer_computes_in_float16_and_learns(variant):
   data = tiny_datasets()
   plan = plan_run(config(variant=variant, batch_size=32), len(data.train_images))
   keras.utils.set_random_seed(3)
-  mixed = Trainer(dataclasses.replace(plan, mixed_precision=True), ONE_DEVICE, data,
-                  plan.index_batches())
+  mixed = Trainer(dataclasses.replace(plan, mixed_precision=True), ONE_DEVICE, data)
   assert mixed.model.get_layer(rnn_layer_name(0)).compute_dtype == "float16"
   assert all(w.dtype == "float32" for w in mixed.model.weights if "seed" not in w.path)
   assert mixed.model.get_layer(OUTPUT_LAYER).compute_dtype == "float32"
   keras.utils.set_random_seed(3)
-  full = Trainer(plan, ONE_DEVICE, data, plan.index_batches())
+  full = Trainer(plan, ONE_DEVICE, data)
   losses = {}
   for name, trainer in (("mixed", mixed), ("full", full)):
     losses[name] = []

@@ -48,7 +48,7 @@ def keras_trainer(variant, mnist, updates, mixed_precision=False):
                        mixed_precision=mixed_precision)
   data = variant.data_split.datasets(mnist)
   plan = plan_run(config, len(data.train_images), variant)
-  return Trainer(plan, distribute.make_strategy("auto"), data, plan.index_batches())
+  return Trainer(plan, distribute.make_strategy("auto"), data)
 
 
 def _keras(variant, mnist, gate, updates, mixed_precision=False):

@@ -111,7 +111,7 @@ def start(plan, data, strategy, stop_requested=None, lock=None):
   distribute.check_divides_among_replicas(plan.batch_size, strategy)
   keras.utils.set_random_seed(plan.seed)
   distribute.check_mixed_precision(plan.mixed_precision, strategy)
-  trainer = Trainer(plan, strategy, data, plan.index_batches(), stop_requested=stop_requested)
+  trainer = Trainer(plan, strategy, data, stop_requested=stop_requested)
   saver, progress = _restore(plan, trainer, distribute.is_chief(strategy), lock, data)
   trainer.check_workers_agree(progress.done)
   if progress.done > plan.train_steps:

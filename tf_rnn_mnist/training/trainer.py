@@ -90,10 +90,11 @@ def weights_sha256(model):
 
 
 class Trainer:
-  """index_batches: a tf.data.Dataset of global batches of training-split indices; its iterator
+  """One run's model, optimizers, resident data and compiled steps. The training batches are
+  the plan's (plan.index_batches: global batches of training-split indices); their iterator
   (`self.iterator`, host-side and the same on every worker) is what checkpoints save."""
 
-  def __init__(self, plan, strategy, data, index_batches, stop_requested=None):
+  def __init__(self, plan, strategy, data, stop_requested=None):
     self.plan, self.strategy, self.mixed_precision = plan, strategy, plan.mixed_precision
     # A boolean tf.Variable the compiled loop reads before every update (preemption.py).
     self.stop_requested = stop_requested
@@ -116,7 +117,7 @@ class Trainer:
     self.wavefront = wavefront.applies(
         self.model, plan.variant, {n * (r + 1) // replicas - n * r // replicas
                                    for r in range(replicas)})
-    self.iterator = iter(index_batches)
+    self.iterator = iter(plan.index_batches())
     self.train_data = (resident(strategy, data.train_images),
                        resident(strategy, data.train_labels))
     self.test_data = (resident(strategy, data.test_images), resident(strategy, data.test_labels))
